@@ -1,0 +1,36 @@
+//! Reads what Azure Event Grid delivers about Azure Machine Learning into typed events, without
+//! tying the caller to any web framework or cloud runtime.
+//!
+//! # Layout
+//! - [`envelope`]: the wire envelopes (Event Grid schema and CloudEvents 1.0 JSON), detected from
+//!   the body, and the one routine every host calls, [`envelope::parse`].
+//! - [`events`]: the typed data of the five Azure ML events and the Event Grid system events,
+//!   and [`events::Function`], the single dispatch point from event type to function name.
+//! - [`timestamp`]: RFC 3339 times as Event Grid and Azure ML write them.
+//! - [`error`]: what can go wrong while reading, with the attribute or JSON path at fault.
+//!
+//! It deliberately does not do HTTP: the hosts in the `aml-handlers` crate move bytes and
+//! headers in, and this crate never names actix-web, Lambda or an async runtime.
+//!
+//! ```
+//! use aml_events::{envelope, events::{AmlEvent, Function}};
+//!
+//! let body = br#"[{"id":"1","eventType":"Microsoft.MachineLearningServices.ModelRegistered",
+//!   "subject":"models/m:1","eventTime":"2024-03-01T12:00:00Z",
+//!   "data":{"ModelName":"m","ModelVersion":1}}]"#;
+//! let events = envelope::parse(None, body)?;
+//! let AmlEvent::ModelRegistered(model) = events[0].decode()? else { unreachable!() };
+//! assert_eq!(model.model_version.as_deref(), Some("1"));
+//! assert_eq!(events[0].function(), Some(Function::ModelRegistered));
+//! # Ok::<(), aml_events::error::ParseError>(())
+//! ```
+
+pub mod envelope;
+pub mod error;
+pub mod events;
+pub mod timestamp;
+
+pub use envelope::{Event, Schema};
+pub use error::ParseError;
+pub use events::{AmlEvent, Function};
+pub use timestamp::Timestamp;

@@ -1,0 +1,104 @@
+//! RFC 3339 times as Event Grid and Azure ML write them: 0 to 9 fractional digits, `Z` or an
+//! offset (`2017-06-26T18:41:00.9584103Z`, `2019-07-04T00:00:00+00:00`).
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+/// A point in time read from an RFC 3339 string, written back in RFC 3339 (`+00:00` as `Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(OffsetDateTime);
+
+/// The text was not an RFC 3339 date-time.
+#[derive(Debug, thiserror::Error)]
+#[error("is not an RFC 3339 date-time such as 2019-07-04T00:00:00.123Z ({0})")]
+pub struct TimestampError(#[source] time::error::Parse);
+
+impl Timestamp {
+    /// Parses an RFC 3339 date-time.
+    pub fn parse(text: &str) -> Result<Self, TimestampError> {
+        OffsetDateTime::parse(text, &Rfc3339)
+            .map(Self)
+            .map_err(TimestampError)
+    }
+
+    /// The instant, with the offset it was written in.
+    pub fn as_offset_date_time(&self) -> OffsetDateTime {
+        self.0
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Formatting fails only for years beyond 9999 or offsets with seconds, which parsing
+        // RFC 3339 can never produce.
+        match self.0.format(&Rfc3339) {
+            Ok(text) => f.write_str(&text),
+            Err(_) => Err(fmt::Error),
+        }
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 3339 date-time string")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Timestamp, E> {
+                Timestamp::parse(text).map_err(|err| E::custom(format!("{text:?} {err}")))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_zero_to_nine_fractional_digits_and_any_offset() {
+        for text in [
+            "2017-06-26T18:41:00.9584103Z",
+            "2019-07-04T00:00:00+00:00",
+            "2024-03-01T12:00:00Z",
+            "2024-03-01T12:00:00.123456789Z",
+            "2024-03-01T12:00:00.1-07:00",
+            "2024-03-01T12:00:00.123+05:30",
+        ] {
+            let parsed = Timestamp::parse(text).unwrap();
+            let reparsed = Timestamp::parse(&parsed.to_string()).unwrap();
+            assert_eq!(parsed, reparsed, "{text}");
+        }
+    }
+
+    #[test]
+    fn keeps_precision_and_offset() {
+        let time = Timestamp::parse("2017-06-26T18:41:00.9584103Z").unwrap();
+        assert_eq!(time.to_string(), "2017-06-26T18:41:00.9584103Z");
+        let time = Timestamp::parse("2019-07-04T00:00:00-07:00").unwrap();
+        assert_eq!(time.as_offset_date_time().offset().whole_hours(), -7);
+    }
+
+    #[test]
+    fn refuses_what_is_not_rfc_3339() {
+        for text in [
+            "yesterday",
+            "2024-03-01T12:00:00",
+            "2024-02-30T12:00:00Z",
+            "",
+        ] {
+            assert!(Timestamp::parse(text).is_err(), "{text}");
+        }
+    }
+}

@@ -1,0 +1,514 @@
+//! The reader against the project's fixtures: Azure's samples, the real-traffic variants of
+//! SPEC §6.3 and the refusals of §6.1. Every readable fixture also makes a round trip.
+
+use std::{fs, path::PathBuf};
+
+use aml_events::{
+    AmlEvent, Event, Function, ParseError, Schema, envelope,
+    events::{
+        DatasetDriftDetected, ModelDeployed, ModelRegistered, RunCompleted, RunStatus,
+        RunStatusChanged,
+    },
+};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name);
+    fs::read(&path).unwrap_or_else(|err| panic!("fixture {}: {err}", path.display()))
+}
+
+fn read(name: &str) -> Vec<Event> {
+    envelope::parse(None, &fixture(name)).unwrap_or_else(|err| panic!("{name}: {err}"))
+}
+
+fn only(name: &str) -> (Event, AmlEvent) {
+    let mut events = read(name);
+    assert_eq!(events.len(), 1, "{name}");
+    let event = events.remove(0);
+    let data = event.decode().unwrap_or_else(|err| panic!("{name}: {err}"));
+    (event, data)
+}
+
+fn refusal(name: &str) -> ParseError {
+    match envelope::parse(None, &fixture(name)) {
+        Ok(events) => match events.iter().map(Event::decode).find_map(Result::err) {
+            Some(err) => err,
+            None => panic!("{name} was read, but must be refused"),
+        },
+        Err(err) => err,
+    }
+}
+
+const SAMPLE_TYPES: [(&str, Function); 5] = [
+    ("model_registered", Function::ModelRegistered),
+    ("model_deployed", Function::ModelDeployed),
+    ("run_completed", Function::RunCompleted),
+    ("dataset_drift_detected", Function::DatasetDriftDetected),
+    ("run_status_changed", Function::RunStatusChanged),
+];
+
+#[test]
+fn every_sample_reads_in_its_schema_and_reaches_its_function() {
+    for (schema, folder) in [
+        (Schema::EventGrid, "event_grid"),
+        (Schema::CloudEvents, "cloud_events"),
+    ] {
+        for (file, function) in SAMPLE_TYPES {
+            let name = format!("{folder}/{file}.json");
+            let (event, data) = only(&name);
+            assert_eq!(event.schema, schema, "{name}");
+            assert_eq!(event.id, "831e1650-001e-001b-66ab-eeb76e069631");
+            assert_eq!(event.event_type, function.event_type());
+            assert_eq!(event.function(), Some(function), "{name}");
+            assert_eq!(data.function(), Some(function), "{name}");
+            assert_eq!(
+                event.time.unwrap().to_string(),
+                "2017-06-26T18:41:00.9584103Z"
+            );
+            assert!(
+                event
+                    .source
+                    .as_deref()
+                    .unwrap()
+                    .ends_with("/workspaces/{workspace-name}")
+            );
+        }
+    }
+}
+
+#[test]
+fn sample_payloads_read_their_pascal_case_keys() {
+    let (_, AmlEvent::ModelRegistered(model)) = only("event_grid/model_registered.json") else {
+        panic!("not a ModelRegistered")
+    };
+    assert_eq!(
+        model.model_name.as_deref(),
+        Some("sklearn_regression_model")
+    );
+    assert_eq!(
+        model.model_version.as_deref(),
+        Some("20"),
+        "a number held as a string"
+    );
+    assert_eq!(model.model_tags.unwrap()["area"], "diabetes");
+
+    let (_, AmlEvent::ModelDeployed(deployed)) = only("cloud_events/model_deployed.json") else {
+        panic!("not a ModelDeployed")
+    };
+    assert_eq!(deployed.service_compute_type.as_deref(), Some("ACI"));
+    assert_eq!(
+        deployed.model_ids().collect::<Vec<_>>(),
+        ["sklearn_regression_model:1", "sklearn_regression_model:2"]
+    );
+
+    let (_, AmlEvent::DatasetDriftDetected(drift)) = only("event_grid/dataset_drift_detected.json")
+    else {
+        panic!("not a DatasetDriftDetected")
+    };
+    assert_eq!(drift.drift_coefficient, Some(0.835_034_906_847_920_8));
+    assert_eq!(drift.data_drift_name.as_deref(), Some("myDriftMonitor"));
+    assert_eq!(
+        drift.start_time.unwrap().to_string(),
+        "2019-07-04T00:00:00Z"
+    );
+    assert_eq!(drift.end_time.unwrap().to_string(), "2019-07-05T00:00:00Z");
+}
+
+#[test]
+fn sample_run_payloads_keep_null_run_type_and_string_properties() {
+    let (_, AmlEvent::RunCompleted(run)) = only("event_grid/run_completed.json") else {
+        panic!("not a RunCompleted")
+    };
+    assert_eq!(
+        run.experiment_name.as_deref(),
+        Some("automl-local-regression")
+    );
+    assert_eq!(run.run_type, None);
+    let properties = run.run_properties.unwrap();
+    let spec = properties["pipeline_spec"].as_str().unwrap();
+    assert!(
+        serde_json::from_str::<serde_json::Value>(spec).is_ok(),
+        "JSON held as text"
+    );
+
+    let (_, AmlEvent::RunStatusChanged(status)) = only("cloud_events/run_status_changed.json")
+    else {
+        panic!("not a RunStatusChanged")
+    };
+    assert_eq!(
+        status.run_status,
+        Some(RunStatus::Failed),
+        "sent as \"failed\""
+    );
+}
+
+#[test]
+fn subscription_validation_is_typed_in_both_schemas() {
+    let (event, AmlEvent::SubscriptionValidation(validation)) =
+        only("event_grid/subscription_validation.json")
+    else {
+        panic!("not a validation event")
+    };
+    assert_eq!(event.function(), None);
+    assert_eq!(
+        validation.validation_code.as_deref(),
+        Some("512d38b6-c7b8-40c8-89fe-f46f9e9622b6")
+    );
+
+    let (event, AmlEvent::SubscriptionValidation(validation)) =
+        only("variants/cloud_event_subscription_validation.json")
+    else {
+        panic!("not a validation event")
+    };
+    assert_eq!(event.schema, Schema::CloudEvents);
+    assert!(validation.validation_code.is_some() && validation.validation_url.is_some());
+
+    let (_, AmlEvent::SubscriptionDeleted(deleted)) =
+        only("variants/event_grid_subscription_deleted.json")
+    else {
+        panic!("not a deletion event")
+    };
+    assert!(
+        deleted
+            .event_subscription_id
+            .unwrap()
+            .ends_with("/eventSubscriptions/mysub")
+    );
+}
+
+#[test]
+fn camel_case_keys_and_a_string_model_version() {
+    let (_, data) = only("variants/event_grid_camel_case.json");
+    let AmlEvent::ModelRegistered(ModelRegistered {
+        model_name,
+        model_version,
+        ..
+    }) = data
+    else {
+        panic!("not a ModelRegistered: {data:?}")
+    };
+    assert_eq!(model_name.as_deref(), Some("credit-default-classifier"));
+    assert_eq!(model_version.as_deref(), Some("3"));
+}
+
+#[test]
+fn mixed_case_keys_offsets_and_null_times() {
+    let (_, data) = only("variants/event_grid_mixed_case.json");
+    let AmlEvent::DatasetDriftDetected(DatasetDriftDetected {
+        data_drift_id,
+        data_drift_name,
+        run_id,
+        target_dataset_id,
+        drift_coefficient,
+        start_time,
+        end_time,
+        ..
+    }) = data
+    else {
+        panic!("not a DatasetDriftDetected: {data:?}")
+    };
+    assert!(data_drift_id.is_some() && data_drift_name.is_some() && target_dataset_id.is_some());
+    assert!(run_id.is_some(), "RUNID matches runId");
+    assert_eq!(drift_coefficient, Some(0.42));
+    assert_eq!(
+        start_time
+            .unwrap()
+            .as_offset_date_time()
+            .offset()
+            .whole_hours(),
+        -7
+    );
+    assert_eq!(end_time, None);
+}
+
+#[test]
+fn a_bare_event_grid_object_is_one_event() {
+    let (event, data) = only("variants/event_grid_bare_object.json");
+    assert_eq!(event.schema, Schema::EventGrid);
+    assert_eq!(event.time.unwrap().to_string(), "2024-03-01T12:00:00Z");
+    let AmlEvent::RunCompleted(RunCompleted { run_type, .. }) = data else {
+        panic!("{data:?}")
+    };
+    assert_eq!(run_type.as_deref(), Some("azureml.PipelineRun"));
+}
+
+#[test]
+fn run_status_in_any_case_and_camel_case_deployments_in_one_batch() {
+    let events = read("variants/event_grid_batch.json");
+    let data: Vec<AmlEvent> = events.iter().map(|event| event.decode().unwrap()).collect();
+    let statuses: Vec<_> = data
+        .iter()
+        .filter_map(|data| match data {
+            AmlEvent::RunStatusChanged(RunStatusChanged { run_status, .. }) => run_status.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(statuses, [RunStatus::Running, RunStatus::Failed]);
+    let AmlEvent::ModelDeployed(deployed @ ModelDeployed { .. }) = &data[2] else {
+        panic!("{:?}", data[2])
+    };
+    assert_eq!(deployed.service_compute_type.as_deref(), Some("AKS"));
+    assert_eq!(deployed.model_ids().collect::<Vec<_>>(), ["m1:1", "m2:4"]);
+}
+
+#[test]
+fn event_times_with_zero_to_nine_digits_and_offsets() {
+    let times: Vec<String> = read("variants/event_grid_times.json")
+        .iter()
+        .map(|event| event.time.unwrap().to_string())
+        .collect();
+    assert_eq!(
+        times,
+        [
+            "2024-03-01T12:00:00.123456789Z",
+            "2024-03-01T17:30:00.123+05:30",
+            "2024-03-01T05:00:00.1-07:00"
+        ]
+    );
+}
+
+#[test]
+fn missing_data_and_missing_fields_read_as_null() {
+    let events = read("variants/event_grid_missing_fields.json");
+    assert_eq!(
+        events[0].decode().unwrap(),
+        AmlEvent::RunCompleted(RunCompleted::default())
+    );
+    assert!(events[1].data.is_none());
+    assert_eq!(
+        events[1].decode().unwrap(),
+        AmlEvent::ModelRegistered(ModelRegistered::default())
+    );
+}
+
+#[test]
+fn unknown_properties_are_kept_and_never_fail() {
+    let (event, data) = only("variants/event_grid_extra_properties.json");
+    assert_eq!(event.extensions["deliveryAttempt"], 2);
+    assert_eq!(event.extensions["someFutureField"]["a"], 1);
+    let AmlEvent::ModelRegistered(model) = data else {
+        panic!("{data:?}")
+    };
+    assert_eq!(model.model_version.as_deref(), Some("12"));
+
+    let (event, _) = only("variants/cloud_event_extensions.json");
+    assert_eq!(event.subject, None, "a null attribute is an absent one");
+    assert_eq!(
+        event.data_schema.as_deref(),
+        Some("https://example.com/schema")
+    );
+    assert_eq!(event.extensions["partitionkey"], "abc");
+    assert!(event.extensions.contains_key("traceparent"));
+}
+
+#[test]
+fn other_types_are_not_ours_and_keep_their_raw_data() {
+    let events = read("variants/event_grid_other_type.json");
+    assert_eq!(events[0].function(), None);
+    assert_eq!(
+        events[0].decode().unwrap(),
+        AmlEvent::Unknown {
+            event_type: "Microsoft.Storage.BlobCreated".into()
+        }
+    );
+    let raw: serde_json::Value = serde_json::from_str(events[0].raw_data().unwrap()).unwrap();
+    assert_eq!(raw["blobType"], "BlockBlob");
+    assert_eq!(events[1].function(), Some(Function::ModelRegistered));
+}
+
+#[test]
+fn cloud_events_single_batch_base64_and_empty_batch() {
+    let (event, data) = only("variants/cloud_event_single.json");
+    assert_eq!(event.schema, Schema::CloudEvents);
+    assert_eq!(event.data_content_type.as_deref(), Some("application/json"));
+    let AmlEvent::RunStatusChanged(status) = data else {
+        panic!("{data:?}")
+    };
+    assert_eq!(status.run_status, Some(RunStatus::Completed));
+
+    let batch = read("variants/cloud_event_batch.json");
+    let functions: Vec<_> = batch.iter().map(Event::function).collect();
+    assert_eq!(
+        functions,
+        [
+            Some(Function::ModelRegistered),
+            Some(Function::DatasetDriftDetected)
+        ]
+    );
+    let AmlEvent::ModelRegistered(model) = batch[0].decode().unwrap() else {
+        panic!()
+    };
+    assert_eq!(model.model_version.as_deref(), Some("7"));
+
+    let (event, data) = only("variants/cloud_event_data_base64.json");
+    assert_eq!(event.data_base64.as_deref(), Some("aGVsbG8gd29ybGQ="));
+    assert!(event.data.is_none());
+    assert!(matches!(data, AmlEvent::Unknown { .. }));
+
+    assert!(read("variants/cloud_event_empty_batch.json").is_empty());
+}
+
+#[test]
+fn every_refusal_names_what_is_wrong() {
+    let cases: [(&str, &str); 18] = [
+        ("invalid/event_grid_missing_id.json", "`id`"),
+        ("invalid/event_grid_missing_event_type.json", "`eventType`"),
+        ("invalid/event_grid_missing_subject.json", "`subject`"),
+        ("invalid/event_grid_missing_event_time.json", "`eventTime`"),
+        (
+            "invalid/event_grid_bad_event_time.json",
+            "`eventTime` \"yesterday\" is not an RFC 3339",
+        ),
+        (
+            "invalid/event_grid_id_not_string.json",
+            "`id` must be a string, found a number",
+        ),
+        (
+            "invalid/cloud_event_missing_specversion.json",
+            "`specversion`",
+        ),
+        ("invalid/cloud_event_missing_id.json", "`id`"),
+        ("invalid/cloud_event_missing_source.json", "`source`"),
+        ("invalid/cloud_event_missing_type.json", "`type`"),
+        (
+            "invalid/cloud_event_data_and_base64.json",
+            "`data_base64` must not appear together with `data`",
+        ),
+        (
+            "invalid/cloud_event_bad_specversion.json",
+            "`specversion` must be \"1.0\", found \"0.3\"",
+        ),
+        (
+            "invalid/neither_schema.json",
+            "not an Event Grid event nor a CloudEvent",
+        ),
+        (
+            "invalid/scalar_body.json",
+            "not an Event Grid event nor a CloudEvent",
+        ),
+        (
+            "invalid/data_wrong_type.json",
+            "`data.modelVersion` does not match ModelRegistered",
+        ),
+        (
+            "invalid/data_not_object.json",
+            "`data` does not match RunCompleted",
+        ),
+        (
+            "invalid/not_json.txt",
+            "not valid JSON: expected value at line 1 column 1",
+        ),
+        (
+            "invalid/truncated.json",
+            "not valid JSON: EOF while parsing",
+        ),
+    ];
+    for (name, expected) in cases {
+        let message = refusal(name).to_string();
+        assert!(
+            message.contains(expected),
+            "{name}: {message:?} lacks {expected:?}"
+        );
+        assert!(!message.contains('\n'), "{name}: one line, got {message:?}");
+    }
+}
+
+#[test]
+fn missing_attributes_are_reported_as_fields() {
+    let err = refusal("invalid/event_grid_missing_event_type.json");
+    assert!(matches!(
+        &err,
+        ParseError::MissingAttribute {
+            attribute: "eventType",
+            schema: "Event Grid",
+            index: 0,
+            ..
+        }
+    ));
+    assert_eq!(err.field().as_deref(), Some("eventType"));
+    assert_eq!(
+        refusal("invalid/data_wrong_type.json").field().as_deref(),
+        Some("data.modelVersion")
+    );
+}
+
+#[test]
+fn the_content_type_only_breaks_ties() {
+    let body = br#"{"id":"1","subject":"s"}"#;
+    assert!(matches!(
+        envelope::parse(Some("application/json"), body),
+        Err(ParseError::UnrecognizedEnvelope { .. })
+    ));
+    let err =
+        envelope::parse(Some("application/cloudevents+json; charset=utf-8"), body).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("missing required CloudEvents attribute `specversion`"),
+        "{err}"
+    );
+    // Attributes win over a misleading content type.
+    let events = envelope::parse(
+        Some("application/cloudevents-batch+json"),
+        &fixture("event_grid/run_completed.json"),
+    )
+    .unwrap();
+    assert_eq!(events[0].schema, Schema::EventGrid);
+}
+
+#[test]
+fn a_batch_names_the_position_of_its_broken_event() {
+    let body = br#"[{"id":"a","eventType":"t","subject":"s","eventTime":"2024-03-01T12:00:00Z"},
+                    {"id":"b","eventType":"t","eventTime":"2024-03-01T12:00:00Z"}]"#;
+    let message = envelope::parse(None, body).unwrap_err().to_string();
+    assert_eq!(
+        message,
+        "event 1 (id \"b\"): missing required Event Grid attribute `subject`"
+    );
+    let body = b"[1, {\"id\": \"x\"}]";
+    assert!(
+        envelope::parse(None, body)
+            .unwrap_err()
+            .to_string()
+            .starts_with("event 0: not an Event Grid")
+    );
+}
+
+/// Every readable fixture survives parse -> serialize -> parse unchanged, in its own schema,
+/// and its typed data survives too.
+#[test]
+fn round_trips() {
+    let mut names = Vec::new();
+    for folder in ["event_grid", "cloud_events", "variants"] {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures")
+            .join(folder);
+        for entry in fs::read_dir(dir).unwrap() {
+            names.push(format!(
+                "{folder}/{}",
+                entry.unwrap().file_name().to_string_lossy()
+            ));
+        }
+    }
+    assert!(names.len() >= 26, "fixtures missing: {names:?}");
+    for name in names {
+        let events = read(&name);
+        let written = serde_json::to_vec(&events).unwrap();
+        let reread = envelope::parse(None, &written).unwrap_or_else(|err| panic!("{name}: {err}"));
+        assert_eq!(events, reread, "{name}");
+        for (before, after) in events.iter().zip(&reread) {
+            assert_eq!(before.decode().unwrap(), after.decode().unwrap(), "{name}");
+        }
+        // The typed payload written under canonical keys reads back the same.
+        for event in &events {
+            let typed = event.decode().unwrap();
+            let canonical = serde_json::to_string(&typed).unwrap();
+            let again =
+                aml_events::AmlEvent::decode(&event.id, &event.event_type, Some(&canonical))
+                    .unwrap();
+            if !matches!(typed, AmlEvent::Unknown { .. }) {
+                assert_eq!(typed, again, "{name}");
+            }
+        }
+    }
+}
