@@ -7,6 +7,8 @@
 //! - [`events`]: the typed data of the five Azure ML events and the Event Grid system events,
 //!   and [`events::Function`], the single dispatch point from event type to function name.
 //! - [`timestamp`]: RFC 3339 times as Event Grid and Azure ML write them.
+//! - [`workspace`]: the Azure ML workspace an event came from (its topic or source).
+//! - [`secret`]: values that never print.
 //! - [`error`]: what can go wrong while reading, with the attribute or JSON path at fault.
 //!
 //! It deliberately does not do HTTP: the hosts in the `aml-handlers` crate move bytes and
@@ -28,9 +30,13 @@
 pub mod envelope;
 pub mod error;
 pub mod events;
+pub mod secret;
 pub mod timestamp;
+pub mod workspace;
 
 pub use envelope::{Event, Schema};
 pub use error::ParseError;
 pub use events::{AmlEvent, Function};
+pub use secret::Secret;
 pub use timestamp::Timestamp;
+pub use workspace::WorkspaceId;

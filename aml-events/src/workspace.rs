@@ -1,0 +1,112 @@
+//! Which Azure ML workspace an event came from: its Event Grid `topic` (CloudEvents `source`)
+//! is the workspace's ARM resource id.
+
+use std::fmt;
+
+/// An Azure ML workspace, read from its resource id
+/// `/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}`.
+///
+/// ARM ids are case-insensitive, so comparisons ignore ASCII case.
+#[derive(Debug, Clone)]
+pub struct WorkspaceId {
+    /// The subscription id.
+    pub subscription: String,
+    /// The resource group name.
+    pub resource_group: String,
+    /// The workspace name.
+    pub workspace: String,
+}
+
+impl WorkspaceId {
+    /// Reads a workspace resource id; `None` for anything else, including the docs' samples
+    /// with `{subscription-id}` placeholders.
+    pub fn parse(resource_id: &str) -> Option<WorkspaceId> {
+        let mut parts = resource_id.trim().trim_end_matches('/').split('/');
+        let expect =
+            |part: Option<&str>, name: &str| part.is_some_and(|p| p.eq_ignore_ascii_case(name));
+        let segment = |part: Option<&str>| {
+            part.filter(|p| !p.is_empty() && !p.contains(['{', '}', ' ', '?', '#', '%', '\\']))
+                .map(str::to_owned)
+        };
+        if parts.next() != Some("") || !expect(parts.next(), "subscriptions") {
+            return None;
+        }
+        let subscription = segment(parts.next())?;
+        if !expect(parts.next(), "resourceGroups") {
+            return None;
+        }
+        let resource_group = segment(parts.next())?;
+        if !expect(parts.next(), "providers")
+            || !expect(parts.next(), "Microsoft.MachineLearningServices")
+            || !expect(parts.next(), "workspaces")
+        {
+            return None;
+        }
+        let workspace = segment(parts.next())?;
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(WorkspaceId {
+            subscription,
+            resource_group,
+            workspace,
+        })
+    }
+
+    /// The ARM path of the workspace, from `/subscriptions/` on.
+    pub fn resource_id(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for WorkspaceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.MachineLearningServices/workspaces/{}",
+            self.subscription, self.resource_group, self.workspace
+        )
+    }
+}
+
+impl PartialEq for WorkspaceId {
+    fn eq(&self, other: &Self) -> bool {
+        self.subscription.eq_ignore_ascii_case(&other.subscription)
+            && self
+                .resource_group
+                .eq_ignore_ascii_case(&other.resource_group)
+            && self.workspace.eq_ignore_ascii_case(&other.workspace)
+    }
+}
+
+impl Eq for WorkspaceId {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "/subscriptions/6a2b1c3d-0000-4a5b-9c8d-1e2f3a4b5c6d/resourceGroups/ml-rg/providers/Microsoft.MachineLearningServices/workspaces/ml-ws";
+
+    #[test]
+    fn reads_a_workspace_resource_id_in_any_case() {
+        let id = WorkspaceId::parse(ID).unwrap();
+        assert_eq!(id.subscription, "6a2b1c3d-0000-4a5b-9c8d-1e2f3a4b5c6d");
+        assert_eq!(id.resource_group, "ml-rg");
+        assert_eq!(id.workspace, "ml-ws");
+        assert_eq!(id.resource_id(), ID);
+        assert_eq!(WorkspaceId::parse(&ID.to_uppercase()).unwrap(), id);
+    }
+
+    #[test]
+    fn refuses_placeholders_and_other_resources() {
+        for text in [
+            "/subscriptions/{subscription-id}/resourceGroups/{resource-group-name}/providers/Microsoft.MachineLearningServices/workspaces/{workspace-name}",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws/jobs/j",
+            "/subscriptions/xxxxxxxx",
+            "",
+        ] {
+            assert!(WorkspaceId::parse(text).is_none(), "{text}");
+        }
+    }
+}

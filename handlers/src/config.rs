@@ -1,0 +1,743 @@
+//! Every setting the handlers read, in one place: names as `const`s, values checked once at
+//! start-up so that a bad value stops the process with a message naming the setting.
+//!
+//! The bins read the environment ([`Config::from_env`]); tests pass a lookup function
+//! ([`Config::from_lookup`]). Secrets are held as [`Secret`] and never echoed.
+
+use std::{collections::BTreeSet, net::IpAddr, path::PathBuf, time::Duration};
+
+use aml_events::{Function, Secret, WorkspaceId, events::RunStatus};
+use url::Url;
+
+/// Port the Functions host tells the custom handler to listen on.
+pub const FUNCTIONS_CUSTOMHANDLER_PORT: &str = "FUNCTIONS_CUSTOMHANDLER_PORT";
+/// Listen address of `serve` (default `127.0.0.1`).
+pub const AML_BIND: &str = "AML_BIND";
+/// Key required on webhook POSTs (`?code=` or `x-functions-key`).
+pub const AML_WEBHOOK_KEY: &str = "AML_WEBHOOK_KEY";
+/// `1`: never call Azure.
+pub const AML_DRY_RUN: &str = "AML_DRY_RUN";
+/// Time budget of one invocation or delivery, in seconds (default 25).
+pub const AML_DEADLINE_SECONDS: &str = "AML_DEADLINE_SECONDS";
+/// Comma-separated workspace resource ids whose events are acted on.
+pub const AML_WORKSPACES: &str = "AML_WORKSPACES";
+/// ARM base URL (default `https://management.azure.com`).
+pub const AML_ARM_ENDPOINT: &str = "AML_ARM_ENDPOINT";
+/// Incoming-webhook URL notifications are POSTed to.
+pub const AML_NOTIFY_URL: &str = "AML_NOTIFY_URL";
+/// Functions that notify (default all but `RunCompleted`; `none` for none).
+pub const AML_NOTIFY_ON: &str = "AML_NOTIFY_ON";
+/// Run statuses `RunStatusChanged` notifies about (default `Failed,Canceled`).
+pub const AML_NOTIFY_RUN_STATUSES: &str = "AML_NOTIFY_RUN_STATUSES";
+/// Drift coefficient from which `DatasetDriftDetected` retrains (default 0.5).
+pub const AML_RETRAIN_DRIFT_THRESHOLD: &str = "AML_RETRAIN_DRIFT_THRESHOLD";
+/// Job body template for retraining.
+pub const AML_RETRAIN_JOB_FILE: &str = "AML_RETRAIN_JOB_FILE";
+/// Scoring URI `ModelDeployed` smoke-tests.
+pub const AML_SMOKE_TEST_URI: &str = "AML_SMOKE_TEST_URI";
+/// Key for the scoring URI (sent as a bearer token).
+pub const AML_SMOKE_TEST_KEY: &str = "AML_SMOKE_TEST_KEY";
+/// JSON body of the smoke test (default `{}`).
+pub const AML_SMOKE_TEST_PAYLOAD: &str = "AML_SMOKE_TEST_PAYLOAD";
+/// Managed identity token endpoint (set by App Service / Functions).
+pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
+/// Managed identity header value (set by App Service / Functions).
+pub const IDENTITY_HEADER: &str = "IDENTITY_HEADER";
+/// Service principal tenant.
+pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
+/// Service principal client id, or the user-assigned managed identity to use.
+pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
+/// Service principal secret.
+pub const AZURE_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
+/// Microsoft Entra authority (default `https://login.microsoftonline.com`).
+pub const AZURE_AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
+/// Log filter, `tracing_subscriber::EnvFilter` syntax (default `info`).
+pub const RUST_LOG: &str = "RUST_LOG";
+/// Log format: `text` (default) or `json`.
+pub const AML_LOG_FORMAT: &str = "AML_LOG_FORMAT";
+
+/// Every setting a user may set (the host's port aside); mirrored in
+/// `local.settings.example.json` and the README.
+pub const SETTINGS: &[&str] = &[
+    AML_BIND,
+    AML_WEBHOOK_KEY,
+    AML_DRY_RUN,
+    AML_DEADLINE_SECONDS,
+    AML_WORKSPACES,
+    AML_ARM_ENDPOINT,
+    AML_NOTIFY_URL,
+    AML_NOTIFY_ON,
+    AML_NOTIFY_RUN_STATUSES,
+    AML_RETRAIN_DRIFT_THRESHOLD,
+    AML_RETRAIN_JOB_FILE,
+    AML_SMOKE_TEST_URI,
+    AML_SMOKE_TEST_KEY,
+    AML_SMOKE_TEST_PAYLOAD,
+    IDENTITY_ENDPOINT,
+    IDENTITY_HEADER,
+    AZURE_TENANT_ID,
+    AZURE_CLIENT_ID,
+    AZURE_CLIENT_SECRET,
+    AZURE_AUTHORITY_HOST,
+    RUST_LOG,
+    AML_LOG_FORMAT,
+];
+
+/// Event Grid gives up on an attempt after 30 s; answering within 25 leaves room.
+/// See <https://learn.microsoft.com/azure/event-grid/delivery-and-retry>.
+const DEFAULT_DEADLINE_SECONDS: u64 = 25;
+const DEFAULT_DRIFT_THRESHOLD: f64 = 0.5;
+const DEFAULT_ARM_ENDPOINT: &str = "https://management.azure.com";
+const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
+/// Our own records at info; actix-server's start-up chatter only when it matters.
+const DEFAULT_LOG_FILTER: &str = "info,actix_server=warn";
+
+/// A setting with a value the handlers cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The value does not parse as what the setting needs.
+    #[error("setting {name} is not a valid {expected}{found}")]
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// What it should be.
+        expected: &'static str,
+        /// `: "value"` for non-secret settings, empty for secrets.
+        found: String,
+    },
+    /// A setting that only works together with another.
+    #[error("setting {name} needs {needs} to be set too")]
+    Incomplete {
+        /// The setting that was set.
+        name: &'static str,
+        /// What is missing.
+        needs: &'static str,
+    },
+    /// A URL that would carry a token or secret over plain http to another machine.
+    #[error(
+        "setting {name} must use https (plain http is allowed only to a loopback address), because a token or key is sent to it"
+    )]
+    InsecureUrl {
+        /// The setting.
+        name: &'static str,
+    },
+    /// A file named by a setting could not be used.
+    #[error("setting {name}: cannot use {path}: {problem}")]
+    File {
+        /// The setting.
+        name: &'static str,
+        /// The file.
+        path: String,
+        /// Why.
+        problem: String,
+    },
+}
+
+/// How logs are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One human-readable line per record.
+    #[default]
+    Text,
+    /// One JSON object per record.
+    Json,
+}
+
+/// Where Azure tokens come from (SPEC §8.2, in this order).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Credentials {
+    /// App Service / Functions managed identity.
+    ManagedIdentity {
+        /// `IDENTITY_ENDPOINT`.
+        endpoint: Url,
+        /// `IDENTITY_HEADER`.
+        header: Secret,
+        /// `AZURE_CLIENT_ID`: a user-assigned identity.
+        client_id: Option<String>,
+    },
+    /// A Microsoft Entra application with a client secret.
+    ServicePrincipal {
+        /// `AZURE_TENANT_ID`.
+        tenant_id: String,
+        /// `AZURE_CLIENT_ID`.
+        client_id: String,
+        /// `AZURE_CLIENT_SECRET`.
+        client_secret: Secret,
+        /// `AZURE_AUTHORITY_HOST`.
+        authority_host: Url,
+    },
+    /// No credentials: every Azure action is a dry run.
+    None,
+}
+
+/// The validated settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `FUNCTIONS_CUSTOMHANDLER_PORT`, when the host set it.
+    pub host_port: Option<u16>,
+    /// `AML_BIND`, when set.
+    pub bind: Option<IpAddr>,
+    /// `AML_WEBHOOK_KEY`.
+    pub webhook_key: Option<Secret>,
+    /// No request goes to Azure: `AML_DRY_RUN=1`, or no credentials.
+    pub dry_run: bool,
+    /// `AML_DEADLINE_SECONDS`.
+    pub deadline: Duration,
+    /// `AML_WORKSPACES`; `None` allows every workspace.
+    pub workspaces: Option<Vec<WorkspaceId>>,
+    /// `AML_ARM_ENDPOINT`.
+    pub arm_endpoint: Url,
+    /// `AML_NOTIFY_URL`: a secret, since incoming-webhook URLs carry their key in the path.
+    pub notify_url: Option<Secret>,
+    /// `AML_NOTIFY_ON`.
+    pub notify_on: BTreeSet<Function>,
+    /// `AML_NOTIFY_RUN_STATUSES`.
+    pub notify_run_statuses: Vec<RunStatus>,
+    /// `AML_RETRAIN_DRIFT_THRESHOLD`.
+    pub retrain_drift_threshold: f64,
+    /// `AML_RETRAIN_JOB_FILE` and its content, read once at start-up.
+    pub retrain_job: Option<JobTemplate>,
+    /// `AML_SMOKE_TEST_URI`.
+    pub smoke_test_uri: Option<Url>,
+    /// `AML_SMOKE_TEST_KEY`.
+    pub smoke_test_key: Option<Secret>,
+    /// `AML_SMOKE_TEST_PAYLOAD`, checked to be JSON.
+    pub smoke_test_payload: String,
+    /// Credentials, in SPEC §8.2's order.
+    pub credentials: Credentials,
+    /// `RUST_LOG`, or `info` (with actix-server at `warn`).
+    pub log_filter: String,
+    /// `AML_LOG_FORMAT`.
+    pub log_format: LogFormat,
+}
+
+/// The retraining job body, with `{{placeholders}}` still in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobTemplate {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Its text.
+    pub text: String,
+}
+
+/// The placeholders a job template may use (SPEC §8.1).
+pub const JOB_PLACEHOLDERS: [&str; 6] = [
+    "eventId",
+    "runId",
+    "dataDriftId",
+    "baseDatasetId",
+    "targetDatasetId",
+    "driftCoefficient",
+];
+
+impl JobTemplate {
+    /// The template with each `{{name}}` replaced by `value(name)`, JSON-escaped (numbers are
+    /// written as they are, so `{{driftCoefficient}}` may stand outside quotes).
+    pub fn fill(&self, value: impl Fn(&str) -> String) -> String {
+        let mut text = self.text.clone();
+        for name in JOB_PLACEHOLDERS {
+            let placeholder = format!("{{{{{name}}}}}");
+            if text.contains(&placeholder) {
+                let escaped = serde_json::to_string(&value(name)).unwrap_or_default();
+                text = text.replace(&placeholder, &escaped[1..escaped.len() - 1]);
+            }
+        }
+        text
+    }
+}
+
+impl Config {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `get`; an empty value counts as unset.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            get(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        let secret = |name: &str| get(name).map(Secret::new);
+
+        let host_port = get(FUNCTIONS_CUSTOMHANDLER_PORT)
+            .map(|port| parse(FUNCTIONS_CUSTOMHANDLER_PORT, "port number", &port))
+            .transpose()?;
+        let bind = get(AML_BIND)
+            .map(|bind| parse(AML_BIND, "IP address", &bind))
+            .transpose()?;
+        let dry_run_set = get(AML_DRY_RUN)
+            .map(|value| flag(AML_DRY_RUN, &value))
+            .transpose()?;
+        let deadline_seconds: u64 = get(AML_DEADLINE_SECONDS)
+            .map(|value| {
+                parse(
+                    AML_DEADLINE_SECONDS,
+                    "whole number of seconds from 1 to 600",
+                    &value,
+                )
+            })
+            .transpose()?
+            .unwrap_or(DEFAULT_DEADLINE_SECONDS);
+        if !(1..=600).contains(&deadline_seconds) {
+            return Err(invalid(
+                AML_DEADLINE_SECONDS,
+                "whole number of seconds from 1 to 600",
+                &deadline_seconds.to_string(),
+            ));
+        }
+        let workspaces = get(AML_WORKSPACES)
+            .map(|list| {
+                split_list(&list)
+                    .map(|id| {
+                        WorkspaceId::parse(id).ok_or_else(|| {
+                            invalid(
+                                AML_WORKSPACES,
+                                "comma-separated list of Azure ML workspace resource ids",
+                                id,
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        let arm_endpoint = token_url(
+            AML_ARM_ENDPOINT,
+            &get(AML_ARM_ENDPOINT).unwrap_or_else(|| DEFAULT_ARM_ENDPOINT.into()),
+        )?;
+        let notify_url = match get(AML_NOTIFY_URL) {
+            Some(url) => {
+                // The URL is the secret: check it without echoing it.
+                let parsed = Url::parse(&url).map_err(|_| secret_invalid(AML_NOTIFY_URL, "URL"))?;
+                check_transport(AML_NOTIFY_URL, &parsed)?;
+                Some(Secret::new(url))
+            }
+            None => None,
+        };
+        let notify_on = match get(AML_NOTIFY_ON) {
+            None => Function::ALL.into_iter().filter(|f| *f != Function::RunCompleted).collect(),
+            Some(list) if list.eq_ignore_ascii_case("none") => BTreeSet::new(),
+            Some(list) => split_list(&list)
+                .map(|name| {
+                    Function::from_name(name).ok_or_else(|| {
+                        invalid(AML_NOTIFY_ON, "comma-separated list of function names (ModelRegistered, ModelDeployed, RunCompleted, DatasetDriftDetected, RunStatusChanged) or none", name)
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let notify_run_statuses = split_list(&get(AML_NOTIFY_RUN_STATUSES).unwrap_or_else(|| "Failed,Canceled".into()))
+            .map(|name| match RunStatus::parse(name) {
+                RunStatus::Other(_) => Err(invalid(AML_NOTIFY_RUN_STATUSES, "comma-separated list of run statuses (NotStarted, Queued, Preparing, Provisioning, Starting, Running, Finalizing, CancelRequested, Completed, Failed, Canceled, NotResponding)", name)),
+                status => Ok(status),
+            })
+            .collect::<Result<_, _>>()?;
+        let retrain_drift_threshold = get(AML_RETRAIN_DRIFT_THRESHOLD)
+            .map(|value| parse::<f64>(AML_RETRAIN_DRIFT_THRESHOLD, "number from 0 to 1", &value))
+            .transpose()?
+            .unwrap_or(DEFAULT_DRIFT_THRESHOLD);
+        if !(0.0..=1.0).contains(&retrain_drift_threshold) {
+            return Err(invalid(
+                AML_RETRAIN_DRIFT_THRESHOLD,
+                "number from 0 to 1",
+                &retrain_drift_threshold.to_string(),
+            ));
+        }
+        let retrain_job = get(AML_RETRAIN_JOB_FILE)
+            .map(|path| read_job_template(&path))
+            .transpose()?;
+        let smoke_test_uri = get(AML_SMOKE_TEST_URI)
+            .map(|uri| token_url(AML_SMOKE_TEST_URI, &uri))
+            .transpose()?;
+        let smoke_test_key = secret(AML_SMOKE_TEST_KEY);
+        let smoke_test_payload = get(AML_SMOKE_TEST_PAYLOAD).unwrap_or_else(|| "{}".into());
+        if serde_json::from_str::<serde::de::IgnoredAny>(&smoke_test_payload).is_err() {
+            return Err(invalid(
+                AML_SMOKE_TEST_PAYLOAD,
+                "JSON document",
+                &smoke_test_payload,
+            ));
+        }
+        let credentials = credentials(&get)?;
+        let log_filter = get(RUST_LOG).unwrap_or_else(|| DEFAULT_LOG_FILTER.into());
+        if tracing_subscriber::EnvFilter::try_new(&log_filter).is_err() {
+            return Err(invalid(
+                RUST_LOG,
+                "log filter (e.g. info, or aml_handlers=debug)",
+                &log_filter,
+            ));
+        }
+        let log_format = match get(AML_LOG_FORMAT)
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(invalid(AML_LOG_FORMAT, "log format (text or json)", other)),
+        };
+
+        Ok(Config {
+            host_port,
+            bind,
+            webhook_key: secret(AML_WEBHOOK_KEY),
+            dry_run: dry_run_set.unwrap_or(false) || credentials == Credentials::None,
+            deadline: Duration::from_secs(deadline_seconds),
+            workspaces,
+            arm_endpoint,
+            notify_url,
+            notify_on,
+            notify_run_statuses,
+            retrain_drift_threshold,
+            retrain_job,
+            smoke_test_uri,
+            smoke_test_key,
+            smoke_test_payload,
+            credentials,
+            log_filter,
+            log_format,
+        })
+    }
+
+    /// Whether events from `workspace` are acted on (`AML_WORKSPACES`).
+    pub fn allows(&self, workspace: Option<&WorkspaceId>) -> bool {
+        match (&self.workspaces, workspace) {
+            (None, _) => true,
+            (Some(allowed), Some(workspace)) => allowed.contains(workspace),
+            (Some(_), None) => false,
+        }
+    }
+}
+
+fn credentials(get: &impl Fn(&str) -> Option<String>) -> Result<Credentials, ConfigError> {
+    let client_id = get(AZURE_CLIENT_ID);
+    match (get(IDENTITY_ENDPOINT), get(IDENTITY_HEADER)) {
+        (Some(endpoint), Some(header)) => {
+            // The identity endpoint is a loopback URL on App Service; Url::parse keeps it honest.
+            let endpoint = token_url(IDENTITY_ENDPOINT, &endpoint)?;
+            return Ok(Credentials::ManagedIdentity {
+                endpoint,
+                header: Secret::new(header),
+                client_id,
+            });
+        }
+        (Some(_), None) => {
+            return Err(ConfigError::Incomplete {
+                name: IDENTITY_ENDPOINT,
+                needs: IDENTITY_HEADER,
+            });
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::Incomplete {
+                name: IDENTITY_HEADER,
+                needs: IDENTITY_ENDPOINT,
+            });
+        }
+        (None, None) => {}
+    }
+    let authority_host = token_url(
+        AZURE_AUTHORITY_HOST,
+        &get(AZURE_AUTHORITY_HOST).unwrap_or_else(|| DEFAULT_AUTHORITY_HOST.into()),
+    )?;
+    match (get(AZURE_TENANT_ID), get(AZURE_CLIENT_SECRET)) {
+        (Some(tenant_id), Some(client_secret)) => {
+            let client_id = client_id.ok_or(ConfigError::Incomplete {
+                name: AZURE_CLIENT_SECRET,
+                needs: AZURE_CLIENT_ID,
+            })?;
+            Ok(Credentials::ServicePrincipal {
+                tenant_id,
+                client_id,
+                client_secret: Secret::new(client_secret),
+                authority_host,
+            })
+        }
+        (Some(_), None) => Err(ConfigError::Incomplete {
+            name: AZURE_TENANT_ID,
+            needs: "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET",
+        }),
+        (None, Some(_)) => Err(ConfigError::Incomplete {
+            name: AZURE_CLIENT_SECRET,
+            needs: "AZURE_TENANT_ID and AZURE_CLIENT_ID",
+        }),
+        (None, None) => Ok(Credentials::None),
+    }
+}
+
+fn read_job_template(path: &str) -> Result<JobTemplate, ConfigError> {
+    let problem = |problem: String| ConfigError::File {
+        name: AML_RETRAIN_JOB_FILE,
+        path: path.to_owned(),
+        problem,
+    };
+    let text = std::fs::read_to_string(path).map_err(|err| problem(err.to_string()))?;
+    let template = JobTemplate {
+        path: PathBuf::from(path),
+        text,
+    };
+    // A template must be JSON once filled in; try it with harmless values.
+    let sample = template.fill(|name| {
+        if name == "driftCoefficient" {
+            "0.5".into()
+        } else {
+            "x".into()
+        }
+    });
+    serde_json::from_str::<serde_json::Value>(&sample)
+        .map_err(|err| {
+            problem(format!(
+                "not a JSON job body once its placeholders are filled in ({err})"
+            ))
+        })?
+        .as_object()
+        .ok_or_else(|| problem("the job body must be a JSON object".into()))?;
+    Ok(template)
+}
+
+/// A URL a token or key is sent to: https, or http to a loopback address only.
+fn token_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|_| invalid(name, "URL", value))?;
+    check_transport(name, &url)?;
+    Ok(url)
+}
+
+fn check_transport(name: &'static str, url: &Url) -> Result<(), ConfigError> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err(ConfigError::InsecureUrl { name }),
+        _ => Err(ConfigError::Invalid {
+            name,
+            expected: "https URL",
+            found: String::new(),
+        }),
+    }
+}
+
+/// `localhost`, `127.0.0.0/8` or `[::1]`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+fn split_list(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+}
+
+fn flag(name: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" => Ok(true),
+        "0" | "false" | "no" => Ok(false),
+        _ => Err(invalid(name, "flag (1 or 0)", value)),
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    name: &'static str,
+    expected: &'static str,
+    value: &str,
+) -> Result<T, ConfigError> {
+    value.parse().map_err(|_| invalid(name, expected, value))
+}
+
+fn invalid(name: &'static str, expected: &'static str, value: &str) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        expected,
+        found: format!(": {value:?}"),
+    }
+}
+
+fn secret_invalid(name: &'static str, expected: &'static str) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        expected,
+        found: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let values: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| values.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_are_a_dry_run_on_loopback() {
+        let config = config(&[]).unwrap();
+        assert!(config.dry_run);
+        assert_eq!(config.bind, None);
+        assert_eq!(config.deadline, Duration::from_secs(25));
+        assert_eq!(config.credentials, Credentials::None);
+        assert!(!config.notify_on.contains(&Function::RunCompleted));
+        assert_eq!(config.notify_on.len(), 4);
+        assert_eq!(
+            config.notify_run_statuses,
+            [RunStatus::Failed, RunStatus::Canceled]
+        );
+        assert_eq!(
+            config.arm_endpoint.as_str(),
+            "https://management.azure.com/"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_setting() {
+        let cases: [(&str, &str); 9] = [
+            (AML_DEADLINE_SECONDS, "0"),
+            (AML_DEADLINE_SECONDS, "soon"),
+            (AML_NOTIFY_ON, "RunCompleted,RunExploded"),
+            (AML_NOTIFY_RUN_STATUSES, "Failed,Exploded"),
+            (AML_RETRAIN_DRIFT_THRESHOLD, "2"),
+            (AML_LOG_FORMAT, "xml"),
+            (AML_BIND, "everywhere"),
+            (AML_DRY_RUN, "perhaps"),
+            (AML_WORKSPACES, "/subscriptions/{subscription-id}"),
+        ];
+        for (name, value) in cases {
+            let err = config(&[(name, value)]).unwrap_err().to_string();
+            assert!(err.contains(name), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn refuses_tokens_over_plain_http_beyond_loopback() {
+        for name in [
+            AML_ARM_ENDPOINT,
+            AZURE_AUTHORITY_HOST,
+            AML_SMOKE_TEST_URI,
+            AML_NOTIFY_URL,
+        ] {
+            let err = config(&[(name, "http://example.com/x")]).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::InsecureUrl { name: n } if n == name),
+                "{name}"
+            );
+            assert!(
+                config(&[(name, "http://127.0.0.1:9/x")]).is_ok(),
+                "{name} loopback"
+            );
+            assert!(
+                config(&[(name, "https://example.com/x")]).is_ok(),
+                "{name} https"
+            );
+        }
+    }
+
+    #[test]
+    fn secrets_are_not_echoed() {
+        let err = config(&[(AML_NOTIFY_URL, "not a url hooks-secret")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(AML_NOTIFY_URL) && !err.contains("hooks-secret"),
+            "{err}"
+        );
+        let config = config(&[
+            (AZURE_TENANT_ID, "t"),
+            (AZURE_CLIENT_ID, "c"),
+            (AZURE_CLIENT_SECRET, "s3cr3t-value"),
+            (AML_WEBHOOK_KEY, "key-value"),
+        ])
+        .unwrap();
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("s3cr3t-value") && !debug.contains("key-value"),
+            "{debug}"
+        );
+        assert!(!config.dry_run, "credentials switch dry-run off");
+    }
+
+    #[test]
+    fn credentials_come_in_order_and_whole() {
+        let identity = config(&[
+            (IDENTITY_ENDPOINT, "http://127.0.0.1:41000/msi/token"),
+            (IDENTITY_HEADER, "h"),
+            (AZURE_TENANT_ID, "t"),
+            (AZURE_CLIENT_ID, "c"),
+            (AZURE_CLIENT_SECRET, "s"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            identity.credentials,
+            Credentials::ManagedIdentity {
+                client_id: Some(_),
+                ..
+            }
+        ));
+        let err = config(&[(IDENTITY_ENDPOINT, "http://127.0.0.1:1/")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(IDENTITY_HEADER), "{err}");
+        let err = config(&[(AZURE_TENANT_ID, "t"), (AZURE_CLIENT_SECRET, "s")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(AZURE_CLIENT_ID), "{err}");
+        assert!(
+            config(&[
+                (AML_DRY_RUN, "1"),
+                (AZURE_TENANT_ID, "t"),
+                (AZURE_CLIENT_ID, "c"),
+                (AZURE_CLIENT_SECRET, "s")
+            ])
+            .unwrap()
+            .dry_run
+        );
+    }
+
+    #[test]
+    fn job_templates_are_checked_and_filled() {
+        let dir = std::env::temp_dir().join(format!("aml-handlers-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("job.json");
+        std::fs::write(&good, r#"{"properties": {"displayName": "retrain {{dataDriftId}}", "tags": {"drift": {{driftCoefficient}}}}}"#).unwrap();
+        let bad = dir.join("bad.json");
+        std::fs::write(&bad, "{not json").unwrap();
+
+        let config = config(&[(AML_RETRAIN_JOB_FILE, good.to_str().unwrap())]).unwrap();
+        let filled = config.retrain_job.unwrap().fill(|name| match name {
+            "dataDriftId" => "a\"b".into(),
+            "driftCoefficient" => "0.9".into(),
+            _ => String::new(),
+        });
+        let job: serde_json::Value = serde_json::from_str(&filled).unwrap();
+        assert_eq!(job["properties"]["displayName"], "retrain a\"b");
+        assert_eq!(job["properties"]["tags"]["drift"], 0.9);
+
+        let err = super::tests::config(&[(AML_RETRAIN_JOB_FILE, bad.to_str().unwrap())])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(AML_RETRAIN_JOB_FILE) && err.contains("not a JSON job body"),
+            "{err}"
+        );
+        let err = super::tests::config(&[(AML_RETRAIN_JOB_FILE, "no/such/job.json")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no/such/job.json"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_workspace_allow_list_ignores_case() {
+        let id = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.MachineLearningServices/workspaces/WS";
+        let config = config(&[(AML_WORKSPACES, id)]).unwrap();
+        assert!(config.allows(WorkspaceId::parse(&id.to_lowercase()).as_ref()));
+        assert!(!config.allows(WorkspaceId::parse(&id.replace("WS", "other")).as_ref()));
+        assert!(!config.allows(None));
+    }
+}

@@ -1,0 +1,262 @@
+//! The Azure Functions custom handler protocol: the host POSTs each invocation to
+//! `/{FunctionName}` with `{"Data": {"<binding>": <event>}, "Metadata": {...}}` and expects
+//! `{"Outputs": {}, "Logs": [...], "ReturnValue": ...}` back.
+//!
+//! See <https://learn.microsoft.com/azure/azure-functions/functions-custom-handlers>. What the
+//! host really sends differs from those docs (SPEC §5): the Event Grid event in `Data` arrives
+//! double-encoded (a JSON string holding a JSON string holding the event), so
+//! [`event_body`] unwraps strings until it reaches an object or array; `Metadata` is lossy and
+//! is not read.
+
+use std::{borrow::Cow, collections::BTreeMap};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use aml_events::{Function, ParseError, envelope};
+use serde::Deserialize;
+use serde_json::{json, value::RawValue};
+use tracing::{Instrument, error, info, info_span};
+
+use super::{HostError, body};
+use crate::{
+    AppContext,
+    functions::{self, HandlerError},
+    outcome::Outcome,
+};
+
+/// The binding name `function-definitions/*/function.json` gives the trigger input.
+pub const BINDING_NAME: &str = "event";
+
+/// Header carrying the host's id for one invocation.
+pub const INVOCATION_ID_HEADER: &str = "x-azure-functions-invocationid";
+
+/// The invocation body; only `Data` is read.
+#[derive(Deserialize)]
+struct Invocation<'a> {
+    #[serde(rename = "Data", alias = "data", borrow, default)]
+    data: BTreeMap<Cow<'a, str>, &'a RawValue>,
+}
+
+/// Picks the trigger input out of an invocation body and unwraps it to the event JSON.
+///
+/// Returns the binding name (for messages) and the delivery body: one event object or an
+/// array of them.
+pub fn event_body(invocation: &[u8]) -> Result<(String, Cow<'_, str>), HostError> {
+    let invocation: Invocation<'_> = serde_json::from_slice(invocation).map_err(|err| HostError::BadRequest {
+        message: format!("invocation body is not a Functions host invocation ({{\"Data\": {{...}}, \"Metadata\": {{...}}}}): {err}"),
+        field: None,
+    })?;
+    let (binding, raw) = match invocation.data.get(BINDING_NAME) {
+        Some(raw) => (BINDING_NAME.to_owned(), *raw),
+        None => {
+            let mut inputs = invocation.data.iter();
+            match (inputs.next(), inputs.next()) {
+                (Some((name, raw)), None) => (name.to_string(), *raw),
+                (None, _) => {
+                    return Err(HostError::BadRequest {
+                        message: "invocation has no trigger input: Data is missing or empty".into(),
+                        field: Some("Data".into()),
+                    });
+                }
+                (Some(_), Some(_)) => {
+                    let names: Vec<&str> =
+                        invocation.data.keys().map(|name| name.as_ref()).collect();
+                    return Err(HostError::BadRequest {
+                        message: format!(
+                            "Data has several inputs ({}) and none is named {BINDING_NAME:?}",
+                            names.join(", ")
+                        ),
+                        field: Some("Data".into()),
+                    });
+                }
+            }
+        }
+    };
+    let body = unwrap_strings(raw.get()).map_err(|problem| HostError::BadRequest {
+        message: format!("Data.{binding} {problem}"),
+        field: Some(format!("Data.{binding}")),
+    })?;
+    Ok((binding, body))
+}
+
+/// Parses while the value is a JSON string: single-, double- or triple-encoded events all
+/// come out as the event's own JSON text.
+fn unwrap_strings(mut text: &str) -> Result<Cow<'_, str>, String> {
+    const MAX_ENCODINGS: usize = 3;
+    let mut owned: Option<String> = None;
+    for _ in 0..=MAX_ENCODINGS {
+        let current = owned.as_deref().unwrap_or(text).trim_start();
+        if !current.starts_with('"') {
+            return Ok(match owned {
+                Some(inner) => Cow::Owned(inner),
+                None => Cow::Borrowed(text),
+            });
+        }
+        let inner: String = serde_json::from_str(current)
+            .map_err(|err| format!("is a string that is not JSON text ({err})"))?;
+        owned = Some(inner);
+        text = "";
+    }
+    Err(format!(
+        "is encoded as a JSON string more than {MAX_ENCODINGS} times"
+    ))
+}
+
+/// Largest host invocation accepted. Event Grid caps an event at 1 MiB; the host's string
+/// encoding (twice) can more than double it.
+pub const MAX_INVOCATION_BYTES: usize = 4 * 1024 * 1024;
+
+/// `POST /{function}`: one host invocation.
+pub async fn invoke(
+    request: HttpRequest,
+    name: web::Path<String>,
+    payload: web::Payload,
+    ctx: web::Data<AppContext>,
+) -> Result<HttpResponse, HostError> {
+    let invocation_id = request
+        .headers()
+        .get(INVOCATION_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let span = info_span!("invocation", invocation_id = %invocation_id, function = %name);
+    async move {
+        let result = match body::read(&request, payload, MAX_INVOCATION_BYTES).await {
+            Ok(body) => handle(&name, &body, &ctx).await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = &result {
+            // The host drops `Logs` of a failed invocation: stderr is all the operator gets.
+            error!(status = err.status(), error = %err, "invocation failed");
+        }
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+async fn handle(name: &str, body: &[u8], ctx: &AppContext) -> Result<HttpResponse, HostError> {
+    let function = Function::from_name(name).ok_or_else(|| HostError::UnknownFunction {
+        name: name.to_owned(),
+    })?;
+    let (binding, event_json) = event_body(body)?;
+    let events =
+        envelope::parse(None, event_json.as_bytes()).map_err(|err| in_binding(&binding, &err))?;
+    let mut outcomes = Vec::with_capacity(events.len());
+    for event in events {
+        let event_id = event.id.clone();
+        let event_type = event.event_type.clone();
+        let outcome = match functions::dispatch(event, Some(function), ctx).await {
+            Ok(outcome) => outcome,
+            Err(HandlerError::BadEvent(err)) => return Err(in_binding(&binding, &err)),
+            Err(err) => return Err(err.into()),
+        };
+        info!(event_id = %event_id, event_type = %event_type, actions = %summary(&outcome), "event handled");
+        outcomes.push(outcome);
+    }
+    let logs: Vec<String> = outcomes.iter().flat_map(log_lines).collect();
+    let return_value = match outcomes.len() {
+        1 => json!(outcomes.pop()),
+        _ => json!(outcomes),
+    };
+    Ok(
+        HttpResponse::Ok()
+            .json(json!({ "Outputs": {}, "Logs": logs, "ReturnValue": return_value })),
+    )
+}
+
+/// A bad event, located inside the invocation: `Data.event.data.modelVersion`.
+fn in_binding(binding: &str, err: &ParseError) -> HostError {
+    HostError::BadRequest {
+        field: Some(match err.field() {
+            Some(field) => format!("Data.{binding}.{field}"),
+            None => format!("Data.{binding}"),
+        }),
+        message: format!("Data.{binding}: {err}"),
+    }
+}
+
+/// `notify=dry-run, retrain=skipped`: one log field per outcome.
+fn summary(outcome: &Outcome) -> String {
+    if let Some(note) = &outcome.note {
+        return note.clone();
+    }
+    let parts: Vec<String> = outcome
+        .actions
+        .iter()
+        .map(|action| format!("{}={}", action.action.as_str(), action.status.as_str()))
+        .collect();
+    parts.join(", ")
+}
+
+/// The lines shown in the host's log stream for a successful invocation.
+fn log_lines(outcome: &Outcome) -> Vec<String> {
+    let head = format!(
+        "{} {}",
+        outcome.function.map_or("-", Function::name),
+        outcome.event_id
+    );
+    if let Some(note) = &outcome.note {
+        return vec![format!("{head}: {note}")];
+    }
+    outcome
+        .actions
+        .iter()
+        .map(|action| format!("{head}: {action}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVENT: &str =
+        r#"{"id":"1","eventType":"t","subject":"s","eventTime":"2024-03-01T12:00:00Z"}"#;
+
+    fn encode(text: &str) -> String {
+        serde_json::to_string(text).unwrap()
+    }
+
+    #[test]
+    fn unwraps_zero_one_or_two_string_encodings() {
+        let once = encode(EVENT);
+        let twice = encode(&once);
+        for data in [EVENT.to_owned(), once, twice] {
+            let invocation = format!(r#"{{"Data":{{"event":{data}}},"Metadata":{{"sys":{{}}}}}}"#);
+            let (binding, body) = event_body(invocation.as_bytes()).unwrap();
+            assert_eq!(binding, "event");
+            assert_eq!(body, EVENT, "{data}");
+        }
+    }
+
+    #[test]
+    fn takes_the_one_input_whatever_its_name() {
+        let invocation = format!(r#"{{"Data":{{"myEvent":{}}}}}"#, encode(&encode(EVENT)));
+        let (binding, body) = event_body(invocation.as_bytes()).unwrap();
+        assert_eq!((binding.as_str(), body.as_ref()), ("myEvent", EVENT));
+    }
+
+    #[test]
+    fn refuses_invocations_without_a_usable_input() {
+        let cases = [
+            ("not json", None),
+            (r#"{"Metadata":{}}"#, Some("Data")),
+            (r#"{"Data":{}}"#, Some("Data")),
+            (r#"{"Data":{"a":{},"b":{}}}"#, Some("Data")),
+            (
+                r#"{"Data":{"event":"\"\\\"\\\\\\\"\\\\\\\"\\\"\""}}"#,
+                Some("Data.event"),
+            ),
+        ];
+        for (invocation, field) in cases {
+            match event_body(invocation.as_bytes()) {
+                Err(HostError::BadRequest {
+                    field: got,
+                    message,
+                }) => {
+                    assert_eq!(got.as_deref(), field, "{invocation}: {message}");
+                }
+                other => panic!("{invocation}: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! What a function did with one event (SPEC §8.4): the `ReturnValue` of a host invocation and
+//! one entry of a webhook answer's `results`.
+
+use aml_events::{Event, Function};
+use serde::Serialize;
+
+/// The result of handling one event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    /// The function that handled it; `None` for events no function handles.
+    pub function: Option<Function>,
+    /// The event id.
+    pub event_id: String,
+    /// The event type.
+    pub event_type: String,
+    /// Each action taken or considered, in order.
+    pub actions: Vec<ActionReport>,
+    /// Why the event was acknowledged without acting, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Outcome {
+    /// An outcome with no actions yet.
+    pub fn new<T>(function: Option<Function>, event: &Event<T>) -> Self {
+        Outcome {
+            function,
+            event_id: event.id.clone(),
+            event_type: event.event_type.clone(),
+            actions: Vec::new(),
+            note: None,
+        }
+    }
+
+    /// An event acknowledged on purpose, nothing done, with the reason.
+    pub fn acknowledged<T>(function: Option<Function>, event: &Event<T>, note: String) -> Self {
+        Outcome {
+            note: Some(note),
+            ..Outcome::new(function, event)
+        }
+    }
+
+    /// Adds an action's report.
+    pub fn with(mut self, action: ActionReport) -> Self {
+        self.actions.push(action);
+        self
+    }
+}
+
+/// One action: what it is, how it ended, and the request it made or would make.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionReport {
+    /// `retrain`, `enrich`, `notify`, `smoke-test`.
+    pub action: Action,
+    /// How it ended.
+    pub status: ActionStatus,
+    /// One readable sentence.
+    pub detail: String,
+    /// `METHOD url` of the request, secrets removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+}
+
+/// The actions of SPEC §8.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Create the retraining job.
+    Retrain,
+    /// Read the run from run history.
+    Enrich,
+    /// Post to the notification webhook.
+    Notify,
+    /// Score the new deployment once.
+    SmokeTest,
+}
+
+/// How an action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionStatus {
+    /// It was carried out.
+    Done,
+    /// It would have been carried out; no request was sent.
+    DryRun,
+    /// Its conditions were not met, or it is not configured.
+    Skipped,
+    /// This event id was already handled.
+    Duplicate,
+    /// It failed permanently.
+    Failed,
+}
+
+impl ActionReport {
+    /// An action not taken, and why.
+    pub fn skipped(action: Action, detail: impl Into<String>) -> Self {
+        ActionReport {
+            action,
+            status: ActionStatus::Skipped,
+            detail: detail.into(),
+            request: None,
+        }
+    }
+
+    /// An action that would send `request`.
+    pub fn dry_run(action: Action, request: String, detail: impl Into<String>) -> Self {
+        ActionReport {
+            action,
+            status: ActionStatus::DryRun,
+            detail: detail.into(),
+            request: Some(request),
+        }
+    }
+}
+
+impl Action {
+    /// The action's name as written in outcomes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Retrain => "retrain",
+            Action::Enrich => "enrich",
+            Action::Notify => "notify",
+            Action::SmokeTest => "smoke-test",
+        }
+    }
+}
+
+impl ActionStatus {
+    /// The status as written in outcomes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionStatus::Done => "done",
+            ActionStatus::DryRun => "dry-run",
+            ActionStatus::Skipped => "skipped",
+            ActionStatus::Duplicate => "duplicate",
+            ActionStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for ActionReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.action.as_str(),
+            self.status.as_str(),
+            self.detail
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_the_serialized_form() {
+        for action in [
+            Action::Retrain,
+            Action::Enrich,
+            Action::Notify,
+            Action::SmokeTest,
+        ] {
+            assert_eq!(serde_json::to_value(action).unwrap(), action.as_str());
+        }
+        for status in [
+            ActionStatus::Done,
+            ActionStatus::DryRun,
+            ActionStatus::Skipped,
+            ActionStatus::Duplicate,
+            ActionStatus::Failed,
+        ] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+    }
+}

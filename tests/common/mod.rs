@@ -1,0 +1,154 @@
+//! Starts the real `aml-handlers` binary for end-to-end tests: on a free loopback port, with a
+//! clean environment of the test's choosing, its stderr collected for assertions.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{Arc, Mutex},
+    thread,
+    time::{Duration, Instant},
+};
+
+/// The fixtures folder.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A fixture's text.
+pub fn fixture(name: &str) -> String {
+    std::fs::read_to_string(fixtures().join(name)).unwrap_or_else(|err| panic!("{name}: {err}"))
+}
+
+/// The binary, started with only `env` (plus PATH) in its environment.
+pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_aml-handlers"));
+    command.args(args).env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command
+}
+
+/// A running `aml-handlers serve`.
+pub struct Server {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The ready line it printed.
+    pub ready_line: String,
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `serve --port 0` with `env` and waits for its ready line.
+    pub fn start(env: &[(&str, &str)]) -> Server {
+        Server::start_with(&["serve", "--port", "0"], env)
+    }
+
+    /// Starts the binary with `args` and waits for its ready line.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut child = command(args, env)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let mut pipe = child.stderr.take().unwrap();
+        thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(read) = pipe.read(&mut buffer) {
+                if read == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buffer[..read]));
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut ready_line = String::new();
+        stdout.read_line(&mut ready_line).expect("a ready line");
+        // Keep draining stdout so the child never blocks on a full pipe.
+        thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let url = ready_line
+            .split_whitespace()
+            .find(|word| word.starts_with("http://"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no URL in ready line {ready_line:?}; stderr: {}",
+                    stderr.lock().unwrap()
+                )
+            })
+            .to_owned();
+        Server {
+            url,
+            ready_line,
+            child,
+            stderr,
+        }
+    }
+
+    /// `url` + `path`.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until stderr contains `text` (logs are written asynchronously).
+    pub fn wait_for_log(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let stderr = self.stderr();
+            if stderr.contains(text) || Instant::now() > deadline {
+                return stderr;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop after SIGTERM"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A blocking HTTP client for the tests.
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
