@@ -41,6 +41,36 @@ impl Outcome {
         }
     }
 
+    /// `enrich=dry-run, notify=skipped`, or the note: one log field per outcome.
+    pub fn summary(&self) -> String {
+        if let Some(note) = &self.note {
+            return note.clone();
+        }
+        let parts: Vec<String> = self
+            .actions
+            .iter()
+            .map(|action| format!("{}={}", action.action.as_str(), action.status.as_str()))
+            .collect();
+        parts.join(", ")
+    }
+
+    /// One readable line per action (or the note), for the Functions host's log stream.
+    pub fn log_lines(&self) -> Vec<String> {
+        let head = format!(
+            "{} {}",
+            self.function.map_or("-", Function::name),
+            self.event_id
+        );
+        match &self.note {
+            Some(note) => vec![format!("{head}: {note}")],
+            None => self
+                .actions
+                .iter()
+                .map(|action| format!("{head}: {action}"))
+                .collect(),
+        }
+    }
+
     /// Adds an action's report.
     pub fn with(mut self, action: ActionReport) -> Self {
         self.actions.push(action);

@@ -1,9 +1,10 @@
 //! The five functions, one module each: a typed event in, an [`Outcome`] out, no transport
-//! types. [`dispatch`] is the one entry point every host calls.
+//! types. [`handle_all`] is the one entry point every host calls.
 //!
 //! # Layout
-//! - [`dispatch`]: checks the event's type against the function asked for, the workspace
-//!   allow-list, then hands the typed event to its function.
+//! - [`prepare`]: checks an event's type against the function asked for and the workspace
+//!   allow-list, and reads its data; [`run`] hands the typed event to its function;
+//!   [`handle_all`] does both for a delivery, within the deadline.
 //! - `actions`: the decisions and requests the functions share (notify, enrich, retrain,
 //!   smoke-test).
 //! - one module per function, named after it.
@@ -18,7 +19,12 @@ pub mod model_registered;
 pub mod run_completed;
 pub mod run_status_changed;
 
-use aml_events::{AmlEvent, Event, Function, ParseError, WorkspaceId};
+use aml_events::{
+    AmlEvent, Event, Function, ParseError, WorkspaceId,
+    events::{
+        DatasetDriftDetected, ModelDeployed, ModelRegistered, RunCompleted, RunStatusChanged,
+    },
+};
 use tracing::warn;
 
 use crate::{
@@ -41,6 +47,15 @@ pub enum HandlerError {
         /// What happened, without secrets.
         message: String,
     },
+    /// The delivery's time budget (`AML_DEADLINE_SECONDS`) ran out: answer so that Event Grid
+    /// redelivers, before its own 30 s timeout gives up on the attempt.
+    #[error(
+        "the deadline of {seconds} s passed before every event was handled; it will be redelivered"
+    )]
+    DeadlineExceeded {
+        /// `AML_DEADLINE_SECONDS`.
+        seconds: u64,
+    },
     /// Azure refused the handlers' identity (401/403): a misconfiguration to fix, after which
     /// redelivered events succeed.
     #[error("Azure refused the handlers' identity during {action:?}: {message}")]
@@ -52,18 +67,42 @@ pub enum HandlerError {
     },
 }
 
-/// Handles one event: as `function` when a host names one (a Functions route, a webhook's
-/// `functionName`), else as the function of its type.
+/// An event checked and typed, ready for its function; or already answered.
+#[derive(Debug)]
+pub enum Prepared {
+    /// An event one of the five functions acts on.
+    Act(TypedEvent),
+    /// Acknowledged on purpose, nothing to do (another type, another workspace).
+    Acknowledged(Outcome),
+}
+
+/// An event with its data read as its function's payload.
+#[derive(Debug)]
+pub enum TypedEvent {
+    /// For [`model_registered`].
+    ModelRegistered(Event<ModelRegistered>),
+    /// For [`model_deployed`].
+    ModelDeployed(Event<ModelDeployed>),
+    /// For [`run_completed`].
+    RunCompleted(Event<RunCompleted>),
+    /// For [`dataset_drift_detected`].
+    DatasetDriftDetected(Event<DatasetDriftDetected>),
+    /// For [`run_status_changed`].
+    RunStatusChanged(Event<RunStatusChanged>),
+}
+
+/// Checks one event without acting on it: as `function` when a host names one (a Functions
+/// route, a webhook's `functionName`), else as the function of its type.
 ///
 /// An event of another type, a system event or an event from a workspace outside
-/// `AML_WORKSPACES` is acknowledged with a note, nothing done.
-pub async fn dispatch(
+/// `AML_WORKSPACES` is acknowledged with a note. Malformed data is an error, found before any
+/// event of a batch is acted on.
+pub fn prepare(
     event: Event,
     function: Option<Function>,
     ctx: &AppContext,
-) -> Result<Outcome, HandlerError> {
-    let of_type = event.function();
-    let function = match (function, of_type) {
+) -> Result<Prepared, HandlerError> {
+    let function = match (function, event.function()) {
         (Some(wanted), Some(actual)) if wanted == actual => actual,
         (None, Some(actual)) => actual,
         (wanted, _) => {
@@ -83,7 +122,9 @@ pub async fn dispatch(
                     event.event_type
                 ),
             };
-            return Ok(Outcome::acknowledged(wanted, &event, note));
+            return Ok(Prepared::Acknowledged(Outcome::acknowledged(
+                wanted, &event, note,
+            )));
         }
     };
     let workspace = workspace_of(&event);
@@ -93,30 +134,70 @@ pub async fn dispatch(
             "source {} is not a workspace in AML_WORKSPACES; acknowledged, nothing done",
             event.source.as_deref().unwrap_or("(none)")
         );
-        return Ok(Outcome::acknowledged(Some(function), &event, note));
+        return Ok(Prepared::Acknowledged(Outcome::acknowledged(
+            Some(function),
+            &event,
+            note,
+        )));
     }
-    let data = event.decode()?;
-    match data {
-        AmlEvent::ModelRegistered(data) => {
-            model_registered::handle(event.with_data(data), ctx).await
-        }
-        AmlEvent::ModelDeployed(data) => model_deployed::handle(event.with_data(data), ctx).await,
-        AmlEvent::RunCompleted(data) => run_completed::handle(event.with_data(data), ctx).await,
+    Ok(Prepared::Act(match event.decode()? {
+        AmlEvent::ModelRegistered(data) => TypedEvent::ModelRegistered(event.with_data(data)),
+        AmlEvent::ModelDeployed(data) => TypedEvent::ModelDeployed(event.with_data(data)),
+        AmlEvent::RunCompleted(data) => TypedEvent::RunCompleted(event.with_data(data)),
         AmlEvent::DatasetDriftDetected(data) => {
-            dataset_drift_detected::handle(event.with_data(data), ctx).await
+            TypedEvent::DatasetDriftDetected(event.with_data(data))
         }
-        AmlEvent::RunStatusChanged(data) => {
-            run_status_changed::handle(event.with_data(data), ctx).await
-        }
+        AmlEvent::RunStatusChanged(data) => TypedEvent::RunStatusChanged(event.with_data(data)),
         // `event.function()` named one of the five, so its data decoded as one of them.
         AmlEvent::SubscriptionValidation(_)
         | AmlEvent::SubscriptionDeleted(_)
-        | AmlEvent::Unknown { .. } => Ok(Outcome::acknowledged(
-            Some(function),
-            &event,
-            "no payload to act on".into(),
-        )),
+        | AmlEvent::Unknown { .. } => {
+            return Ok(Prepared::Acknowledged(Outcome::acknowledged(
+                Some(function),
+                &event,
+                "no payload to act on".into(),
+            )));
+        }
+    }))
+}
+
+/// Runs a prepared event's function.
+pub async fn run(prepared: Prepared, ctx: &AppContext) -> Result<Outcome, HandlerError> {
+    match prepared {
+        Prepared::Acknowledged(outcome) => Ok(outcome),
+        Prepared::Act(TypedEvent::ModelRegistered(event)) => {
+            model_registered::handle(event, ctx).await
+        }
+        Prepared::Act(TypedEvent::ModelDeployed(event)) => model_deployed::handle(event, ctx).await,
+        Prepared::Act(TypedEvent::RunCompleted(event)) => run_completed::handle(event, ctx).await,
+        Prepared::Act(TypedEvent::DatasetDriftDetected(event)) => {
+            dataset_drift_detected::handle(event, ctx).await
+        }
+        Prepared::Act(TypedEvent::RunStatusChanged(event)) => {
+            run_status_changed::handle(event, ctx).await
+        }
     }
+}
+
+/// Handles every event of a delivery: all are checked first (a malformed one fails the
+/// delivery before anything is done), then run concurrently, within `AML_DEADLINE_SECONDS`.
+pub async fn handle_all(
+    events: Vec<Event>,
+    function: Option<Function>,
+    ctx: &AppContext,
+) -> Result<Vec<Outcome>, HandlerError> {
+    let prepared = events
+        .into_iter()
+        .map(|event| prepare(event, function, ctx))
+        .collect::<Result<Vec<_>, _>>()?;
+    let work =
+        futures_util::future::join_all(prepared.into_iter().map(|prepared| run(prepared, ctx)));
+    let results = tokio::time::timeout(ctx.config.deadline, work)
+        .await
+        .map_err(|_| HandlerError::DeadlineExceeded {
+            seconds: ctx.config.deadline.as_secs(),
+        })?;
+    results.into_iter().collect()
 }
 
 /// The workspace an event came from, when its topic/source is a workspace resource id.

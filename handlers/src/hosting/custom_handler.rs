@@ -14,7 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use aml_events::{Function, ParseError, envelope};
 use serde::Deserialize;
 use serde_json::{json, value::RawValue};
-use tracing::{Instrument, error, info, info_span};
+use tracing::{Instrument, info, info_span};
 
 use super::{HostError, body};
 use crate::{
@@ -124,11 +124,8 @@ pub async fn invoke(
             Ok(body) => handle(&name, &body, &ctx).await,
             Err(err) => Err(err),
         };
-        if let Err(err) = &result {
-            // The host drops `Logs` of a failed invocation: stderr is all the operator gets.
-            error!(status = err.status(), error = %err, "invocation failed");
-        }
-        result
+        // The host drops `Logs` of a failed invocation: stderr is all the operator gets.
+        result.inspect_err(HostError::log)
     }
     .instrument(span)
     .await
@@ -141,19 +138,15 @@ async fn handle(name: &str, body: &[u8], ctx: &AppContext) -> Result<HttpRespons
     let (binding, event_json) = event_body(body)?;
     let events =
         envelope::parse(None, event_json.as_bytes()).map_err(|err| in_binding(&binding, &err))?;
-    let mut outcomes = Vec::with_capacity(events.len());
-    for event in events {
-        let event_id = event.id.clone();
-        let event_type = event.event_type.clone();
-        let outcome = match functions::dispatch(event, Some(function), ctx).await {
-            Ok(outcome) => outcome,
-            Err(HandlerError::BadEvent(err)) => return Err(in_binding(&binding, &err)),
-            Err(err) => return Err(err.into()),
-        };
-        info!(event_id = %event_id, event_type = %event_type, actions = %summary(&outcome), "event handled");
-        outcomes.push(outcome);
+    let mut outcomes = match functions::handle_all(events, Some(function), ctx).await {
+        Ok(outcomes) => outcomes,
+        Err(HandlerError::BadEvent(err)) => return Err(in_binding(&binding, &err)),
+        Err(err) => return Err(err.into()),
+    };
+    for outcome in &outcomes {
+        info!(event_id = %outcome.event_id, event_type = %outcome.event_type, actions = %outcome.summary(), "event handled");
     }
-    let logs: Vec<String> = outcomes.iter().flat_map(log_lines).collect();
+    let logs: Vec<String> = outcomes.iter().flat_map(Outcome::log_lines).collect();
     let return_value = match outcomes.len() {
         1 => json!(outcomes.pop()),
         _ => json!(outcomes),
@@ -173,36 +166,6 @@ fn in_binding(binding: &str, err: &ParseError) -> HostError {
         }),
         message: format!("Data.{binding}: {err}"),
     }
-}
-
-/// `notify=dry-run, retrain=skipped`: one log field per outcome.
-fn summary(outcome: &Outcome) -> String {
-    if let Some(note) = &outcome.note {
-        return note.clone();
-    }
-    let parts: Vec<String> = outcome
-        .actions
-        .iter()
-        .map(|action| format!("{}={}", action.action.as_str(), action.status.as_str()))
-        .collect();
-    parts.join(", ")
-}
-
-/// The lines shown in the host's log stream for a successful invocation.
-fn log_lines(outcome: &Outcome) -> Vec<String> {
-    let head = format!(
-        "{} {}",
-        outcome.function.map_or("-", Function::name),
-        outcome.event_id
-    );
-    if let Some(note) = &outcome.note {
-        return vec![format!("{head}: {note}")];
-    }
-    outcome
-        .actions
-        .iter()
-        .map(|action| format!("{head}: {action}"))
-        .collect()
 }
 
 #[cfg(test)]

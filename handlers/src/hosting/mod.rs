@@ -5,11 +5,17 @@
 //! - [`HostError`]: every failure a host answers, with its status code and JSON body.
 //! - `body`: reading a request body within a size limit.
 //! - [`custom_handler`]: the Azure Functions custom handler protocol (`POST /{Function}`).
+//! - [`webhook`]: Event Grid's webhook protocol (handshakes, keys, batches), free of any
+//!   HTTP framework so that every host shares it.
 //! - [`server`]: the actix-web server of `aml-handlers serve`: readiness, routes, shutdown.
+//! - `lambda`: the AWS Lambda host (`bootstrap`), behind the `lambda` feature.
 
 mod body;
 pub mod custom_handler;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod server;
+pub mod webhook;
 
 use aml_events::Function;
 use serde_json::{Value, json};
@@ -29,6 +35,11 @@ pub enum HostError {
         /// The field at fault (`Data.event`, `eventType`, `data.modelVersion`).
         field: Option<String>,
     },
+    /// The webhook key is missing or wrong.
+    #[error(
+        "missing or wrong key: send AML_WEBHOOK_KEY as ?code= or in the x-functions-key header"
+    )]
+    Unauthorized,
     /// No function of that name.
     #[error("no function named {name:?}; the functions are {}", function_list())]
     UnknownFunction {
@@ -58,6 +69,27 @@ pub enum HostError {
     Misconfigured(String),
 }
 
+/// The readiness answer of every host: name, version and functions.
+pub fn readiness() -> Value {
+    json!({
+        "name": env!("CARGO_PKG_NAME"),
+        "version": env!("CARGO_PKG_VERSION"),
+        "functions": Function::ALL.map(Function::name),
+    })
+}
+
+impl HostError {
+    /// Logs the failure on stderr: for the Functions host, whose `Logs` are dropped on
+    /// failure, and for Event Grid deliveries, whose answers nobody reads.
+    pub fn log(&self) {
+        if self.status() >= 500 {
+            tracing::error!(status = self.status(), error = %self, "request failed");
+        } else {
+            tracing::warn!(status = self.status(), error = %self, "request refused");
+        }
+    }
+}
+
 fn function_list() -> String {
     Function::ALL.map(Function::name).join(", ")
 }
@@ -67,6 +99,7 @@ impl HostError {
     pub fn status(&self) -> u16 {
         match self {
             HostError::BadRequest { .. } => 400,
+            HostError::Unauthorized => 401,
             HostError::UnknownFunction { .. } | HostError::NotFound { .. } => 404,
             HostError::PayloadTooLarge { .. } => 413,
             HostError::Misconfigured(_) => 500,
@@ -78,6 +111,7 @@ impl HostError {
     pub fn code(&self) -> &'static str {
         match self {
             HostError::BadRequest { .. } => "BadRequest",
+            HostError::Unauthorized => "Unauthorized",
             HostError::UnknownFunction { .. } => "UnknownFunction",
             HostError::NotFound { .. } => "NotFound",
             HostError::PayloadTooLarge { .. } => "PayloadTooLarge",
@@ -106,7 +140,9 @@ impl From<HandlerError> for HostError {
                 field: err.field(),
                 message: err.to_string(),
             },
-            err @ HandlerError::Transient { .. } => HostError::Transient(err.to_string()),
+            err @ (HandlerError::Transient { .. } | HandlerError::DeadlineExceeded { .. }) => {
+                HostError::Transient(err.to_string())
+            }
             err @ HandlerError::Unauthorized { .. } => HostError::Misconfigured(err.to_string()),
         }
     }

@@ -1,14 +1,21 @@
 //! `aml-handlers serve`: one actix-web server for every route (SPEC §4), started on a listener
-//! the caller bound, so tests can bind port 0. Answers `GET /` at once (the Functions host
+//! the caller bound, so tests can bind port 0. The webhook routes here only move headers and
+//! bytes into [`webhook`]. Answers `GET /` at once (the Functions host
 //! polls it every 25 ms at start-up) and every failure with a JSON body.
 
 use std::{net::TcpListener, sync::Arc, time::Duration};
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, dev::Server, web};
-use aml_events::Function;
-use serde_json::json;
+use actix_web::{
+    App, HttpRequest, HttpResponse, HttpServer,
+    dev::Server,
+    http::{Method, StatusCode, header::CONTENT_TYPE},
+    web,
+};
 
-use super::{HostError, custom_handler};
+use super::{
+    HostError, body, custom_handler,
+    webhook::{self, Answer, WebhookRequest},
+};
 use crate::AppContext;
 
 /// Registers every route on an actix-web app; tests use it with `actix_web::test`.
@@ -17,6 +24,11 @@ pub fn configure(ctx: web::Data<AppContext>) -> impl FnOnce(&mut web::ServiceCon
         config
             .app_data(ctx)
             .route("/", web::get().to(readiness))
+            .service(
+                web::resource(webhook::PATH)
+                    .route(web::post().to(webhook_post))
+                    .route(web::method(Method::OPTIONS).to(webhook_options)),
+            )
             .route("/{function}", web::post().to(custom_handler::invoke))
             .default_service(web::to(not_found));
     }
@@ -36,11 +48,53 @@ pub fn serve(listener: TcpListener, ctx: Arc<AppContext>) -> std::io::Result<Ser
 
 /// `GET /`: name, version and functions.
 async fn readiness() -> HttpResponse {
-    HttpResponse::Ok().json(json!({
-        "name": env!("CARGO_PKG_NAME"),
-        "version": env!("CARGO_PKG_VERSION"),
-        "functions": Function::ALL.map(Function::name),
-    }))
+    HttpResponse::Ok().json(super::readiness())
+}
+
+/// `POST /runtime/webhooks/eventgrid`: key and function checked before the body is read.
+async fn webhook_post(
+    request: HttpRequest,
+    payload: web::Payload,
+    ctx: web::Data<AppContext>,
+) -> Result<HttpResponse, HostError> {
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+    };
+    let webhook_request = WebhookRequest {
+        query: Some(request.query_string()),
+        key_header: header(webhook::KEY_HEADER),
+        event_type_header: header(webhook::EVENT_TYPE_HEADER),
+        content_type: header(CONTENT_TYPE.as_str()),
+    };
+    let result = async {
+        let function = webhook::admit(&webhook_request, &ctx)?;
+        let body = body::read(&request, payload, webhook::MAX_BODY_BYTES).await?;
+        webhook::deliver(&webhook_request, function, &body, &ctx).await
+    }
+    .await;
+    respond(result)
+}
+
+/// `OPTIONS /runtime/webhooks/eventgrid`: the abuse-protection handshake.
+async fn webhook_options(request: HttpRequest) -> Result<HttpResponse, HostError> {
+    let origin = request
+        .headers()
+        .get(webhook::ORIGIN_HEADER)
+        .and_then(|value| value.to_str().ok());
+    respond(webhook::abuse_protection(origin))
+}
+
+fn respond(result: Result<Answer, HostError>) -> Result<HttpResponse, HostError> {
+    let answer = result.inspect_err(HostError::log)?;
+    let mut response =
+        HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK));
+    for (name, value) in answer.headers {
+        response.insert_header((name, value));
+    }
+    Ok(response.json(answer.body))
 }
 
 async fn not_found(request: HttpRequest) -> Result<HttpResponse, HostError> {

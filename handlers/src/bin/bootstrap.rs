@@ -1,0 +1,31 @@
+//! The AWS Lambda entry point: the Event Grid webhook behind a Function URL or an API Gateway
+//! HTTP API. Reads the settings once, then serves invocations from the Lambda Runtime API.
+
+use std::{process::ExitCode, sync::Arc};
+
+use aml_handlers::{AppContext, config::Config, hosting, telemetry};
+use lambda_http::{Request, service_fn};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("bootstrap: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(&config);
+    let ctx = Arc::new(AppContext::new(config));
+    let handler = service_fn(move |request: Request| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, std::convert::Infallible>(hosting::lambda::handle(request, &ctx).await) }
+    });
+    match lambda_http::run(handler).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("bootstrap: the Lambda runtime stopped: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

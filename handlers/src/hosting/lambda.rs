@@ -1,0 +1,254 @@
+//! The AWS Lambda host: the same webhook behind a Lambda Function URL or an API Gateway HTTP
+//! API (payload format 2.0), through `lambda_http`. It maps the request into [`webhook`] and
+//! the answer back, nothing else: a Function URL is one endpoint, so every path is the
+//! webhook.
+//!
+//! See <https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html>.
+
+use lambda_http::{
+    Body, Request, Response,
+    http::{Method, header::CONTENT_TYPE},
+};
+use serde_json::Value;
+
+use super::{
+    HostError,
+    webhook::{self, Answer, WebhookRequest},
+};
+use crate::AppContext;
+
+/// Answers one Lambda HTTP request. Every outcome, failures included, is an HTTP response
+/// with a JSON body, so the function itself never errors.
+pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+    };
+    let result = match *request.method() {
+        Method::GET | Method::HEAD => Ok(Answer {
+            status: 200,
+            headers: Vec::new(),
+            body: super::readiness(),
+        }),
+        Method::OPTIONS => webhook::abuse_protection(header(webhook::ORIGIN_HEADER)),
+        Method::POST => {
+            let webhook_request = WebhookRequest {
+                query: request.uri().query(),
+                key_header: header(webhook::KEY_HEADER),
+                event_type_header: header(webhook::EVENT_TYPE_HEADER),
+                content_type: header(CONTENT_TYPE.as_str()),
+            };
+            match webhook::admit(&webhook_request, ctx) {
+                Ok(function) => {
+                    webhook::deliver(&webhook_request, function, request.body().as_ref(), ctx).await
+                }
+                Err(err) => Err(err),
+            }
+        }
+        ref method => Err(HostError::NotFound {
+            method: method.to_string(),
+            path: request.uri().path().to_owned(),
+        }),
+    };
+    match result {
+        Ok(answer) => response(answer.status, answer.headers, &answer.body),
+        Err(err) => {
+            err.log();
+            response(err.status(), Vec::new(), &err.body())
+        }
+    }
+}
+
+fn response(status: u16, headers: Vec<(&'static str, String)>, body: &Value) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json");
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    builder
+        .body(Body::Text(body.to_string()))
+        .unwrap_or_else(|_| {
+            Response::new(Body::Text(
+                r#"{"error":{"code":"Internal","message":"could not build the response"}}"#.into(),
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use lambda_http::request::from_str;
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::Config;
+
+    fn ctx(key: Option<&str>) -> AppContext {
+        let key = key.map(str::to_owned);
+        AppContext::new(
+            Config::from_lookup(|name| (name == "AML_WEBHOOK_KEY").then(|| key.clone()).flatten())
+                .unwrap(),
+        )
+    }
+
+    /// An API Gateway HTTP API / Function URL request (payload format 2.0).
+    fn request(method: &str, query: &str, headers: Value, body: Option<&str>) -> Request {
+        let event = json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": "/runtime/webhooks/eventgrid",
+            "rawQueryString": query,
+            "headers": headers,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "abcdefghij",
+                "domainName": "abcdefghij.lambda-url.eu-west-1.on.aws",
+                "domainPrefix": "abcdefghij",
+                "http": {
+                    "method": method,
+                    "path": "/runtime/webhooks/eventgrid",
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "20.42.1.1",
+                    "userAgent": "Microsoft.Azure.EventGrid"
+                },
+                "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": "01/Mar/2024:12:00:00 +0000",
+                "timeEpoch": 1709294400000u64
+            },
+            "body": body,
+            "isBase64Encoded": false
+        });
+        from_str(&event.to_string()).expect("a payload 2.0 request")
+    }
+
+    fn body_of(response: &Response<Body>) -> Value {
+        match response.body() {
+            Body::Text(text) => serde_json::from_str(text).unwrap(),
+            other => panic!("not a text body: {other:?}"),
+        }
+    }
+
+    const VALIDATION: &str =
+        include_str!("../../../tests/fixtures/event_grid/subscription_validation.json");
+    const RUN_COMPLETED: &str =
+        include_str!("../../../tests/fixtures/cloud_events/run_completed.json");
+
+    #[tokio::test]
+    async fn answers_the_validation_handshake() {
+        let request = request(
+            "POST",
+            "",
+            json!({"aeg-event-type": "SubscriptionValidation", "content-type": "application/json"}),
+            Some(VALIDATION),
+        );
+        let response = handle(request, &ctx(None)).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            body_of(&response),
+            json!({"validationResponse": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"})
+        );
+    }
+
+    #[tokio::test]
+    async fn answers_the_abuse_protection_handshake() {
+        let request = request(
+            "OPTIONS",
+            "",
+            json!({"webhook-request-origin": "eventgrid.azure.net"}),
+            None,
+        );
+        let response = handle(request, &ctx(None)).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["webhook-allowed-origin"],
+            "eventgrid.azure.net"
+        );
+        assert_eq!(response.headers()["webhook-allowed-rate"], "*");
+    }
+
+    #[tokio::test]
+    async fn delivers_notifications_to_the_named_function() {
+        let request = request(
+            "POST",
+            "functionName=RunCompleted",
+            json!({"aeg-event-type": "Notification", "content-type": "application/cloudevents-batch+json"}),
+            Some(RUN_COMPLETED),
+        );
+        let response = handle(request, &ctx(None)).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let body = body_of(&response);
+        assert_eq!(body["results"][0]["function"], "RunCompleted");
+        assert_eq!(
+            body["results"][0]["eventId"],
+            "831e1650-001e-001b-66ab-eeb76e069631"
+        );
+    }
+
+    #[tokio::test]
+    async fn maps_failures_to_event_grid_statuses() {
+        let ctx = ctx(Some("k3y"));
+        let notification = json!({"aeg-event-type": "Notification"});
+        let cases = [
+            (
+                request("POST", "", notification.clone(), Some(RUN_COMPLETED)),
+                401,
+            ),
+            (
+                request(
+                    "POST",
+                    "code=wrong",
+                    notification.clone(),
+                    Some(RUN_COMPLETED),
+                ),
+                401,
+            ),
+            (
+                request(
+                    "POST",
+                    "code=k3y&functionName=Nope",
+                    notification.clone(),
+                    Some(RUN_COMPLETED),
+                ),
+                404,
+            ),
+            (
+                request(
+                    "POST",
+                    "code=k3y",
+                    notification.clone(),
+                    Some("[{\"id\": 1}]"),
+                ),
+                400,
+            ),
+            (
+                request(
+                    "POST",
+                    "code=k3y",
+                    notification.clone(),
+                    Some(&"x".repeat(webhook::MAX_BODY_BYTES + 1)),
+                ),
+                413,
+            ),
+            (
+                request(
+                    "POST",
+                    "",
+                    json!({"x-functions-key": "k3y"}),
+                    Some(RUN_COMPLETED),
+                ),
+                200,
+            ),
+        ];
+        for (request, status) in cases {
+            let response = handle(request, &ctx).await;
+            let body = body_of(&response);
+            assert_eq!(response.status(), status, "{body}");
+            assert_eq!(response.headers()["content-type"], "application/json");
+        }
+    }
+}

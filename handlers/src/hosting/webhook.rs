@@ -1,0 +1,193 @@
+//! Event Grid's webhook delivery protocol, the same in every host: the subscription-validation
+//! handshakes, the key, the status codes Event Grid acts on, and batches of events in either
+//! schema. Hosts pass in the few headers and the body; nothing here knows an HTTP framework.
+//!
+//! See <https://learn.microsoft.com/azure/event-grid/webhook-event-delivery> (validation,
+//! `aeg-event-type`), <https://learn.microsoft.com/azure/event-grid/delivery-and-retry> (which
+//! statuses are retried) and the CloudEvents webhook spec's abuse protection
+//! (<https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/http-webhook.md#4-abuse-protection>).
+
+use aml_events::{
+    AmlEvent, Event, Function,
+    envelope::{self, validation::ValidationResponse},
+    events::SUBSCRIPTION_VALIDATION_EVENT,
+};
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+use tracing::info;
+
+use super::HostError;
+use crate::{AppContext, functions, outcome::Outcome};
+
+/// The path of the Functions host's own Event Grid endpoint, kept so that subscriptions and
+/// tools written for it work unchanged.
+pub const PATH: &str = "/runtime/webhooks/eventgrid";
+/// Event Grid's delivery kind: `SubscriptionValidation`, `Notification`.
+pub const EVENT_TYPE_HEADER: &str = "aeg-event-type";
+/// The header a key may come in, as with Azure Functions.
+pub const KEY_HEADER: &str = "x-functions-key";
+/// The CloudEvents abuse-protection request header.
+pub const ORIGIN_HEADER: &str = "webhook-request-origin";
+/// Event Grid's largest delivery: 1 MiB.
+/// See <https://learn.microsoft.com/azure/event-grid/quotas-limits>.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What the webhook reads of a request before its body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WebhookRequest<'a> {
+    /// The raw query string (`functionName=...&code=...`).
+    pub query: Option<&'a str>,
+    /// The `x-functions-key` header.
+    pub key_header: Option<&'a str>,
+    /// The `aeg-event-type` header.
+    pub event_type_header: Option<&'a str>,
+    /// The `Content-Type` header.
+    pub content_type: Option<&'a str>,
+}
+
+/// A successful answer: status, extra headers, JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// 200.
+    pub status: u16,
+    /// Headers beside `Content-Type: application/json`.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Value,
+}
+
+impl Answer {
+    fn ok(body: Value) -> Self {
+        Answer {
+            status: 200,
+            headers: Vec::new(),
+            body,
+        }
+    }
+}
+
+impl WebhookRequest<'_> {
+    fn query_value(&self, name: &str) -> Option<String> {
+        url::form_urlencoded::parse(self.query.unwrap_or_default().as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
+}
+
+/// `OPTIONS`: the CloudEvents abuse-protection handshake. Echo the origin and allow any rate.
+pub fn abuse_protection(origin: Option<&str>) -> Result<Answer, HostError> {
+    let origin = origin.map(str::trim).filter(|origin| !origin.is_empty()).ok_or_else(|| HostError::BadRequest {
+        message: "an OPTIONS request must carry WebHook-Request-Origin (the CloudEvents abuse-protection handshake)".into(),
+        field: Some("WebHook-Request-Origin".into()),
+    })?;
+    info!(origin, "abuse-protection handshake answered");
+    Ok(Answer {
+        status: 200,
+        headers: vec![
+            ("WebHook-Allowed-Origin", origin.to_owned()),
+            ("WebHook-Allowed-Rate", "*".to_owned()),
+        ],
+        body: json!({ "allowedOrigin": origin, "allowedRate": "*" }),
+    })
+}
+
+/// Checks the key and the function name before the body is read; returns the function named
+/// by `functionName`, if any.
+pub fn admit(
+    request: &WebhookRequest<'_>,
+    ctx: &AppContext,
+) -> Result<Option<Function>, HostError> {
+    if let Some(key) = &ctx.config.webhook_key {
+        let offered = request
+            .key_header
+            .map(str::to_owned)
+            .or_else(|| request.query_value("code"));
+        let matches = offered
+            .is_some_and(|offered| bool::from(offered.as_bytes().ct_eq(key.expose().as_bytes())));
+        if !matches {
+            return Err(HostError::Unauthorized);
+        }
+    }
+    request
+        .query_value("functionName")
+        .map(|name| Function::from_name(&name).ok_or(HostError::UnknownFunction { name }))
+        .transpose()
+}
+
+/// `POST`: a subscription-validation handshake or a delivery of events.
+pub async fn deliver(
+    request: &WebhookRequest<'_>,
+    function: Option<Function>,
+    body: &[u8],
+    ctx: &AppContext,
+) -> Result<Answer, HostError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(HostError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    let events =
+        envelope::parse(request.content_type, body).map_err(|err| HostError::BadRequest {
+            field: err.field(),
+            message: err.to_string(),
+        })?;
+    let says_validation = request
+        .event_type_header
+        .is_some_and(|kind| kind.eq_ignore_ascii_case("SubscriptionValidation"));
+    let validation = events.iter().find(|event| {
+        event
+            .event_type
+            .eq_ignore_ascii_case(SUBSCRIPTION_VALIDATION_EVENT)
+    });
+    match validation {
+        Some(event) => validate(event),
+        None if says_validation => Err(HostError::BadRequest {
+            message: format!(
+                "aeg-event-type is SubscriptionValidation but the body holds no {SUBSCRIPTION_VALIDATION_EVENT}"
+            ),
+            field: Some("eventType".into()),
+        }),
+        None => {
+            let outcomes = functions::handle_all(events, function, ctx).await?;
+            for outcome in &outcomes {
+                log_outcome(outcome);
+            }
+            Ok(Answer::ok(json!({ "results": outcomes })))
+        }
+    }
+}
+
+/// Answers the handshake with the event's `validationCode`.
+fn validate(event: &Event) -> Result<Answer, HostError> {
+    let code = match event.decode() {
+        Ok(AmlEvent::SubscriptionValidation(data)) => data.validation_code,
+        Ok(_) => None,
+        Err(err) => {
+            return Err(HostError::BadRequest {
+                field: err.field(),
+                message: err.to_string(),
+            });
+        }
+    };
+    let code = code.ok_or_else(|| HostError::BadRequest {
+        message: format!(
+            "event {:?}: the validation event carries no validationCode",
+            event.id
+        ),
+        field: Some("data.validationCode".into()),
+    })?;
+    info!(event_id = %event.id, "subscription validated");
+    Ok(Answer::ok(json!(ValidationResponse {
+        validation_response: code
+    })))
+}
+
+fn log_outcome(outcome: &Outcome) {
+    info!(
+        event_id = %outcome.event_id,
+        event_type = %outcome.event_type,
+        function = outcome.function.map(Function::name),
+        actions = %outcome.summary(),
+        "event handled"
+    );
+}
