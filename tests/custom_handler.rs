@@ -298,28 +298,11 @@ fn failures_get_their_status_a_json_body_naming_the_field_and_a_line_on_stderr()
 
 #[test]
 fn an_oversized_invocation_is_refused_with_413_before_it_is_read() {
-    use std::io::{Read, Write};
     let server = Server::start(&[]);
     // Declare 5 MiB but send only the start: the answer must come without the rest.
-    let address = server.url.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    let head = format!(
-        "POST /RunCompleted HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{\"Data\": ",
-        5 * 1024 * 1024
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    let mut answer = Vec::new();
-    let mut buffer = [0u8; 4096];
-    while !String::from_utf8_lossy(&answer).contains("}}") {
-        match stream.read(&mut buffer) {
-            Ok(0) | Err(_) => break,
-            Ok(read) => answer.extend_from_slice(&buffer[..read]),
-        }
-    }
-    let answer = String::from_utf8_lossy(&answer);
+    let request =
+        common::oversized_post(&server.url, "/RunCompleted", 5 * 1024 * 1024, "{\"Data\": ");
+    let answer = common::raw_exchange(&server.url, &request, "}}");
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(
         answer.contains("application/json") && answer.contains("PayloadTooLarge"),

@@ -152,3 +152,33 @@ pub fn client() -> reqwest::blocking::Client {
         .build()
         .unwrap()
 }
+
+/// Sends raw bytes to `url`'s address and reads the answer until `until` shows up (or the
+/// server closes): for requests a client library would not send, such as a body that stops
+/// short of its `Content-Length`.
+pub fn raw_exchange(url: &str, request: &str, until: &str) -> String {
+    use std::io::Write;
+    let address = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains(until) {
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => answer.extend_from_slice(&buffer[..read]),
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The head of a POST that declares `length` bytes of body, followed by `start` of it.
+pub fn oversized_post(url: &str, path: &str, length: usize, start: &str) -> String {
+    let address = url.trim_start_matches("http://");
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{start}"
+    )
+}

@@ -6,8 +6,25 @@ use std::{process::ExitCode, sync::Arc};
 use aml_handlers::{AppContext, config::Config, hosting, telemetry};
 use lambda_http::{Request, service_fn};
 
+/// What the Lambda runtime client reads from the environment Lambda sets up.
+const LAMBDA_ENVIRONMENT: [&str; 4] = [
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+];
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    if let Some(missing) = LAMBDA_ENVIRONMENT
+        .iter()
+        .find(|name| std::env::var_os(name).is_none())
+    {
+        eprintln!(
+            "bootstrap: {missing} is not set: this binary runs inside AWS Lambda; locally, run it with `cargo lambda watch` (see README)"
+        );
+        return ExitCode::FAILURE;
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {

@@ -1,0 +1,311 @@
+//! The real `bootstrap` binary against a loopback stand-in for the Lambda Runtime API: it
+//! fetches Function URL requests (payload format 2.0) from `/invocation/next` and posts each
+//! answer to `/invocation/{id}/response`, exactly as it would inside AWS Lambda.
+//!
+//! See <https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html>.
+
+mod common;
+
+use std::{
+    collections::VecDeque,
+    process::{Child, Command, Stdio},
+    sync::{Mutex, mpsc},
+    thread,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use common::fixture;
+use serde_json::{Value, json};
+
+/// The stand-in's state: requests waiting to be handed out, answers received.
+struct RuntimeApi {
+    pending: Mutex<VecDeque<(String, Value)>>,
+    answers: mpsc::Sender<(String, Value)>,
+}
+
+async fn next(api: web::Data<RuntimeApi>) -> HttpResponse {
+    let item = api.pending.lock().unwrap().pop_front();
+    let Some((id, event)) = item else {
+        // Nothing left: hold the long poll, as Lambda does between invocations.
+        actix_web::rt::time::sleep(Duration::from_secs(600)).await;
+        return HttpResponse::NoContent().finish();
+    };
+    let deadline = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 30_000;
+    HttpResponse::Ok()
+        .insert_header(("Lambda-Runtime-Aws-Request-Id", id))
+        .insert_header(("Lambda-Runtime-Deadline-Ms", deadline.to_string()))
+        .insert_header((
+            "Lambda-Runtime-Invoked-Function-Arn",
+            "arn:aws:lambda:eu-west-1:123456789012:function:aml-handlers",
+        ))
+        .insert_header((
+            "Lambda-Runtime-Trace-Id",
+            "Root=1-65e1c0de-0123456789abcdef01234567;Sampled=0",
+        ))
+        .json(event)
+}
+
+async fn response(
+    request: HttpRequest,
+    body: web::Bytes,
+    api: web::Data<RuntimeApi>,
+) -> HttpResponse {
+    let id = request
+        .match_info()
+        .get("id")
+        .unwrap_or_default()
+        .to_owned();
+    let kind = request
+        .match_info()
+        .get("kind")
+        .unwrap_or_default()
+        .to_owned();
+    let value: Value = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| json!({ "raw": String::from_utf8_lossy(&body) }));
+    let _ = api.answers.send((format!("{kind}:{id}"), value));
+    HttpResponse::Accepted().json(json!({ "status": "OK" }))
+}
+
+/// Starts the stand-in on a free port; returns its `host:port` and the answers channel.
+fn start_runtime_api(requests: Vec<(String, Value)>) -> (String, mpsc::Receiver<(String, Value)>) {
+    let (answers, received) = mpsc::channel();
+    let api = web::Data::new(RuntimeApi {
+        pending: Mutex::new(requests.into()),
+        answers,
+    });
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            HttpServer::new(move || {
+                App::new()
+                    .app_data(api.clone())
+                    .route("/2018-06-01/runtime/invocation/next", web::get().to(next))
+                    .route(
+                        "/2018-06-01/runtime/invocation/{id}/{kind}",
+                        web::post().to(response),
+                    )
+            })
+            .workers(1)
+            .listen(listener)
+            .unwrap()
+            .run()
+            .await
+        })
+    });
+    (address, received)
+}
+
+/// A Function URL request, payload format 2.0.
+fn function_url_request(method: &str, query: &str, headers: Value, body: Option<String>) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/runtime/webhooks/eventgrid",
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "r3pmxmplak",
+            "domainName": "r3pmxmplak.lambda-url.eu-west-1.on.aws",
+            "domainPrefix": "r3pmxmplak",
+            "http": { "method": method, "path": "/runtime/webhooks/eventgrid", "protocol": "HTTP/1.1", "sourceIp": "20.42.1.1", "userAgent": "Microsoft.Azure.EventGrid" },
+            "requestId": "1e6e4d4e-2b4b-4b9f-9a0e-8f7d2f0b7c11",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "01/Mar/2024:12:00:00 +0000",
+            "timeEpoch": 1709294400000u64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
+}
+
+struct Bootstrap(Child);
+
+impl Drop for Bootstrap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_bootstrap(runtime_api: &str, env: &[(&str, &str)]) -> Bootstrap {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "aml-handlers")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env(
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "2024/03/01/[$LATEST]0123456789abcdef",
+        )
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/aml-handlers")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    Bootstrap(command.spawn().expect("bootstrap starts"))
+}
+
+#[test]
+fn bootstrap_serves_the_webhook_through_the_lambda_runtime_api() {
+    // Arrange: one request per behaviour, each with its own request id.
+    let notification =
+        json!({"aeg-event-type": "Notification", "content-type": "application/json"});
+    let requests = vec![
+        (
+            "validate",
+            function_url_request(
+                "POST",
+                "code=lambda-key",
+                json!({"aeg-event-type": "SubscriptionValidation"}),
+                Some(fixture("event_grid/subscription_validation.json")),
+            ),
+        ),
+        (
+            "options",
+            function_url_request(
+                "OPTIONS",
+                "",
+                json!({"webhook-request-origin": "eventgrid.azure.net"}),
+                None,
+            ),
+        ),
+        (
+            "notify",
+            function_url_request(
+                "POST",
+                "code=lambda-key&functionName=RunCompleted",
+                notification.clone(),
+                Some(fixture("event_grid/run_completed.json")),
+            ),
+        ),
+        (
+            "cloudevents",
+            function_url_request(
+                "POST",
+                "code=lambda-key",
+                json!({"content-type": "application/cloudevents-batch+json"}),
+                Some(fixture("variants/cloud_event_batch.json")),
+            ),
+        ),
+        (
+            "no-key",
+            function_url_request(
+                "POST",
+                "",
+                notification.clone(),
+                Some(fixture("event_grid/run_completed.json")),
+            ),
+        ),
+        (
+            "unknown",
+            function_url_request(
+                "POST",
+                "code=lambda-key&functionName=Nope",
+                notification.clone(),
+                Some(fixture("event_grid/run_completed.json")),
+            ),
+        ),
+        (
+            "malformed",
+            function_url_request(
+                "POST",
+                "code=lambda-key",
+                notification.clone(),
+                Some(fixture("invalid/event_grid_missing_subject.json")),
+            ),
+        ),
+        (
+            "too-large",
+            function_url_request(
+                "POST",
+                "code=lambda-key",
+                notification,
+                Some("x".repeat(1024 * 1024 + 1)),
+            ),
+        ),
+    ];
+    let count = requests.len();
+    let (runtime_api, answers) = start_runtime_api(
+        requests
+            .into_iter()
+            .map(|(id, event)| (id.to_owned(), event))
+            .collect(),
+    );
+
+    // Act
+    let _bootstrap = start_bootstrap(&runtime_api, &[("AML_WEBHOOK_KEY", "lambda-key")]);
+    let mut received = std::collections::HashMap::new();
+    for _ in 0..count {
+        let (id, answer) = answers
+            .recv_timeout(Duration::from_secs(30))
+            .expect("bootstrap answers every invocation");
+        received.insert(id, answer);
+    }
+
+    // Assert: every invocation succeeded at the Lambda level, with the webhook's status inside.
+    let answer = |id: &str| -> (u16, Value, Value) {
+        let response = received
+            .get(&format!("response:{id}"))
+            .unwrap_or_else(|| panic!("no response for {id}: {received:?}"));
+        let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            response["headers"]["content-type"], "application/json",
+            "{id}"
+        );
+        (
+            response["statusCode"].as_u64().unwrap() as u16,
+            body,
+            response["headers"].clone(),
+        )
+    };
+    let (status, body, _) = answer("validate");
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            json!({"validationResponse": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"})
+        )
+    );
+    let (status, _, headers) = answer("options");
+    assert_eq!(status, 200);
+    assert_eq!(headers["webhook-allowed-origin"], "eventgrid.azure.net");
+    let (status, body, _) = answer("notify");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["function"], "RunCompleted");
+    let (status, body, _) = answer("cloudevents");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"].as_array().unwrap().len(), 2);
+    assert_eq!(answer("no-key").0, 401);
+    assert_eq!(answer("unknown").0, 404);
+    let (status, body, _) = answer("malformed");
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("subject"))
+    );
+    assert_eq!(answer("too-large").0, 413);
+}
+
+#[test]
+fn bootstrap_outside_lambda_says_what_is_missing() {
+    let output = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("AWS_LAMBDA_RUNTIME_API") && stderr.contains("cargo lambda"),
+        "{stderr}"
+    );
+}
