@@ -10,9 +10,12 @@
 //! - [`workspace`]: the Azure ML workspace an event came from (its topic or source).
 //! - [`secret`]: values that never print.
 //! - [`error`]: what can go wrong while reading, with the attribute or JSON path at fault.
+//! - [`azure`]: the Azure ML REST client ([`azure::AmlClient`]) the functions call back with:
+//!   credentials and token cache, retries within a deadline, typed operations.
 //!
-//! It deliberately does not do HTTP: the hosts in the `aml-handlers` crate move bytes and
-//! headers in, and this crate never names actix-web, Lambda or an async runtime.
+//! It deliberately does not serve HTTP: the hosts in the `aml-handlers` crate move bytes and
+//! headers in, and this crate never names actix-web or Lambda nor starts a runtime (the
+//! [`azure`] client runs on the caller's tokio runtime).
 //!
 //! ```
 //! use aml_events::{envelope, events::{AmlEvent, Function}};
@@ -27,6 +30,7 @@
 //! # Ok::<(), aml_events::error::ParseError>(())
 //! ```
 
+pub mod azure;
 pub mod envelope;
 pub mod error;
 pub mod events;

@@ -23,6 +23,11 @@ impl Timestamp {
             .map_err(TimestampError)
     }
 
+    /// The current time, in UTC.
+    pub fn now() -> Self {
+        Self(OffsetDateTime::now_utc())
+    }
+
     /// The instant, with the offset it was written in.
     pub fn as_offset_date_time(&self) -> OffsetDateTime {
         self.0

@@ -1,0 +1,677 @@
+//! A client for Azure Machine Learning's REST API: Azure Resource Manager for workspaces,
+//! models, computes and jobs, the regional API for run history, and scoring endpoints, with
+//! the token handling, retries and time limits of SPEC §8.2 and §8.3.
+//!
+//! # Layout
+//! - [`AmlClient`]: built once per process from a [`TokenSource`] and [`AmlClientOptions`];
+//!   cheap to clone and shared by every invocation. Its operations are grouped by family in
+//!   private modules: `arm` (resource groups, workspaces, models, computes, jobs), `runs`
+//!   (discovery, experiments, runs) and `scoring`.
+//! - [`credential`]: where tokens come from ([`ManagedIdentityCredential`],
+//!   [`ClientSecretCredential`]) and [`CachedTokenSource`], one token fetch per scope shared by
+//!   concurrent callers.
+//! - [`retry`]: [`RetryPolicy`] and the rules for what is retried and how long to wait.
+//! - [`error`]: [`ClientError`] (building), [`CallbackError`] (calling), [`ErrorResponse`]
+//!   (Azure's error body).
+//! - [`models`]: the typed answers ([`Workspace`], [`Run`], [`JobOutcome`], ...).
+//!
+//! It deliberately does not read the environment (the settings layer passes values in and
+//! decides on dry-run), never sends a token or key over plain http except to a loopback
+//! address, never prints a token, key or secret, and follows no redirect to plain http.
+//!
+//! # Example
+//! A function of your own that explains why a run failed. Build the client once (from the
+//! settings) and pass it, or a clone of it, wherever it is needed:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use aml_events::{
+//!     Secret, WorkspaceId,
+//!     azure::{AmlClient, AmlClientOptions, CallbackError, ManagedIdentityCredential},
+//! };
+//!
+//! async fn why_did_it_fail(
+//!     client: &AmlClient,
+//!     workspace: &WorkspaceId,
+//!     experiment: &str,
+//!     run_id: &str,
+//! ) -> Result<String, CallbackError> {
+//!     let run = client.get_run(workspace, experiment, run_id).await?;
+//!     Ok(match run.error_message() {
+//!         Some(message) => format!("run {} failed: {message}", run.run_id),
+//!         None => format!("run {} is {}", run.run_id, run.status.as_deref().unwrap_or("unknown")),
+//!     })
+//! }
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! // App Service / Functions set IDENTITY_ENDPOINT and IDENTITY_HEADER.
+//! let credential = ManagedIdentityCredential::new(
+//!     std::env::var("IDENTITY_ENDPOINT")?.parse()?,
+//!     Secret::new(std::env::var("IDENTITY_HEADER")?),
+//!     None,
+//! )?;
+//! let client = AmlClient::new(Arc::new(credential), AmlClientOptions::default())?;
+//!
+//! let workspace = WorkspaceId::parse(
+//!     "/subscriptions/6a2b1c3d-0000-4a5b-9c8d-1e2f3a4b5c6d/resourceGroups/ml-rg\
+//!      /providers/Microsoft.MachineLearningServices/workspaces/ml-ws",
+//! )
+//! .expect("a workspace resource id");
+//! match why_did_it_fail(&client, &workspace, "train", "train_1700000000_abcd").await {
+//!     Ok(explanation) => println!("{explanation}"),
+//!     Err(err) if err.is_transient() => eprintln!("try again later: {err}"),
+//!     Err(err) => eprintln!("{err}"),
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant, SystemTime},
+};
+
+use reqwest::{
+    Method, StatusCode,
+    header::{AUTHORIZATION, HeaderMap, HeaderValue},
+};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use url::Url;
+
+use crate::{Secret, WorkspaceId};
+
+mod arm;
+pub mod credential;
+pub mod error;
+mod lenient;
+pub mod models;
+pub mod retry;
+mod runs;
+mod scoring;
+
+pub use credential::{
+    ARM_SCOPE, AccessToken, CachedTokenSource, ClientSecretCredential, CredentialError,
+    ManagedIdentityCredential, TokenFuture, TokenSource,
+};
+pub use error::{CallbackError, ClientError, ErrorDetail, ErrorResponse};
+pub use models::{
+    ArmResource, Compute, DeleteOutcome, Experiment, Job, JobOutcome, Model, ResourceGroup,
+    ResourceGroupProperties, Run, RunError, ScoreResponse, StartedRun, Workspace,
+    WorkspaceProperties,
+};
+pub use retry::RetryPolicy;
+
+// The settings URLs and secrets come from, named in errors. They mirror the `const`s of the
+// handlers' `config.rs` (SPEC §8.5); this crate receives values, never reads them.
+const AML_ARM_ENDPOINT: &str = "AML_ARM_ENDPOINT";
+const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
+const IDENTITY_HEADER: &str = "IDENTITY_HEADER";
+const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
+const AZURE_AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
+
+/// How the client talks to Azure. `Default` is the public cloud with SPEC §8.3's budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AmlClientOptions {
+    /// ARM base URL (`AML_ARM_ENDPOINT`): another cloud, or a loopback mock in tests.
+    pub arm_endpoint: Url,
+    /// The token scope; `None` derives it from `arm_endpoint` (`{origin}/.default`), or uses
+    /// [`ARM_SCOPE`] when the endpoint is a loopback mock.
+    pub token_scope: Option<String>,
+    /// Longest a single attempt may take, from connecting to the end of the body; cuts hung
+    /// connections.
+    pub request_timeout: Duration,
+    /// Longest a single attempt may take to connect.
+    pub connect_timeout: Duration,
+    /// What is retried, and how patiently.
+    pub retry: RetryPolicy,
+    /// Budget of one operation, all attempts, waits and polls included.
+    /// See also [`AmlClient::with_deadline`].
+    pub deadline: Duration,
+    /// Wait between polls of a long-running operation when Azure sends no `Retry-After`.
+    pub poll_interval: Duration,
+}
+
+impl Default for AmlClientOptions {
+    fn default() -> Self {
+        AmlClientOptions {
+            arm_endpoint: Url::parse("https://management.azure.com").expect("a valid URL"),
+            token_scope: None,
+            request_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+            // Event Grid waits 30 s for an answer; 25 leaves room to send it.
+            // See <https://learn.microsoft.com/azure/event-grid/delivery-and-retry>.
+            deadline: Duration::from_secs(25),
+            poll_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The Azure ML REST client. Build it once per process and clone it freely: clones share
+/// the HTTP connection pool, the token cache and the discovery cache.
+#[derive(Clone)]
+pub struct AmlClient {
+    inner: Arc<Inner>,
+    /// An absolute deadline set by [`AmlClient::with_deadline`], on top of the per-operation one.
+    deadline: Option<Instant>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    tokens: CachedTokenSource,
+    scope: String,
+    options: AmlClientOptions,
+    /// Regional API base per workspace (lowercased resource id); it never changes.
+    discovery: Mutex<HashMap<String, Url>>,
+    /// Lets one discovery run at a time, so concurrent first calls make one round trip.
+    discovering: tokio::sync::Mutex<()>,
+}
+
+impl AmlClient {
+    /// A client that authenticates with `credential` (wrapped in a [`CachedTokenSource`]).
+    /// Refuses an `arm_endpoint` that is plain http to another machine, naming
+    /// `AML_ARM_ENDPOINT`.
+    pub fn new(
+        credential: Arc<dyn TokenSource>,
+        options: AmlClientOptions,
+    ) -> Result<AmlClient, ClientError> {
+        require_token_url(AML_ARM_ENDPOINT, &options.arm_endpoint)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .user_agent(concat!("aml-events/", env!("CARGO_PKG_VERSION")))
+            // reqwest drops `Authorization` on a redirect to another origin; this also refuses
+            // a redirect down to plain http (which would carry the body in clear).
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                if attempt.previous().len() >= 5 {
+                    attempt.error("too many redirects")
+                } else if !is_token_safe(attempt.url()) {
+                    attempt.error("redirect to plain http refused")
+                } else {
+                    attempt.follow()
+                }
+            }))
+            .build()
+            .map_err(ClientError::Http)?;
+        let scope = match &options.token_scope {
+            Some(scope) => scope.clone(),
+            None if is_loopback(&options.arm_endpoint) => ARM_SCOPE.to_owned(),
+            None => format!(
+                "{}/.default",
+                options.arm_endpoint.origin().ascii_serialization()
+            ),
+        };
+        Ok(AmlClient {
+            inner: Arc::new(Inner {
+                http,
+                tokens: CachedTokenSource::new(credential),
+                scope,
+                options,
+                discovery: Mutex::new(HashMap::new()),
+                discovering: tokio::sync::Mutex::new(()),
+            }),
+            deadline: None,
+        })
+    }
+
+    /// The same client, with every operation also bounded by `deadline` (e.g. the end of the
+    /// current Event Grid delivery). Cheap: the clone shares everything else.
+    pub fn with_deadline(&self, deadline: Instant) -> AmlClient {
+        AmlClient {
+            inner: Arc::clone(&self.inner),
+            deadline: Some(deadline),
+        }
+    }
+
+    /// The options the client was built with.
+    pub fn options(&self) -> &AmlClientOptions {
+        &self.inner.options
+    }
+
+    /// The scope of the tokens the client asks for.
+    pub fn token_scope(&self) -> &str {
+        &self.inner.scope
+    }
+
+    /// When an operation starting now must be done.
+    fn deadline(&self) -> Instant {
+        let own = Instant::now() + self.inner.options.deadline;
+        self.deadline.map_or(own, |outer| outer.min(own))
+    }
+
+    /// Sends `call`, retrying per the policy, within `deadline`. Returns the last answer,
+    /// whatever its status; transport, token and deadline failures are errors.
+    async fn send(&self, call: &Call<'_>, deadline: Instant) -> Result<Answer, CallbackError> {
+        let attempts = self.send_with_retries(call, deadline);
+        match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), attempts).await {
+            Ok(result) => result,
+            Err(_) => Err(CallbackError::DeadlineExceeded {
+                operation: call.operation,
+            }),
+        }
+    }
+
+    async fn send_with_retries(
+        &self,
+        call: &Call<'_>,
+        deadline: Instant,
+    ) -> Result<Answer, CallbackError> {
+        let policy = &self.inner.options.retry;
+        let mut retry = 0;
+        loop {
+            let outcome = self.attempt(call, deadline).await;
+            let wait = match &outcome {
+                Ok(answer) if call.retries_status(answer.status) => {
+                    retry::retry_after(&answer.headers, SystemTime::now())
+                        .unwrap_or_else(|| policy.backoff(retry))
+                }
+                Err(error) if call.retries_error(error) => policy.backoff(retry),
+                _ => return outcome,
+            };
+            // Out of retries, or the wait would end past the deadline: report what happened.
+            if retry >= policy.max_retries || Instant::now() + wait >= deadline {
+                return outcome;
+            }
+            tracing::debug!(
+                operation = call.operation,
+                status = outcome.as_ref().ok().map(|answer| answer.status.as_u16()),
+                retry = retry + 1,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "retrying an Azure call"
+            );
+            tokio::time::sleep(wait).await;
+            retry += 1;
+        }
+    }
+
+    async fn attempt(&self, call: &Call<'_>, deadline: Instant) -> Result<Answer, CallbackError> {
+        let operation = call.operation;
+        let mut request = self
+            .inner
+            .http
+            .request(call.method.clone(), call.url.clone());
+        match call.auth {
+            Auth::Arm => {
+                let token = self
+                    .inner
+                    .tokens
+                    .token(&self.inner.scope)
+                    .await
+                    .map_err(|source| CallbackError::Credential { operation, source })?;
+                let value = bearer(&token.token).ok_or(CallbackError::Credential {
+                    operation,
+                    source: CredentialError::Malformed {
+                        endpoint: String::from("the token source"),
+                        problem: "the token is not a valid header value",
+                    },
+                })?;
+                request = request.header(AUTHORIZATION, value);
+            }
+            Auth::Key(Some(key)) => {
+                let value = bearer(key).ok_or(CallbackError::InvalidKey { operation })?;
+                request = request.header(AUTHORIZATION, value);
+            }
+            Auth::Key(None) | Auth::Anonymous => {}
+        }
+        request = match &call.payload {
+            Payload::Empty => request,
+            Payload::Json(body) => request.json(body),
+            Payload::Multipart { zip, definition } => {
+                let part = |bytes: &[u8], name: &'static str, mime: &str| {
+                    reqwest::multipart::Part::bytes(bytes.to_vec())
+                        .file_name(name)
+                        .mime_str(mime)
+                };
+                let transport = |source| CallbackError::Transport { operation, source };
+                let form = reqwest::multipart::Form::new()
+                    .part(
+                        "projectZipFile",
+                        part(zip, "project.zip", "application/zip").map_err(transport)?,
+                    )
+                    .part(
+                        "runDefinitionFile",
+                        part(definition, "definition.json", "application/json")
+                            .map_err(transport)?,
+                    );
+                request.multipart(form)
+            }
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let request = request.timeout(self.inner.options.request_timeout.min(remaining));
+        let transport = |source| CallbackError::Transport { operation, source };
+        let started = Instant::now();
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(transport)?.to_vec();
+        Ok(Answer {
+            status,
+            headers,
+            body,
+            latency: started.elapsed(),
+        })
+    }
+
+    /// Sends `call` and insists on a 2xx answer.
+    async fn send_ok(&self, call: &Call<'_>, deadline: Instant) -> Result<Answer, CallbackError> {
+        let answer = self.send(call, deadline).await?;
+        if answer.status.is_success() {
+            Ok(answer)
+        } else {
+            Err(answer.into_error(call.operation))
+        }
+    }
+
+    /// Sends `call` and reads its 2xx answer as `T`.
+    async fn send_json<T: DeserializeOwned>(
+        &self,
+        call: &Call<'_>,
+        deadline: Instant,
+    ) -> Result<T, CallbackError> {
+        self.send_ok(call, deadline).await?.json(call.operation)
+    }
+
+    /// GETs every page of a list (`{"value": [...], "nextLink": ...}`), following `nextLink`
+    /// on the same origin only (the token goes with it).
+    async fn list<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        first: Url,
+        deadline: Instant,
+    ) -> Result<Vec<T>, CallbackError> {
+        const MAX_PAGES: usize = 100;
+        let origin = first.origin();
+        let mut items = Vec::new();
+        let mut next = Some(first);
+        for _ in 0..MAX_PAGES {
+            let Some(url) = next.take() else {
+                return Ok(items);
+            };
+            let page: Page<T> = self.send_json(&Call::get(operation, url), deadline).await?;
+            items.extend(page.value);
+            next = match page.next_link.filter(|link| !link.is_empty()) {
+                None => None,
+                Some(link) => {
+                    let url = Url::parse(&link).map_err(|_| CallbackError::InvalidResponse {
+                        operation,
+                        problem: "nextLink is not a URL".into(),
+                    })?;
+                    if url.origin() != origin || !is_token_safe(&url) {
+                        return Err(CallbackError::InsecureUrl {
+                            operation,
+                            what: "a nextLink on another host",
+                        });
+                    }
+                    Some(url)
+                }
+            };
+        }
+        match next {
+            None => Ok(items),
+            Some(_) => Err(CallbackError::InvalidResponse {
+                operation,
+                problem: format!("more than {MAX_PAGES} pages"),
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for AmlClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AmlClient")
+            .field("arm_endpoint", &self.inner.options.arm_endpoint.as_str())
+            .field("scope", &self.inner.scope)
+            .field("credential", &self.inner.tokens)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `Authorization: Bearer <secret>`, marked sensitive so `Debug` of the headers hides it.
+fn bearer(secret: &Secret) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", secret.expose())).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// What goes into the `Authorization` header.
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    /// An ARM token from the credential.
+    Arm,
+    /// A scoring key, if any (never an ARM token).
+    Key(Option<&'a Secret>),
+    /// Nothing (the discovery document).
+    Anonymous,
+}
+
+enum Payload<'a> {
+    Empty,
+    Json(&'a Value),
+    Multipart { zip: &'a [u8], definition: Vec<u8> },
+}
+
+/// One request, described so that it can be sent again.
+struct Call<'a> {
+    operation: &'static str,
+    method: Method,
+    url: Url,
+    auth: Auth<'a>,
+    payload: Payload<'a>,
+    /// Whether sending it twice is harmless (GET, PUT, DELETE, scoring); if not, only
+    /// failures that prove it never reached Azure's logic are retried.
+    idempotent: bool,
+}
+
+impl<'a> Call<'a> {
+    fn new(operation: &'static str, method: Method, url: Url) -> Self {
+        Call {
+            operation,
+            method,
+            url,
+            auth: Auth::Arm,
+            payload: Payload::Empty,
+            idempotent: true,
+        }
+    }
+
+    fn get(operation: &'static str, url: Url) -> Self {
+        Call::new(operation, Method::GET, url)
+    }
+
+    fn json(mut self, body: &'a Value) -> Self {
+        self.payload = Payload::Json(body);
+        self
+    }
+
+    fn auth(mut self, auth: Auth<'a>) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    fn once_only(mut self) -> Self {
+        self.idempotent = false;
+        self
+    }
+
+    fn retries_status(&self, status: StatusCode) -> bool {
+        if self.idempotent {
+            retry::is_retryable_status(status.as_u16())
+        } else {
+            retry::is_retryable_status_once_only(status.as_u16())
+        }
+    }
+
+    fn retries_error(&self, error: &CallbackError) -> bool {
+        match error {
+            // No request went out: always safe to try again.
+            CallbackError::Credential { source, .. } => source.is_transient(),
+            CallbackError::Transport { source, .. } if source.is_connect() => true,
+            CallbackError::Transport { source, .. } => {
+                self.idempotent && error::transport_is_transient(source)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// An HTTP answer, read whole.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    latency: Duration,
+}
+
+impl Answer {
+    fn into_error(self, operation: &'static str) -> CallbackError {
+        CallbackError::Status {
+            operation,
+            status: self.status.as_u16(),
+            body: ErrorResponse::from_body(&self.body),
+            request_id: self.header("x-ms-request-id").map(str::to_owned),
+        }
+    }
+
+    fn json<T: DeserializeOwned>(&self, operation: &'static str) -> Result<T, CallbackError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|source| CallbackError::Decode { operation, source })
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)?.to_str().ok()
+    }
+}
+
+/// One page of an ARM or run-history list.
+#[derive(serde::Deserialize)]
+struct Page<T> {
+    #[serde(default = "Vec::new")]
+    value: Vec<T>,
+    #[serde(rename = "nextLink", default)]
+    next_link: Option<String>,
+}
+
+/// Refuses a URL a token or key would go to unless it is https, or http to loopback.
+fn require_token_url(setting: &'static str, url: &Url) -> Result<(), ClientError> {
+    if url.cannot_be_a_base() || !matches!(url.scheme(), "https" | "http") {
+        return Err(ClientError::InvalidSetting {
+            setting,
+            problem: "not an http(s) URL",
+        });
+    }
+    if is_token_safe(url) {
+        Ok(())
+    } else {
+        Err(ClientError::InsecureUrl { setting })
+    }
+}
+
+/// https anywhere, or plain http to `localhost`, `127.0.0.0/8` or `[::1]`.
+fn is_token_safe(url: &Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => is_loopback(url),
+        _ => false,
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// `base` with `segments` appended, each percent-encoded as one path segment (a `/` in a name
+/// stays inside its segment). Names that would move up the path are refused.
+fn join_path<'s>(
+    operation: &'static str,
+    base: &Url,
+    segments: impl IntoIterator<Item = (&'static str, &'s str)>,
+) -> Result<Url, CallbackError> {
+    let mut url = base.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    {
+        let mut path = url
+            .path_segments_mut()
+            .map_err(|()| CallbackError::InvalidResponse {
+                operation,
+                problem: "the base URL cannot take a path".into(),
+            })?;
+        path.pop_if_empty();
+        for (what, segment) in segments {
+            if segment.is_empty() || segment == "." || segment == ".." {
+                return Err(CallbackError::InvalidName {
+                    operation,
+                    what,
+                    value: segment.to_owned(),
+                });
+            }
+            path.push(segment);
+        }
+    }
+    Ok(url)
+}
+
+/// The path of a workspace, from `subscriptions/` on, as `(what, segment)` pairs.
+fn workspace_path(id: &WorkspaceId) -> [(&'static str, &str); 8] {
+    [
+        ("path", "subscriptions"),
+        ("subscription id", &id.subscription),
+        ("path", "resourceGroups"),
+        ("resource group", &id.resource_group),
+        ("path", "providers"),
+        ("path", "Microsoft.MachineLearningServices"),
+        ("path", "workspaces"),
+        ("workspace name", &id.workspace),
+    ]
+}
+
+fn with_api_version(mut url: Url, api_version: &str) -> Url {
+    url.query_pairs_mut()
+        .append_pair("api-version", api_version);
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_stay_inside_their_path_segment() {
+        let base = Url::parse("https://eastus.api.azureml.ms").unwrap();
+        let url = join_path(
+            "get run",
+            &base,
+            [("path", "runs"), ("run id", "a b/c?d#e%f")],
+        )
+        .unwrap();
+        assert_eq!(url.path(), "/runs/a%20b%2Fc%3Fd%23e%25f");
+        for name in ["", ".", ".."] {
+            let err = join_path("get run", &base, [("run id", name)]).unwrap_err();
+            assert!(matches!(err, CallbackError::InvalidName { .. }), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn only_https_or_loopback_http_carries_tokens() {
+        for (url, safe) in [
+            ("https://management.azure.com", true),
+            ("http://127.0.0.1:8080", true),
+            ("http://localhost/x", true),
+            ("http://[::1]:1", true),
+            ("http://management.azure.com", false),
+            ("http://10.0.0.1", false),
+            ("ftp://127.0.0.1", false),
+        ] {
+            assert_eq!(is_token_safe(&Url::parse(url).unwrap()), safe, "{url}");
+        }
+    }
+}

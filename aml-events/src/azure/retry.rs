@@ -1,0 +1,159 @@
+//! When and how long to wait before trying a call to Azure again (SPEC §8.3).
+//!
+//! The rules: retry connect errors, timeouts and the statuses 408, 429, 500, 502, 503 and 504;
+//! wait with exponential backoff and equal jitter, or what `Retry-After` asks (delta-seconds or
+//! an HTTP date; Azure's `retry-after-ms` too); never wait past the call's deadline. A request
+//! that is not idempotent (a POST that starts a run) is retried only when it cannot have
+//! reached Azure's logic: a failed connection, or a 429 / 503 refusal.
+//!
+//! This module decides; it does not send. The loop that sends lives in [`super::AmlClient`].
+//! See <https://learn.microsoft.com/azure/architecture/best-practices/retry-service-specific>.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, HeaderName, RETRY_AFTER};
+
+/// How often and how patiently a call is retried. The call's deadline
+/// ([`super::AmlClientOptions::deadline`]) bounds everything regardless.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (0: never retry).
+    pub max_retries: u32,
+    /// Backoff before the first retry; doubles with each further one.
+    pub initial_backoff: Duration,
+    /// Ceiling of the exponential backoff (`Retry-After` may ask for more, within the deadline).
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Four retries from 500 ms, capped at 8 s: about 7.5 s of waiting at most, well inside the
+    /// default 25 s deadline.
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 4,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(8),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that never retries.
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_retries: 0,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// The wait before retry number `retry` (0 for the first): the exponential step
+    /// `min(max_backoff, initial_backoff * 2^retry)`, half of it fixed and half random ("equal
+    /// jitter"), so that concurrent callers spread out but none retries at once.
+    /// See <https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/>.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let step = self
+            .initial_backoff
+            .saturating_mul(1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX))
+            .min(self.max_backoff);
+        let half = step / 2;
+        let jitter_nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+        half + Duration::from_nanos(fastrand::u64(0..=jitter_nanos))
+    }
+}
+
+/// Whether an HTTP status is worth retrying: 408, 429, 500, 502, 503, 504.
+pub fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// Whether a status is retryable for a request that must not run twice: only refusals that
+/// say the request was not processed (429 Too Many Requests, 503 Service Unavailable).
+pub(crate) fn is_retryable_status_once_only(status: u16) -> bool {
+    matches!(status, 429 | 503)
+}
+
+/// How long the server asked to wait, from `retry-after-ms` / `x-ms-retry-after-ms`
+/// (milliseconds, sent by some Azure services) or `Retry-After` (delta-seconds or an HTTP date,
+/// RFC 9110 §10.2.3). A date in the past means no wait. `None` when absent or unreadable.
+/// See <https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling>.
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    const MS_HEADERS: [HeaderName; 2] = [
+        HeaderName::from_static("retry-after-ms"),
+        HeaderName::from_static("x-ms-retry-after-ms"),
+    ];
+    for name in &MS_HEADERS {
+        if let Some(ms) = header_text(headers, name).and_then(|v| v.parse::<u64>().ok()) {
+            return Some(Duration::from_millis(ms));
+        }
+    }
+    let value = header_text(headers, &RETRY_AFTER)?;
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
+    headers.get(name)?.to_str().ok().map(str::trim)
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn backoff_grows_exponentially_with_bounded_jitter() {
+        let policy = RetryPolicy {
+            max_retries: 10,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(1000),
+        };
+        for _ in 0..50 {
+            for (retry, step) in [
+                (0, 100),
+                (1, 200),
+                (2, 400),
+                (3, 800),
+                (4, 1000),
+                (40, 1000),
+            ] {
+                let wait = policy.backoff(retry);
+                let step = Duration::from_millis(step);
+                assert!(wait >= step / 2 && wait <= step, "retry {retry}: {wait:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_documented_statuses_are_retried() {
+        let retried: Vec<u16> = (100..600).filter(|s| is_retryable_status(*s)).collect();
+        assert_eq!(retried, [408, 429, 500, 502, 503, 504]);
+    }
+
+    #[test]
+    fn reads_retry_after_as_seconds_date_or_milliseconds() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers, now), None);
+
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(7)));
+
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(30)));
+
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&earlier).unwrap());
+        assert_eq!(retry_after(&headers, now), Some(Duration::ZERO));
+
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers, now), None);
+
+        headers.insert("retry-after-ms", HeaderValue::from_static("250"));
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_millis(250)));
+    }
+}

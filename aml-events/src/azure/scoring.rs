@@ -1,0 +1,41 @@
+//! Scoring a deployed model: POST a JSON payload to its scoring URI with the endpoint key as a
+//! bearer token, and report status, latency and body (what `ModelDeployed`'s smoke test needs).
+//!
+//! No ARM token is ever sent here. Any HTTP answer is a result, not an error: a smoke test
+//! records a 500 as faithfully as a 200 (transient statuses are retried first).
+//! See <https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-online-endpoint>.
+
+use reqwest::Method;
+use serde_json::Value;
+use url::Url;
+
+use super::{AmlClient, Auth, Call, CallbackError, ScoreResponse, is_token_safe};
+use crate::Secret;
+
+impl AmlClient {
+    /// POSTs `payload` to a scoring URI (`AML_SMOKE_TEST_URI`) with `Authorization: Bearer
+    /// <key>` when a key is given. Refuses a plain-http URI that is not loopback.
+    pub async fn score(
+        &self,
+        uri: &Url,
+        key: Option<&Secret>,
+        payload: &Value,
+    ) -> Result<ScoreResponse, CallbackError> {
+        const OPERATION: &str = "score";
+        if !is_token_safe(uri) {
+            return Err(CallbackError::InsecureUrl {
+                operation: OPERATION,
+                what: "setting AML_SMOKE_TEST_URI",
+            });
+        }
+        let call = Call::new(OPERATION, Method::POST, uri.clone())
+            .auth(Auth::Key(key))
+            .json(payload);
+        let answer = self.send(&call, self.deadline()).await?;
+        Ok(ScoreResponse {
+            status: answer.status.as_u16(),
+            latency: answer.latency,
+            body: String::from_utf8_lossy(&answer.body).into_owned(),
+        })
+    }
+}

@@ -1,0 +1,445 @@
+//! The failure rules of SPEC §8.3 against loopback mocks: which answers are retried, how
+//! `Retry-After` is honoured, and how the deadline and the per-request timeout bound a call.
+//! Backoffs are milliseconds, so the whole file runs in a few seconds.
+
+mod azure_mock;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use aml_events::azure::{AmlClient, AmlClientOptions, CallbackError, RetryPolicy};
+use azure_mock::{
+    WORKSPACE_PATH, client, identity, mount_discovery, mount_identity, options, workspace,
+};
+use serde_json::json;
+use url::Url;
+use wiremock::{
+    Mock, MockServer, ResponseTemplate,
+    matchers::{header, method, path},
+};
+
+/// How late past its deadline a call may return on a busy machine.
+const SLACK: Duration = Duration::from_millis(500);
+
+/// Mounts `GET {WORKSPACE_PATH}` answering `template` (at most `times` times when given).
+async fn mount_workspace_answer(
+    server: &MockServer,
+    template: ResponseTemplate,
+    times: Option<u64>,
+    expected: u64,
+    name: &str,
+) {
+    let mock = Mock::given(method("GET"))
+        .and(path(WORKSPACE_PATH))
+        .and(header("authorization", "Bearer test-token"))
+        .respond_with(template);
+    let mock = match times {
+        Some(times) => mock.up_to_n_times(times),
+        None => mock,
+    };
+    mock.expect(expected).named(name).mount(server).await;
+}
+
+async fn mount_workspace_ok(server: &MockServer, expected: u64) {
+    let ok = ResponseTemplate::new(200).set_body_json(azure_mock::workspace_body(server));
+    mount_workspace_answer(server, ok, None, expected, "workspace").await;
+}
+
+fn client_with(server: &MockServer, change: impl FnOnce(&mut AmlClientOptions)) -> AmlClient {
+    let mut options = options(server);
+    change(&mut options);
+    AmlClient::new(identity(server), options).unwrap()
+}
+
+#[tokio::test]
+async fn each_transient_status_is_retried() {
+    for status in [408, 429, 500, 502, 503, 504] {
+        // Arrange
+        let server = MockServer::start().await;
+        mount_identity(&server, 1).await;
+        let failure = ResponseTemplate::new(status);
+        mount_workspace_answer(&server, failure, Some(1), 1, "transient failure").await;
+        mount_workspace_ok(&server, 1).await;
+
+        // Act
+        let answer = client(&server).get_workspace(&workspace()).await;
+
+        // Assert
+        assert!(answer.is_ok(), "{status}: {answer:?}");
+    }
+}
+
+#[tokio::test]
+async fn client_errors_are_not_retried_and_carry_azure_error_body() {
+    for (status, code) in [(400, "BadRequest"), (404, "ResourceNotFound")] {
+        // Arrange
+        let server = MockServer::start().await;
+        mount_identity(&server, 1).await;
+        let failure = ResponseTemplate::new(status)
+            .insert_header("x-ms-request-id", "req-42")
+            .set_body_json(
+                json!({"error": {"code": code, "message": "the workspace ws-1 was not found"}}),
+            );
+        mount_workspace_answer(&server, failure, None, 1, "permanent failure, asked once").await;
+
+        // Act
+        let err = client(&server)
+            .get_workspace(&workspace())
+            .await
+            .unwrap_err();
+
+        // Assert
+        assert!(!err.is_transient() && !err.is_unauthorized(), "{err}");
+        let CallbackError::Status {
+            status: got,
+            body: Some(body),
+            request_id,
+            ..
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(*got, status);
+        assert_eq!(body.error.code, code);
+        assert_eq!(request_id.as_deref(), Some("req-42"));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "Azure ML answered {status} to get workspace ({code}: the workspace ws-1 was not found)"
+            )
+        );
+    }
+}
+
+#[tokio::test]
+async fn refusals_of_the_identity_are_not_retried_and_say_so() {
+    for status in [401, 403] {
+        // Arrange
+        let server = MockServer::start().await;
+        mount_identity(&server, 1).await;
+        let failure = ResponseTemplate::new(status).set_body_json(
+            json!({"error": {"code": "AuthorizationFailed", "message": "no access"}}),
+        );
+        mount_workspace_answer(&server, failure, None, 1, "refused, asked once").await;
+
+        // Act
+        let err = client(&server)
+            .get_workspace(&workspace())
+            .await
+            .unwrap_err();
+
+        // Assert
+        assert!(
+            err.is_unauthorized() && !err.is_transient(),
+            "{status}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn retries_stop_after_the_policy_maximum() {
+    // Arrange
+    let server = MockServer::start().await;
+    mount_identity(&server, 1).await;
+    let failure = ResponseTemplate::new(503);
+    mount_workspace_answer(&server, failure, None, 4, "always 503: 1 try + 3 retries").await;
+
+    // Act
+    let err = client(&server)
+        .get_workspace(&workspace())
+        .await
+        .unwrap_err();
+
+    // Assert
+    assert_eq!(err.status(), Some(503));
+    assert!(err.is_transient());
+}
+
+#[tokio::test]
+async fn retry_after_in_seconds_is_honoured() {
+    // Arrange
+    let server = MockServer::start().await;
+    mount_identity(&server, 1).await;
+    let busy = ResponseTemplate::new(503).insert_header("retry-after", "1");
+    mount_workspace_answer(&server, busy, Some(1), 1, "busy for a second").await;
+    mount_workspace_ok(&server, 1).await;
+    let started = Instant::now();
+
+    // Act
+    let answer = client(&server).get_workspace(&workspace()).await;
+
+    // Assert
+    assert!(answer.is_ok(), "{answer:?}");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(1), "{waited:?}");
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+}
+
+#[tokio::test]
+async fn retry_after_as_an_http_date_is_honoured() {
+    // Arrange: HTTP dates have whole seconds, so "in 2 s" means a wait of 1 to 2 s
+    let server = MockServer::start().await;
+    mount_identity(&server, 1).await;
+    let at = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2));
+    let busy = ResponseTemplate::new(429).insert_header("retry-after", at.as_str());
+    mount_workspace_answer(&server, busy, Some(1), 1, "throttled until a date").await;
+    mount_workspace_ok(&server, 1).await;
+    let started = Instant::now();
+
+    // Act
+    let answer = client(&server).get_workspace(&workspace()).await;
+
+    // Assert
+    assert!(answer.is_ok(), "{answer:?}");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(900), "{waited:?}");
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+}
+
+#[tokio::test]
+async fn retry_after_past_the_deadline_ends_the_call_at_once() {
+    // Arrange
+    let server = MockServer::start().await;
+    mount_identity(&server, 1).await;
+    let throttled = ResponseTemplate::new(429).insert_header("retry-after", "60");
+    mount_workspace_answer(&server, throttled, None, 1, "throttled for a minute").await;
+    let started = Instant::now();
+
+    // Act
+    let err = client(&server)
+        .get_workspace(&workspace())
+        .await
+        .unwrap_err();
+
+    // Assert
+    assert_eq!(err.status(), Some(429));
+    assert!(err.is_transient());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn the_deadline_bounds_all_retries() {
+    // Arrange
+    let server = MockServer::start().await;
+    mount_identity(&server, 1).await;
+    Mock::given(method("GET"))
+        .and(path(WORKSPACE_PATH))
+        .respond_with(ResponseTemplate::new(503))
+        .named("always 503")
+        .mount(&server)
+        .await;
+    let deadline = Duration::from_millis(300);
+    let client = client_with(&server, |options| {
+        options.deadline = deadline;
+        options.retry = RetryPolicy {
+            max_retries: 1000,
+            initial_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(40),
+        };
+    });
+    let started = Instant::now();
+
+    // Act
+    let err = client.get_workspace(&workspace()).await.unwrap_err();
+
+    // Assert
+    let took = started.elapsed();
+    assert!(err.is_transient(), "{err}");
+    assert!(took < deadline + SLACK, "{took:?}");
+    assert!(
+        took >= Duration::from_millis(200),
+        "it kept retrying: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_outer_deadline_shortens_every_operation() {
+    // Arrange
+    let server = MockServer::start().await;
+    mount_identity(&server, 1).await;
+    Mock::given(method("GET"))
+        .and(path(WORKSPACE_PATH))
+        .respond_with(ResponseTemplate::new(503))
+        .named("always 503")
+        .mount(&server)
+        .await;
+    let client = client_with(&server, |options| {
+        options.retry.max_retries = 1000;
+    });
+    let started = Instant::now();
+
+    // Act
+    let err = client
+        .with_deadline(started + Duration::from_millis(200))
+        .get_workspace(&workspace())
+        .await
+        .unwrap_err();
+
+    // Assert
+    assert!(err.is_transient(), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_millis(200) + SLACK,
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_hung_server_is_cut_by_the_request_timeout() {
+    // Arrange
+    let server = MockServer::start().await;
+    mount_identity(&server, 1).await;
+    let hung = ResponseTemplate::new(200).set_delay(Duration::from_secs(10));
+    mount_workspace_answer(&server, hung, None, 1, "hung server").await;
+    let client = client_with(&server, |options| {
+        options.request_timeout = Duration::from_millis(200);
+        options.retry = RetryPolicy::none();
+    });
+    let started = Instant::now();
+
+    // Act
+    let err = client.get_workspace(&workspace()).await.unwrap_err();
+
+    // Assert
+    let took = started.elapsed();
+    let CallbackError::Transport { source, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(source.is_timeout(), "{source}");
+    assert!(err.is_transient());
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+#[tokio::test]
+async fn a_hung_attempt_is_retried() {
+    // Arrange
+    let server = MockServer::start().await;
+    mount_identity(&server, 1).await;
+    let hung = ResponseTemplate::new(200).set_delay(Duration::from_secs(10));
+    mount_workspace_answer(&server, hung, Some(1), 1, "hung once").await;
+    mount_workspace_ok(&server, 1).await;
+    let client = client_with(&server, |options| {
+        options.request_timeout = Duration::from_millis(200);
+    });
+    let started = Instant::now();
+
+    // Act
+    let answer = client.get_workspace(&workspace()).await;
+
+    // Assert
+    assert!(answer.is_ok(), "{answer:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn the_deadline_cuts_a_hung_request() {
+    // Arrange: the per-request timeout is long, the deadline is not
+    let server = MockServer::start().await;
+    mount_identity(&server, 1).await;
+    let hung = ResponseTemplate::new(200).set_delay(Duration::from_secs(10));
+    mount_workspace_answer(&server, hung, None, 1, "hung server").await;
+    let client = client_with(&server, |options| {
+        options.request_timeout = Duration::from_secs(10);
+        options.deadline = Duration::from_millis(300);
+    });
+    let started = Instant::now();
+
+    // Act
+    let err = client.get_workspace(&workspace()).await.unwrap_err();
+
+    // Assert
+    assert!(err.is_transient(), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_millis(300) + SLACK,
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn connect_errors_are_retried_and_transient() {
+    // Arrange: ARM on a port nobody listens on; the token endpoint works
+    let server = MockServer::start().await;
+    mount_identity(&server, 1).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut options = options(&server);
+    options.arm_endpoint = Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+    options.retry.initial_backoff = Duration::from_millis(30);
+    options.retry.max_backoff = Duration::from_millis(30);
+    let client = AmlClient::new(identity(&server), options).unwrap();
+    let started = Instant::now();
+
+    // Act
+    let err = client.get_workspace(&workspace()).await.unwrap_err();
+
+    // Assert: three retries waited at least 3 x 15 ms (half the step, equal jitter)
+    let CallbackError::Transport { source, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(source.is_connect(), "{source}");
+    assert!(err.is_transient());
+    assert!(
+        started.elapsed() >= Duration::from_millis(45),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn starting_a_run_is_retried_only_when_azure_refused_it() {
+    // Arrange
+    let server = MockServer::start().await;
+    mount_identity(&server, 1).await;
+    mount_discovery(&server, 1).await;
+    let start = |experiment: &str| {
+        format!(
+            "/execution/v1.0/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.MachineLearningServices/workspaces/ws-1/experiments/{experiment}/startrun"
+        )
+    };
+    Mock::given(method("POST"))
+        .and(path(start("crashes")))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(1)
+        .named("500: may have started, never retried")
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(start("busy")))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .expect(1)
+        .named("503: refused, retried")
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(start("busy")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"runId": "busy_1"})))
+        .expect(1)
+        .named("started on the retry")
+        .mount(&server)
+        .await;
+    let client = client(&server);
+
+    // Act
+    let crashed = client
+        .start_run(&workspace(), "crashes", b"zip".to_vec(), json!({}))
+        .await
+        .unwrap_err();
+    let started = client
+        .start_run(&workspace(), "busy", b"zip".to_vec(), json!({}))
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(crashed.status(), Some(500));
+    assert_eq!(started.run_id, "busy_1");
+}
