@@ -6,6 +6,8 @@
 //! - [`functions`]: the five functions, a typed event in and an [`outcome::Outcome`] out.
 //! - [`hosting`]: the transports (Functions custom handler; the actix-web server).
 //! - [`inspect`]: one JSON line per event of a delivery body, for people and scripts.
+//! - [`package`]: a deployable Functions app (host.json, function folders, executable, zip).
+//! - [`send`]: delivers events like Event Grid or the Functions host, to try or replay them.
 //! - [`telemetry`]: structured logs on stderr, text or JSON.
 //!
 //! Dependencies point one way: bins -> `hosting` -> `functions` -> `aml_events`. Reading
@@ -17,6 +19,8 @@ pub mod functions;
 pub mod hosting;
 pub mod inspect;
 pub mod outcome;
+pub mod package;
+pub mod send;
 pub mod telemetry;
 
 /// What every function invocation shares, built once per process.

@@ -13,7 +13,7 @@ use aml_events::Function;
 use aml_handlers::{
     AppContext,
     config::{AML_BIND, AML_WEBHOOK_KEY, Config, Credentials, FUNCTIONS_CUSTOMHANDLER_PORT},
-    hosting, telemetry,
+    hosting, send, telemetry,
 };
 use clap::{Args, Parser, Subcommand};
 use tracing::{error, info};
@@ -48,6 +48,35 @@ enum Command {
     ///   FUNCTIONS_CUSTOMHANDLER_PORT=7071 aml-handlers
     #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
+    /// Deliver events the way Event Grid or the Functions host does, and print each answer.
+    ///
+    /// --as webhook (default): POSTs the events as one batch with aeg-* headers to a webhook,
+    /// e.g. serve's or func start's /runtime/webhooks/eventgrid (a bare base URL gets that
+    /// path). With --validate, runs the subscription-validation handshake first (Event Grid
+    /// schema) or the abuse-protection OPTIONS (CloudEvents), and stops if it fails.
+    /// --as host: POSTs one custom handler invocation per event to URL/{Function}, the event
+    /// double-encoded in Data.event as the Functions host sends it.
+    ///
+    /// Dead-letter records (events with deadLetterReason, deliveryAttempts, ...) are replayed
+    /// as the original events. Exits 0 when every answer is 2xx, 1 otherwise.
+    ///
+    /// Examples:
+    ///   aml-handlers send tests/fixtures/event_grid/run_completed.json --to http://127.0.0.1:8080 --validate
+    ///   aml-handlers send dead-letter.json --to 'http://localhost:7071/runtime/webhooks/eventgrid?functionName=RunCompleted'
+    ///   aml-handlers send event.json --to http://127.0.0.1:8080 --as host --function RunStatusChanged
+    #[command(verbatim_doc_comment)]
+    Send(SendArgs),
+    /// Write a deployable Azure Functions app: host.json, a folder per function, the executable.
+    ///
+    /// The definitions are built into this binary from host.json and function-definitions/,
+    /// so a package always matches the code. Publish the folder with
+    /// `func azure functionapp publish APP` (run inside DIR), or zip deploy DIR/app.zip.
+    ///
+    /// Examples:
+    ///   aml-handlers package --out target/package --zip
+    ///   aml-handlers package --out target/run-status --functions RunStatusChanged --zip
+    #[command(verbatim_doc_comment)]
+    Package(PackageArgs),
     /// Read a delivery body and print one JSON line per event, as the functions will see it.
     ///
     /// Accepts what Event Grid delivers: Event Grid-schema events (an array, or one bare
@@ -72,6 +101,46 @@ enum Command {
     },
 }
 
+#[derive(Debug, Args)]
+struct PackageArgs {
+    /// Folder to write the app into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Comma-separated functions to include (default: all five), e.g. RunStatusChanged.
+    #[arg(long, value_name = "A,B")]
+    functions: Option<String>,
+    /// Also write DIR/app.zip for zip deploy.
+    #[arg(long)]
+    zip: bool,
+    /// The binary to ship (default: this one), e.g. a static musl build.
+    #[arg(long, value_name = "PATH")]
+    executable: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct SendArgs {
+    /// A delivery body: Event Grid events, CloudEvents, or Event Grid dead-letter records.
+    #[arg(value_name = "FILE|-")]
+    file: PathBuf,
+    /// Where to deliver: a webhook URL, or a custom handler's base URL with --as host.
+    #[arg(long, value_name = "URL")]
+    to: url::Url,
+    /// Deliver as Event Grid does (webhook) or as the Functions host does (host).
+    #[arg(long = "as", value_enum, default_value = "webhook")]
+    mode: send::Mode,
+    /// The function to address (webhook: sets functionName; host: the route); default: each
+    /// event's own.
+    #[arg(long, value_name = "NAME")]
+    function: Option<String>,
+    /// Key: added as ?code= to webhook URLs and sent as x-functions-key (only over https or
+    /// to loopback; never printed).
+    #[arg(long, value_name = "K")]
+    key: Option<String>,
+    /// Run the subscription-validation handshake first (webhook only).
+    #[arg(long)]
+    validate: bool,
+}
+
 #[derive(Debug, Default, Args)]
 struct ServeArgs {
     /// Port to listen on when FUNCTIONS_CUSTOMHANDLER_PORT is not set.
@@ -86,6 +155,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(args),
+        Command::Send(args) => send(args),
+        Command::Package(args) => package(args),
         Command::Inspect { file, content_type } => inspect(file, content_type.as_deref()),
     }
 }
@@ -167,6 +238,82 @@ fn inspect(file: Option<PathBuf>, content_type: Option<&str>) -> ExitCode {
             Err(err) => fail(&format!("cannot write to standard output: {err}")),
         },
         Err(err) => fail(&format!("{name}: {err}")),
+    }
+}
+
+fn package(args: PackageArgs) -> ExitCode {
+    let functions = match aml_handlers::package::select(args.functions.as_deref()) {
+        Ok(functions) => functions,
+        Err(err) => return fail(&err.to_string()),
+    };
+    let executable = match args.executable.map_or_else(std::env::current_exe, Ok) {
+        Ok(executable) => executable,
+        Err(err) => return fail(&format!("cannot find this executable: {err}")),
+    };
+    match aml_handlers::package::write(&args.out, &functions, &executable, args.zip) {
+        Ok(written) => {
+            for path in written {
+                println!("{}", path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => fail(&err.to_string()),
+    }
+}
+
+fn send(args: SendArgs) -> ExitCode {
+    let function = match args
+        .function
+        .as_deref()
+        .map(|name| Function::from_name(name).ok_or(name))
+        .transpose()
+    {
+        Ok(function) => function,
+        Err(name) => {
+            return fail(&format!(
+                "unknown function {name:?} for --function; the functions are {}",
+                Function::ALL.map(Function::name).join(", ")
+            ));
+        }
+    };
+    let (name, body) = match read_input(Some(args.file)) {
+        Ok(input) => input,
+        Err((name, err)) => return fail(&format!("cannot read {name}: {err}")),
+    };
+    let events = match aml_events::envelope::parse(None, &body) {
+        Ok(events) => events,
+        Err(err) => return fail(&format!("{name}: {err}")),
+    };
+    let options = send::SendOptions {
+        to: args.to,
+        mode: args.mode,
+        function,
+        key: args.key.map(aml_events::Secret::new),
+        validate: args.validate,
+        timeout: std::time::Duration::from_secs(60),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
+    };
+    match runtime.block_on(send::send(events, &options)) {
+        Ok(exchanges) => {
+            for exchange in &exchanges {
+                println!(
+                    "{}\n{}\n{}",
+                    exchange.request, exchange.status, exchange.body
+                );
+            }
+            if exchanges.iter().all(send::Exchange::succeeded) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(err) => fail(&err.to_string()),
     }
 }
 

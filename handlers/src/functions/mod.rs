@@ -71,7 +71,7 @@ pub enum HandlerError {
 #[derive(Debug)]
 pub enum Prepared {
     /// An event one of the five functions acts on.
-    Act(TypedEvent),
+    Act(Box<TypedEvent>),
     /// Acknowledged on purpose, nothing to do (another type, another workspace).
     Acknowledged(Outcome),
 }
@@ -140,7 +140,7 @@ pub fn prepare(
             note,
         )));
     }
-    Ok(Prepared::Act(match event.decode()? {
+    Ok(Prepared::Act(Box::new(match event.decode()? {
         AmlEvent::ModelRegistered(data) => TypedEvent::ModelRegistered(event.with_data(data)),
         AmlEvent::ModelDeployed(data) => TypedEvent::ModelDeployed(event.with_data(data)),
         AmlEvent::RunCompleted(data) => TypedEvent::RunCompleted(event.with_data(data)),
@@ -158,24 +158,21 @@ pub fn prepare(
                 "no payload to act on".into(),
             )));
         }
-    }))
+    })))
 }
 
 /// Runs a prepared event's function.
 pub async fn run(prepared: Prepared, ctx: &AppContext) -> Result<Outcome, HandlerError> {
-    match prepared {
-        Prepared::Acknowledged(outcome) => Ok(outcome),
-        Prepared::Act(TypedEvent::ModelRegistered(event)) => {
-            model_registered::handle(event, ctx).await
-        }
-        Prepared::Act(TypedEvent::ModelDeployed(event)) => model_deployed::handle(event, ctx).await,
-        Prepared::Act(TypedEvent::RunCompleted(event)) => run_completed::handle(event, ctx).await,
-        Prepared::Act(TypedEvent::DatasetDriftDetected(event)) => {
-            dataset_drift_detected::handle(event, ctx).await
-        }
-        Prepared::Act(TypedEvent::RunStatusChanged(event)) => {
-            run_status_changed::handle(event, ctx).await
-        }
+    let typed = match prepared {
+        Prepared::Acknowledged(outcome) => return Ok(outcome),
+        Prepared::Act(typed) => *typed,
+    };
+    match typed {
+        TypedEvent::ModelRegistered(event) => model_registered::handle(event, ctx).await,
+        TypedEvent::ModelDeployed(event) => model_deployed::handle(event, ctx).await,
+        TypedEvent::RunCompleted(event) => run_completed::handle(event, ctx).await,
+        TypedEvent::DatasetDriftDetected(event) => dataset_drift_detected::handle(event, ctx).await,
+        TypedEvent::RunStatusChanged(event) => run_status_changed::handle(event, ctx).await,
     }
 }
 
