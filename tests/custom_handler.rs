@@ -119,9 +119,13 @@ fn every_sample_in_every_encoding_gets_a_well_formed_200() {
                     outcome["eventType"].as_str().unwrap().ends_with(function),
                     "{case}"
                 );
+                // The samples share one event id: only its first delivery to a function acts,
+                // the others are recognised as redeliveries.
+                let first = folder == "event_grid" && matches!(encoding, Encoding::Object);
+                let expected: &[&str] = if first { &["skipped", "dry-run"] } else { &["duplicate"] };
                 for action in outcome["actions"].as_array().unwrap() {
                     let status = action["status"].as_str().unwrap();
-                    assert!(["skipped", "dry-run"].contains(&status), "{case}: {action}");
+                    assert!(expected.contains(&status), "{case}: {action}");
                     assert!(!action["detail"].as_str().unwrap().is_empty(), "{case}");
                 }
             }

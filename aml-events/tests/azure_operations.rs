@@ -698,3 +698,72 @@ async fn reports_a_failing_scoring_endpoint_as_an_answer() {
     assert!(!answer.is_success());
     assert_eq!(answer.body, "model crashed");
 }
+
+#[tokio::test]
+async fn notifies_with_an_idempotency_key_retrying_a_busy_receiver() {
+    // Arrange: the receiver is busy once, then takes the notification.
+    let server = MockServer::start().await;
+    mount_identity(&server, 0).await;
+    Mock::given(method("POST"))
+        .and(path("/services/T0/B0/hook-secret"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .expect(1)
+        .named("busy receiver")
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/services/T0/B0/hook-secret"))
+        .and(header("idempotency-key", "event-1"))
+        .and(body_partial_json(json!({"text": "Run r failed"})))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .expect(1)
+        .named("notification")
+        .mount(&server)
+        .await;
+    let url = Secret::new(format!("{}/services/T0/B0/hook-secret", server.uri()));
+
+    // Act
+    let answer = client(&server)
+        .notify(&url, "event-1", &json!({"text": "Run r failed"}))
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!((answer.status, answer.body.as_str()), (200, "ok"));
+    let requests = server.received_requests().await.unwrap();
+    assert!(
+        requests
+            .iter()
+            .all(|request| request.headers.get("authorization").is_none()),
+        "no token to a webhook"
+    );
+}
+
+#[tokio::test]
+async fn a_notification_failure_never_shows_the_webhook_url() {
+    // Arrange: nothing listens on the port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = Secret::new(format!(
+        "http://{}/services/T0/B0/hook-secret",
+        closed.local_addr().unwrap()
+    ));
+    drop(closed);
+    let server = MockServer::start().await;
+
+    // Act
+    let err = client(&server)
+        .notify(&url, "event-1", &json!({}))
+        .await
+        .unwrap_err();
+
+    // Assert
+    assert!(err.is_transient());
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        text.push_str(&format!(" / {cause}"));
+        source = cause.source();
+    }
+    assert!(!text.contains("hook-secret"), "{text}");
+}

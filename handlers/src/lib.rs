@@ -8,11 +8,20 @@
 //! - [`inspect`]: one JSON line per event of a delivery body, for people and scripts.
 //! - [`package`]: a deployable Functions app (host.json, function folders, executable, zip).
 //! - [`send`]: delivers events like Event Grid or the Functions host, to try or replay them.
+//! - [`recent`]: event ids handled recently, so redeliveries are not acted on twice.
 //! - [`telemetry`]: structured logs on stderr, text or JSON.
 //!
 //! Dependencies point one way: bins -> `hosting` -> `functions` -> `aml_events`. Reading
 //! envelopes and typed events is the `aml_events` crate's job; this crate decides what to do
 //! with them and speaks the hosts' protocols.
+
+use std::sync::Arc;
+
+use aml_events::azure::{
+    AmlClient, AmlClientOptions, ClientError, ClientSecretCredential, ManagedIdentityCredential,
+    TokenSource,
+};
+use config::Credentials;
 
 pub mod config;
 pub mod functions;
@@ -20,6 +29,7 @@ pub mod hosting;
 pub mod inspect;
 pub mod outcome;
 pub mod package;
+pub mod recent;
 pub mod send;
 pub mod telemetry;
 
@@ -28,11 +38,63 @@ pub mod telemetry;
 pub struct AppContext {
     /// The validated settings.
     pub config: config::Config,
+    /// The Azure ML client; `None` in a dry run, when no request goes to Azure.
+    pub client: Option<AmlClient>,
+    /// Events handled recently.
+    pub recent: recent::RecentEvents,
 }
 
 impl AppContext {
-    /// The context for these settings.
-    pub fn new(config: config::Config) -> Self {
-        AppContext { config }
+    /// The context for these settings, with one Azure ML client for the process unless this
+    /// is a dry run. Fails when a credential cannot be built (naming the setting).
+    pub fn new(config: config::Config) -> Result<Self, ClientError> {
+        let client = if config.dry_run {
+            None
+        } else {
+            Some(client(&config)?)
+        };
+        Ok(AppContext {
+            config,
+            client,
+            recent: recent::RecentEvents::default(),
+        })
     }
+}
+
+fn client(config: &config::Config) -> Result<AmlClient, ClientError> {
+    let credential: Arc<dyn TokenSource> = match &config.credentials {
+        Credentials::ManagedIdentity {
+            endpoint,
+            header,
+            client_id,
+        } => Arc::new(ManagedIdentityCredential::new(
+            endpoint.clone(),
+            header.clone(),
+            client_id.clone(),
+        )?),
+        Credentials::ServicePrincipal {
+            tenant_id,
+            client_id,
+            client_secret,
+            authority_host,
+        } => Arc::new(ClientSecretCredential::new(
+            tenant_id,
+            client_id.clone(),
+            client_secret.clone(),
+            authority_host.clone(),
+        )?),
+        // `Config` turns dry-run on when there are no credentials.
+        Credentials::None => {
+            return Err(ClientError::InvalidSetting {
+                setting: "AZURE_CLIENT_SECRET",
+                problem: "no credentials: this is a dry run",
+            });
+        }
+    };
+    let options = AmlClientOptions {
+        arm_endpoint: config.arm_endpoint.clone(),
+        deadline: config.deadline,
+        ..AmlClientOptions::default()
+    };
+    AmlClient::new(credential, options)
 }

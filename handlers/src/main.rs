@@ -202,7 +202,10 @@ fn serve(args: ServeArgs) -> ExitCode {
         (Credentials::ManagedIdentity { .. }, false) => "managed identity",
         (Credentials::ServicePrincipal { .. }, false) => "service principal",
     };
-    let ctx = Arc::new(AppContext::new(config));
+    let ctx = match AppContext::new(config) {
+        Ok(ctx) => Arc::new(ctx),
+        Err(err) => return fail(&err.to_string()),
+    };
     let result = actix_web::rt::System::new().block_on(async move {
         let server = hosting::server::serve(listener, ctx)?;
         let functions = Function::ALL.map(Function::name).join(", ");

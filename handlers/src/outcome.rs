@@ -133,6 +133,36 @@ impl ActionReport {
         }
     }
 
+    /// An action carried out with `request`.
+    pub fn done(action: Action, request: String, detail: impl Into<String>) -> Self {
+        ActionReport {
+            action,
+            status: ActionStatus::Done,
+            detail: detail.into(),
+            request: Some(request),
+        }
+    }
+
+    /// An action that failed for good.
+    pub fn failed(action: Action, request: String, detail: impl Into<String>) -> Self {
+        ActionReport {
+            action,
+            status: ActionStatus::Failed,
+            detail: detail.into(),
+            request: Some(request),
+        }
+    }
+
+    /// An action already carried out for this event id.
+    pub fn duplicate(action: Action) -> Self {
+        ActionReport {
+            action,
+            status: ActionStatus::Duplicate,
+            detail: "already done for this event id (a redelivery); not repeated".into(),
+            request: None,
+        }
+    }
+
     /// An action that would send `request`.
     pub fn dry_run(action: Action, request: String, detail: impl Into<String>) -> Self {
         ActionReport {

@@ -6,7 +6,7 @@
 //! - [`AmlClient`]: built once per process from a [`TokenSource`] and [`AmlClientOptions`];
 //!   cheap to clone and shared by every invocation. Its operations are grouped by family in
 //!   private modules: `arm` (resource groups, workspaces, models, computes, jobs), `runs`
-//!   (discovery, experiments, runs) and `scoring`.
+//!   (discovery, experiments, runs), `scoring` and `notify` (the notification webhook).
 //! - [`credential`]: where tokens come from ([`ManagedIdentityCredential`],
 //!   [`ClientSecretCredential`]) and [`CachedTokenSource`], one token fetch per scope shared by
 //!   concurrent callers.
@@ -89,6 +89,7 @@ pub mod credential;
 pub mod error;
 mod lenient;
 pub mod models;
+mod notify;
 pub mod retry;
 mod runs;
 mod scoring;
@@ -316,6 +317,9 @@ impl AmlClient {
             }
             Auth::Key(None) | Auth::Anonymous => {}
         }
+        if let Some(key) = call.idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
         request = match &call.payload {
             Payload::Empty => request,
             Payload::Json(body) => request.json(body),
@@ -464,6 +468,9 @@ struct Call<'a> {
     /// Whether sending it twice is harmless (GET, PUT, DELETE, scoring); if not, only
     /// failures that prove it never reached Azure's logic are retried.
     idempotent: bool,
+    /// An `Idempotency-Key` header, which makes a POST safe to repeat for receivers that
+    /// honour it.
+    idempotency_key: Option<&'a str>,
 }
 
 impl<'a> Call<'a> {
@@ -475,7 +482,13 @@ impl<'a> Call<'a> {
             auth: Auth::Arm,
             payload: Payload::Empty,
             idempotent: true,
+            idempotency_key: None,
         }
+    }
+
+    fn idempotency_key(mut self, key: &'a str) -> Self {
+        self.idempotency_key = Some(key);
+        self
     }
 
     fn get(operation: &'static str, url: Url) -> Self {

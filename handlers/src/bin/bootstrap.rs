@@ -33,7 +33,13 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(&config);
-    let ctx = Arc::new(AppContext::new(config));
+    let ctx = match AppContext::new(config) {
+        Ok(ctx) => Arc::new(ctx),
+        Err(err) => {
+            eprintln!("bootstrap: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let handler = service_fn(move |request: Request| {
         let ctx = ctx.clone();
         async move { Ok::<_, std::convert::Infallible>(hosting::lambda::handle(request, &ctx).await) }

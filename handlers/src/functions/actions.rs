@@ -1,8 +1,22 @@
-//! The actions the functions share, decided without the network: whether each applies to an
-//! event under the current settings, and the request it makes.
+//! The actions the functions share (SPEC §8.1): notify, enrich, retrain, smoke-test. Each
+//! decides whether it applies under the settings, then makes its call through the shared
+//! client within the delivery's deadline, or reports the request it would make in a dry run.
+//!
+//! Failures are sorted once, in [`Actions::settle`]: Azure refusing the identity (401/403)
+//! fails the delivery, a transient failure that outlasted the retries makes Event Grid
+//! redeliver, and anything else is a permanent failure reported in the outcome.
 
-use aml_events::{Function, WorkspaceId};
+use std::time::Instant;
 
+use aml_events::{
+    Event, Function, WorkspaceId,
+    azure::{AmlClient, CallbackError, JobOutcome},
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tracing::error;
+
+use super::{HandlerError, workspace_of};
 use crate::{
     AppContext,
     config::{
@@ -19,110 +33,349 @@ pub(crate) const ARM_API_VERSION: &str = "2024-04-01";
 /// Why a workspace action cannot run for an event whose source is not a workspace.
 const NO_WORKSPACE: &str = "the event's topic/source is not an Azure ML workspace resource id";
 
-/// Notify, when `AML_NOTIFY_URL` is set and the function is in `AML_NOTIFY_ON`.
-pub(crate) fn notify(function: Function, text: &str, ctx: &AppContext) -> ActionReport {
-    if !ctx.config.notify_on.contains(&function) {
-        return ActionReport::skipped(
-            Action::Notify,
-            format!("{function} is not in {AML_NOTIFY_ON}"),
-        );
-    }
-    let Some(url) = &ctx.config.notify_url else {
-        return ActionReport::skipped(Action::Notify, format!("{AML_NOTIFY_URL} is not set"));
-    };
-    ActionReport::dry_run(
-        Action::Notify,
-        format!("POST {}", redacted(url.expose())),
-        format!("would post: {text}"),
-    )
+/// What enrichment learned about a run, for the notification.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunFacts {
+    /// The run's status in run history.
+    pub status: Option<String>,
+    /// Its error message, when it failed.
+    pub error: Option<String>,
+    /// Why the facts are missing, when enrichment failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
 }
 
-/// Enrich from run history: the first request of workspace -> discovery -> run.
-pub(crate) fn enrich(
-    workspace: Option<&WorkspaceId>,
-    experiment_name: Option<&str>,
-    run_id: Option<&str>,
-    ctx: &AppContext,
-) -> ActionReport {
-    let Some(workspace) = workspace else {
-        return ActionReport::skipped(Action::Enrich, NO_WORKSPACE);
-    };
-    let (Some(experiment), Some(run)) = (experiment_name, run_id) else {
-        return ActionReport::skipped(
-            Action::Enrich,
-            "the event names no experimentName and runId",
-        );
-    };
-    ActionReport::dry_run(
-        Action::Enrich,
-        format!(
-            "GET {}?api-version={ARM_API_VERSION}",
-            arm_url(ctx, &workspace.resource_id())
-        ),
-        format!(
-            "would read run {run} of experiment {experiment} from run history via the workspace's discovery URL"
-        ),
-    )
+/// The actions of one delivery: the shared context and, unless this is a dry run, the client
+/// bounded by the delivery's deadline.
+pub struct Actions<'a> {
+    ctx: &'a AppContext,
+    client: Option<AmlClient>,
 }
 
-/// Retrain, when the drift reaches the threshold and a job file is set.
-pub(crate) fn retrain(
-    workspace: Option<&WorkspaceId>,
-    drift: Option<f64>,
-    event_id: &str,
-    ctx: &AppContext,
-) -> ActionReport {
-    let threshold = ctx.config.retrain_drift_threshold;
-    let Some(drift) = drift else {
-        return ActionReport::skipped(Action::Retrain, "the event carries no driftCoefficient");
-    };
-    if drift < threshold {
-        return ActionReport::skipped(
-            Action::Retrain,
-            format!("driftCoefficient {drift} is below {AML_RETRAIN_DRIFT_THRESHOLD} {threshold}"),
-        );
+impl<'a> Actions<'a> {
+    /// Actions that must finish by `deadline`.
+    pub fn new(ctx: &'a AppContext, deadline: Instant) -> Self {
+        Actions {
+            ctx,
+            client: ctx
+                .client
+                .as_ref()
+                .map(|client| client.with_deadline(deadline)),
+        }
     }
-    let Some(job) = &ctx.config.retrain_job else {
-        return ActionReport::skipped(
-            Action::Retrain,
-            format!("{AML_RETRAIN_JOB_FILE} is not set"),
+
+    /// Whether `function` notifies (`AML_NOTIFY_ON`).
+    pub fn notifies(&self, function: Function) -> bool {
+        self.ctx.config.notify_on.contains(&function)
+    }
+
+    /// The run statuses `RunStatusChanged` acts on (`AML_NOTIFY_RUN_STATUSES`).
+    pub fn notify_run_statuses(&self) -> &[aml_events::events::RunStatus] {
+        &self.ctx.config.notify_run_statuses
+    }
+
+    /// Notifies, when `AML_NOTIFY_URL` is set and the function is in `AML_NOTIFY_ON`: POSTs the
+    /// readable `text` and the event's facts, with the event id as `Idempotency-Key`.
+    pub async fn notify<T: Serialize>(
+        &self,
+        function: Function,
+        event: &Event<T>,
+        text: &str,
+        extra: Value,
+    ) -> Result<ActionReport, HandlerError> {
+        let config = &self.ctx.config;
+        if !config.notify_on.contains(&function) {
+            return Ok(ActionReport::skipped(
+                Action::Notify,
+                format!("{function} is not in {AML_NOTIFY_ON}"),
+            ));
+        }
+        let Some(url) = &config.notify_url else {
+            return Ok(ActionReport::skipped(
+                Action::Notify,
+                format!("{AML_NOTIFY_URL} is not set"),
+            ));
+        };
+        let request = format!("POST {}", redacted(url.expose()));
+        let Some(client) = &self.client else {
+            return Ok(ActionReport::dry_run(
+                Action::Notify,
+                request,
+                format!("would post: {text}"),
+            ));
+        };
+        let mut body = json!({
+            "text": text,
+            "eventId": event.id,
+            "eventType": event.event_type,
+            "subject": event.subject,
+            "function": function,
+            "workspace": workspace_of(event).map(|workspace| workspace.resource_id()),
+            "time": event.time,
+            "data": event.data,
+        });
+        if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            body.extend(extra);
+        }
+        match client.notify(url, &event.id, &body).await {
+            Ok(answer) if (200..300).contains(&answer.status) => Ok(ActionReport::done(
+                Action::Notify,
+                request,
+                format!("posted: {text}"),
+            )),
+            Ok(answer) => {
+                error!(event_id = %event.id, status = answer.status, "the notification webhook refused the notification");
+                Ok(ActionReport::failed(
+                    Action::Notify,
+                    request,
+                    format!("the webhook answered {}", answer.status),
+                ))
+            }
+            // The webhook is not Azure: its 401/403 is a permanent failure, not a bad identity.
+            Err(err) if err.is_unauthorized() => Ok(self.failed(Action::Notify, request, &err)),
+            Err(err) => self.settle(Action::Notify, request, err),
+        }
+    }
+
+    /// Reads the run from run history (workspace -> discovery -> run). A failure other than a
+    /// refused identity is reported and the notification goes out anyway, saying so.
+    pub async fn enrich(
+        &self,
+        workspace: Option<&WorkspaceId>,
+        experiment_name: Option<&str>,
+        run_id: Option<&str>,
+    ) -> Result<(ActionReport, Option<RunFacts>), HandlerError> {
+        let Some(workspace) = workspace else {
+            return Ok((ActionReport::skipped(Action::Enrich, NO_WORKSPACE), None));
+        };
+        let (Some(experiment), Some(run)) = (experiment_name, run_id) else {
+            return Ok((
+                ActionReport::skipped(
+                    Action::Enrich,
+                    "the event names no experimentName and runId",
+                ),
+                None,
+            ));
+        };
+        let Some(client) = &self.client else {
+            let request = format!(
+                "GET {}?api-version={ARM_API_VERSION}",
+                self.arm_url(&workspace.resource_id())
+            );
+            let detail = format!(
+                "would read run {run} of experiment {experiment} from run history via the workspace's discovery URL"
+            );
+            return Ok((ActionReport::dry_run(Action::Enrich, request, detail), None));
+        };
+        let request = format!(
+            "GET {{discovered api}}/history/v1.0{}/experiments/{experiment}/runs/{run}",
+            workspace.resource_id()
         );
-    };
-    let Some(workspace) = workspace else {
-        return ActionReport::skipped(Action::Retrain, NO_WORKSPACE);
-    };
-    let name = retrain_job_name(event_id);
-    ActionReport::dry_run(
-        Action::Retrain,
-        format!(
+        match client.get_run(workspace, experiment, run).await {
+            Ok(found) => {
+                let facts = RunFacts {
+                    status: found
+                        .run_status()
+                        .map(|status| status.to_string())
+                        .or(found.status.clone()),
+                    error: found.error_message().map(str::to_owned),
+                    unavailable: None,
+                };
+                let detail = format!(
+                    "run {run} is {}",
+                    facts.status.as_deref().unwrap_or("of unknown status")
+                );
+                Ok((
+                    ActionReport::done(Action::Enrich, request, detail),
+                    Some(facts),
+                ))
+            }
+            Err(err) if err.is_unauthorized() => Err(unauthorized(Action::Enrich, &err)),
+            Err(err) => {
+                let report = self.failed(Action::Enrich, request, &err);
+                let facts = RunFacts {
+                    unavailable: Some(report.detail.clone()),
+                    ..RunFacts::default()
+                };
+                Ok((report, Some(facts)))
+            }
+        }
+    }
+
+    /// Creates the retraining job when the drift reaches the threshold and a job file is set.
+    /// The job's name comes from the event id, so a redelivery finds it already there.
+    pub async fn retrain(
+        &self,
+        workspace: Option<&WorkspaceId>,
+        drift: Option<f64>,
+        event_id: &str,
+        placeholder: impl Fn(&str) -> String,
+    ) -> Result<ActionReport, HandlerError> {
+        let threshold = self.ctx.config.retrain_drift_threshold;
+        let Some(drift) = drift else {
+            return Ok(ActionReport::skipped(
+                Action::Retrain,
+                "the event carries no driftCoefficient",
+            ));
+        };
+        if drift < threshold {
+            return Ok(ActionReport::skipped(
+                Action::Retrain,
+                format!(
+                    "driftCoefficient {drift} is below {AML_RETRAIN_DRIFT_THRESHOLD} {threshold}"
+                ),
+            ));
+        }
+        let Some(job) = &self.ctx.config.retrain_job else {
+            return Ok(ActionReport::skipped(
+                Action::Retrain,
+                format!("{AML_RETRAIN_JOB_FILE} is not set"),
+            ));
+        };
+        let Some(workspace) = workspace else {
+            return Ok(ActionReport::skipped(Action::Retrain, NO_WORKSPACE));
+        };
+        let name = retrain_job_name(event_id);
+        let request = format!(
             "PUT {}/jobs/{name}?api-version={ARM_API_VERSION}",
-            arm_url(ctx, &workspace.resource_id())
-        ),
+            self.arm_url(&workspace.resource_id())
+        );
+        let Some(client) = &self.client else {
+            let detail = format!(
+                "driftCoefficient {drift} reaches {threshold}: would create job {name} from {}",
+                job.path.display()
+            );
+            return Ok(ActionReport::dry_run(Action::Retrain, request, detail));
+        };
+        let body: Value = match serde_json::from_str(&job.fill(placeholder)) {
+            Ok(body) => body,
+            Err(err) => {
+                return Ok(ActionReport::failed(
+                    Action::Retrain,
+                    request,
+                    format!(
+                        "{} is not JSON once filled in for this event: {err}",
+                        job.path.display()
+                    ),
+                ));
+            }
+        };
+        match client.create_or_update_job(workspace, &name, &body).await {
+            Ok(JobOutcome::Created(_) | JobOutcome::Updated(_)) => Ok(ActionReport::done(
+                Action::Retrain,
+                request,
+                format!("driftCoefficient {drift} reaches {threshold}: created job {name}"),
+            )),
+            Ok(JobOutcome::AlreadyExists { status, .. }) => Ok(ActionReport::done(
+                Action::Retrain,
+                request,
+                format!(
+                    "job {name} already exists (Azure answered {status}): this event was handled before"
+                ),
+            )),
+            Err(err) => self.settle(Action::Retrain, request, err),
+        }
+    }
+
+    /// Scores `AML_SMOKE_TEST_URI` once and records status and latency. Whatever the endpoint
+    /// answers is the result: a failing deployment is news to report, not a reason to
+    /// redeliver the event.
+    pub async fn smoke_test(&self) -> Result<(ActionReport, Option<Value>), HandlerError> {
+        let config = &self.ctx.config;
+        let Some(uri) = &config.smoke_test_uri else {
+            return Ok((
+                ActionReport::skipped(
+                    Action::SmokeTest,
+                    format!("{AML_SMOKE_TEST_URI} is not set"),
+                ),
+                None,
+            ));
+        };
+        let request = format!("POST {}", redacted(uri.as_str()));
+        let Some(client) = &self.client else {
+            return Ok((
+                ActionReport::dry_run(
+                    Action::SmokeTest,
+                    request,
+                    "would score the endpoint once and record status and latency",
+                ),
+                None,
+            ));
+        };
+        // Checked to be JSON at start-up.
+        let payload: Value =
+            serde_json::from_str(&config.smoke_test_payload).unwrap_or(Value::Null);
+        match client
+            .score(uri, config.smoke_test_key.as_ref(), &payload)
+            .await
+        {
+            Ok(answer) => {
+                let latency_ms = answer.latency.as_secs_f64() * 1000.0;
+                let facts = json!({ "status": answer.status, "latencyMs": (latency_ms * 10.0).round() / 10.0 });
+                let detail = format!(
+                    "the endpoint answered {} in {latency_ms:.1} ms",
+                    answer.status
+                );
+                let report = if (200..300).contains(&answer.status) {
+                    ActionReport::done(Action::SmokeTest, request, detail)
+                } else {
+                    ActionReport::failed(Action::SmokeTest, request, detail)
+                };
+                Ok((report, Some(facts)))
+            }
+            Err(err) => {
+                let report = self.failed(Action::SmokeTest, request, &err);
+                let facts = json!({ "error": report.detail });
+                Ok((report, Some(facts)))
+            }
+        }
+    }
+
+    /// Sorts a failed call: a refused identity fails the delivery, a transient failure makes
+    /// Event Grid redeliver, anything else is reported as a permanent failure.
+    fn settle(
+        &self,
+        action: Action,
+        request: String,
+        err: CallbackError,
+    ) -> Result<ActionReport, HandlerError> {
+        if err.is_unauthorized() {
+            return Err(unauthorized(action, &err));
+        }
+        if err.is_transient() {
+            return Err(HandlerError::Transient {
+                action,
+                message: err.to_string(),
+            });
+        }
+        Ok(self.failed(action, request, &err))
+    }
+
+    /// A permanent failure, logged at error.
+    fn failed(&self, action: Action, request: String, err: &CallbackError) -> ActionReport {
+        error!(action = action.as_str(), error = %err, "action failed");
+        ActionReport::failed(action, request, err.to_string())
+    }
+
+    fn arm_url(&self, path: &str) -> String {
         format!(
-            "driftCoefficient {drift} reaches {threshold}: would create job {name} from {}",
-            job.path.display()
-        ),
-    )
+            "{}{}",
+            self.ctx.config.arm_endpoint.as_str().trim_end_matches('/'),
+            path
+        )
+    }
 }
 
-/// Smoke-test the deployment, when `AML_SMOKE_TEST_URI` is set.
-pub(crate) fn smoke_test(ctx: &AppContext) -> ActionReport {
-    let Some(uri) = &ctx.config.smoke_test_uri else {
-        return ActionReport::skipped(
-            Action::SmokeTest,
-            format!("{AML_SMOKE_TEST_URI} is not set"),
-        );
-    };
-    ActionReport::dry_run(
-        Action::SmokeTest,
-        format!("POST {}", redacted(uri.as_str())),
-        "would score the endpoint once and record status and latency",
-    )
+fn unauthorized(action: Action, err: &CallbackError) -> HandlerError {
+    HandlerError::Unauthorized {
+        action,
+        message: err.to_string(),
+    }
 }
 
 /// The retraining job's name: derived from the event id alone, so a redelivered event names
 /// the same job and can never start a second one. Job names allow letters, digits, `-` and `_`.
-pub(crate) fn retrain_job_name(event_id: &str) -> String {
+pub fn retrain_job_name(event_id: &str) -> String {
     let id: String = event_id
         .chars()
         .map(|c| {
@@ -137,16 +390,8 @@ pub(crate) fn retrain_job_name(event_id: &str) -> String {
     format!("retrain-{id}")
 }
 
-fn arm_url(ctx: &AppContext, path: &str) -> String {
-    format!(
-        "{}{}",
-        ctx.config.arm_endpoint.as_str().trim_end_matches('/'),
-        path
-    )
-}
-
 /// `scheme://host[:port]/…`: the path and query of webhook and scoring URLs can hold keys.
-pub(crate) fn redacted(url: &str) -> String {
+pub fn redacted(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(url) => {
             let port = url

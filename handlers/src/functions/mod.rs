@@ -5,14 +5,14 @@
 //! - [`prepare`]: checks an event's type against the function asked for and the workspace
 //!   allow-list, and reads its data; [`run`] hands the typed event to its function;
 //!   [`handle_all`] does both for a delivery, within the deadline.
-//! - `actions`: the decisions and requests the functions share (notify, enrich, retrain,
-//!   smoke-test).
+//! - [`actions`]: the actions the functions share (notify, enrich, retrain, smoke-test) and
+//!   how their failures are sorted.
 //! - one module per function, named after it.
 //!
 //! What reaches Azure is decided here; how requests travel is the client's job, and how
 //! answers are encoded is the hosts'.
 
-mod actions;
+pub mod actions;
 pub mod dataset_drift_detected;
 pub mod model_deployed;
 pub mod model_registered;
@@ -25,11 +25,14 @@ use aml_events::{
         DatasetDriftDetected, ModelDeployed, ModelRegistered, RunCompleted, RunStatusChanged,
     },
 };
-use tracing::warn;
+use std::time::Instant;
+
+use actions::Actions;
+use tracing::{info, warn};
 
 use crate::{
     AppContext,
-    outcome::{Action, Outcome},
+    outcome::{Action, ActionReport, Outcome},
 };
 
 /// Why an event could not be handled; each host maps these to its statuses in one place.
@@ -140,6 +143,15 @@ pub fn prepare(
             note,
         )));
     }
+    if let Some(done) = ctx.recent.completed(function, &event.id) {
+        info!(event_id = %event.id, function = function.name(), "event already handled; acknowledged without repeating its actions");
+        let outcome = done
+            .into_iter()
+            .fold(Outcome::new(Some(function), &event), |outcome, action| {
+                outcome.with(ActionReport::duplicate(action))
+            });
+        return Ok(Prepared::Acknowledged(outcome));
+    }
     Ok(Prepared::Act(Box::new(match event.decode()? {
         AmlEvent::ModelRegistered(data) => TypedEvent::ModelRegistered(event.with_data(data)),
         AmlEvent::ModelDeployed(data) => TypedEvent::ModelDeployed(event.with_data(data)),
@@ -161,19 +173,30 @@ pub fn prepare(
     })))
 }
 
-/// Runs a prepared event's function.
-pub async fn run(prepared: Prepared, ctx: &AppContext) -> Result<Outcome, HandlerError> {
+/// Runs a prepared event's function, and remembers the event once its function completed.
+pub async fn run(
+    prepared: Prepared,
+    actions: &Actions<'_>,
+    ctx: &AppContext,
+) -> Result<Outcome, HandlerError> {
     let typed = match prepared {
         Prepared::Acknowledged(outcome) => return Ok(outcome),
         Prepared::Act(typed) => *typed,
     };
-    match typed {
-        TypedEvent::ModelRegistered(event) => model_registered::handle(event, ctx).await,
-        TypedEvent::ModelDeployed(event) => model_deployed::handle(event, ctx).await,
-        TypedEvent::RunCompleted(event) => run_completed::handle(event, ctx).await,
-        TypedEvent::DatasetDriftDetected(event) => dataset_drift_detected::handle(event, ctx).await,
-        TypedEvent::RunStatusChanged(event) => run_status_changed::handle(event, ctx).await,
+    let outcome = match typed {
+        TypedEvent::ModelRegistered(event) => model_registered::handle(event, actions).await,
+        TypedEvent::ModelDeployed(event) => model_deployed::handle(event, actions).await,
+        TypedEvent::RunCompleted(event) => run_completed::handle(event, actions).await,
+        TypedEvent::DatasetDriftDetected(event) => {
+            dataset_drift_detected::handle(event, actions).await
+        }
+        TypedEvent::RunStatusChanged(event) => run_status_changed::handle(event, actions).await,
+    }?;
+    if let Some(function) = outcome.function {
+        let taken = outcome.actions.iter().map(|report| report.action).collect();
+        ctx.recent.remember(function, &outcome.event_id, taken);
     }
+    Ok(outcome)
 }
 
 /// Handles every event of a delivery: all are checked first (a malformed one fails the
@@ -187,13 +210,22 @@ pub async fn handle_all(
         .into_iter()
         .map(|event| prepare(event, function, ctx))
         .collect::<Result<Vec<_>, _>>()?;
-    let work =
-        futures_util::future::join_all(prepared.into_iter().map(|prepared| run(prepared, ctx)));
-    let results = tokio::time::timeout(ctx.config.deadline, work)
-        .await
-        .map_err(|_| HandlerError::DeadlineExceeded {
-            seconds: ctx.config.deadline.as_secs(),
-        })?;
+    let budget = ctx.config.deadline;
+    let started = Instant::now();
+    // The client stops retrying a little before the delivery's deadline, so that its own
+    // error (naming the call) is what gets reported, in time to answer.
+    let actions = Actions::new(ctx, started + budget.saturating_sub(budget / 10));
+    let work = futures_util::future::join_all(
+        prepared
+            .into_iter()
+            .map(|prepared| run(prepared, &actions, ctx)),
+    );
+    let results =
+        tokio::time::timeout(budget, work)
+            .await
+            .map_err(|_| HandlerError::DeadlineExceeded {
+                seconds: budget.as_secs(),
+            })?;
     results.into_iter().collect()
 }
 

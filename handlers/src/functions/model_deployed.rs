@@ -1,11 +1,13 @@
-//! `ModelDeployed`: models were deployed to an endpoint; smoke-test it, then announce it.
+//! `ModelDeployed`: models were deployed to an endpoint; smoke-test it, then announce it with
+//! the smoke test's result.
 //! Function name, folder `function-definitions/ModelDeployed/` and route `/ModelDeployed` are
 //! one name.
 
 use aml_events::{Event, Function, events::ModelDeployed};
+use serde_json::json;
 
-use super::{HandlerError, actions};
-use crate::{AppContext, outcome::Outcome};
+use super::{HandlerError, actions::Actions};
+use crate::outcome::{ActionStatus, Outcome};
 
 /// The function's name.
 pub const NAME: &str = Function::ModelDeployed.name();
@@ -13,11 +15,12 @@ pub const NAME: &str = Function::ModelDeployed.name();
 /// Smoke-tests the deployment when configured, then notifies.
 pub async fn handle(
     event: Event<ModelDeployed>,
-    ctx: &AppContext,
+    actions: &Actions<'_>,
 ) -> Result<Outcome, HandlerError> {
-    let deployed = event.data.clone().unwrap_or_default();
+    let deployed = event.data.as_ref().cloned().unwrap_or_default();
     let models: Vec<&str> = deployed.model_ids().collect();
-    let text = format!(
+    let (smoke_test, smoke_facts) = actions.smoke_test().await?;
+    let mut text = format!(
         "Service {} ({}) was deployed with {}",
         deployed.service_name.as_deref().unwrap_or("(unnamed)"),
         deployed
@@ -30,8 +33,17 @@ pub async fn handle(
             models.join(", ")
         },
     );
-    let smoke_test = actions::smoke_test(ctx);
-    let notify = actions::notify(Function::ModelDeployed, &text, ctx);
+    if matches!(smoke_test.status, ActionStatus::Done | ActionStatus::Failed) {
+        text.push_str(&format!("; smoke test: {}", smoke_test.detail));
+    }
+    let notify = actions
+        .notify(
+            Function::ModelDeployed,
+            &event,
+            &text,
+            json!({ "smokeTest": smoke_facts }),
+        )
+        .await?;
     Ok(Outcome::new(Some(Function::ModelDeployed), &event)
         .with(smoke_test)
         .with(notify))

@@ -3,9 +3,10 @@
 //! are one name.
 
 use aml_events::{Event, Function, events::ModelRegistered};
+use serde_json::json;
 
-use super::{HandlerError, actions};
-use crate::{AppContext, outcome::Outcome};
+use super::{HandlerError, actions::Actions};
+use crate::outcome::Outcome;
 
 /// The function's name.
 pub const NAME: &str = Function::ModelRegistered.name();
@@ -13,14 +14,16 @@ pub const NAME: &str = Function::ModelRegistered.name();
 /// Notifies that the model was registered.
 pub async fn handle(
     event: Event<ModelRegistered>,
-    ctx: &AppContext,
+    actions: &Actions<'_>,
 ) -> Result<Outcome, HandlerError> {
-    let model = event.data.clone().unwrap_or_default();
+    let model = event.data.as_ref().cloned().unwrap_or_default();
     let text = format!(
         "Model {} version {} was registered",
         model.model_name.as_deref().unwrap_or("(unnamed)"),
         model.model_version.as_deref().unwrap_or("(unknown)"),
     );
-    let notify = actions::notify(Function::ModelRegistered, &text, ctx);
+    let notify = actions
+        .notify(Function::ModelRegistered, &event, &text, json!({}))
+        .await?;
     Ok(Outcome::new(Some(Function::ModelRegistered), &event).with(notify))
 }

@@ -5,9 +5,8 @@
 
 use aml_events::{Event, Function, events::RunCompleted};
 
-use super::{HandlerError, actions, workspace_of};
+use super::{HandlerError, actions::Actions, run_status_changed::run_notice, workspace_of};
 use crate::{
-    AppContext,
     config::AML_NOTIFY_ON,
     outcome::{Action, ActionReport, Outcome},
 };
@@ -17,26 +16,23 @@ pub const NAME: &str = Function::RunCompleted.name();
 
 /// Enriches and notifies when `RunCompleted` is in `AML_NOTIFY_ON` (it is not by default:
 /// completed runs are frequent).
-pub async fn handle(event: Event<RunCompleted>, ctx: &AppContext) -> Result<Outcome, HandlerError> {
+pub async fn handle(
+    event: Event<RunCompleted>,
+    actions: &Actions<'_>,
+) -> Result<Outcome, HandlerError> {
     let outcome = Outcome::new(Some(Function::RunCompleted), &event);
-    if !ctx.config.notify_on.contains(&Function::RunCompleted) {
-        return Ok(outcome.with(ActionReport::skipped(
-            Action::Notify,
-            format!("RunCompleted is not in {AML_NOTIFY_ON}"),
-        )));
+    if !actions.notifies(Function::RunCompleted) {
+        let detail = format!("RunCompleted is not in {AML_NOTIFY_ON}");
+        return Ok(outcome.with(ActionReport::skipped(Action::Notify, detail)));
     }
-    let run = event.data.clone().unwrap_or_default();
-    let enrich = actions::enrich(
-        workspace_of(&event).as_ref(),
-        run.experiment_name.as_deref(),
-        run.run_id.as_deref(),
-        ctx,
-    );
-    let text = format!(
-        "Run {} of experiment {} completed",
-        run.run_id.as_deref().unwrap_or("(unknown)"),
-        run.experiment_name.as_deref().unwrap_or("(unknown)"),
-    );
-    let notify = actions::notify(Function::RunCompleted, &text, ctx);
+    let run = event.data.as_ref().cloned().unwrap_or_default();
+    let (experiment, run_id) = (run.experiment_name.as_deref(), run.run_id.as_deref());
+    let (enrich, facts) = actions
+        .enrich(workspace_of(&event).as_ref(), experiment, run_id)
+        .await?;
+    let (text, extra) = run_notice(experiment, run_id, "completed", facts.as_ref());
+    let notify = actions
+        .notify(Function::RunCompleted, &event, &text, extra)
+        .await?;
     Ok(outcome.with(enrich).with(notify))
 }

@@ -91,6 +91,7 @@ mod tests {
             Config::from_lookup(|name| (name == "AML_WEBHOOK_KEY").then(|| key.clone()).flatten())
                 .unwrap(),
         )
+        .unwrap()
     }
 
     /// An API Gateway HTTP API / Function URL request (payload format 2.0).
