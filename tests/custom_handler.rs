@@ -122,7 +122,11 @@ fn every_sample_in_every_encoding_gets_a_well_formed_200() {
                 // The samples share one event id: only its first delivery to a function acts,
                 // the others are recognised as redeliveries.
                 let first = folder == "event_grid" && matches!(encoding, Encoding::Object);
-                let expected: &[&str] = if first { &["skipped", "dry-run"] } else { &["duplicate"] };
+                let expected: &[&str] = if first {
+                    &["skipped", "dry-run"]
+                } else {
+                    &["duplicate"]
+                };
                 for action in outcome["actions"].as_array().unwrap() {
                     let status = action["status"].as_str().unwrap();
                     assert!(expected.contains(&status), "{case}: {action}");

@@ -733,6 +733,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_job_template_is_accepted() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/retrain-job.json");
+        let config = config(&[(AML_RETRAIN_JOB_FILE, path)]).unwrap();
+        let filled = config.retrain_job.unwrap().fill(|name| format!("<{name}>"));
+        assert!(filled.contains("<eventId>") && filled.contains("${{inputs.baseline}}"), "{filled}");
+    }
+
+    #[test]
     fn the_workspace_allow_list_ignores_case() {
         let id = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.MachineLearningServices/workspaces/WS";
         let config = config(&[(AML_WORKSPACES, id)]).unwrap();

@@ -50,7 +50,12 @@ pub async fn handle(
     let (enrich, facts) = actions
         .enrich(workspace_of(&event).as_ref(), experiment, run_id)
         .await?;
-    let (text, extra) = run_notice(experiment, run_id, &format!("now {status}"), facts.as_ref());
+    let (text, extra) = run_notice(
+        experiment,
+        run_id,
+        &format!("is now {status}"),
+        facts.as_ref(),
+    );
     let notify = actions
         .notify(Function::RunStatusChanged, &event, &text, extra)
         .await?;
