@@ -309,3 +309,81 @@ fn bootstrap_outside_lambda_says_what_is_missing() {
         "{stderr}"
     );
 }
+
+#[test]
+fn bootstrap_answers_503_when_azure_stays_down() {
+    use wiremock::{
+        Mock, MockServer, ResponseTemplate,
+        matchers::{method, path, path_regex},
+    };
+    // Arrange: Azure answers 503 to every job creation; the deadline is short.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let azure =
+        runtime.block_on(async {
+            let azure = MockServer::start().await;
+            let expires_on = (SystemTime::now() + Duration::from_secs(3600))
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            Mock::given(method("GET"))
+                .and(path("/msi/token"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(
+                    json!({"access_token": "t", "expires_on": expires_on.to_string()}),
+                ))
+                .mount(&azure)
+                .await;
+            Mock::given(method("PUT"))
+                .and(path_regex("/jobs/retrain-.*$"))
+                .respond_with(ResponseTemplate::new(503))
+                .mount(&azure)
+                .await;
+            azure
+        });
+    let job = std::env::temp_dir().join(format!(
+        "aml-handlers-lambda-job-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(&job, r#"{"properties": {"jobType": "Command"}}"#).unwrap();
+    let drift = json!([{
+        "id": "lambda-drift-1",
+        "topic": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws",
+        "subject": "datadrifts/d/runs/r",
+        "eventType": "Microsoft.MachineLearningServices.DatasetDriftDetected",
+        "eventTime": "2024-03-01T12:00:00Z",
+        "data": {"driftCoefficient": 0.9}
+    }]);
+    let request = function_url_request(
+        "POST",
+        "",
+        json!({"aeg-event-type": "Notification"}),
+        Some(drift.to_string()),
+    );
+    let (runtime_api, answers) = start_runtime_api(vec![("drift".to_owned(), request)]);
+
+    // Act
+    let _bootstrap = start_bootstrap(
+        &runtime_api,
+        &[
+            ("IDENTITY_ENDPOINT", &format!("{}/msi/token", azure.uri())),
+            ("IDENTITY_HEADER", "h"),
+            ("AML_ARM_ENDPOINT", &azure.uri()),
+            ("AML_RETRAIN_JOB_FILE", job.to_str().unwrap()),
+            ("AML_DEADLINE_SECONDS", "2"),
+        ],
+    );
+    let (id, response) = answers
+        .recv_timeout(Duration::from_secs(30))
+        .expect("an answer");
+
+    // Assert: Event Grid will redeliver.
+    assert_eq!(id, "response:drift");
+    assert_eq!(response["statusCode"], 503, "{response}");
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "Transient");
+    std::fs::remove_file(job).unwrap();
+    drop(runtime);
+}

@@ -737,7 +737,10 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/retrain-job.json");
         let config = config(&[(AML_RETRAIN_JOB_FILE, path)]).unwrap();
         let filled = config.retrain_job.unwrap().fill(|name| format!("<{name}>"));
-        assert!(filled.contains("<eventId>") && filled.contains("${{inputs.baseline}}"), "{filled}");
+        assert!(
+            filled.contains("<eventId>") && filled.contains("${{inputs.baseline}}"),
+            "{filled}"
+        );
     }
 
     #[test]
