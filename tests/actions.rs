@@ -216,6 +216,12 @@ impl StandIn {
     }
 }
 
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.job_file);
+    }
+}
+
 fn start(env: &[(&'static str, String)]) -> Server {
     let env: Vec<(&str, &str)> = env
         .iter()

@@ -1,0 +1,56 @@
+//! The host-invocation decoder faces whatever reaches `POST /{Function}`: arbitrary bytes,
+//! odd `Data` shapes and encodings nested any number of times must come back as a body or an
+//! error, never a panic; and what it returns must go through the envelope reader safely too.
+
+use aml_handlers::hosting::custom_handler::event_body;
+use proptest::prelude::*;
+
+const EVENT: &str = include_str!("fixtures/event_grid/run_status_changed.json");
+
+/// Decodes an invocation all the way to typed events, as the route does.
+fn decode_fully(invocation: &[u8]) {
+    if let Ok((_, body)) = event_body(invocation) {
+        if let Ok(events) = aml_events::envelope::parse(None, body.as_bytes()) {
+            for event in events {
+                let _ = event.decode();
+            }
+        }
+    }
+}
+
+/// `text` JSON-encoded as a string `times` times.
+fn encode(text: &str, times: usize) -> String {
+    (0..times).fold(text.to_owned(), |text, _| {
+        serde_json::to_string(&text).unwrap()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    #[test]
+    fn arbitrary_bytes(body in prop::collection::vec(any::<u8>(), 0..512)) {
+        decode_fully(&body);
+    }
+
+    #[test]
+    fn arbitrary_data_values(binding in "[a-zA-Z]{1,8}", value in "\\PC{0,64}", times in 0usize..6) {
+        let invocation = format!(r#"{{"Data": {{"{binding}": {}}}, "Metadata": {{}}}}"#, encode(&value, times.max(1)));
+        decode_fully(invocation.as_bytes());
+    }
+
+    #[test]
+    fn the_real_event_in_any_number_of_encodings(times in 0usize..8, cut in any::<prop::sample::Index>()) {
+        let data = if times == 0 { EVENT.to_owned() } else { encode(EVENT, times) };
+        let invocation = format!(r#"{{"Data": {{"event": {data}}}, "Metadata": {{"sys": {{}}}}}}"#);
+        decode_fully(invocation.as_bytes());
+        // And cut short anywhere.
+        let bytes = invocation.as_bytes();
+        decode_fully(&bytes[..cut.index(bytes.len())]);
+        // Up to three string encodings are unwrapped to the event itself.
+        if (1..=3).contains(&times) {
+            let (_, body) = event_body(invocation.as_bytes()).unwrap();
+            prop_assert_eq!(body.as_ref(), EVENT);
+        }
+    }
+}
