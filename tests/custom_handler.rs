@@ -168,6 +168,7 @@ fn decisions_follow_the_settings() {
         ("AML_RETRAIN_JOB_FILE", job.to_str().unwrap()),
         ("AML_RETRAIN_DRIFT_THRESHOLD", "0.4"),
         ("AML_NOTIFY_RUN_STATUSES", "failed"),
+        ("RUST_LOG", "debug"),
     ]);
 
     // Drift 0.42 reaches 0.4: the retraining job would be created under a name from the id.
@@ -353,7 +354,7 @@ fn many_invocations_at_once() {
 
 #[test]
 fn json_logs_carry_the_invocation_and_the_event() {
-    let server = Server::start(&[("AML_LOG_FORMAT", "json")]);
+    let server = Server::start(&[("AML_LOG_FORMAT", "json"), ("RUST_LOG", "debug")]);
     let event = event("event_grid/run_completed.json");
     let (status, _) = invoke(
         &server,

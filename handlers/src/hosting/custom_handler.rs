@@ -12,11 +12,11 @@ use std::{borrow::Cow, collections::BTreeMap};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use aml_events::{Function, ParseError, envelope};
-use serde::Deserialize;
-use serde_json::{json, value::RawValue};
-use tracing::{Instrument, info, info_span};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use tracing::{Instrument, debug, info_span};
 
-use super::{HostError, body};
+use super::{HostError, body, unescape::unescape};
 use crate::{
     AppContext,
     functions::{self, HandlerError},
@@ -91,8 +91,8 @@ fn unwrap_strings(mut text: &str) -> Result<Cow<'_, str>, String> {
                 None => Cow::Borrowed(text),
             });
         }
-        let inner: String = serde_json::from_str(current)
-            .map_err(|err| format!("is a string that is not JSON text ({err})"))?;
+        let inner =
+            unescape(current).map_err(|problem| format!("is a JSON string that {problem}"))?;
         owned = Some(inner);
         text = "";
     }
@@ -108,10 +108,10 @@ pub const MAX_INVOCATION_BYTES: usize = 4 * 1024 * 1024;
 /// `POST /{function}`: one host invocation.
 pub async fn invoke(
     request: HttpRequest,
-    name: web::Path<String>,
     payload: web::Payload,
     ctx: web::Data<AppContext>,
 ) -> Result<HttpResponse, HostError> {
+    let name = request.path().trim_start_matches('/').to_owned();
     let invocation_id = request
         .headers()
         .get(INVOCATION_ID_HEADER)
@@ -144,17 +144,43 @@ async fn handle(name: &str, body: &[u8], ctx: &AppContext) -> Result<HttpRespons
         Err(err) => return Err(err.into()),
     };
     for outcome in &outcomes {
-        info!(event_id = %outcome.event_id, event_type = %outcome.event_type, actions = %outcome.summary(), "event handled");
+        // The host records `Logs` of a successful invocation in its own log stream, so stderr
+        // only repeats it at debug; failures are logged at warn or error.
+        debug!(event_id = %outcome.event_id, event_type = %outcome.event_type, actions = %outcome.summary(), "event handled");
     }
     let logs: Vec<String> = outcomes.iter().flat_map(Outcome::log_lines).collect();
     let return_value = match outcomes.len() {
-        1 => json!(outcomes.pop()),
-        _ => json!(outcomes),
+        1 => ReturnValue::One(outcomes.pop()),
+        _ => ReturnValue::Many(outcomes),
     };
-    Ok(
-        HttpResponse::Ok()
-            .json(json!({ "Outputs": {}, "Logs": logs, "ReturnValue": return_value })),
-    )
+    Ok(HttpResponse::Ok().json(HostAnswer {
+        outputs: Outputs {},
+        logs,
+        return_value,
+    }))
+}
+
+/// The answer to the host: `{"Outputs": {}, "Logs": [...], "ReturnValue": ...}`.
+#[derive(Serialize)]
+struct HostAnswer {
+    #[serde(rename = "Outputs")]
+    outputs: Outputs,
+    #[serde(rename = "Logs")]
+    logs: Vec<String>,
+    #[serde(rename = "ReturnValue")]
+    return_value: ReturnValue,
+}
+
+/// No output bindings: `{}`.
+#[derive(Serialize)]
+struct Outputs {}
+
+/// One outcome for one event (the usual case), a list for a batch.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ReturnValue {
+    One(Option<Outcome>),
+    Many(Vec<Outcome>),
 }
 
 /// A bad event, located inside the invocation: `Data.event.data.modelVersion`.

@@ -12,6 +12,8 @@ use actix_web::{
     web,
 };
 
+use aml_events::Function;
+
 use super::{
     HostError, body, custom_handler,
     webhook::{self, Answer, WebhookRequest},
@@ -29,8 +31,15 @@ pub fn configure(ctx: web::Data<AppContext>) -> impl FnOnce(&mut web::ServiceCon
                     .route(web::post().to(webhook_post))
                     .route(web::method(Method::OPTIONS).to(webhook_options)),
             )
-            .route("/{function}", web::post().to(custom_handler::invoke))
-            .default_service(web::to(not_found));
+            .default_service(web::to(fallback));
+        // Exact paths match without the router's pattern engine; other spellings of a
+        // function's name reach the same handler through `fallback`.
+        for function in Function::ALL {
+            config.route(
+                &format!("/{}", function.name()),
+                web::post().to(custom_handler::invoke),
+            );
+        }
     }
 }
 
@@ -97,7 +106,17 @@ fn respond(result: Result<Answer, HostError>) -> Result<HttpResponse, HostError>
     Ok(response.json(answer.body))
 }
 
-async fn not_found(request: HttpRequest) -> Result<HttpResponse, HostError> {
+/// `POST /{anything}` is a host invocation (answered 404 `UnknownFunction` when no function
+/// has that name); anything else is 404 `NotFound`.
+async fn fallback(
+    request: HttpRequest,
+    payload: web::Payload,
+    ctx: web::Data<AppContext>,
+) -> Result<HttpResponse, HostError> {
+    let one_segment = request.path().len() > 1 && !request.path()[1..].contains('/');
+    if request.method() == Method::POST && one_segment {
+        return custom_handler::invoke(request, payload, ctx).await;
+    }
     Err(HostError::NotFound {
         method: request.method().to_string(),
         path: request.path().to_owned(),
