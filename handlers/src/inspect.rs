@@ -34,8 +34,9 @@ pub struct EventSummary<'a> {
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum SummaryData {
-    /// A typed payload, under its canonical keys.
-    Typed(AmlEvent),
+    /// A typed payload, under its canonical keys (re-read so that tags and properties kept
+    /// as text print on one line).
+    Typed(Value),
     /// The data of a type that is not ours (or null), re-read so that it prints on one line.
     Raw(Option<Value>),
 }
@@ -50,7 +51,7 @@ impl<'a> EventSummary<'a> {
                     .raw_data()
                     .and_then(|raw| serde_json::from_str(raw).ok()),
             ),
-            typed => SummaryData::Typed(typed),
+            typed => SummaryData::Typed(serde_json::to_value(&typed).unwrap_or(Value::Null)),
         };
         Ok(EventSummary {
             schema: event.schema,

@@ -5,6 +5,7 @@
 //! - [`Function`]: the five functions; event type <-> function name, nothing else.
 //! - [`AmlEvent`]: an event's data read as its type's payload, with an explicit
 //!   [`AmlEvent::Unknown`] for types that are not ours.
+//! - [`RawObject`]: tags and properties, kept as JSON text until read.
 //! - one module per payload, each declared with `payload!` (see `payload`), which reads keys
 //!   in any casing as real traffic sends them.
 //!
@@ -14,6 +15,7 @@ pub mod dataset_drift_detected;
 pub mod model_deployed;
 pub mod model_registered;
 pub(crate) mod payload;
+mod raw_object;
 pub(crate) use payload::payload;
 pub mod run_completed;
 pub mod run_status_changed;
@@ -23,6 +25,7 @@ use serde::{Deserialize, Serialize, Serializer};
 pub use dataset_drift_detected::DatasetDriftDetected;
 pub use model_deployed::ModelDeployed;
 pub use model_registered::ModelRegistered;
+pub use raw_object::RawObject;
 pub use run_completed::RunCompleted;
 pub use run_status_changed::{RunStatus, RunStatusChanged};
 

@@ -2,8 +2,7 @@
 //!
 //! See <https://learn.microsoft.com/azure/event-grid/event-schema-machine-learning>.
 
-use serde_json::{Map, Value};
-
+use super::RawObject;
 use super::payload::payload;
 
 payload! {
@@ -17,9 +16,9 @@ payload! {
         /// [`ModelDeployed::model_ids`].
         model_ids: Option<String> = "modelIds",
         /// The service's tags.
-        service_tags: Option<Map<String, Value>> = "serviceTags",
+        service_tags: Option<RawObject> = "serviceTags",
         /// The service's properties.
-        service_properties: Option<Map<String, Value>> = "serviceProperties",
+        service_properties: Option<RawObject> = "serviceProperties",
     }
 }
 

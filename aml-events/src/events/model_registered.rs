@@ -2,8 +2,7 @@
 //!
 //! See <https://learn.microsoft.com/azure/event-grid/event-schema-machine-learning>.
 
-use serde_json::{Map, Value};
-
+use super::RawObject;
 use super::payload::{StringOrNumber, payload};
 
 payload! {
@@ -14,8 +13,8 @@ payload! {
         /// Its version; a number in the docs (`20`), a string in live traffic (`"3"`).
         model_version: Option<String> = "modelVersion" via StringOrNumber,
         /// The model's tags.
-        model_tags: Option<Map<String, Value>> = "modelTags",
+        model_tags: Option<RawObject> = "modelTags",
         /// The model's properties.
-        model_properties: Option<Map<String, Value>> = "modelProperties",
+        model_properties: Option<RawObject> = "modelProperties",
     }
 }

@@ -2,8 +2,7 @@
 //!
 //! See <https://learn.microsoft.com/azure/event-grid/event-schema-machine-learning>.
 
-use serde_json::{Map, Value};
-
+use super::RawObject;
 use super::payload::payload;
 
 payload! {
@@ -18,8 +17,8 @@ payload! {
         /// The kind of run; often `null`.
         run_type: Option<String> = "runType",
         /// The run's tags.
-        run_tags: Option<Map<String, Value>> = "runTags",
+        run_tags: Option<RawObject> = "runTags",
         /// The run's properties: strings, some of them holding JSON text.
-        run_properties: Option<Map<String, Value>> = "runProperties",
+        run_properties: Option<RawObject> = "runProperties",
     }
 }

@@ -6,8 +6,8 @@
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value};
 
+use super::RawObject;
 use super::payload::payload;
 
 payload! {
@@ -22,9 +22,9 @@ payload! {
         /// The kind of run; often `null`.
         run_type: Option<String> = "runType",
         /// The run's tags.
-        run_tags: Option<Map<String, Value>> = "runTags",
+        run_tags: Option<RawObject> = "runTags",
         /// The run's properties: strings, some of them holding JSON text.
-        run_properties: Option<Map<String, Value>> = "runProperties",
+        run_properties: Option<RawObject> = "runProperties",
         /// The status the run moved to (sent as `failed`, `Running`, ...).
         run_status: Option<RunStatus> = "runStatus",
     }
