@@ -12,11 +12,14 @@ use std::{borrow::Cow, collections::BTreeMap};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use aml_events::{Function, ParseError, envelope};
-use serde::{Deserialize, Serialize};
+use serde::{
+    Deserialize, Serialize,
+    de::{self, IgnoredAny, Visitor},
+};
 use serde_json::value::RawValue;
 use tracing::{Instrument, debug, info_span};
 
-use super::{HostError, body, unescape::unescape};
+use super::{HostError, body, scan, unescape::unescape};
 use crate::{
     AppContext,
     functions::{self, HandlerError},
@@ -31,9 +34,62 @@ pub const INVOCATION_ID_HEADER: &str = "x-azure-functions-invocationid";
 
 /// The invocation body; only `Data` is read.
 #[derive(Deserialize)]
-struct Invocation<'a> {
-    #[serde(rename = "Data", alias = "data", borrow, default)]
-    data: BTreeMap<Cow<'a, str>, &'a RawValue>,
+#[serde(bound(deserialize = "'de: 'a, V: Deserialize<'de>"))]
+struct Invocation<'a, V> {
+    #[serde(rename = "Data", alias = "data", borrow, default = "BTreeMap::new")]
+    data: BTreeMap<Cow<'a, str>, V>,
+}
+
+/// A `Data` entry as first read. A string (what the host sends) is decoded by the same pass
+/// that finds it; anything else (the documented object form) is read again as raw JSON.
+enum Input<'a> {
+    Text(Cow<'a, str>),
+    Structured,
+}
+
+impl<'de> Deserialize<'de> for Input<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct InputVisitor;
+        impl<'de> Visitor<'de> for InputVisitor {
+            type Value = Input<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an event, as JSON or as a JSON string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Input<'de>, E> {
+                Ok(Input::Text(Cow::Borrowed(text)))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Input<'de>, E> {
+                Ok(Input::Text(Cow::Owned(text.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, text: String) -> Result<Input<'de>, E> {
+                Ok(Input::Text(Cow::Owned(text)))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Input<'de>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Input::Structured)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Input<'de>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Input::Structured)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Input<'de>, E> {
+                Ok(Input::Structured)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Input<'de>, E> {
+                Ok(Input::Structured)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Input<'de>, E> {
+                Ok(Input::Structured)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Input<'de>, E> {
+                Ok(Input::Structured)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Input<'de>, E> {
+                Ok(Input::Structured)
+            }
+        }
+        deserializer.deserialize_any(InputVisitor)
+    }
 }
 
 /// Picks the trigger input out of an invocation body and unwraps it to the event JSON.
@@ -41,64 +97,110 @@ struct Invocation<'a> {
 /// Returns the binding name (for messages) and the delivery body: one event object or an
 /// array of them.
 pub fn event_body(invocation: &[u8]) -> Result<(String, Cow<'_, str>), HostError> {
-    let invocation: Invocation<'_> = serde_json::from_slice(invocation).map_err(|err| HostError::BadRequest {
-        message: format!("invocation body is not a Functions host invocation ({{\"Data\": {{...}}, \"Metadata\": {{...}}}}): {err}"),
-        field: None,
-    })?;
-    let (binding, raw) = match invocation.data.get(BINDING_NAME) {
-        Some(raw) => (BINDING_NAME.to_owned(), *raw),
-        None => {
-            let mut inputs = invocation.data.iter();
-            match (inputs.next(), inputs.next()) {
-                (Some((name, raw)), None) => (name.to_string(), *raw),
-                (None, _) => {
-                    return Err(HostError::BadRequest {
-                        message: "invocation has no trigger input: Data is missing or empty".into(),
-                        field: Some("Data".into()),
-                    });
-                }
-                (Some(_), Some(_)) => {
-                    let names: Vec<&str> =
-                        invocation.data.keys().map(|name| name.as_ref()).collect();
-                    return Err(HostError::BadRequest {
-                        message: format!(
-                            "Data has several inputs ({}) and none is named {BINDING_NAME:?}",
-                            names.join(", ")
-                        ),
-                        field: Some("Data".into()),
-                    });
-                }
-            }
+    match scan::data_entries(invocation) {
+        Some(entries) => {
+            let binding = trigger_input(entries.iter().map(|(name, _)| *name))?;
+            let raw = entries
+                .iter()
+                .find(|(name, _)| *name == binding)
+                .map_or("null", |(_, raw)| *raw);
+            let body = if raw.starts_with('"') {
+                unescape(raw)
+                    .map_err(|problem| format!("is a JSON string that {problem}"))
+                    .and_then(|text| unwrap_strings(Cow::Owned(text)))
+            } else {
+                Ok(Cow::Borrowed(raw))
+            };
+            located(binding, body)
         }
-    };
-    let body = unwrap_strings(raw.get()).map_err(|problem| HostError::BadRequest {
-        message: format!("Data.{binding} {problem}"),
-        field: Some(format!("Data.{binding}")),
-    })?;
-    Ok((binding, body))
+        None => event_body_general(invocation),
+    }
 }
 
-/// Parses while the value is a JSON string: single-, double- or triple-encoded events all
-/// come out as the event's own JSON text.
-fn unwrap_strings(mut text: &str) -> Result<Cow<'_, str>, String> {
-    const MAX_ENCODINGS: usize = 3;
-    let mut owned: Option<String> = None;
-    for _ in 0..=MAX_ENCODINGS {
-        let current = owned.as_deref().unwrap_or(text).trim_start();
-        if !current.starts_with('"') {
-            return Ok(match owned {
-                Some(inner) => Cow::Owned(inner),
-                None => Cow::Borrowed(text),
-            });
+/// What [`event_body`] does for any body, through the general JSON parser, which also says
+/// precisely what is wrong with a body that is not an invocation.
+pub fn event_body_general(invocation: &[u8]) -> Result<(String, Cow<'_, str>), HostError> {
+    let not_an_invocation = |err: serde_json::Error| HostError::BadRequest {
+        message: format!(
+            "invocation body is not a Functions host invocation ({{\"Data\": {{...}}, \"Metadata\": {{...}}}}): {err}"
+        ),
+        field: None,
+    };
+    let mut parsed: Invocation<'_, Input<'_>> =
+        serde_json::from_slice(invocation).map_err(not_an_invocation)?;
+    let binding = trigger_input(parsed.data.keys().map(|name| name.as_ref()))?;
+    let body = match parsed.data.remove(binding.as_str()) {
+        Some(Input::Text(text)) => unwrap_strings(text),
+        // The object form, read again for its raw text: no string to decode.
+        _ => {
+            let raw: Invocation<'_, &RawValue> =
+                serde_json::from_slice(invocation).map_err(not_an_invocation)?;
+            Ok(Cow::Borrowed(
+                raw.data
+                    .get(binding.as_str())
+                    .map_or("null", |raw| raw.get()),
+            ))
         }
-        let inner =
-            unescape(current).map_err(|problem| format!("is a JSON string that {problem}"))?;
-        owned = Some(inner);
-        text = "";
+    };
+    located(binding, body)
+}
+
+/// Names the binding in a decoding problem.
+fn located(
+    binding: String,
+    body: Result<Cow<'_, str>, String>,
+) -> Result<(String, Cow<'_, str>), HostError> {
+    match body {
+        Ok(body) => Ok((binding, body)),
+        Err(problem) => Err(HostError::BadRequest {
+            message: format!("Data.{binding} {problem}"),
+            field: Some(format!("Data.{binding}")),
+        }),
     }
-    Err(format!(
-        "is encoded as a JSON string more than {MAX_ENCODINGS} times"
-    ))
+}
+
+/// The name of the trigger input: `event` (the name `function.json` gives it) or the only
+/// entry of `Data`, whatever its name.
+fn trigger_input<'a>(names: impl Iterator<Item = &'a str> + Clone) -> Result<String, HostError> {
+    if names.clone().any(|name| name == BINDING_NAME) {
+        return Ok(BINDING_NAME.to_owned());
+    }
+    let all: Vec<&str> = names.collect();
+    match all.as_slice() {
+        [only] => Ok((*only).to_owned()),
+        [] => Err(HostError::BadRequest {
+            message: "invocation has no trigger input: Data is missing or empty".into(),
+            field: Some("Data".into()),
+        }),
+        several => Err(HostError::BadRequest {
+            message: format!(
+                "Data has several inputs ({}) and none is named {BINDING_NAME:?}",
+                several.join(", ")
+            ),
+            field: Some("Data".into()),
+        }),
+    }
+}
+
+/// Decodes while the text is itself a JSON string: once-, twice- or thrice-encoded events all
+/// come out as the event's own JSON text (the parser already took off the first encoding).
+fn unwrap_strings(text: Cow<'_, str>) -> Result<Cow<'_, str>, String> {
+    const MAX_ENCODINGS: usize = 3;
+    let mut text = text;
+    for _ in 1..MAX_ENCODINGS {
+        if !text.trim_start().starts_with('"') {
+            return Ok(text);
+        }
+        text = Cow::Owned(
+            unescape(&text).map_err(|problem| format!("is a JSON string that {problem}"))?,
+        );
+    }
+    if text.trim_start().starts_with('"') {
+        return Err(format!(
+            "is encoded as a JSON string more than {MAX_ENCODINGS} times"
+        ));
+    }
+    Ok(text)
 }
 
 /// Largest host invocation accepted. Event Grid caps an event at 1 MiB; the host's string
