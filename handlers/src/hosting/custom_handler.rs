@@ -19,7 +19,7 @@ use serde::{
 use serde_json::value::RawValue;
 use tracing::{Instrument, debug, info_span};
 
-use super::{HostError, body, scan, unescape::unescape};
+use super::{HostError, body};
 use crate::{
     AppContext,
     functions::{self, HandlerError},
@@ -97,29 +97,6 @@ impl<'de> Deserialize<'de> for Input<'de> {
 /// Returns the binding name (for messages) and the delivery body: one event object or an
 /// array of them.
 pub fn event_body(invocation: &[u8]) -> Result<(String, Cow<'_, str>), HostError> {
-    match scan::data_entries(invocation) {
-        Some(entries) => {
-            let binding = trigger_input(entries.iter().map(|(name, _)| *name))?;
-            let raw = entries
-                .iter()
-                .find(|(name, _)| *name == binding)
-                .map_or("null", |(_, raw)| *raw);
-            let body = if raw.starts_with('"') {
-                unescape(raw)
-                    .map_err(|problem| format!("is a JSON string that {problem}"))
-                    .and_then(|text| unwrap_strings(Cow::Owned(text)))
-            } else {
-                Ok(Cow::Borrowed(raw))
-            };
-            located(binding, body)
-        }
-        None => event_body_general(invocation),
-    }
-}
-
-/// What [`event_body`] does for any body, through the general JSON parser, which also says
-/// precisely what is wrong with a body that is not an invocation.
-pub fn event_body_general(invocation: &[u8]) -> Result<(String, Cow<'_, str>), HostError> {
     let not_an_invocation = |err: serde_json::Error| HostError::BadRequest {
         message: format!(
             "invocation body is not a Functions host invocation ({{\"Data\": {{...}}, \"Metadata\": {{...}}}}): {err}"
@@ -192,7 +169,8 @@ fn unwrap_strings(text: Cow<'_, str>) -> Result<Cow<'_, str>, String> {
             return Ok(text);
         }
         text = Cow::Owned(
-            unescape(&text).map_err(|problem| format!("is a JSON string that {problem}"))?,
+            serde_json::from_str::<String>(&text)
+                .map_err(|err| format!("is a string that is not JSON text ({err})"))?,
         );
     }
     if text.trim_start().starts_with('"') {

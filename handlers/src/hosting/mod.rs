@@ -4,7 +4,6 @@
 //! # Layout
 //! - [`HostError`]: every failure a host answers, with its status code and JSON body.
 //! - `body`: reading a request body within a size limit.
-//! - `scan`, `unescape`: the fast path through the host's double-encoded `Data`.
 //! - [`custom_handler`]: the Azure Functions custom handler protocol (`POST /{Function}`).
 //! - [`webhook`]: Event Grid's webhook protocol (handshakes, keys, batches), free of any
 //!   HTTP framework so that every host shares it.
@@ -15,9 +14,7 @@ mod body;
 pub mod custom_handler;
 #[cfg(feature = "lambda")]
 pub mod lambda;
-mod scan;
 pub mod server;
-mod unescape;
 pub mod webhook;
 
 use aml_events::Function;
