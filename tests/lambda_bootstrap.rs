@@ -101,29 +101,15 @@ fn start_runtime_api(requests: Vec<(String, Value)>) -> (String, mpsc::Receiver<
     (address, received)
 }
 
-/// A Function URL request, payload format 2.0.
+/// A Function URL request, payload format 2.0, built on the committed fixture.
 fn function_url_request(method: &str, query: &str, headers: Value, body: Option<String>) -> Value {
-    json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": "/runtime/webhooks/eventgrid",
-        "rawQueryString": query,
-        "headers": headers,
-        "requestContext": {
-            "accountId": "anonymous",
-            "apiId": "r3pmxmplak",
-            "domainName": "r3pmxmplak.lambda-url.eu-west-1.on.aws",
-            "domainPrefix": "r3pmxmplak",
-            "http": { "method": method, "path": "/runtime/webhooks/eventgrid", "protocol": "HTTP/1.1", "sourceIp": "20.42.1.1", "userAgent": "Microsoft.Azure.EventGrid" },
-            "requestId": "1e6e4d4e-2b4b-4b9f-9a0e-8f7d2f0b7c11",
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "01/Mar/2024:12:00:00 +0000",
-            "timeEpoch": 1709294400000u64
-        },
-        "body": body,
-        "isBase64Encoded": false
-    })
+    let mut event: Value =
+        serde_json::from_str(&fixture("lambda/run_status_changed.function_url.json")).unwrap();
+    event["requestContext"]["http"]["method"] = method.into();
+    event["rawQueryString"] = query.into();
+    event["headers"] = headers;
+    event["body"] = body.into();
+    event
 }
 
 struct Bootstrap(Child);

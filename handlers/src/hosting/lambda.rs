@@ -96,35 +96,18 @@ mod tests {
 
     /// An API Gateway HTTP API / Function URL request (payload format 2.0).
     fn request(method: &str, query: &str, headers: Value, body: Option<&str>) -> Request {
-        let event = json!({
-            "version": "2.0",
-            "routeKey": "$default",
-            "rawPath": "/runtime/webhooks/eventgrid",
-            "rawQueryString": query,
-            "headers": headers,
-            "requestContext": {
-                "accountId": "123456789012",
-                "apiId": "abcdefghij",
-                "domainName": "abcdefghij.lambda-url.eu-west-1.on.aws",
-                "domainPrefix": "abcdefghij",
-                "http": {
-                    "method": method,
-                    "path": "/runtime/webhooks/eventgrid",
-                    "protocol": "HTTP/1.1",
-                    "sourceIp": "20.42.1.1",
-                    "userAgent": "Microsoft.Azure.EventGrid"
-                },
-                "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
-                "routeKey": "$default",
-                "stage": "$default",
-                "time": "01/Mar/2024:12:00:00 +0000",
-                "timeEpoch": 1709294400000u64
-            },
-            "body": body,
-            "isBase64Encoded": false
-        });
+        let mut event: Value = serde_json::from_str(FUNCTION_URL_REQUEST).unwrap();
+        event["requestContext"]["http"]["method"] = method.into();
+        event["rawQueryString"] = query.into();
+        event["headers"] = headers;
+        event["body"] = body.into();
         from_str(&event.to_string()).expect("a payload 2.0 request")
     }
+
+    /// A Function URL request (payload format 2.0) whose method, query, headers and body each
+    /// test sets.
+    const FUNCTION_URL_REQUEST: &str =
+        include_str!("../../../tests/fixtures/lambda/run_status_changed.function_url.json");
 
     fn body_of(response: &Response<Body>) -> Value {
         match response.body() {
