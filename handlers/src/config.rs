@@ -6,7 +6,7 @@
 
 use std::{collections::BTreeSet, net::IpAddr, path::PathBuf, time::Duration};
 
-use aml_events::{Function, Secret, WorkspaceId, events::RunStatus};
+use aml_events::{Function, Secret, WorkspaceId, azure::is_token_safe, events::RunStatus};
 use url::Url;
 
 /// Port the Functions host tells the custom handler to listen on.
@@ -501,26 +501,16 @@ fn token_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
+/// The client's own rule ([`is_token_safe`]), checked here to name the setting at start-up.
 fn check_transport(name: &'static str, url: &Url) -> Result<(), ConfigError> {
     match url.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback(url) => Ok(()),
+        _ if is_token_safe(url) => Ok(()),
         "http" => Err(ConfigError::InsecureUrl { name }),
         _ => Err(ConfigError::Invalid {
             name,
             expected: "https URL",
             found: String::new(),
         }),
-    }
-}
-
-/// `localhost`, `127.0.0.0/8` or `[::1]`.
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 

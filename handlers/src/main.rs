@@ -208,7 +208,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     let result = actix_web::rt::System::new().block_on(async move {
         let server = hosting::server::serve(listener, ctx)?;
-        let functions = Function::ALL.map(Function::name).join(", ");
+        let functions = Function::list();
         println!(
             "aml-handlers {} ready on http://{address} ({mode}); functions: {functions}",
             env!("CARGO_PKG_VERSION")
@@ -275,7 +275,7 @@ fn send(args: SendArgs) -> ExitCode {
         Err(name) => {
             return fail(&format!(
                 "unknown function {name:?} for --function; the functions are {}",
-                Function::ALL.map(Function::name).join(", ")
+                Function::list()
             ));
         }
     };

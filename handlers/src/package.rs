@@ -46,9 +46,7 @@ pub fn function_json(function: Function) -> &'static str {
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
     /// A name in `--functions` is not a function.
-    #[error(
-        "unknown function {0:?}; the functions are ModelRegistered, ModelDeployed, RunCompleted, DatasetDriftDetected, RunStatusChanged"
-    )]
+    #[error("unknown function {0:?}; the functions are {functions}", functions = Function::list())]
     UnknownFunction(String),
     /// `--functions` named nothing.
     #[error("--functions names no function")]

@@ -6,16 +6,14 @@
 use std::{error::Error as _, time::Duration};
 
 use aml_events::{
-    Event, Function, Schema, Secret, Timestamp, events::SUBSCRIPTION_VALIDATION_EVENT,
+    Event, Function, Schema, Secret, Timestamp, azure::is_loopback,
+    events::SUBSCRIPTION_VALIDATION_EVENT,
 };
 use reqwest::{Client, Method, RequestBuilder};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::{
-    config::is_loopback,
-    hosting::{custom_handler::BINDING_NAME, webhook},
-};
+use crate::hosting::{custom_handler::BINDING_NAME, webhook};
 
 /// Properties Event Grid adds to a dead-lettered event; stripped before a replay.
 /// See <https://learn.microsoft.com/azure/event-grid/manage-event-delivery>.

@@ -22,7 +22,7 @@ use crate::WorkspaceId;
 const RESOURCE_GROUPS_API_VERSION: &str = "2021-04-01";
 /// A GA version covering workspaces, model containers, computes and jobs.
 /// See <https://learn.microsoft.com/rest/api/azureml/workspaces/get>.
-const ML_API_VERSION: &str = "2024-04-01";
+pub const ML_API_VERSION: &str = "2024-04-01";
 
 impl AmlClient {
     /// Lists the resource groups of a subscription.

@@ -94,6 +94,7 @@ pub mod retry;
 mod runs;
 mod scoring;
 
+pub use arm::ML_API_VERSION;
 pub use credential::{
     ARM_SCOPE, AccessToken, CachedTokenSource, ClientSecretCredential, CredentialError,
     ManagedIdentityCredential, TokenFuture, TokenSource,
@@ -583,8 +584,10 @@ fn require_token_url(setting: &'static str, url: &Url) -> Result<(), ClientError
     }
 }
 
-/// https anywhere, or plain http to `localhost`, `127.0.0.0/8` or `[::1]`.
-fn is_token_safe(url: &Url) -> bool {
+/// Whether a token, key or secret may be sent to `url`: https, or plain http to a loopback
+/// address only (SPEC §8.2): https anywhere, or plain http to `localhost`, `127.0.0.0/8` or
+/// `[::1]`. The settings layer checks its URLs with the same rule.
+pub fn is_token_safe(url: &Url) -> bool {
     match url.scheme() {
         "https" => true,
         "http" => is_loopback(url),
@@ -592,7 +595,8 @@ fn is_token_safe(url: &Url) -> bool {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// `localhost`, `127.0.0.0/8` or `[::1]`.
+pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

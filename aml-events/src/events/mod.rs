@@ -97,6 +97,11 @@ impl Function {
             .find(|function| function.event_type().eq_ignore_ascii_case(event_type))
     }
 
+    /// Every function's name, comma-separated, for messages that list them.
+    pub fn list() -> String {
+        Function::ALL.map(Function::name).join(", ")
+    }
+
     /// The function of this name (ASCII case ignored, as Azure Functions routes are).
     pub fn from_name(name: &str) -> Option<Function> {
         Function::ALL

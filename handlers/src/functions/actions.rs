@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use aml_events::{
     Event, Function, WorkspaceId,
-    azure::{AmlClient, CallbackError, JobOutcome},
+    azure::{AmlClient, CallbackError, JobOutcome, ML_API_VERSION},
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -25,10 +25,6 @@ use crate::{
     },
     outcome::{Action, ActionReport},
 };
-
-/// ARM API version for workspaces and jobs.
-/// See <https://learn.microsoft.com/rest/api/azureml/jobs/create-or-update>.
-pub(crate) const ARM_API_VERSION: &str = "2024-04-01";
 
 /// Why a workspace action cannot run for an event whose source is not a workspace.
 const NO_WORKSPACE: &str = "the event's topic/source is not an Azure ML workspace resource id";
@@ -159,7 +155,7 @@ impl<'a> Actions<'a> {
         };
         let Some(client) = &self.client else {
             let request = format!(
-                "GET {}?api-version={ARM_API_VERSION}",
+                "GET {}?api-version={ML_API_VERSION}",
                 self.arm_url(&workspace.resource_id())
             );
             let detail = format!(
@@ -237,7 +233,7 @@ impl<'a> Actions<'a> {
         };
         let name = retrain_job_name(event_id);
         let request = format!(
-            "PUT {}/jobs/{name}?api-version={ARM_API_VERSION}",
+            "PUT {}/jobs/{name}?api-version={ML_API_VERSION}",
             self.arm_url(&workspace.resource_id())
         );
         let Some(client) = &self.client else {

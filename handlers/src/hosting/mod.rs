@@ -41,7 +41,7 @@ pub enum HostError {
     )]
     Unauthorized,
     /// No function of that name.
-    #[error("no function named {name:?}; the functions are {}", function_list())]
+    #[error("no function named {name:?}; the functions are {}", Function::list())]
     UnknownFunction {
         /// The name asked for.
         name: String,
@@ -88,10 +88,6 @@ impl HostError {
             tracing::warn!(status = self.status(), error = %self, "request refused");
         }
     }
-}
-
-fn function_list() -> String {
-    Function::ALL.map(Function::name).join(", ")
 }
 
 impl HostError {
