@@ -1,8 +1,9 @@
 //! The host-invocation decoder faces whatever reaches `POST /{Function}`: arbitrary bytes,
 //! odd `Data` shapes and encodings nested any number of times must come back as a body or an
 //! error, never a panic; and what it returns must go through the envelope reader safely too.
+//! The one-pass reader of the host's usual shape must answer exactly as the general one does.
 
-use aml_handlers::hosting::custom_handler::event_body;
+use aml_handlers::hosting::custom_handler::{event_body, event_body_in_general};
 use proptest::prelude::*;
 
 const EVENT: &str = include_str!("fixtures/event_grid/run_status_changed.json");
@@ -51,6 +52,28 @@ proptest! {
         if (1..=3).contains(&times) {
             let (_, body) = event_body(invocation.as_bytes()).unwrap();
             prop_assert_eq!(body.as_ref(), EVENT);
+        }
+    }
+
+    #[test]
+    fn the_one_pass_reader_answers_as_the_general_one(
+        binding in "[a-zA-Z]{1,8}",
+        value in "(\\PC|[\"\\\\/\u{0}-\u{1f}\u{1F600}])*",
+        times in 1usize..5,
+        metadata in prop::sample::select(vec!["", r#","Metadata":{"sys":{"a":[1,"\"x"]}}"#, r#" , "Metadata" : null "#]),
+        flip in any::<Option<(prop::sample::Index, u8)>>(),
+    ) {
+        let mut invocation = format!(r#"{{"Data":{{"{binding}":{}}}{metadata}}}"#, encode(&value, times)).into_bytes();
+        if let Some((at, byte)) = flip {
+            let at = at.index(invocation.len());
+            invocation[at] = byte;
+        }
+        let one_pass = event_body(&invocation);
+        let general = event_body_in_general(&invocation);
+        prop_assert_eq!(format!("{one_pass:?}"), format!("{general:?}"));
+        if flip.is_none() && times <= 3 && !value.trim_start().starts_with('"') {
+            let (_, body) = one_pass.unwrap();
+            prop_assert_eq!(body.as_ref(), value.as_str());
         }
     }
 }

@@ -19,7 +19,7 @@ use serde::{
 use serde_json::value::RawValue;
 use tracing::{Instrument, debug, info_span};
 
-use super::{HostError, body};
+use super::{HostError, body, one_pass};
 use crate::{
     AppContext,
     functions::{self, HandlerError},
@@ -95,8 +95,18 @@ impl<'de> Deserialize<'de> for Input<'de> {
 /// Picks the trigger input out of an invocation body and unwraps it to the event JSON.
 ///
 /// Returns the binding name (for messages) and the delivery body: one event object or an
-/// array of them.
+/// array of them. The host's usual shape is read in one pass (`one_pass`); anything else
+/// by [`event_body_in_general`], which gives the same answer for every input.
 pub fn event_body(invocation: &[u8]) -> Result<(String, Cow<'_, str>), HostError> {
+    match one_pass::read(invocation) {
+        Some((binding, event)) => located(binding.to_owned(), unwrap_strings(Cow::Owned(event), 2)),
+        None => event_body_in_general(invocation),
+    }
+}
+
+/// [`event_body`] for any invocation, whatever its shape or encoding, with serde_json; it
+/// words every error. Public for the tests that hold `one_pass` to the same answers.
+pub fn event_body_in_general(invocation: &[u8]) -> Result<(String, Cow<'_, str>), HostError> {
     let not_an_invocation = |err: serde_json::Error| HostError::BadRequest {
         message: format!(
             "invocation body is not a Functions host invocation ({{\"Data\": {{...}}, \"Metadata\": {{...}}}}): {err}"
@@ -107,7 +117,7 @@ pub fn event_body(invocation: &[u8]) -> Result<(String, Cow<'_, str>), HostError
         serde_json::from_slice(invocation).map_err(not_an_invocation)?;
     let binding = trigger_input(parsed.data.keys().map(|name| name.as_ref()))?;
     let body = match parsed.data.remove(binding.as_str()) {
-        Some(Input::Text(text)) => unwrap_strings(text),
+        Some(Input::Text(text)) => unwrap_strings(text, 1),
         // The object form, read again for its raw text: no string to decode.
         _ => {
             let raw: Invocation<'_, &RawValue> =
@@ -160,11 +170,11 @@ fn trigger_input<'a>(names: impl Iterator<Item = &'a str> + Clone) -> Result<Str
 }
 
 /// Decodes while the text is itself a JSON string: once-, twice- or thrice-encoded events all
-/// come out as the event's own JSON text (the parser already took off the first encoding).
-fn unwrap_strings(text: Cow<'_, str>) -> Result<Cow<'_, str>, String> {
+/// come out as the event's own JSON text. `decoded` encodings are already off.
+fn unwrap_strings(text: Cow<'_, str>, decoded: usize) -> Result<Cow<'_, str>, String> {
     const MAX_ENCODINGS: usize = 3;
     let mut text = text;
-    for _ in 1..MAX_ENCODINGS {
+    for _ in decoded..MAX_ENCODINGS {
         if !text.trim_start().starts_with('"') {
             return Ok(text);
         }

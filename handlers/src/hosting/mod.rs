@@ -5,6 +5,7 @@
 //! - [`HostError`]: every failure a host answers, with its status code and JSON body.
 //! - `body`: reading a request body within a size limit.
 //! - [`custom_handler`]: the Azure Functions custom handler protocol (`POST /{Function}`).
+//! - `one_pass`: the host's usual invocation read in one pass, ahead of the general reader.
 //! - [`webhook`]: Event Grid's webhook protocol (handshakes, keys, batches), free of any
 //!   HTTP framework so that every host shares it.
 //! - [`server`]: the actix-web server of `aml-handlers serve`: readiness, routes, shutdown.
@@ -14,6 +15,7 @@ mod body;
 pub mod custom_handler;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+mod one_pass;
 pub mod server;
 pub mod webhook;
 

@@ -1,0 +1,290 @@
+//! Reads the invocation the Functions host sends today in one pass over its bytes:
+//! `{"Data": {"<binding>": "<the event, JSON-encoded twice>"}, "Metadata": {...}}` (SPEC §5).
+//!
+//! Decoding that string the general way takes three passes of a JSON parser over it (skip it
+//! to find its end, unescape it, unescape the result again), and the escapes are dense: every
+//! quote of the event arrives as four bytes. Here both levels of escapes come off together while
+//! the string is read, and the members around it are only checked, never copied.
+//!
+//! This reader only says yes when it is sure. Any other shape, and anything odd (an escaped
+//! key, a `\u` escape outside the event's own strings, a control character, invalid UTF-8, a
+//! second member in `Data`), gives `None`, and [`super::custom_handler::event_body`] reads the
+//! invocation the general way, which also words every error. The two agree on every input they
+//! both accept (checked by `tests/never_panics_host.rs` and the tests below).
+
+use serde::de::IgnoredAny;
+
+/// `Data`'s name, and the lower-case alias the general reader also accepts.
+const DATA_KEYS: [&str; 2] = ["Data", "data"];
+
+/// The binding name and the event's JSON text, when `invocation` has the host's usual shape.
+pub(super) fn read(invocation: &[u8]) -> Option<(&str, String)> {
+    let mut cursor = Cursor {
+        bytes: invocation,
+        at: 0,
+    };
+    cursor.expect(b'{')?;
+    let mut input = None;
+    if cursor.peek()? == b'}' {
+        return None;
+    }
+    loop {
+        let key = cursor.key()?;
+        if DATA_KEYS.contains(&key) {
+            if input.is_some() {
+                return None;
+            }
+            input = Some(cursor.data()?);
+        } else {
+            cursor.skip_value()?;
+        }
+        match cursor.next_byte()? {
+            b',' => continue,
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    cursor.skip_whitespace();
+    if cursor.at != invocation.len() {
+        return None;
+    }
+    input
+}
+
+/// A position in the invocation's bytes.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    /// The next byte that is not whitespace, without taking it.
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_whitespace();
+        self.bytes.get(self.at).copied()
+    }
+
+    /// Takes the next byte that is not whitespace.
+    fn next_byte(&mut self) -> Option<u8> {
+        let byte = self.peek()?;
+        self.at += 1;
+        Some(byte)
+    }
+
+    fn expect(&mut self, wanted: u8) -> Option<()> {
+        (self.next_byte()? == wanted).then_some(())
+    }
+
+    /// A member's name and its colon; names with escapes are left to the general reader.
+    fn key(&mut self) -> Option<&'a str> {
+        self.expect(b'"')?;
+        let start = self.at;
+        let end = start + plain_run_len(&self.bytes[start..]);
+        if *self.bytes.get(end)? != b'"' {
+            return None;
+        }
+        self.at = end + 1;
+        self.expect(b':')?;
+        std::str::from_utf8(&self.bytes[start..end]).ok()
+    }
+
+    /// Skips one JSON value, checked as thoroughly as the general reader checks it.
+    fn skip_value(&mut self) -> Option<()> {
+        let rest = &self.bytes[self.at..];
+        let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<IgnoredAny>();
+        values.next()?.ok()?;
+        self.at += values.byte_offset();
+        Some(())
+    }
+
+    /// `Data`'s object with its one member: the binding name and the event it holds.
+    fn data(&mut self) -> Option<(&'a str, String)> {
+        self.expect(b'{')?;
+        let binding = self.key()?;
+        self.expect(b'"')?;
+        let (event, length) = decode_twice(&self.bytes[self.at..])?;
+        self.at += length;
+        self.expect(b'}')?;
+        Some((binding, event))
+    }
+}
+
+/// Decodes a JSON string whose text is itself a JSON string: `raw` starts just after the outer
+/// opening quote; the answer is the inner string's text and how many bytes of `raw` it took,
+/// closing quote included. Each escape of the outer string is read with the one after it, so
+/// `\\\"` is the event's `"` and `\\n` its line break.
+fn decode_twice(raw: &[u8]) -> Option<(String, usize)> {
+    // The outer text must begin with the inner string's opening quote, escaped.
+    if !raw.starts_with(b"\\\"") {
+        return None;
+    }
+    let mut text = Vec::with_capacity(raw.len());
+    let mut at = 2;
+    loop {
+        let run = plain_run_len(&raw[at..]);
+        text.extend_from_slice(&raw[at..at + run]);
+        at += run;
+        // A plain run ends at a backslash, or at a quote or control character the inner
+        // string does not allow here.
+        if *raw.get(at)? != b'\\' {
+            return None;
+        }
+        match *raw.get(at + 1)? {
+            // `\\`: the inner string's backslash; the inner escape's letter follows.
+            b'\\' => {
+                let (decoded, length) = match *raw.get(at + 2)? {
+                    b'\\' => match *raw.get(at + 3)? {
+                        b'\\' => (b'\\', 4),
+                        b'"' => (b'"', 4),
+                        b'/' => (b'/', 4),
+                        _ => return None,
+                    },
+                    b'n' => (b'\n', 3),
+                    b't' => (b'\t', 3),
+                    b'r' => (b'\r', 3),
+                    b'b' => (0x08, 3),
+                    b'f' => (0x0c, 3),
+                    b'/' => (b'/', 3),
+                    b'u' => {
+                        // Surrogates (characters outside the BMP) are left to the general reader.
+                        let code = char::from_u32(hex4(raw.get(at + 3..at + 7)?)?)?;
+                        text.extend_from_slice(code.encode_utf8(&mut [0; 4]).as_bytes());
+                        at += 7;
+                        continue;
+                    }
+                    _ => return None,
+                };
+                text.push(decoded);
+                at += length;
+            }
+            // `\"`: the inner string's closing quote, which must end the outer string too.
+            b'"' => {
+                if *raw.get(at + 2)? != b'"' {
+                    return None;
+                }
+                return String::from_utf8(text).ok().map(|text| (text, at + 3));
+            }
+            b'/' => {
+                text.push(b'/');
+                at += 2;
+            }
+            // Any other escape of the outer string gives the inner string a control character
+            // (invalid there) or a `\u` escape: the general reader words the error or decodes it.
+            _ => return None,
+        }
+    }
+}
+
+/// Four hex digits, as in `\u00e9`.
+fn hex4(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0, |value, &digit| {
+        Some(value * 16 + char::from(digit).to_digit(16)?)
+    })
+}
+
+/// How many bytes from the start of `bytes` need no decoding inside a JSON string: up to the
+/// first `"`, `\` or control character. Eight bytes at a time (the bit trick serde_json's own
+/// string scanner uses), then byte by byte for the tail.
+fn plain_run_len(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGH_BITS: u64 = ONES << 7;
+    let has_byte = |word: u64, byte: u8| {
+        let zero_where_equal = word ^ (ONES * u64::from(byte));
+        zero_where_equal.wrapping_sub(ONES) & !zero_where_equal
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let control = word.wrapping_sub(ONES * 0x20) & !word;
+        let found = (control | has_byte(word, b'"') | has_byte(word, b'\\')) & HIGH_BITS;
+        if found != 0 {
+            return at + found.trailing_zeros() as usize / 8;
+        }
+        at += 8;
+    }
+    at + chunks
+        .remainder()
+        .iter()
+        .position(|&byte| matches!(byte, b'"' | b'\\' | 0..=0x1f))
+        .unwrap_or(chunks.remainder().len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(text: &str) -> String {
+        serde_json::to_string(text).unwrap()
+    }
+
+    fn invocation(event: &str) -> String {
+        format!(
+            r#"{{"Data":{{"event":{}}},"Metadata":{{"sys":{{"MethodName":"RunCompleted"}}}}}}"#,
+            encode(&encode(event))
+        )
+    }
+
+    #[test]
+    fn reads_the_double_encoded_event() {
+        let event = "{\n  \"id\": \"a\\\"b\",\n  \"x\": \"\\u00e9\\t/\\\\\"\n}";
+        let body = invocation(event);
+        assert_eq!(read(body.as_bytes()), Some(("event", event.to_owned())));
+    }
+
+    #[test]
+    fn decodes_every_character_as_serde_json_does() {
+        let characters = (0..0x800)
+            .chain([0x2028, 0xd7ff, 0xe000, 0xfffd, 0xffff, 0x1f600])
+            .filter_map(char::from_u32);
+        for character in characters {
+            let text = format!("a{character}b\"\\/");
+            let twice = encode(&encode(&text));
+            let decoded = decode_twice(&twice.as_bytes()[1..]);
+            // Characters outside the BMP are fine unescaped; `\u` surrogate pairs are not ours.
+            assert_eq!(decoded, Some((text, twice.len() - 1)), "{character:?}");
+        }
+    }
+
+    #[test]
+    fn leaves_other_shapes_to_the_general_reader() {
+        let event = encode(&encode("{}"));
+        let cases = [
+            "{\"Data\":{\"event\":\"{}\"}}".to_owned(),
+            "{\"Data\":{\"event\":{}}}".to_owned(),
+            format!("{{\"Data\":{{\"a\":{event},\"b\":{event}}}}}"),
+            format!("{{\"Data\":{{\"event\":{event}}},\"data\":{{}}}}"),
+            format!("{{\"D\\u0061ta\":{{\"event\":{event}}}}}"),
+            format!("{{\"Data\":{{\"event\":{event}}}}} x"),
+            format!("{{\"Data\":{{\"event\":{event}}},\"Metadata\":{{]}}"),
+            format!("[{{\"Data\":{{\"event\":{event}}}}}]"),
+            r#"{"Data":{"event":"\"\\ud83d\\ude00\""}}"#.to_owned(),
+            r#"{"Data":{"event":"\"a\nb\""}}"#.to_owned(),
+            r#"{"Data":{"event":"\"a\" "}}"#.to_owned(),
+            "{}".to_owned(),
+        ];
+        for case in cases {
+            assert_eq!(read(case.as_bytes()), None, "{case}");
+        }
+    }
+
+    #[test]
+    fn plain_runs_stop_at_what_needs_decoding() {
+        for (text, length) in [
+            ("", 0),
+            ("abc", 3),
+            ("abcdefghij\"", 10),
+            ("abcdefgh\\", 8),
+            ("ab\ncd", 2),
+            ("héllo wörld, long enough", 26),
+        ] {
+            assert_eq!(plain_run_len(text.as_bytes()), length, "{text:?}");
+        }
+    }
+}
