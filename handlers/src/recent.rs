@@ -4,10 +4,11 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    sync::Mutex,
+    sync::{Arc, Mutex},
 };
 
 use aml_events::Function;
+use foldhash::quality::RandomState;
 
 use crate::outcome::Action;
 
@@ -21,10 +22,13 @@ pub struct RecentEvents {
     inner: Mutex<Recent>,
 }
 
+/// One map per function, so that an id is looked up as the `&str` it arrives as; each id is
+/// stored once, shared by its map entry and its place in the eviction order. Seeded hashing,
+/// faster than the standard library's for ids this short.
 #[derive(Debug, Default)]
 struct Recent {
-    actions: HashMap<(Function, String), Vec<Action>>,
-    order: VecDeque<(Function, String)>,
+    actions: [HashMap<Arc<str>, Vec<Action>, RandomState>; Function::ALL.len()],
+    order: VecDeque<(Function, Arc<str>)>,
 }
 
 impl RecentEvents {
@@ -42,10 +46,7 @@ impl RecentEvents {
             .inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        recent
-            .actions
-            .get(&(function, event_id.to_owned()))
-            .cloned()
+        recent.actions[function as usize].get(event_id).cloned()
     }
 
     /// Records that `function` completed `event_id` with `actions`.
@@ -54,13 +55,20 @@ impl RecentEvents {
             .inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let key = (function, event_id.to_owned());
-        if recent.actions.insert(key.clone(), actions).is_none() {
-            recent.order.push_back(key);
+        let Recent {
+            actions: maps,
+            order,
+        } = &mut *recent;
+        if let Some(known) = maps[function as usize].get_mut(event_id) {
+            *known = actions;
+            return;
         }
-        while recent.order.len() > self.capacity {
-            if let Some(oldest) = recent.order.pop_front() {
-                recent.actions.remove(&oldest);
+        let id: Arc<str> = event_id.into();
+        maps[function as usize].insert(Arc::clone(&id), actions);
+        order.push_back((function, id));
+        while order.len() > self.capacity {
+            if let Some((function, oldest)) = order.pop_front() {
+                maps[function as usize].remove(&oldest);
             }
         }
     }

@@ -158,6 +158,10 @@ impl AmlEvent {
             let Some(data) = data else {
                 return Ok(T::default());
             };
+            // Tracking the path costs on every key, so it is only done to word an error.
+            if let Ok(payload) = T::deserialize(&mut serde_json::Deserializer::from_str(data)) {
+                return Ok(payload);
+            }
             let mut deserializer = serde_json::Deserializer::from_str(data);
             serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
                 let path = err.path().to_string();

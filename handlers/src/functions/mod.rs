@@ -27,6 +27,8 @@ use aml_events::{
 };
 use std::time::Instant;
 
+use futures_util::FutureExt;
+
 use actions::Actions;
 use tracing::{info, warn};
 
@@ -215,17 +217,21 @@ pub async fn handle_all(
     // The client stops retrying a little before the delivery's deadline, so that its own
     // error (naming the call) is what gets reported, in time to answer.
     let actions = Actions::new(ctx, started + budget.saturating_sub(budget / 10));
-    let work = futures_util::future::join_all(
+    let mut work = std::pin::pin!(futures_util::future::join_all(
         prepared
             .into_iter()
             .map(|prepared| run(prepared, &actions, ctx)),
-    );
-    let results =
-        tokio::time::timeout(budget, work)
-            .await
-            .map_err(|_| HandlerError::DeadlineExceeded {
+    ));
+    // Events that need no request (a dry run, nothing enabled) are done at the first poll:
+    // only work that waits is given a timer.
+    let results = match (&mut work).now_or_never() {
+        Some(results) => results,
+        None => tokio::time::timeout(budget, work).await.map_err(|_| {
+            HandlerError::DeadlineExceeded {
                 seconds: budget.as_secs(),
-            })?;
+            }
+        })?,
+    };
     results.into_iter().collect()
 }
 
