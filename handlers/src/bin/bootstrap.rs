@@ -6,6 +6,13 @@ use std::{process::ExitCode, sync::Arc};
 use aml_handlers::{AppContext, config::Config, hosting, telemetry};
 use lambda_http::{Request, service_fn};
 
+/// jemalloc rather than the system allocator: an event allocates dozens of small, short-lived
+/// blocks, and glibc's malloc and free took about a tenth of the CPU per invocation; with
+/// jemalloc a Functions invocation costs 6-8% less CPU and peak RSS is lower (bench/README.md).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// What the Lambda runtime client reads from the environment Lambda sets up.
 const LAMBDA_ENVIRONMENT: [&str; 4] = [
     "AWS_LAMBDA_RUNTIME_API",
