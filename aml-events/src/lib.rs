@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - [`envelope`]: the wire envelopes (Event Grid schema and CloudEvents 1.0 JSON), detected from
-//!   the body, and the one routine every host calls, [`envelope::parse`].
+//!   the body: [`envelope::parse`] reads them, [`envelope::parse_decoded`] (what every host
+//!   calls) also reads each event's data as its type's payload, in the same pass when it can.
 //! - [`events`]: the typed data of the five Azure ML events and the Event Grid system events,
 //!   and [`events::Function`], the single dispatch point from event type to function name.
 //! - [`timestamp`]: RFC 3339 times as Event Grid and Azure ML write them.

@@ -1,6 +1,7 @@
 //! The reader faces whatever reaches a public endpoint: it must answer every input with events
 //! or an error, never a panic. Property tests over arbitrary bytes, arbitrary JSON and
-//! corrupted real samples.
+//! corrupted real samples. The one-pass reading of data (`parse_decoded`) must answer exactly
+//! what `parse` and `decode` answer, whatever the input and whatever the order of attributes.
 
 use aml_events::envelope;
 use proptest::prelude::*;
@@ -13,6 +14,17 @@ const SAMPLES: [&str; 3] = [
 
 /// Reads a body all the way, typed data included, as a host would.
 fn read_fully(content_type: Option<&str>, body: &[u8]) {
+    let two_steps = envelope::parse(content_type, body).map(|events| {
+        events
+            .into_iter()
+            .map(|event| {
+                let data = event.decode();
+                event.with_data(data)
+            })
+            .collect::<Vec<_>>()
+    });
+    let one_pass = envelope::parse_decoded(content_type, body);
+    assert_eq!(format!("{one_pass:?}"), format!("{two_steps:?}"));
     if let Ok(events) = envelope::parse(content_type, body) {
         for event in events {
             let _ = event.decode();
@@ -91,5 +103,32 @@ proptest! {
     fn truncated_samples(sample in 0..SAMPLES.len(), keep in any::<prop::sample::Index>()) {
         let body = SAMPLES[sample].as_bytes();
         read_fully(None, &body[..keep.index(body.len())]);
+    }
+
+    #[test]
+    fn sample_attributes_in_any_order(sample in 0..SAMPLES.len(), order in any::<u64>(), edit in any::<Option<(prop::sample::Index, u8)>>()) {
+        let events: serde_json::Value = serde_json::from_str(SAMPLES[sample]).unwrap();
+        let events = match events {
+            serde_json::Value::Array(events) => events,
+            event => vec![event],
+        };
+        let mut seed = order;
+        let written: Vec<String> = events.iter().map(|event| {
+            let mut members: Vec<String> = event.as_object().unwrap().iter()
+                .map(|(key, value)| format!("{}:{value}", serde_json::Value::from(key.as_str())))
+                .collect();
+            // A cheap deterministic shuffle driven by `order`.
+            for at in (1..members.len()).rev() {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                members.swap(at, (seed >> 33) as usize % (at + 1));
+            }
+            format!("{{{}}}", members.join(","))
+        }).collect();
+        let mut body = format!("[{}]", written.join(",")).into_bytes();
+        if let Some((at, byte)) = edit {
+            let at = at.index(body.len());
+            body[at] = byte;
+        }
+        read_fully(None, &body);
     }
 }

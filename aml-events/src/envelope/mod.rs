@@ -1,7 +1,8 @@
 //! The envelopes Event Grid delivers, read in one pass whatever the schema.
 //!
 //! # Layout
-//! - [`parse`]: the one routine every host calls with a body and its content type.
+//! - [`parse`]: the one routine every host calls with a body and its content type;
+//!   [`parse_decoded`] also reads each event's data as its type's payload.
 //! - [`Event`]: one event, schema-neutral, with its data still raw (or typed, once decoded).
 //! - `wire`: the single-pass reader that collects attributes before the schema is known.
 //! - [`event_grid`], [`cloud_event`]: each schema's required attributes and how it is written.
@@ -116,11 +117,57 @@ pub struct Event<T = RawData> {
 /// `content_type` is only a hint for bodies whose attributes do not tell the schema; the
 /// attributes decide. An empty array is an empty batch. Unknown properties never fail.
 pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Vec<Event>, ParseError> {
-    wire::read_body(body)?
+    wire::read_body(body, false)?
         .into_iter()
         .enumerate()
         .map(|(index, wire)| wire.into_event(index, content_type))
         .collect()
+}
+
+/// An event's data read as its type's payload ([`Event::decode`]), or why it could not be.
+pub type Decoded = Result<AmlEvent, ParseError>;
+
+/// [`parse`], then [`Event::decode`] for every event, each event keeping its own result: what
+/// the hosts need before acting. It answers exactly what those two steps answer, reading the
+/// data of the usual event (its type before its data) in the same pass as the envelope; an
+/// event is never decoded twice, and a body with any problem is read again the two-step way
+/// for the same errors.
+pub fn parse_decoded(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Vec<Event<Decoded>>, ParseError> {
+    if let Some(events) = parse_in_one_pass(content_type, body) {
+        return Ok(events);
+    }
+    Ok(parse(content_type, body)?
+        .into_iter()
+        .map(|event| {
+            let data = event.decode();
+            event.with_data(data)
+        })
+        .collect())
+}
+
+/// `None` for anything the two-step reading must word or decide.
+fn parse_in_one_pass(content_type: Option<&str>, body: &[u8]) -> Option<Vec<Event<Decoded>>> {
+    // Raw data is checked for UTF-8 as a whole, skipped data is not: in a body that is UTF-8
+    // throughout, the two readings cannot differ on it.
+    std::str::from_utf8(body).ok()?;
+    let wires = wire::read_body(body, true).ok()?;
+    let mut events = Vec::with_capacity(wires.len());
+    for (index, mut wire) in wires.into_iter().enumerate() {
+        let decoded = wire.take_decoded();
+        let event = wire.into_event(index, content_type).ok()?;
+        let data = match decoded {
+            // The data was read as the type the event ended up with (not, say, a CloudEvents
+            // `type` beside an Event Grid `eventType`).
+            Some(decoded) if decoded.event_type == event.event_type => Ok(decoded.data),
+            Some(_) => return None,
+            None => event.decode(),
+        };
+        events.push(event.with_data(data));
+    }
+    Some(events)
 }
 
 impl<T> Event<T> {
@@ -186,5 +233,54 @@ impl<T: Serialize> Serialize for Event<T> {
             Schema::EventGrid => event_grid::serialize(self, serializer),
             Schema::CloudEvents => cloud_event::serialize(self, serializer),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVENT_GRID: &str = include_str!("../../../tests/fixtures/event_grid/run_completed.json");
+    const CLOUD_EVENTS: &str =
+        include_str!("../../../tests/fixtures/cloud_events/run_completed.json");
+
+    #[test]
+    fn data_after_the_type_is_read_in_the_envelopes_pass() {
+        for body in [EVENT_GRID, CLOUD_EVENTS] {
+            let events = parse_in_one_pass(None, body.as_bytes()).expect("one pass");
+            assert!(
+                matches!(events[0].data, Some(Ok(AmlEvent::RunCompleted(_)))),
+                "{events:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn data_before_the_type_is_decoded_after() {
+        let body = r#"{"data": {"runId": "r"}, "id": "1", "subject": "s",
+            "eventType": "Microsoft.MachineLearningServices.RunCompleted",
+            "eventTime": "2024-03-01T12:00:00Z"}"#;
+        let events = parse_in_one_pass(None, body.as_bytes()).expect("one pass");
+        let Some(Ok(AmlEvent::RunCompleted(run))) = &events[0].data else {
+            panic!("{events:?}");
+        };
+        assert_eq!(run.run_id.as_deref(), Some("r"));
+    }
+
+    #[test]
+    fn bad_data_is_left_to_the_two_step_reading_and_kept_per_event() {
+        let body = r#"[{"id": "1", "subject": "s", "eventTime": "2024-03-01T12:00:00Z",
+            "eventType": "Microsoft.MachineLearningServices.ModelRegistered",
+            "data": {"modelVersion": {}}},
+            {"id": "2", "subject": "s", "eventTime": "2024-03-01T12:00:00Z",
+            "eventType": "Microsoft.MachineLearningServices.ModelRegistered", "data": null}]"#;
+        assert!(parse_in_one_pass(None, body.as_bytes()).is_none());
+        let events = parse_decoded(None, body.as_bytes()).unwrap();
+        let error = events[0].data.as_ref().unwrap().as_ref().unwrap_err();
+        assert_eq!(error.field().as_deref(), Some("data.modelVersion"));
+        assert!(matches!(
+            events[1].data,
+            Some(Ok(AmlEvent::ModelRegistered(_)))
+        ));
     }
 }

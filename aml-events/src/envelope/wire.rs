@@ -5,12 +5,16 @@ use std::fmt;
 
 use serde::{
     Deserialize, Deserializer,
-    de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor},
+    de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor},
 };
 use serde_json::{Map, Value};
 
 use super::{RawData, Schema, cloud_event, event_grid};
-use crate::{error::ParseError, timestamp::Timestamp};
+use crate::{
+    error::ParseError,
+    events::{AmlEvent, DataSeed},
+    timestamp::Timestamp,
+};
 
 /// Every top-level attribute name either schema defines, except `data`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,26 +86,62 @@ pub(super) struct WireEvent {
     /// Attribute values, indexed by `Attr as usize`; `Some(Value::Null)` for an explicit null.
     attrs: [Option<Value>; Attr::ALL.len()],
     data: Option<RawData>,
+    /// `data` read straight into its type's payload instead (see [`read_body`]).
+    decoded: Option<DecodedData>,
     /// `data` was present, even if null.
     has_data: bool,
     extensions: Map<String, Value>,
 }
 
-/// Reads a whole body: an array of events, or one bare event object.
-pub(super) fn read_body(body: &[u8]) -> Result<Vec<WireEvent>, ParseError> {
+/// An event's `data` read as the payload of `event_type`, the type it carried when its data
+/// came: whoever builds the event checks that this is the type the event ends up with.
+#[derive(Debug)]
+pub(super) struct DecodedData {
+    pub(super) event_type: String,
+    pub(super) data: AmlEvent,
+}
+
+/// Reads a whole body: an array of events, or one bare event object. With `decode_data`, an
+/// event's `data` that comes after its type is read straight into that type's payload (one
+/// scan instead of two); otherwise, and for data that comes first, it is kept raw.
+pub(super) fn read_body(body: &[u8], decode_data: bool) -> Result<Vec<WireEvent>, ParseError> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    match body.iter().find(|byte| !byte.is_ascii_whitespace()) {
-        Some(b'[') => serde_json::from_slice(body).map_err(ParseError::Json),
-        Some(b'{') => serde_json::from_slice(body)
-            .map(|event| vec![event])
-            .map_err(ParseError::Json),
-        _ => match serde_json::from_slice::<IgnoredAny>(body) {
-            Ok(_) => Err(ParseError::UnrecognizedEnvelope {
-                index: 0,
-                content_type: None,
-            }),
-            Err(err) => Err(ParseError::Json(err)),
-        },
+    let seed = WireSeed { decode_data };
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let events = match body.iter().find(|byte| !byte.is_ascii_whitespace()) {
+        Some(b'[') => deserializer.deserialize_seq(EventsVisitor(seed)),
+        Some(b'{') => seed.deserialize(&mut deserializer).map(|event| vec![event]),
+        _ => {
+            return match serde_json::from_slice::<IgnoredAny>(body) {
+                Ok(_) => Err(ParseError::UnrecognizedEnvelope {
+                    index: 0,
+                    content_type: None,
+                }),
+                Err(err) => Err(ParseError::Json(err)),
+            };
+        }
+    };
+    let events = events.map_err(ParseError::Json)?;
+    deserializer.end().map_err(ParseError::Json)?;
+    Ok(events)
+}
+
+/// A batch: each element read with the same seed.
+struct EventsVisitor(WireSeed);
+
+impl<'de> Visitor<'de> for EventsVisitor {
+    type Value = Vec<WireEvent>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of events")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<WireEvent>, A::Error> {
+        let mut events = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(event) = seq.next_element_seed(self.0)? {
+            events.push(event);
+        }
+        Ok(events)
     }
 }
 
@@ -209,6 +249,24 @@ impl WireEvent {
         (self.data.take(), self.has_data)
     }
 
+    /// `data`, when it was read straight into its type's payload.
+    pub(super) fn take_decoded(&mut self) -> Option<DecodedData> {
+        self.decoded.take()
+    }
+
+    /// The event's type as read so far, when exactly one of the schemas' type attributes
+    /// (`eventType`, `type`) came, as a string.
+    fn type_so_far(&self) -> Option<&str> {
+        let text = |attr: Attr| match &self.attrs[attr as usize] {
+            Some(Value::String(text)) => Some(text.as_str()),
+            _ => None,
+        };
+        match (text(Attr::EventType), text(Attr::Type)) {
+            (Some(event_type), None) | (None, Some(event_type)) => Some(event_type),
+            _ => None,
+        }
+    }
+
     /// The properties the detected schema does not define, in the order of `Attr::ALL` and
     /// then as they came.
     pub(super) fn into_extensions(self) -> Map<String, Value> {
@@ -271,13 +329,25 @@ impl<'de> Deserialize<'de> for Key {
     }
 }
 
-impl<'de> Deserialize<'de> for WireEvent {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(WireVisitor)
+/// Reads one event; see [`read_body`] for `decode_data`.
+#[derive(Clone, Copy)]
+struct WireSeed {
+    decode_data: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for WireSeed {
+    type Value = WireEvent;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<WireEvent, D::Error> {
+        deserializer.deserialize_any(WireVisitor {
+            decode_data: self.decode_data,
+        })
     }
 }
 
-struct WireVisitor;
+struct WireVisitor {
+    decode_data: bool,
+}
 
 impl WireVisitor {
     fn not_an_object<E>() -> Result<WireEvent, E> {
@@ -301,8 +371,24 @@ impl<'de> Visitor<'de> for WireVisitor {
             match key {
                 Key::Attr(attr) => event.attrs[attr as usize] = Some(map.next_value()?),
                 Key::Data => {
-                    event.data = map.next_value()?;
                     event.has_data = true;
+                    let event_type = self
+                        .decode_data
+                        .then(|| event.type_so_far().map(str::to_owned))
+                        .flatten();
+                    match event_type {
+                        Some(event_type) => {
+                            let data = map.next_value_seed(DataSeed {
+                                event_type: &event_type,
+                            })?;
+                            event.data = None;
+                            event.decoded = Some(DecodedData { event_type, data });
+                        }
+                        None => {
+                            event.data = map.next_value()?;
+                            event.decoded = None;
+                        }
+                    }
                 }
                 Key::Other(name) => {
                     let value = map.next_value()?;

@@ -178,29 +178,29 @@ impl AmlEvent {
             })
         }
 
-        if let Some(function) = Function::from_event_type(event_type) {
-            let name = function.name();
-            return Ok(match function {
-                Function::ModelRegistered => AmlEvent::ModelRegistered(read(id, name, data)?),
-                Function::ModelDeployed => AmlEvent::ModelDeployed(read(id, name, data)?),
-                Function::RunCompleted => AmlEvent::RunCompleted(read(id, name, data)?),
-                Function::DatasetDriftDetected => {
-                    AmlEvent::DatasetDriftDetected(read(id, name, data)?)
+        Ok(match DataKind::of(event_type) {
+            DataKind::Function(function) => {
+                let name = function.name();
+                match function {
+                    Function::ModelRegistered => AmlEvent::ModelRegistered(read(id, name, data)?),
+                    Function::ModelDeployed => AmlEvent::ModelDeployed(read(id, name, data)?),
+                    Function::RunCompleted => AmlEvent::RunCompleted(read(id, name, data)?),
+                    Function::DatasetDriftDetected => {
+                        AmlEvent::DatasetDriftDetected(read(id, name, data)?)
+                    }
+                    Function::RunStatusChanged => AmlEvent::RunStatusChanged(read(id, name, data)?),
                 }
-                Function::RunStatusChanged => AmlEvent::RunStatusChanged(read(id, name, data)?),
-            });
-        }
-        Ok(
-            if event_type.eq_ignore_ascii_case(SUBSCRIPTION_VALIDATION_EVENT) {
+            }
+            DataKind::Validation => {
                 AmlEvent::SubscriptionValidation(read(id, "SubscriptionValidationEvent", data)?)
-            } else if event_type.eq_ignore_ascii_case(SUBSCRIPTION_DELETED_EVENT) {
+            }
+            DataKind::Deleted => {
                 AmlEvent::SubscriptionDeleted(read(id, "SubscriptionDeletedEvent", data)?)
-            } else {
-                AmlEvent::Unknown {
-                    event_type: event_type.to_owned(),
-                }
+            }
+            DataKind::Unknown => AmlEvent::Unknown {
+                event_type: event_type.to_owned(),
             },
-        )
+        })
     }
 
     /// The function that handles this event, if it is one of the five.
@@ -232,5 +232,66 @@ impl Serialize for AmlEvent {
             AmlEvent::SubscriptionDeleted(data) => data.serialize(serializer),
             AmlEvent::Unknown { .. } => serializer.serialize_none(),
         }
+    }
+}
+
+/// Which payload an event type's data is read as.
+enum DataKind {
+    Function(Function),
+    Validation,
+    Deleted,
+    Unknown,
+}
+
+impl DataKind {
+    fn of(event_type: &str) -> DataKind {
+        if let Some(function) = Function::from_event_type(event_type) {
+            DataKind::Function(function)
+        } else if event_type.eq_ignore_ascii_case(SUBSCRIPTION_VALIDATION_EVENT) {
+            DataKind::Validation
+        } else if event_type.eq_ignore_ascii_case(SUBSCRIPTION_DELETED_EVENT) {
+            DataKind::Deleted
+        } else {
+            DataKind::Unknown
+        }
+    }
+}
+
+/// Reads an event's `data` value straight into its type's payload, as [`AmlEvent::decode`]
+/// reads the raw text: for the envelope reader, when the type came before the data. A `null`
+/// reads as a payload whose fields are all null; the data of other types is skipped.
+pub(crate) struct DataSeed<'a> {
+    /// The event's type, as sent.
+    pub(crate) event_type: &'a str,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for DataSeed<'_> {
+    type Value = AmlEvent;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, data: D) -> Result<AmlEvent, D::Error> {
+        fn read<'de, T: Deserialize<'de> + Default, D: serde::Deserializer<'de>>(
+            data: D,
+        ) -> Result<T, D::Error> {
+            Ok(Option::<T>::deserialize(data)?.unwrap_or_default())
+        }
+        Ok(match DataKind::of(self.event_type) {
+            DataKind::Function(Function::ModelRegistered) => AmlEvent::ModelRegistered(read(data)?),
+            DataKind::Function(Function::ModelDeployed) => AmlEvent::ModelDeployed(read(data)?),
+            DataKind::Function(Function::RunCompleted) => AmlEvent::RunCompleted(read(data)?),
+            DataKind::Function(Function::DatasetDriftDetected) => {
+                AmlEvent::DatasetDriftDetected(read(data)?)
+            }
+            DataKind::Function(Function::RunStatusChanged) => {
+                AmlEvent::RunStatusChanged(read(data)?)
+            }
+            DataKind::Validation => AmlEvent::SubscriptionValidation(read(data)?),
+            DataKind::Deleted => AmlEvent::SubscriptionDeleted(read(data)?),
+            DataKind::Unknown => {
+                serde::de::IgnoredAny::deserialize(data)?;
+                AmlEvent::Unknown {
+                    event_type: self.event_type.to_owned(),
+                }
+            }
+        })
     }
 }

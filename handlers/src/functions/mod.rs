@@ -21,6 +21,7 @@ pub mod run_status_changed;
 
 use aml_events::{
     AmlEvent, Event, Function, ParseError, WorkspaceId,
+    envelope::Decoded,
     events::{
         DatasetDriftDetected, ModelDeployed, ModelRegistered, RunCompleted, RunStatusChanged,
     },
@@ -103,7 +104,7 @@ pub enum TypedEvent {
 /// `AML_WORKSPACES` is acknowledged with a note. Malformed data is an error, found before any
 /// event of a batch is acted on.
 pub fn prepare(
-    event: Event,
+    mut event: Event<Decoded>,
     function: Option<Function>,
     ctx: &AppContext,
 ) -> Result<Prepared, HandlerError> {
@@ -154,7 +155,11 @@ pub fn prepare(
             });
         return Ok(Prepared::Acknowledged(outcome));
     }
-    Ok(Prepared::Act(Box::new(match event.decode()? {
+    let data = match event.data.take() {
+        Some(decoded) => decoded?,
+        None => AmlEvent::decode(&event.id, &event.event_type, None)?,
+    };
+    Ok(Prepared::Act(Box::new(match data {
         AmlEvent::ModelRegistered(data) => TypedEvent::ModelRegistered(event.with_data(data)),
         AmlEvent::ModelDeployed(data) => TypedEvent::ModelDeployed(event.with_data(data)),
         AmlEvent::RunCompleted(data) => TypedEvent::RunCompleted(event.with_data(data)),
@@ -204,7 +209,7 @@ pub async fn run(
 /// Handles every event of a delivery: all are checked first (a malformed one fails the
 /// delivery before anything is done), then run concurrently, within `AML_DEADLINE_SECONDS`.
 pub async fn handle_all(
-    events: Vec<Event>,
+    events: Vec<Event<Decoded>>,
     function: Option<Function>,
     ctx: &AppContext,
 ) -> Result<Vec<Outcome>, HandlerError> {

@@ -226,8 +226,8 @@ async fn handle(name: &str, body: &[u8], ctx: &AppContext) -> Result<HttpRespons
         name: name.to_owned(),
     })?;
     let (binding, event_json) = event_body(body)?;
-    let events =
-        envelope::parse(None, event_json.as_bytes()).map_err(|err| in_binding(&binding, &err))?;
+    let events = envelope::parse_decoded(None, event_json.as_bytes())
+        .map_err(|err| in_binding(&binding, &err))?;
     let mut outcomes = match functions::handle_all(events, Some(function), ctx).await {
         Ok(outcomes) => outcomes,
         Err(HandlerError::BadEvent(err)) => return Err(in_binding(&binding, &err)),

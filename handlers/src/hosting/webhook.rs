@@ -9,7 +9,7 @@
 
 use aml_events::{
     AmlEvent, Event, Function,
-    envelope::{self, validation::ValidationResponse},
+    envelope::{self, Decoded, validation::ValidationResponse},
     events::SUBSCRIPTION_VALIDATION_EVENT,
 };
 use serde_json::{Value, json};
@@ -126,11 +126,12 @@ pub async fn deliver(
             limit: MAX_BODY_BYTES,
         });
     }
-    let events =
-        envelope::parse(request.content_type, body).map_err(|err| HostError::BadRequest {
+    let events = envelope::parse_decoded(request.content_type, body).map_err(|err| {
+        HostError::BadRequest {
             field: err.field(),
             message: err.to_string(),
-        })?;
+        }
+    })?;
     let says_validation = request
         .event_type_header
         .is_some_and(|kind| kind.eq_ignore_ascii_case("SubscriptionValidation"));
@@ -158,11 +159,11 @@ pub async fn deliver(
 }
 
 /// Answers the handshake with the event's `validationCode`.
-fn validate(event: &Event) -> Result<Answer, HostError> {
-    let code = match event.decode() {
-        Ok(AmlEvent::SubscriptionValidation(data)) => data.validation_code,
-        Ok(_) => None,
-        Err(err) => {
+fn validate(event: &Event<Decoded>) -> Result<Answer, HostError> {
+    let code = match &event.data {
+        Some(Ok(AmlEvent::SubscriptionValidation(data))) => data.validation_code.clone(),
+        Some(Ok(_)) | None => None,
+        Some(Err(err)) => {
             return Err(HostError::BadRequest {
                 field: err.field(),
                 message: err.to_string(),
