@@ -380,6 +380,30 @@ fn json_logs_carry_the_invocation_and_the_event() {
 }
 
 #[test]
+fn a_failed_invocation_is_logged_with_its_invocation_id_at_the_default_level() {
+    let server = Server::start(&[("AML_LOG_FORMAT", "json")]);
+    let wrong_type = event("invalid/data_wrong_type.json");
+    let (status, _) = invoke(
+        &server,
+        "ModelRegistered",
+        invocation(&wrong_type, Encoding::Double, "event"),
+    );
+    assert_eq!(status, 400);
+    let stderr = server.wait_for_log("request refused");
+    let record: Value = stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|record| record["fields"]["message"] == "request refused")
+        .unwrap_or_else(|| panic!("no JSON record of the refusal: {stderr}"));
+    assert_eq!(
+        record["fields"]["invocation_id"],
+        "6b1ab2a5-0b7c-4a2e-b0ae-1f5d6b4c3e21"
+    );
+    assert_eq!(record["fields"]["function"], "ModelRegistered");
+    assert_eq!(record["fields"]["status"], 400);
+}
+
+#[test]
 fn listens_on_the_port_the_host_gives() {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = probe.local_addr().unwrap().port().to_string();

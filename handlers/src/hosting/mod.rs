@@ -84,10 +84,20 @@ impl HostError {
     /// Logs the failure on stderr: for the Functions host, whose `Logs` are dropped on
     /// failure, and for Event Grid deliveries, whose answers nobody reads.
     pub fn log(&self) {
-        if self.status() >= 500 {
-            tracing::error!(status = self.status(), error = %self, "request failed");
+        self.log_with(None, None);
+    }
+
+    /// [`HostError::log`] for a Functions host invocation: with its id and function.
+    pub fn log_invocation(&self, invocation_id: &str, function: &str) {
+        self.log_with(Some(invocation_id), Some(function));
+    }
+
+    fn log_with(&self, invocation_id: Option<&str>, function: Option<&str>) {
+        let status = self.status();
+        if status >= 500 {
+            tracing::error!(status, error = %self, invocation_id, function, "request failed");
         } else {
-            tracing::warn!(status = self.status(), error = %self, "request refused");
+            tracing::warn!(status, error = %self, invocation_id, function, "request refused");
         }
     }
 }
