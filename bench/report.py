@@ -56,6 +56,8 @@ def load(raw):
             "errors": errors,
             "core_other_pct": 100 * int(pairs["core_other_ticks"]) / max(int(pairs["core_total_ticks"]), 1),
             "attempts": int(pairs.get("attempts", "1")),
+            "runs_rps": [float(value) for value in pairs.get("runs_rps", "").split()],
+            "runs_p99_ms": [float(value) / 1000 for value in pairs.get("runs_p99_us", "").split()],
             "core_steal_pct": 100 * int(pairs["core_steal_ticks"]) / max(int(pairs["core_total_ticks"]), 1),
         }
     return results
@@ -87,7 +89,8 @@ def main():
     say(
         f"Run: each server alone on core {machine['server_cpu']} (`taskset`), "
         f"`wrk -t1 -c{machine['connections']} -d{machine['duration']} --latency` on core "
-        f"{machine['load_cpu']} after a {machine['warmup']} warm-up, POSTing the host-shaped, "
+        f"{machine['load_cpu']} after a {machine['warmup']} warm-up, "
+        f"{machine.get('runs', '1')} times (the run with the median invocations/s is shown), POSTing the host-shaped, "
         f"double-encoded RunCompleted invocation ({machine['invocation_bytes']} bytes) to "
         f"`/RunCompleted`; cold start is the median of {machine['cold_runs']} runs of exec to the "
         f"first 200 on `GET /`."
@@ -110,7 +113,13 @@ def main():
             f"{name}: {num(r['requests'])} invocations, server used {r['cpu_share'] * 100:.0f}% of its core, "
             f"its core was {r['core_other_pct']:.0f}% busy with other work and {r['core_steal_pct']:.0f}% stolen, "
             f"answer {r['response_bytes']} bytes, cold start {r['cold_min_ms']:.1f}–{r['cold_max_ms']:.1f} ms"
-            + (f", kept measured run {r['attempts']} (earlier ones were noisy)" if r["attempts"] > 1 else "")
+            + (
+                f", runs {' / '.join(num(rps) for rps in r['runs_rps'])} inv/s "
+                f"(p99 {' / '.join(f'{p99:.3f}' for p99 in r['runs_p99_ms'])} ms), the median kept"
+                if len(r["runs_rps"]) > 1
+                else ""
+            )
+            + (f", measured again after {r['attempts'] - 1} noisy run(s)" if r["attempts"] > 1 else "")
             + (f", wrk errors {r['errors']}" if r["errors"] else "")
         )
     say("Details: " + "; ".join(notes) + ".")

@@ -12,7 +12,8 @@
 # TARGETS ("aml-handlers node python nginx"), SERVER_CPU (0), LOAD_CPU (1), QUIET_WAIT (120 s:
 # how long to wait for a busy machine to quiet down before each target), QUIET_PCT (10),
 # NOISE_PCT (5) and NOISE_RETRIES (2): a measured run during which more than NOISE_PCT % of the
-# server's core went to other work is run again, up to NOISE_RETRIES times.
+# server's core went to other work is run again, up to NOISE_RETRIES times; RUNS (3) measured
+# runs per target, of which the median by invocations/s is reported.
 # Writes bench/results/latest.md (and raw outputs under bench/results/raw/).
 set -euo pipefail
 
@@ -30,6 +31,7 @@ QUIET_WAIT="${QUIET_WAIT:-120}"
 QUIET_PCT="${QUIET_PCT:-10}"
 NOISE_PCT="${NOISE_PCT:-5}"
 NOISE_RETRIES="${NOISE_RETRIES:-2}"
+RUNS="${RUNS:-3}"
 
 BENCH="$ROOT/bench"
 RESULTS="$BENCH/results"
@@ -282,45 +284,66 @@ for target in $TARGETS; do
 
     log "$target: warm-up $WARMUP, then $DURATION at $CONNECTIONS connections"
     taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$WARMUP" -s "$BENCH/invoke.lua" "$url" -- "$BODY" "$(run_tag "$target" 1)" >"$out.warmup.txt"
-    # The measured run. When something else took more than NOISE_PCT % of the server's core
-    # meanwhile (another build on a shared machine, the hypervisor), it is run again, up to
-    # NOISE_RETRIES times, after waiting for quiet; the report shows the noise of the run kept.
-    attempt=0
-    while :; do
-        before="$(ticks "$pid")"
-        read -r core_b0 core_t0 core_s0 < <(cpu_ticks "cpu$SERVER_CPU")
-        taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$BENCH/invoke.lua" "$url" -- "$BODY" "$(run_tag "$target" $((attempt + 2)))" >"$out.wrk.txt"
-        after="$(ticks "$pid")"
-        read -r core_b1 core_t1 core_s1 < <(cpu_ticks "cpu$SERVER_CPU")
-        core_other=$(( core_b1 - core_b0 - (after - before) ))
-        [ "$core_other" -ge 0 ] || core_other=0 # tick rounding
-        noise_pct=$(( (core_other + core_s1 - core_s0) * 100 / (core_t1 - core_t0 > 0 ? core_t1 - core_t0 : 1) ))
-        [ "$noise_pct" -le "$NOISE_PCT" ] && break
-        attempt=$((attempt + 1))
-        [ "$attempt" -le "$NOISE_RETRIES" ] || { log "$target: warning: ${noise_pct}% of its core went to other work; keeping this run"; break; }
-        log "$target: ${noise_pct}% of its core went to other work during the run; again (${attempt}/${NOISE_RETRIES})"
-        wait_quiet
+    # RUNS measured runs; the one with the median invocations/s is reported whole (its p99 and
+    # CPU with it), so that one stall of the VM does not decide a row. A run during which
+    # something else took more than NOISE_PCT % of the server's core (another build on a shared
+    # machine, the hypervisor) is run again, up to NOISE_RETRIES times, after waiting for quiet;
+    # the report shows the noise of the runs kept.
+    for run in $(seq "$RUNS"); do
+        attempt=0
+        while :; do
+            before="$(ticks "$pid")"
+            read -r core_b0 core_t0 core_s0 < <(cpu_ticks "cpu$SERVER_CPU")
+            taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$BENCH/invoke.lua" "$url" -- "$BODY" "$(run_tag "$target" $((10 * run + attempt + 2)))" >"$out.wrk.$run.txt"
+            after="$(ticks "$pid")"
+            read -r core_b1 core_t1 core_s1 < <(cpu_ticks "cpu$SERVER_CPU")
+            core_other=$(( core_b1 - core_b0 - (after - before) ))
+            [ "$core_other" -ge 0 ] || core_other=0 # tick rounding
+            noise_pct=$(( (core_other + core_s1 - core_s0) * 100 / (core_t1 - core_t0 > 0 ? core_t1 - core_t0 : 1) ))
+            [ "$noise_pct" -le "$NOISE_PCT" ] && break
+            attempt=$((attempt + 1))
+            [ "$attempt" -le "$NOISE_RETRIES" ] || { log "$target: warning: ${noise_pct}% of its core went to other work; keeping this run"; break; }
+            log "$target: ${noise_pct}% of its core went to other work during run $run; again (${attempt}/${NOISE_RETRIES})"
+            wait_quiet
+        done
+        line="$(grep '^BENCH ' "$out.wrk.$run.txt")" || die "no result line from wrk for $target"
+        {
+            echo "$line" | tr ' ' '\n' | grep '='
+            echo "cpu_ticks=$((after - before))"
+            # The server's core during the run: ticks busy with anything but the server (other
+            # processes, interrupts), stolen by the hypervisor, and in all.
+            echo "core_other_ticks=$core_other"
+            echo "attempts=$((attempt + 1))"
+            echo "core_steal_ticks=$(( core_s1 - core_s0 ))"
+            echo "core_total_ticks=$(( core_t1 - core_t0 ))"
+        } >"$out.run.$run"
+        log "$target: run $run/$RUNS: $(awk -F= '$1 == "requests" { r = $2 } $1 == "duration_us" { d = $2 } END { printf "%.0f inv/s", r / d * 1e6 }' "$out.run.$run")"
     done
     hwm_kb="$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")"
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     PIDS=() # ended: nothing left to end on exit
-    grep -v '^BENCH ' "$out.wrk.txt" | sed 's/^/    /' >&2
 
-    line="$(grep '^BENCH ' "$out.wrk.txt")" || die "no result line from wrk for $target"
+    # The median run by invocations/s (runs last the same time, to within wrk's rounding).
+    median="$(for run in $(seq "$RUNS"); do
+        awk -F= -v run="$run" '$1 == "requests" { r = $2 } $1 == "duration_us" { d = $2 } END { print r / d, run }' "$out.run.$run"
+    done | sort -g | awk -v n="$RUNS" 'NR == int((n + 1) / 2) { print $2 }')"
+    cp "$out.wrk.$median.txt" "$out.wrk.txt"
+    grep -v '^BENCH ' "$out.wrk.txt" | sed 's/^/    /' >&2
     {
         echo "target=$target"
-        echo "$line" | tr ' ' '\n' | grep '='
-        echo "cpu_ticks=$((after - before))"
+        cat "$out.run.$median"
         echo "clk_tck=$CLK_TCK"
         echo "peak_rss_kb=$hwm_kb"
         echo "response_bytes=$response_bytes"
-        # The server's core during the run: ticks busy with anything but the server (other
-        # processes, interrupts), stolen by the hypervisor, and in all.
-        echo "core_other_ticks=$core_other"
-        echo "attempts=$((attempt + 1))"
-        echo "core_steal_ticks=$(( core_s1 - core_s0 ))"
-        echo "core_total_ticks=$(( core_t1 - core_t0 ))"
+        echo "runs=$RUNS"
+        echo "median_run=$median"
+        echo "runs_rps=$(for run in $(seq "$RUNS"); do
+            awk -F= '$1 == "requests" { r = $2 } $1 == "duration_us" { d = $2 } END { printf "%.0f ", r / d * 1e6 }' "$out.run.$run"
+        done)"
+        echo "runs_p99_us=$(for run in $(seq "$RUNS"); do
+            awk -F= '$1 == "p99_us" { printf "%s ", $2 }' "$out.run.$run"
+        done)"
     } >"$out.result"
 
     log "$target: cold start, $COLD_RUNS runs"
@@ -359,6 +382,7 @@ done
     echo "nginx=$("$NGINX" -v 2>&1 | sed 's/^.*nginx\///')"
     echo "wrk=$(wrk -v 2>&1 | head -1 | awk '{ print $2 }')"
     echo "duration=$DURATION"
+    echo "runs=$RUNS"
     echo "warmup=$WARMUP"
     echo "connections=$CONNECTIONS"
     echo "cold_runs=$COLD_RUNS"
