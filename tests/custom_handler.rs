@@ -352,6 +352,16 @@ fn many_invocations_at_once() {
     assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
 }
 
+/// The first JSON log record whose message is `message`, once the server has written it.
+fn json_record(server: &Server, message: &str) -> Value {
+    let stderr = server.wait_for_log(message);
+    stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|record| record["fields"]["message"] == message)
+        .unwrap_or_else(|| panic!("no JSON record {message:?}: {stderr}"))
+}
+
 #[test]
 fn json_logs_carry_the_invocation_and_the_event() {
     let server = Server::start(&[("AML_LOG_FORMAT", "json"), ("RUST_LOG", "debug")]);
@@ -362,12 +372,7 @@ fn json_logs_carry_the_invocation_and_the_event() {
         invocation(&event, Encoding::Double, "event"),
     );
     assert_eq!(status, 200);
-    let stderr = server.wait_for_log("event handled");
-    let record: Value = stderr
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .find(|record| record["fields"]["message"] == "event handled")
-        .unwrap_or_else(|| panic!("no JSON record for the event: {stderr}"));
+    let record = json_record(&server, "event handled");
     assert_eq!(
         record["fields"]["event_id"],
         "831e1650-001e-001b-66ab-eeb76e069631"
@@ -389,12 +394,7 @@ fn a_failed_invocation_is_logged_with_its_invocation_id_at_the_default_level() {
         invocation(&wrong_type, Encoding::Double, "event"),
     );
     assert_eq!(status, 400);
-    let stderr = server.wait_for_log("request refused");
-    let record: Value = stderr
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .find(|record| record["fields"]["message"] == "request refused")
-        .unwrap_or_else(|| panic!("no JSON record of the refusal: {stderr}"));
+    let record = json_record(&server, "request refused");
     assert_eq!(
         record["fields"]["invocation_id"],
         "6b1ab2a5-0b7c-4a2e-b0ae-1f5d6b4c3e21"
