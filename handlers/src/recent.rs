@@ -46,7 +46,7 @@ impl RecentEvents {
             .inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        recent.actions[function as usize].get(event_id).cloned()
+        recent.actions[slot(function)].get(event_id).cloned()
     }
 
     /// Records that `function` completed `event_id` with `actions`.
@@ -59,19 +59,27 @@ impl RecentEvents {
             actions: maps,
             order,
         } = &mut *recent;
-        if let Some(known) = maps[function as usize].get_mut(event_id) {
+        if let Some(known) = maps[slot(function)].get_mut(event_id) {
             *known = actions;
             return;
         }
         let id: Arc<str> = event_id.into();
-        maps[function as usize].insert(Arc::clone(&id), actions);
+        maps[slot(function)].insert(Arc::clone(&id), actions);
         order.push_back((function, id));
         while order.len() > self.capacity {
             if let Some((function, oldest)) = order.pop_front() {
-                maps[function as usize].remove(&oldest);
+                maps[slot(function)].remove(&oldest);
             }
         }
     }
+}
+
+/// The map of `function`: its place in `Function::ALL`.
+fn slot(function: Function) -> usize {
+    Function::ALL
+        .iter()
+        .position(|&each| each == function)
+        .unwrap_or_default()
 }
 
 impl Default for RecentEvents {

@@ -128,7 +128,8 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Vec<Event>, Pars
 pub type Decoded = Result<AmlEvent, ParseError>;
 
 /// [`parse`], then [`Event::decode`] for every event, each event keeping its own result: what
-/// the hosts need before acting. It answers exactly what those two steps answer, reading the
+/// the hosts need before acting. The raw data is not kept (an event of a type that is not ours
+/// comes back as [`AmlEvent::Unknown`] without it); [`parse`] keeps it. It answers exactly what those two steps answer, reading the
 /// data of the usual event (its type before its data) in the same pass as the envelope; an
 /// event is never decoded twice, and a body with any problem is read again the two-step way
 /// for the same errors.

@@ -372,10 +372,11 @@ impl<'de> Visitor<'de> for WireVisitor {
                 Key::Attr(attr) => event.attrs[attr as usize] = Some(map.next_value()?),
                 Key::Data => {
                     event.has_data = true;
-                    let event_type = self
-                        .decode_data
-                        .then(|| event.type_so_far().map(str::to_owned))
-                        .flatten();
+                    let event_type = if self.decode_data {
+                        event.type_so_far().map(str::to_owned)
+                    } else {
+                        None
+                    };
                     match event_type {
                         Some(event_type) => {
                             let data = map.next_value_seed(DataSeed {

@@ -139,7 +139,8 @@ pub enum AmlEvent {
     SubscriptionValidation(SubscriptionValidationEventData),
     /// Event Grid's notice that a subscription was deleted.
     SubscriptionDeleted(SubscriptionDeletedEventData),
-    /// Any other type: not ours. Its data stays raw in the [`crate::Event`].
+    /// Any other type: not ours. Its data stays raw in the [`crate::Event`] that
+    /// [`crate::envelope::parse`] read (`parse_decoded` does not keep it).
     Unknown {
         /// The type as sent.
         event_type: String,

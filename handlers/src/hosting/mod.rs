@@ -87,9 +87,11 @@ impl HostError {
         self.log_with(None, None);
     }
 
-    /// [`HostError::log`] for a Functions host invocation: with its id and function.
+    /// [`HostError::log`] for a Functions host invocation: with its id (when the host sent
+    /// one) and function.
     pub fn log_invocation(&self, invocation_id: &str, function: &str) {
-        self.log_with(Some(invocation_id), Some(function));
+        let invocation_id = Some(invocation_id).filter(|id| !id.is_empty());
+        self.log_with(invocation_id, Some(function));
     }
 
     fn log_with(&self, invocation_id: Option<&str>, function: Option<&str>) {
