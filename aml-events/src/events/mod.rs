@@ -20,7 +20,9 @@ pub(crate) use payload::payload;
 pub mod run_completed;
 pub mod run_status_changed;
 
-use serde::{Deserialize, Serialize, Serializer};
+use std::marker::PhantomData;
+
+use serde::{Deserialize, Serialize, Serializer, de::DeserializeOwned};
 
 pub use dataset_drift_detected::DatasetDriftDetected;
 pub use model_deployed::ModelDeployed;
@@ -151,57 +153,33 @@ impl AmlEvent {
     /// Reads `data` (raw JSON text, or `None` when the event had none) as the payload of
     /// `event_type`. Missing data reads as a payload whose fields are all null.
     pub fn decode(id: &str, event_type: &str, data: Option<&str>) -> Result<AmlEvent, ParseError> {
-        fn read<'a, T: Deserialize<'a> + Default>(
-            id: &str,
-            name: &'static str,
-            data: Option<&'a str>,
-        ) -> Result<T, ParseError> {
-            let Some(data) = data else {
-                return Ok(T::default());
-            };
-            // Tracking the path costs on every key, so it is only done to word an error.
-            if let Ok(payload) = T::deserialize(&mut serde_json::Deserializer::from_str(data)) {
-                return Ok(payload);
-            }
-            let mut deserializer = serde_json::Deserializer::from_str(data);
-            serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-                let path = err.path().to_string();
-                ParseError::Data {
-                    id: id.to_owned(),
-                    event_type: name,
-                    field: if path == "." {
-                        "data".to_owned()
-                    } else {
-                        format!("data.{path}")
-                    },
-                    message: err.into_inner().to_string(),
-                }
-            })
-        }
+        AmlEvent::read_as(event_type, TextData { id, data })
+    }
 
-        Ok(match DataKind::of(event_type) {
-            DataKind::Function(function) => {
-                let name = function.name();
-                match function {
-                    Function::ModelRegistered => AmlEvent::ModelRegistered(read(id, name, data)?),
-                    Function::ModelDeployed => AmlEvent::ModelDeployed(read(id, name, data)?),
-                    Function::RunCompleted => AmlEvent::RunCompleted(read(id, name, data)?),
-                    Function::DatasetDriftDetected => {
-                        AmlEvent::DatasetDriftDetected(read(id, name, data)?)
-                    }
-                    Function::RunStatusChanged => AmlEvent::RunStatusChanged(read(id, name, data)?),
+    /// The one table from event type to payload, whatever the data is read from.
+    fn read_as<R: DataReader>(event_type: &str, data: R) -> Result<AmlEvent, R::Error> {
+        if let Some(function) = Function::from_event_type(event_type) {
+            let name = function.name();
+            return Ok(match function {
+                Function::ModelRegistered => AmlEvent::ModelRegistered(data.read(name)?),
+                Function::ModelDeployed => AmlEvent::ModelDeployed(data.read(name)?),
+                Function::RunCompleted => AmlEvent::RunCompleted(data.read(name)?),
+                Function::DatasetDriftDetected => AmlEvent::DatasetDriftDetected(data.read(name)?),
+                Function::RunStatusChanged => AmlEvent::RunStatusChanged(data.read(name)?),
+            });
+        }
+        Ok(
+            if event_type.eq_ignore_ascii_case(SUBSCRIPTION_VALIDATION_EVENT) {
+                AmlEvent::SubscriptionValidation(data.read("SubscriptionValidationEvent")?)
+            } else if event_type.eq_ignore_ascii_case(SUBSCRIPTION_DELETED_EVENT) {
+                AmlEvent::SubscriptionDeleted(data.read("SubscriptionDeletedEvent")?)
+            } else {
+                data.skip()?;
+                AmlEvent::Unknown {
+                    event_type: event_type.to_owned(),
                 }
-            }
-            DataKind::Validation => {
-                AmlEvent::SubscriptionValidation(read(id, "SubscriptionValidationEvent", data)?)
-            }
-            DataKind::Deleted => {
-                AmlEvent::SubscriptionDeleted(read(id, "SubscriptionDeletedEvent", data)?)
-            }
-            DataKind::Unknown => AmlEvent::Unknown {
-                event_type: event_type.to_owned(),
             },
-        })
+        )
     }
 
     /// The function that handles this event, if it is one of the five.
@@ -236,31 +214,57 @@ impl Serialize for AmlEvent {
     }
 }
 
-/// Which payload an event type's data is read as.
-enum DataKind {
-    Function(Function),
-    Validation,
-    Deleted,
-    Unknown,
+/// Where an event's data is read from: its raw text ([`AmlEvent::decode`]) or the envelope's
+/// own deserializer ([`DataSeed`]).
+trait DataReader {
+    type Error;
+    /// The data as the payload `T` (of the type named `payload`, for messages); missing or
+    /// `null` data reads as a payload whose fields are all null.
+    fn read<T: DeserializeOwned + Default>(self, payload: &'static str) -> Result<T, Self::Error>;
+    /// The data of a type that is not ours, passed over.
+    fn skip(self) -> Result<(), Self::Error>;
 }
 
-impl DataKind {
-    fn of(event_type: &str) -> DataKind {
-        if let Some(function) = Function::from_event_type(event_type) {
-            DataKind::Function(function)
-        } else if event_type.eq_ignore_ascii_case(SUBSCRIPTION_VALIDATION_EVENT) {
-            DataKind::Validation
-        } else if event_type.eq_ignore_ascii_case(SUBSCRIPTION_DELETED_EVENT) {
-            DataKind::Deleted
-        } else {
-            DataKind::Unknown
+/// An event's raw data text, with its id for messages.
+struct TextData<'a> {
+    id: &'a str,
+    data: Option<&'a str>,
+}
+
+impl DataReader for TextData<'_> {
+    type Error = ParseError;
+
+    fn read<T: DeserializeOwned + Default>(self, payload: &'static str) -> Result<T, ParseError> {
+        let Some(data) = self.data else {
+            return Ok(T::default());
+        };
+        // Tracking the path costs on every key, so it is only done to word an error.
+        if let Ok(payload) = T::deserialize(&mut serde_json::Deserializer::from_str(data)) {
+            return Ok(payload);
         }
+        let mut deserializer = serde_json::Deserializer::from_str(data);
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+            let path = err.path().to_string();
+            ParseError::Data {
+                id: self.id.to_owned(),
+                event_type: payload,
+                field: if path == "." {
+                    "data".to_owned()
+                } else {
+                    format!("data.{path}")
+                },
+                message: err.into_inner().to_string(),
+            }
+        })
+    }
+
+    fn skip(self) -> Result<(), ParseError> {
+        Ok(())
     }
 }
 
 /// Reads an event's `data` value straight into its type's payload, as [`AmlEvent::decode`]
-/// reads the raw text: for the envelope reader, when the type came before the data. A `null`
-/// reads as a payload whose fields are all null; the data of other types is skipped.
+/// reads the raw text: for the envelope reader, when the type came before the data.
 pub(crate) struct DataSeed<'a> {
     /// The event's type, as sent.
     pub(crate) event_type: &'a str,
@@ -270,29 +274,21 @@ impl<'de> serde::de::DeserializeSeed<'de> for DataSeed<'_> {
     type Value = AmlEvent;
 
     fn deserialize<D: serde::Deserializer<'de>>(self, data: D) -> Result<AmlEvent, D::Error> {
-        fn read<'de, T: Deserialize<'de> + Default, D: serde::Deserializer<'de>>(
-            data: D,
-        ) -> Result<T, D::Error> {
-            Ok(Option::<T>::deserialize(data)?.unwrap_or_default())
-        }
-        Ok(match DataKind::of(self.event_type) {
-            DataKind::Function(Function::ModelRegistered) => AmlEvent::ModelRegistered(read(data)?),
-            DataKind::Function(Function::ModelDeployed) => AmlEvent::ModelDeployed(read(data)?),
-            DataKind::Function(Function::RunCompleted) => AmlEvent::RunCompleted(read(data)?),
-            DataKind::Function(Function::DatasetDriftDetected) => {
-                AmlEvent::DatasetDriftDetected(read(data)?)
-            }
-            DataKind::Function(Function::RunStatusChanged) => {
-                AmlEvent::RunStatusChanged(read(data)?)
-            }
-            DataKind::Validation => AmlEvent::SubscriptionValidation(read(data)?),
-            DataKind::Deleted => AmlEvent::SubscriptionDeleted(read(data)?),
-            DataKind::Unknown => {
-                serde::de::IgnoredAny::deserialize(data)?;
-                AmlEvent::Unknown {
-                    event_type: self.event_type.to_owned(),
-                }
-            }
-        })
+        AmlEvent::read_as(self.event_type, SeedData(data, PhantomData))
+    }
+}
+
+/// The envelope's deserializer, positioned on an event's `data`.
+struct SeedData<'de, D: serde::Deserializer<'de>>(D, PhantomData<&'de ()>);
+
+impl<'de, D: serde::Deserializer<'de>> DataReader for SeedData<'de, D> {
+    type Error = D::Error;
+
+    fn read<T: DeserializeOwned + Default>(self, _: &'static str) -> Result<T, D::Error> {
+        Ok(Option::<T>::deserialize(self.0)?.unwrap_or_default())
+    }
+
+    fn skip(self) -> Result<(), D::Error> {
+        serde::de::IgnoredAny::deserialize(self.0).map(|_| ())
     }
 }
