@@ -127,12 +127,12 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Vec<Event>, Pars
 /// An event's data read as its type's payload ([`Event::decode`]), or why it could not be.
 pub type Decoded = Result<AmlEvent, ParseError>;
 
-/// [`parse`], then [`Event::decode`] for every event, each event keeping its own result: what
-/// the hosts need before acting. The raw data is not kept (an event of a type that is not ours
-/// comes back as [`AmlEvent::Unknown`] without it); [`parse`] keeps it. It answers exactly what those two steps answer, reading the
-/// data of the usual event (its type before its data) in the same pass as the envelope; an
+/// [`parse`], then [`Event::into_decoded`] for every event, each event keeping its own result:
+/// what the hosts need before acting. It answers exactly what those two steps answer, reading
+/// the data of the usual event (its type before its data) in the same pass as the envelope; an
 /// event is never decoded twice, and a body with any problem is read again the two-step way
-/// for the same errors.
+/// for the same errors. The raw data is not kept (an event of a type that is not ours comes
+/// back as [`AmlEvent::Unknown`] without it); [`parse`] keeps it.
 pub fn parse_decoded(
     content_type: Option<&str>,
     body: &[u8],
@@ -142,10 +142,7 @@ pub fn parse_decoded(
     }
     Ok(parse(content_type, body)?
         .into_iter()
-        .map(|event| {
-            let data = event.decode();
-            event.with_data(data)
-        })
+        .map(Event::into_decoded)
         .collect())
 }
 
@@ -159,14 +156,15 @@ fn parse_in_one_pass(content_type: Option<&str>, body: &[u8]) -> Option<Vec<Even
     for (index, mut wire) in wires.into_iter().enumerate() {
         let decoded = wire.take_decoded();
         let event = wire.into_event(index, content_type).ok()?;
-        let data = match decoded {
+        events.push(match decoded {
             // The data was read as the type the event ended up with (not, say, a CloudEvents
             // `type` beside an Event Grid `eventType`).
-            Some(decoded) if decoded.event_type == event.event_type => Ok(decoded.data),
+            Some(decoded) if decoded.event_type == event.event_type => {
+                event.with_data(Ok(decoded.data))
+            }
             Some(_) => return None,
-            None => event.decode(),
-        };
-        events.push(event.with_data(data));
+            None => event.into_decoded(),
+        });
     }
     Some(events)
 }
@@ -202,6 +200,12 @@ impl Event<RawData> {
     /// [`AmlEvent::Unknown`] and keep their raw data here.
     pub fn decode(&self) -> Result<AmlEvent, ParseError> {
         AmlEvent::decode(&self.id, &self.event_type, self.raw_data())
+    }
+
+    /// The same event with its data [decoded](Event::decode), or why it could not be.
+    pub fn into_decoded(self) -> Event<Decoded> {
+        let data = self.decode();
+        self.with_data(data)
     }
 
     /// The raw JSON text of `data`, if any.
