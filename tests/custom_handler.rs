@@ -306,6 +306,50 @@ fn failures_get_their_status_a_json_body_naming_the_field_and_a_line_on_stderr()
 }
 
 #[test]
+fn a_body_that_arrives_in_pieces_is_read_whole() {
+    let server = Server::start(&[]);
+    let body = invocation(
+        &event("event_grid/run_completed.json"),
+        Encoding::Double,
+        "event",
+    );
+    let address = server.url.trim_start_matches("http://");
+    let third = body.len() / 3;
+    let (a, b, c) = (&body[..third], &body[third..2 * third], &body[2 * third..]);
+    let chunked = |piece: &str| format!("{:x}\r\n{piece}\r\n", piece.len());
+    let requests = [
+        // Content-Length, the body written in three pieces.
+        vec![
+            format!(
+                "POST /RunCompleted HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{a}",
+                body.len()
+            ),
+            b.to_owned(),
+            c.to_owned(),
+        ],
+        // Chunked, one chunk per write, then the last chunk.
+        vec![
+            format!(
+                "POST /RunCompleted HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{}",
+                chunked(a)
+            ),
+            chunked(b),
+            chunked(c) + "0\r\n\r\n",
+        ],
+    ];
+    for pieces in requests {
+        let answer = common::exchange_in_pieces(&server.url, &pieces);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let json = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+        let json: Value = serde_json::from_str(json).expect("a JSON answer");
+        assert_eq!(
+            json["ReturnValue"]["eventId"], "831e1650-001e-001b-66ab-eeb76e069631",
+            "{json}"
+        );
+    }
+}
+
+#[test]
 fn an_oversized_invocation_is_refused_with_413_before_it_is_read() {
     let server = Server::start(&[]);
     // Declare 5 MiB but send only the start: the answer must come without the rest.

@@ -54,27 +54,55 @@ impl Outcome {
         parts.join(", ")
     }
 
-    /// One readable line per action (or the note), for the Functions host's log stream.
-    pub fn log_lines(&self) -> Vec<String> {
-        let head = format!(
-            "{} {}",
-            self.function.map_or("-", Function::name),
-            self.event_id
-        );
-        match &self.note {
-            Some(note) => vec![format!("{head}: {note}")],
-            None => self
-                .actions
-                .iter()
-                .map(|action| format!("{head}: {action}"))
-                .collect(),
-        }
+    /// One readable line per action (or the note), for the Functions host's log stream:
+    /// `RunCompleted <event id>: notify skipped: RunCompleted is not in AML_NOTIFY_ON`.
+    pub fn log_lines(&self) -> impl Iterator<Item = LogLine<'_>> {
+        let note = self.note.as_deref().map(LineOf::Note);
+        let actions = match note {
+            Some(_) => [].iter(),
+            None => self.actions.iter(),
+        };
+        note.into_iter()
+            .chain(actions.map(LineOf::Action))
+            .map(|what| LogLine {
+                outcome: self,
+                what,
+            })
     }
 
     /// Adds an action's report.
     pub fn with(mut self, action: ActionReport) -> Self {
         self.actions.push(action);
         self
+    }
+}
+
+/// A line of [`Outcome::log_lines`], written (or serialized as a JSON string) without first
+/// being built as a `String`.
+pub struct LogLine<'a> {
+    outcome: &'a Outcome,
+    what: LineOf<'a>,
+}
+
+enum LineOf<'a> {
+    Note(&'a str),
+    Action(&'a ActionReport),
+}
+
+impl std::fmt::Display for LogLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let function = self.outcome.function.map_or("-", Function::name);
+        write!(f, "{function} {}: ", self.outcome.event_id)?;
+        match self.what {
+            LineOf::Note(note) => f.write_str(note),
+            LineOf::Action(action) => std::fmt::Display::fmt(action, f),
+        }
+    }
+}
+
+impl Serialize for LogLine<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -234,5 +262,49 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
         }
+    }
+
+    fn outcome(note: Option<&str>) -> Outcome {
+        Outcome {
+            function: Some(Function::RunCompleted),
+            event_id: "e-1".into(),
+            event_type: "Microsoft.MachineLearningServices.RunCompleted".into(),
+            actions: vec![
+                ActionReport::skipped(Action::Enrich, "AML_NOTIFY_ON is \"none\""),
+                ActionReport::dry_run(Action::Notify, "POST https://hooks/…".into(), "would post"),
+            ],
+            note: note.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn log_lines_name_the_function_and_event_then_each_action_or_the_note() {
+        let lines: Vec<String> = outcome(None)
+            .log_lines()
+            .map(|line| line.to_string())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                r#"RunCompleted e-1: enrich skipped: AML_NOTIFY_ON is "none""#,
+                "RunCompleted e-1: notify dry-run: would post",
+            ]
+        );
+        let noted = outcome(Some("acknowledged, nothing done"));
+        let lines: Vec<String> = noted.log_lines().map(|line| line.to_string()).collect();
+        assert_eq!(lines, ["RunCompleted e-1: acknowledged, nothing done"]);
+    }
+
+    #[test]
+    fn log_lines_serialize_as_json_strings() {
+        let outcome = outcome(None);
+        let lines: Vec<LogLine<'_>> = outcome.log_lines().collect();
+        assert_eq!(
+            serde_json::to_value(&lines).unwrap(),
+            serde_json::json!([
+                "RunCompleted e-1: enrich skipped: AML_NOTIFY_ON is \"none\"",
+                "RunCompleted e-1: notify dry-run: would post",
+            ])
+        );
     }
 }

@@ -2,13 +2,11 @@
 //! repeating its actions. Bounded: the oldest ids are forgotten first. Across instances the
 //! deterministic job name and the notification's `Idempotency-Key` carry idempotency.
 
-use std::{
-    collections::{HashMap, VecDeque},
-    sync::{Arc, Mutex},
-};
+use std::sync::Mutex;
 
 use aml_events::Function;
 use foldhash::quality::RandomState;
+use hashbrown::HashTable;
 
 use crate::outcome::Action;
 
@@ -22,64 +20,116 @@ pub struct RecentEvents {
     inner: Mutex<Recent>,
 }
 
-/// One map per function, so that an id is looked up as the `&str` it arrives as; each id is
-/// stored once, shared by its map entry and its place in the eviction order. Seeded hashing,
-/// faster than the standard library's for ids this short.
+/// A ring of entries, oldest overwritten first, and an index of their places by hash.
+///
+/// Every invocation looks an id up and, once its function completes, stores it and forgets
+/// the oldest; so the index holds places, each entry keeps its own hash, and forgetting
+/// compares places, not strings. The forgotten entry's buffers are reused for the new one.
 #[derive(Debug, Default)]
 struct Recent {
-    actions: [HashMap<Arc<str>, Vec<Action>, RandomState>; Function::ALL.len()],
-    order: VecDeque<(Function, Arc<str>)>,
+    hasher: RandomState,
+    places: HashTable<u32>,
+    entries: Vec<Entry>,
+    /// The place the next new entry takes once the ring is full: the oldest entry.
+    oldest: usize,
+}
+
+#[derive(Debug)]
+struct Entry {
+    hash: u64,
+    function: Function,
+    event_id: String,
+    actions: Vec<Action>,
 }
 
 impl RecentEvents {
     /// An empty set holding at most `capacity` events.
     pub fn new(capacity: usize) -> Self {
         RecentEvents {
-            capacity: capacity.max(1),
+            capacity: capacity.clamp(1, u32::MAX as usize),
             inner: Mutex::new(Recent::default()),
         }
     }
 
     /// The actions `function` completed for `event_id`, if it did recently.
     pub fn completed(&self, function: Function, event_id: &str) -> Option<Vec<Action>> {
-        let recent = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        recent.actions[slot(function)].get(event_id).cloned()
+        let recent = self.lock();
+        let hash = recent.hash(function, event_id);
+        let place = recent.find(hash, function, event_id)?;
+        Some(recent.entries[place].actions.clone())
     }
 
     /// Records that `function` completed `event_id` with `actions`.
-    pub fn remember(&self, function: Function, event_id: &str, actions: Vec<Action>) {
-        let mut recent = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Recent {
-            actions: maps,
-            order,
-        } = &mut *recent;
-        if let Some(known) = maps[slot(function)].get_mut(event_id) {
-            *known = actions;
+    pub fn remember(
+        &self,
+        function: Function,
+        event_id: &str,
+        actions: impl IntoIterator<Item = Action>,
+    ) {
+        let mut recent = self.lock();
+        let hash = recent.hash(function, event_id);
+        if let Some(place) = recent.find(hash, function, event_id) {
+            let known = &mut recent.entries[place].actions;
+            known.clear();
+            known.extend(actions);
             return;
         }
-        let id: Arc<str> = event_id.into();
-        maps[slot(function)].insert(Arc::clone(&id), actions);
-        order.push_back((function, id));
-        while order.len() > self.capacity {
-            if let Some((function, oldest)) = order.pop_front() {
-                maps[slot(function)].remove(&oldest);
+        let Recent {
+            hasher: _,
+            places,
+            entries,
+            oldest,
+        } = &mut *recent;
+        let place = if entries.len() < self.capacity {
+            entries.push(Entry {
+                hash,
+                function,
+                event_id: event_id.to_owned(),
+                actions: actions.into_iter().collect(),
+            });
+            entries.len() - 1
+        } else {
+            let place = *oldest;
+            *oldest = (place + 1) % entries.len();
+            let entry = &mut entries[place];
+            if let Ok(forgotten) = places.find_entry(entry.hash, |&known| known as usize == place) {
+                forgotten.remove();
             }
-        }
+            entry.hash = hash;
+            entry.function = function;
+            entry.event_id.clear();
+            entry.event_id.push_str(event_id);
+            entry.actions.clear();
+            entry.actions.extend(actions);
+            place
+        };
+        // Places fit in 32 bits (`new` caps the capacity), halving the index's memory: every
+        // lookup lands at a random spot in it.
+        places.insert_unique(hash, place as u32, |&known| entries[known as usize].hash);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recent> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-/// The map of `function`: its place in `Function::ALL`.
-fn slot(function: Function) -> usize {
-    Function::ALL
-        .iter()
-        .position(|&each| each == function)
-        .unwrap_or_default()
+impl Recent {
+    fn hash(&self, function: Function, event_id: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one((function, event_id))
+    }
+
+    /// The place of `function`'s entry for `event_id`.
+    fn find(&self, hash: u64, function: Function, event_id: &str) -> Option<usize> {
+        self.places
+            .find(hash, |&place| {
+                let entry = &self.entries[place as usize];
+                entry.function == function && entry.event_id == event_id
+            })
+            .map(|&place| place as usize)
+    }
 }
 
 impl Default for RecentEvents {
@@ -95,8 +145,8 @@ mod tests {
     #[test]
     fn remembers_completed_events_and_forgets_the_oldest() {
         let recent = RecentEvents::new(2);
-        recent.remember(Function::RunCompleted, "a", vec![Action::Notify]);
-        recent.remember(Function::RunCompleted, "b", vec![]);
+        recent.remember(Function::RunCompleted, "a", [Action::Notify]);
+        recent.remember(Function::RunCompleted, "b", []);
         assert_eq!(
             recent.completed(Function::RunCompleted, "a"),
             Some(vec![Action::Notify])
@@ -106,12 +156,46 @@ mod tests {
             None,
             "per function"
         );
-        recent.remember(Function::RunCompleted, "c", vec![]);
+        recent.remember(Function::RunCompleted, "c", []);
         assert_eq!(
             recent.completed(Function::RunCompleted, "a"),
             None,
             "the oldest is forgotten"
         );
         assert!(recent.completed(Function::RunCompleted, "c").is_some());
+    }
+
+    #[test]
+    fn keeps_the_newest_ids_around_the_ring() {
+        let recent = RecentEvents::new(3);
+        for n in 0..10 {
+            recent.remember(Function::ModelDeployed, &n.to_string(), [Action::SmokeTest]);
+            let known: Vec<bool> = (0..10)
+                .map(|m| {
+                    recent
+                        .completed(Function::ModelDeployed, &m.to_string())
+                        .is_some()
+                })
+                .collect();
+            let expected: Vec<bool> = (0..10).map(|m| m <= n && m + 3 > n).collect();
+            assert_eq!(known, expected, "after remembering {n}");
+        }
+    }
+
+    #[test]
+    fn a_second_completion_replaces_the_actions_without_taking_a_place() {
+        let recent = RecentEvents::new(2);
+        recent.remember(Function::RunCompleted, "a", [Action::Enrich]);
+        recent.remember(Function::RunCompleted, "b", []);
+        recent.remember(
+            Function::RunCompleted,
+            "a",
+            [Action::Enrich, Action::Notify],
+        );
+        assert_eq!(
+            recent.completed(Function::RunCompleted, "a"),
+            Some(vec![Action::Enrich, Action::Notify])
+        );
+        assert!(recent.completed(Function::RunCompleted, "b").is_some());
     }
 }

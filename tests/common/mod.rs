@@ -180,6 +180,26 @@ pub fn raw_exchange(url: &str, request: &str, until: &str) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
+/// Writes `pieces` one at a time, pausing between them so each is read on its own, and
+/// returns everything the server answers until it closes the connection.
+pub fn exchange_in_pieces(url: &str, pieces: &[String]) -> String {
+    use std::io::Write;
+    let address = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    for piece in pieces {
+        stream.write_all(piece.as_bytes()).unwrap();
+        stream.flush().unwrap();
+        thread::sleep(Duration::from_millis(50));
+    }
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
 /// The head of a POST that declares `length` bytes of body, followed by `start` of it.
 pub fn oversized_post(url: &str, path: &str, length: usize, start: &str) -> String {
     let address = url.trim_start_matches("http://");

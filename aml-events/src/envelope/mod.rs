@@ -137,9 +137,29 @@ pub fn parse_decoded(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Vec<Event<Decoded>>, ParseError> {
-    if let Some(events) = parse_in_one_pass(content_type, body) {
-        return Ok(events);
+    // Raw data is checked for UTF-8 as a whole, skipped data is not: in a body that is UTF-8
+    // throughout, the two readings cannot differ on it.
+    match std::str::from_utf8(body) {
+        Ok(text) => parse_decoded_text(content_type, text),
+        Err(_) => parse_in_two_steps(content_type, body),
     }
+}
+
+/// [`parse_decoded`] for a body already known to be text, which it does not check again.
+pub fn parse_decoded_text(
+    content_type: Option<&str>,
+    body: &str,
+) -> Result<Vec<Event<Decoded>>, ParseError> {
+    match parse_in_one_pass(content_type, body) {
+        Some(events) => Ok(events),
+        None => parse_in_two_steps(content_type, body.as_bytes()),
+    }
+}
+
+fn parse_in_two_steps(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Vec<Event<Decoded>>, ParseError> {
     Ok(parse(content_type, body)?
         .into_iter()
         .map(Event::into_decoded)
@@ -147,11 +167,8 @@ pub fn parse_decoded(
 }
 
 /// `None` for anything the two-step reading must word or decide.
-fn parse_in_one_pass(content_type: Option<&str>, body: &[u8]) -> Option<Vec<Event<Decoded>>> {
-    // Raw data is checked for UTF-8 as a whole, skipped data is not: in a body that is UTF-8
-    // throughout, the two readings cannot differ on it.
-    std::str::from_utf8(body).ok()?;
-    let wires = wire::read_body(body, true).ok()?;
+fn parse_in_one_pass(content_type: Option<&str>, body: &str) -> Option<Vec<Event<Decoded>>> {
+    let wires = wire::read_body(body.as_bytes(), true).ok()?;
     let mut events = Vec::with_capacity(wires.len());
     for (index, mut wire) in wires.into_iter().enumerate() {
         let decoded = wire.take_decoded();
@@ -252,7 +269,7 @@ mod tests {
     #[test]
     fn data_after_the_type_is_read_in_the_envelopes_pass() {
         for body in [EVENT_GRID, CLOUD_EVENTS] {
-            let events = parse_in_one_pass(None, body.as_bytes()).expect("one pass");
+            let events = parse_in_one_pass(None, body).expect("one pass");
             assert!(
                 matches!(events[0].data, Some(Ok(AmlEvent::RunCompleted(_)))),
                 "{events:?}"
@@ -265,7 +282,7 @@ mod tests {
         let body = r#"{"data": {"runId": "r"}, "id": "1", "subject": "s",
             "eventType": "Microsoft.MachineLearningServices.RunCompleted",
             "eventTime": "2024-03-01T12:00:00Z"}"#;
-        let events = parse_in_one_pass(None, body.as_bytes()).expect("one pass");
+        let events = parse_in_one_pass(None, body).expect("one pass");
         let Some(Ok(AmlEvent::RunCompleted(run))) = &events[0].data else {
             panic!("{events:?}");
         };
@@ -279,7 +296,7 @@ mod tests {
             "data": {"modelVersion": {}}},
             {"id": "2", "subject": "s", "eventTime": "2024-03-01T12:00:00Z",
             "eventType": "Microsoft.MachineLearningServices.ModelRegistered", "data": null}]"#;
-        assert!(parse_in_one_pass(None, body.as_bytes()).is_none());
+        assert!(parse_in_one_pass(None, body).is_none());
         let events = parse_decoded(None, body.as_bytes()).unwrap();
         let error = events[0].data.as_ref().unwrap().as_ref().unwrap_err();
         assert_eq!(error.field().as_deref(), Some("data.modelVersion"));

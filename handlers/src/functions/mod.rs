@@ -200,7 +200,7 @@ pub async fn run(
         TypedEvent::RunStatusChanged(event) => run_status_changed::handle(event, actions).await,
     }?;
     if let Some(function) = outcome.function {
-        let taken = outcome.actions.iter().map(|report| report.action).collect();
+        let taken = outcome.actions.iter().map(|report| report.action);
         ctx.recent.remember(function, &outcome.event_id, taken);
     }
     Ok(outcome)

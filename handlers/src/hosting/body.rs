@@ -20,16 +20,29 @@ pub(super) async fn read(
     if declared.is_some_and(|length| length > limit) {
         return Err(HostError::PayloadTooLarge { limit });
     }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(8 * 1024).min(limit));
+    // A body that arrives as one chunk (the usual one) is kept as it came; more are joined.
+    let mut first = web::Bytes::new();
+    let mut joined: Option<web::BytesMut> = None;
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|err| HostError::BadRequest {
             message: format!("could not read the request body: {err}"),
             field: None,
         })?;
-        if body.len() + chunk.len() > limit {
+        let read = joined.as_ref().map_or(first.len(), |joined| joined.len());
+        if read + chunk.len() > limit {
             return Err(HostError::PayloadTooLarge { limit });
         }
-        body.extend_from_slice(&chunk);
+        match &mut joined {
+            Some(joined) => joined.extend_from_slice(&chunk),
+            None if first.is_empty() => first = chunk,
+            None => {
+                let expected = declared.unwrap_or(0).max(read + chunk.len()).min(limit);
+                let mut both = web::BytesMut::with_capacity(expected);
+                both.extend_from_slice(&first);
+                both.extend_from_slice(&chunk);
+                joined = Some(both);
+            }
+        }
     }
-    Ok(body.freeze())
+    Ok(joined.map_or(first, web::BytesMut::freeze))
 }

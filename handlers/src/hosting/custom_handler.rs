@@ -10,7 +10,7 @@
 
 use std::{borrow::Cow, collections::BTreeMap};
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, http::header::HeaderName, web};
 use aml_events::{Function, ParseError, envelope};
 use serde::{
     Deserialize, Serialize,
@@ -30,7 +30,8 @@ use crate::{
 pub const BINDING_NAME: &str = "event";
 
 /// Header carrying the host's id for one invocation.
-pub const INVOCATION_ID_HEADER: &str = "x-azure-functions-invocationid";
+pub const INVOCATION_ID_HEADER: HeaderName =
+    HeaderName::from_static("x-azure-functions-invocationid");
 
 /// The invocation body; only `Data` is read.
 #[derive(Deserialize)]
@@ -201,25 +202,24 @@ pub async fn invoke(
     payload: web::Payload,
     ctx: web::Data<AppContext>,
 ) -> Result<HttpResponse, HostError> {
-    let name = request.path().trim_start_matches('/').to_owned();
+    let name = request.path().trim_start_matches('/');
     let invocation_id = request
         .headers()
         .get(INVOCATION_ID_HEADER)
         .and_then(|value| value.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+        .unwrap_or("");
     // A span per invocation costs a few percent of an invocation's CPU at any level it is
     // enabled at, so it is a debug one: a failure names the invocation itself (below), and
     // every line about an event names the event.
     let span = debug_span!("invocation", invocation_id = %invocation_id, function = %name);
-    async move {
+    async {
         let result = match body::read(&request, payload, MAX_INVOCATION_BYTES).await {
-            Ok(body) => handle(&name, &body, &ctx).await,
+            Ok(body) => handle(name, &body, &ctx).await,
             Err(err) => Err(err),
         };
         // The host drops `Logs` of a failed invocation: stderr is all the operator gets, with
         // the host's invocation id to find the host's own record of it.
-        result.inspect_err(|err| err.log_invocation(&invocation_id, &name))
+        result.inspect_err(|err| err.log_invocation(invocation_id, name))
     }
     .instrument(span)
     .await
@@ -230,9 +230,9 @@ async fn handle(name: &str, body: &[u8], ctx: &AppContext) -> Result<HttpRespons
         name: name.to_owned(),
     })?;
     let (binding, event_json) = event_body(body)?;
-    let events = envelope::parse_decoded(None, event_json.as_bytes())
+    let events = envelope::parse_decoded_text(None, &event_json)
         .map_err(|err| in_binding(&binding, &err))?;
-    let mut outcomes = match functions::handle_all(events, Some(function), ctx).await {
+    let outcomes = match functions::handle_all(events, Some(function), ctx).await {
         Ok(outcomes) => outcomes,
         Err(HandlerError::BadEvent(err)) => return Err(in_binding(&binding, &err)),
         Err(err) => return Err(err.into()),
@@ -242,27 +242,35 @@ async fn handle(name: &str, body: &[u8], ctx: &AppContext) -> Result<HttpRespons
         // only repeats it at debug; failures are logged at warn or error.
         debug!(event_id = %outcome.event_id, event_type = %outcome.event_type, actions = %outcome.summary(), "event handled");
     }
-    let logs: Vec<String> = outcomes.iter().flat_map(Outcome::log_lines).collect();
-    let return_value = match outcomes.len() {
-        1 => ReturnValue::One(outcomes.pop()),
-        _ => ReturnValue::Many(outcomes),
+    let return_value = match outcomes.as_slice() {
+        [one] => ReturnValue::One(one),
+        all => ReturnValue::Many(all),
     };
     Ok(HttpResponse::Ok().json(HostAnswer {
         outputs: Outputs {},
-        logs,
+        logs: LogLines(&outcomes),
         return_value,
     }))
 }
 
 /// The answer to the host: `{"Outputs": {}, "Logs": [...], "ReturnValue": ...}`.
 #[derive(Serialize)]
-struct HostAnswer {
+struct HostAnswer<'a> {
     #[serde(rename = "Outputs")]
     outputs: Outputs,
     #[serde(rename = "Logs")]
-    logs: Vec<String>,
+    logs: LogLines<'a>,
     #[serde(rename = "ReturnValue")]
-    return_value: ReturnValue,
+    return_value: ReturnValue<'a>,
+}
+
+/// Every outcome's log lines, one JSON string each.
+struct LogLines<'a>(&'a [Outcome]);
+
+impl Serialize for LogLines<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().flat_map(Outcome::log_lines))
+    }
 }
 
 /// No output bindings: `{}`.
@@ -272,9 +280,9 @@ struct Outputs {}
 /// One outcome for one event (the usual case), a list for a batch.
 #[derive(Serialize)]
 #[serde(untagged)]
-enum ReturnValue {
-    One(Option<Outcome>),
-    Many(Vec<Outcome>),
+enum ReturnValue<'a> {
+    One(&'a Outcome),
+    Many(&'a [Outcome]),
 }
 
 /// A bad event, located inside the invocation: `Data.event.data.modelVersion`.

@@ -32,13 +32,11 @@ pub fn configure(ctx: web::Data<AppContext>) -> impl FnOnce(&mut web::ServiceCon
                     .route(web::method(Method::OPTIONS).to(webhook_options)),
             )
             .default_service(web::to(fallback));
-        // Exact paths match without the router's pattern engine; other spellings of a
-        // function's name reach the same handler through `fallback`.
+        // Exact paths match without the router's pattern engine, and without a method guard,
+        // which allocates on every request it checks; other spellings of a function's name
+        // reach the same handler through `fallback`.
         for function in Function::ALL {
-            config.route(
-                &format!("/{}", function.name()),
-                web::post().to(custom_handler::invoke),
-            );
+            config.route(&format!("/{}", function.name()), web::to(function_route));
         }
     }
 }
@@ -106,6 +104,18 @@ fn respond(result: Result<Answer, HostError>) -> Result<HttpResponse, HostError>
     Ok(response.json(answer.body))
 }
 
+/// `/{function}`: a host invocation when POSTed, 404 `NotFound` (as from `fallback`) otherwise.
+async fn function_route(
+    request: HttpRequest,
+    payload: web::Payload,
+    ctx: web::Data<AppContext>,
+) -> Result<HttpResponse, HostError> {
+    if request.method() != Method::POST {
+        return Err(not_found(&request));
+    }
+    custom_handler::invoke(request, payload, ctx).await
+}
+
 /// `POST /{anything}` is a host invocation (answered 404 `UnknownFunction` when no function
 /// has that name); anything else is 404 `NotFound`.
 async fn fallback(
@@ -117,8 +127,12 @@ async fn fallback(
     if request.method() == Method::POST && one_segment {
         return custom_handler::invoke(request, payload, ctx).await;
     }
-    Err(HostError::NotFound {
+    Err(not_found(&request))
+}
+
+fn not_found(request: &HttpRequest) -> HostError {
+    HostError::NotFound {
         method: request.method().to_string(),
         path: request.path().to_owned(),
-    })
+    }
 }
