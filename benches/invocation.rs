@@ -30,7 +30,7 @@ fn host_invocation(c: &mut Criterion) {
     group.bench_function("unwrap + parse + decode", |b| {
         b.iter(|| {
             let (_, event) = event_body(black_box(body.as_bytes())).unwrap();
-            let events = envelope::parse_decoded(None, event.as_bytes()).unwrap();
+            let events = envelope::parse_decoded_text(None, &event).unwrap();
             events[0]
                 .data
                 .as_ref()
@@ -52,7 +52,7 @@ fn host_invocation(c: &mut Criterion) {
         b.iter(|| {
             next = (next + 1) % bodies.len();
             let (_, event) = event_body(bodies[next].as_bytes()).unwrap();
-            let events = envelope::parse_decoded(None, event.as_bytes()).unwrap();
+            let events = envelope::parse_decoded_text(None, &event).unwrap();
             let outcomes = runtime
                 .block_on(functions::handle_all(
                     events,

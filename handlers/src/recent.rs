@@ -97,8 +97,7 @@ impl RecentEvents {
             }
             entry.hash = hash;
             entry.function = function;
-            entry.event_id.clear();
-            entry.event_id.push_str(event_id);
+            reuse(&mut entry.event_id, event_id);
             entry.actions.clear();
             entry.actions.extend(actions);
             place
@@ -112,6 +111,17 @@ impl RecentEvents {
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Puts `text` into `buffer`, keeping its allocation unless it is far larger than `text`
+/// needs: an unusually long id must not stay held by its place after it is forgotten.
+fn reuse(buffer: &mut String, text: &str) {
+    if buffer.capacity() > 4 * text.len().max(64) {
+        *buffer = text.to_owned();
+    } else {
+        buffer.clear();
+        buffer.push_str(text);
     }
 }
 
@@ -197,5 +207,15 @@ mod tests {
             Some(vec![Action::Enrich, Action::Notify])
         );
         assert!(recent.completed(Function::RunCompleted, "b").is_some());
+    }
+
+    #[test]
+    fn a_long_forgotten_id_does_not_keep_its_memory() {
+        let recent = RecentEvents::new(1);
+        recent.remember(Function::RunCompleted, &"x".repeat(100_000), []);
+        recent.remember(Function::RunCompleted, "short", []);
+        let held = recent.lock().entries[0].event_id.capacity();
+        assert!(held < 1_000, "{held} bytes held for a 5-byte id");
+        assert!(recent.completed(Function::RunCompleted, "short").is_some());
     }
 }
