@@ -9,7 +9,9 @@
 //!   and [`events::Function`], the single dispatch point from event type to function name.
 //! - [`timestamp`]: RFC 3339 times as Event Grid and Azure ML write them.
 //! - [`workspace`]: the Azure ML workspace an event came from (its topic or source).
-//! - [`secret`]: values that never print.
+//! - [`secret`]: values that never print; [`redact`]: the one way a URL or a third party's
+//!   answer is shown (secrets out first, then shortened).
+//! - [`chain`]: an error with all its causes on one line, for outcomes and logs.
 //! - [`error`]: what can go wrong while reading, with the attribute or JSON path at fault.
 //! - [`azure`]: the Azure ML REST client ([`azure::AmlClient`]) the functions call back with:
 //!   credentials and token cache, retries within a deadline, typed operations.
@@ -32,13 +34,16 @@
 //! ```
 
 pub mod azure;
+pub mod chain;
 pub mod envelope;
 pub mod error;
 pub mod events;
+pub mod redact;
 pub mod secret;
 pub mod timestamp;
 pub mod workspace;
 
+pub use chain::chain;
 pub use envelope::{Event, Schema};
 pub use error::ParseError;
 pub use events::{AmlEvent, Function};
