@@ -449,11 +449,15 @@ fn a_failed_invocation_is_logged_with_its_invocation_id_at_the_default_level() {
 
 #[test]
 fn listens_on_the_port_the_host_gives() {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = probe.local_addr().unwrap().port().to_string();
-    drop(probe);
-    let server = Server::start_with(&[], &[("FUNCTIONS_CUSTOMHANDLER_PORT", &port)]);
-    assert_eq!(server.url, format!("http://127.0.0.1:{port}"));
+    // The host's port wins over --port. Port 0 (any free port) rather than a port found free
+    // beforehand, which another process could take before the server binds it.
+    // See: issue 13, "Tests that can fail": the bind-drop-connect port race.
+    let server = Server::start_with(
+        &["serve", "--port", "9"],
+        &[("FUNCTIONS_CUSTOMHANDLER_PORT", "0")],
+    );
+    let port: u16 = server.url.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(port != 9 && port != 8080, "{}", server.ready_line);
     assert_eq!(client().get(server.at("/")).send().unwrap().status(), 200);
 }
 

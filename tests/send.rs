@@ -130,9 +130,7 @@ fn replays_dead_lettered_events() {
 
 #[test]
 fn explains_what_cannot_be_sent() {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed = format!("http://{}", probe.local_addr().unwrap());
-    drop(probe);
+    let (_reserved, closed) = common::refused_url();
     let sample = fixture_path("event_grid/run_completed.json");
     let cases: [(&[&str], &str); 4] = [
         (

@@ -214,6 +214,12 @@ impl Action {
     }
 }
 
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl ActionStatus {
     /// The status as written in outcomes.
     pub fn as_str(self) -> &'static str {

@@ -3,17 +3,23 @@
 //! does (the custom handler invocation, event double-encoded in `Data`), and reports each
 //! answer. It accepts Event Grid dead-letter records, so dead-lettered events can be replayed.
 
-use std::{error::Error as _, time::Duration};
+use std::time::Duration;
 
 use aml_events::{
-    Event, Function, Schema, Secret, Timestamp, azure::is_loopback,
+    Event, Function, Schema, Secret, Timestamp,
+    azure::is_loopback,
+    chain,
     events::SUBSCRIPTION_VALIDATION_EVENT,
+    redact::{self, Show},
 };
-use reqwest::{Client, Method, RequestBuilder};
+use reqwest::{Client, Method, RequestBuilder, redirect};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::hosting::{custom_handler::BINDING_NAME, webhook};
+use crate::hosting::{
+    custom_handler::{self, HOST_VERSION_HEADER, INVOCATION_ID_HEADER},
+    webhook,
+};
 
 /// Properties Event Grid adds to a dead-lettered event; stripped before a replay.
 /// See <https://learn.microsoft.com/azure/event-grid/manage-event-delivery>.
@@ -130,10 +136,14 @@ pub async fn send(events: Vec<Event>, options: &SendOptions) -> Result<Vec<Excha
     }
     let client = Client::builder()
         .timeout(options.timeout)
+        // The key travels as `x-functions-key` and `?code=`; a redirect would hand both to
+        // wherever it points (reqwest strips only `Authorization` and cookies), so none is
+        // followed: a 3xx is printed like any other answer.
+        .redirect(redirect::Policy::none())
         .build()
         .map_err(|err| SendError::Unreachable {
             url: redact(&options.to),
-            reason: reason(&err),
+            reason: reason(err),
         })?;
     match options.mode {
         Mode::Webhook => send_webhook(&client, replayable(events), options).await,
@@ -269,7 +279,7 @@ async fn validate_cloud_events(
             .await
             .map_err(|err| SendError::Unreachable {
                 url: redact(url),
-                reason: reason(&err),
+                reason: reason(err),
             })?;
     let allowed = response
         .headers()
@@ -309,22 +319,13 @@ async fn send_host(
         let mut url = options.to.clone();
         url.set_path(&format!("/{}", function.name()));
         url.set_query(None);
-        // What the host sends today: the event, indented, encoded as a JSON string twice.
-        let indented = serde_json::to_string_pretty(&event).unwrap_or_default();
-        let data = serde_json::to_string(&indented).unwrap_or_default();
-        let invocation = json!({
-            "Data": { BINDING_NAME: data },
-            "Metadata": { "sys": { "MethodName": function.name(), "UtcNow": Timestamp::now(), "RandomGuid": uuid::Uuid::new_v4().to_string() } }
-        });
+        let invocation = custom_handler::invocation(&event, function);
         let request = client
             .post(url.clone())
             .header("content-type", "application/json")
+            .header(INVOCATION_ID_HEADER, uuid::Uuid::new_v4().to_string())
             .header(
-                "X-Azure-Functions-InvocationId",
-                uuid::Uuid::new_v4().to_string(),
-            )
-            .header(
-                "X-Azure-Functions-HostVersion",
+                HOST_VERSION_HEADER,
                 concat!("aml-handlers-send/", env!("CARGO_PKG_VERSION")),
             )
             .body(invocation.to_string());
@@ -356,7 +357,7 @@ async fn exchange(
 ) -> Result<Exchange, SendError> {
     let response = request.send().await.map_err(|err| SendError::Unreachable {
         url: redact(url),
-        reason: reason(&err),
+        reason: reason(err),
     })?;
     let status = response.status().as_u16();
     let body = response.text().await.unwrap_or_default();
@@ -367,38 +368,21 @@ async fn exchange(
     })
 }
 
-/// The URL with any `code=` key replaced.
+/// The URL with its key (`code=`, any query value but `functionName`) masked.
 fn redact(url: &Url) -> String {
-    let mut url = url.clone();
-    if url.query_pairs().any(|(key, _)| key == "code") {
-        let pairs: Vec<(String, String)> = url
-            .query_pairs()
-            .map(|(key, value)| {
-                let value = if key == "code" {
-                    "***".to_owned()
-                } else {
-                    value.into_owned()
-                };
-                (key.into_owned(), value)
-            })
-            .collect();
-        url.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    url.to_string()
+    redact::url(url, Show::Path)
 }
 
-/// The innermost cause of a transport error: "Connection refused (os error 111)".
-fn reason(err: &reqwest::Error) -> String {
-    let mut reason = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        reason = cause.to_string();
-        source = cause.source();
+/// Why a request failed, with every cause ("... tcp connect error: Connection refused (os
+/// error 111)"), and without the URL reqwest puts in its message (it may hold the key).
+fn reason(err: reqwest::Error) -> String {
+    let timed_out = err.is_timeout();
+    let reason = chain(&err.without_url()).to_string();
+    if timed_out {
+        format!("timed out: {reason}")
+    } else {
+        reason
     }
-    if err.is_timeout() {
-        reason = format!("timed out ({reason})");
-    }
-    reason
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ use std::time::Instant;
 use aml_events::{
     Event, Function, WorkspaceId,
     azure::{AmlClient, CallbackError, JobOutcome, ML_API_VERSION},
+    chain,
+    redact::{self, Show},
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -186,7 +188,7 @@ impl<'a> Actions<'a> {
                     Some(facts),
                 ))
             }
-            Err(err) if err.is_unauthorized() => Err(unauthorized(Action::Enrich, &err)),
+            Err(err) if err.is_unauthorized() => Err(unauthorized(Action::Enrich, err)),
             Err(err) => {
                 let report = self.failed(Action::Enrich, request, &err);
                 let facts = RunFacts {
@@ -336,21 +338,22 @@ impl<'a> Actions<'a> {
         err: CallbackError,
     ) -> Result<ActionReport, HandlerError> {
         if err.is_unauthorized() {
-            return Err(unauthorized(action, &err));
+            return Err(unauthorized(action, err));
         }
         if err.is_transient() {
             return Err(HandlerError::Transient {
                 action,
-                message: err.to_string(),
+                source: err,
             });
         }
         Ok(self.failed(action, request, &err))
     }
 
-    /// A permanent failure, logged at error.
+    /// A permanent failure, logged at error, with every cause.
     fn failed(&self, action: Action, request: String, err: &CallbackError) -> ActionReport {
-        error!(action = action.as_str(), error = %err, "action failed");
-        ActionReport::failed(action, request, err.to_string())
+        let why = chain(err).to_string();
+        error!(action = action.as_str(), error = %why, "action failed");
+        ActionReport::failed(action, request, why)
     }
 
     fn arm_url(&self, path: &str) -> String {
@@ -362,10 +365,10 @@ impl<'a> Actions<'a> {
     }
 }
 
-fn unauthorized(action: Action, err: &CallbackError) -> HandlerError {
+fn unauthorized(action: Action, err: CallbackError) -> HandlerError {
     HandlerError::Unauthorized {
         action,
-        message: err.to_string(),
+        source: err,
     }
 }
 
@@ -388,20 +391,7 @@ pub fn retrain_job_name(event_id: &str) -> String {
 
 /// `scheme://host[:port]/…`: the path and query of webhook and scoring URLs can hold keys.
 pub fn redacted(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(url) => {
-            let port = url
-                .port()
-                .map(|port| format!(":{port}"))
-                .unwrap_or_default();
-            format!(
-                "{}://{}{port}/…",
-                url.scheme(),
-                url.host_str().unwrap_or_default()
-            )
-        }
-        Err(_) => "(invalid URL)".to_owned(),
-    }
+    redact::url_text(url, Show::Origin)
 }
 
 #[cfg(test)]

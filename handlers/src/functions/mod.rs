@@ -21,6 +21,7 @@ pub mod run_status_changed;
 
 use aml_events::{
     AmlEvent, Event, Function, ParseError, WorkspaceId,
+    azure::CallbackError,
     envelope::Decoded,
     events::{
         DatasetDriftDetected, ModelDeployed, ModelRegistered, RunCompleted, RunStatusChanged,
@@ -46,12 +47,13 @@ pub enum HandlerError {
     BadEvent(#[from] ParseError),
     /// A call failed in a way that may pass (timeouts, 429, 5xx) and the deadline came first:
     /// the event must be redelivered.
-    #[error("{action:?} failed for now and should be retried: {message}")]
+    #[error("{action} failed for now and should be retried")]
     Transient {
         /// The action that failed.
         action: Action,
-        /// What happened, without secrets.
-        message: String,
+        /// Why: the call and its causes (no secrets).
+        #[source]
+        source: CallbackError,
     },
     /// The delivery's time budget (`AML_DEADLINE_SECONDS`) ran out: answer so that Event Grid
     /// redelivers, before its own 30 s timeout gives up on the attempt.
@@ -64,12 +66,13 @@ pub enum HandlerError {
     },
     /// Azure refused the handlers' identity (401/403): a misconfiguration to fix, after which
     /// redelivered events succeed.
-    #[error("Azure refused the handlers' identity during {action:?}: {message}")]
+    #[error("Azure refused the handlers' identity during {action}")]
     Unauthorized {
         /// The action that was refused.
         action: Action,
-        /// What Azure said, without secrets.
-        message: String,
+        /// What Azure said (no secrets).
+        #[source]
+        source: CallbackError,
     },
 }
 

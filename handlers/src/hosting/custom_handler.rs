@@ -10,16 +10,15 @@
 
 use std::{borrow::Cow, collections::BTreeMap};
 
-use actix_web::{HttpRequest, HttpResponse, http::header::HeaderName, web};
-use aml_events::{Function, ParseError, envelope};
+use aml_events::{Function, ParseError, Timestamp, envelope};
 use serde::{
     Deserialize, Serialize,
     de::{self, IgnoredAny, Visitor},
 };
-use serde_json::value::RawValue;
+use serde_json::{Value, json, value::RawValue};
 use tracing::{Instrument, debug, debug_span};
 
-use super::{HostError, body, one_pass};
+use super::{Answer, Context, HostError, one_pass, respond};
 use crate::{
     AppContext,
     functions::{self, HandlerError},
@@ -29,9 +28,11 @@ use crate::{
 /// The binding name `function-definitions/*/function.json` gives the trigger input.
 pub const BINDING_NAME: &str = "event";
 
-/// Header carrying the host's id for one invocation.
-pub const INVOCATION_ID_HEADER: HeaderName =
-    HeaderName::from_static("x-azure-functions-invocationid");
+/// Header carrying the host's id for one invocation (lowercase, as HTTP/2 and most
+/// frameworks' header maps want it).
+pub const INVOCATION_ID_HEADER: &str = "x-azure-functions-invocationid";
+/// Header carrying the host's version.
+pub const HOST_VERSION_HEADER: &str = "x-azure-functions-hostversion";
 
 /// The invocation body; only `Data` is read.
 #[derive(Deserialize)]
@@ -196,36 +197,28 @@ fn unwrap_strings(text: Cow<'_, str>, decoded: usize) -> Result<Cow<'_, str>, St
 /// encoding (twice) can more than double it.
 pub const MAX_INVOCATION_BYTES: usize = 4 * 1024 * 1024;
 
-/// `POST /{function}`: one host invocation.
-pub async fn invoke(
-    request: HttpRequest,
-    payload: web::Payload,
-    ctx: web::Data<AppContext>,
-) -> Result<HttpResponse, HostError> {
-    let name = request.path().trim_start_matches('/');
-    let invocation_id = request
-        .headers()
-        .get(INVOCATION_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
+/// `POST /{name}`: one host invocation, whose body the adapter read (within
+/// [`MAX_INVOCATION_BYTES`]). Every outcome, failures included, is an answer: a failure is
+/// logged with the host's invocation id, since the host drops `Logs` of a failed invocation
+/// and stderr is all the operator gets.
+pub async fn invoke(name: &str, invocation_id: &str, body: &[u8], ctx: &AppContext) -> Answer {
     // A span per invocation costs a few percent of an invocation's CPU at any level it is
-    // enabled at, so it is a debug one: a failure names the invocation itself (below), and
-    // every line about an event names the event.
+    // enabled at, so it is a debug one: a failure names the invocation itself, and every line
+    // about an event names the event.
     let span = debug_span!("invocation", invocation_id = %invocation_id, function = %name);
-    async {
-        let result = match body::read(&request, payload, MAX_INVOCATION_BYTES).await {
-            Ok(body) => handle(name, &body, &ctx).await,
-            Err(err) => Err(err),
-        };
-        // The host drops `Logs` of a failed invocation: stderr is all the operator gets, with
-        // the host's invocation id to find the host's own record of it.
-        result.inspect_err(|err| err.log_invocation(invocation_id, name))
-    }
-    .instrument(span)
-    .await
+    let result = handle(name, body, ctx).instrument(span).await;
+    respond(result, failure_context(name, invocation_id))
 }
 
-async fn handle(name: &str, body: &[u8], ctx: &AppContext) -> Result<HttpResponse, HostError> {
+/// How a failed invocation is named in its log line.
+pub fn failure_context<'a>(name: &'a str, invocation_id: &'a str) -> Context<'a> {
+    Context {
+        invocation_id: Some(invocation_id),
+        function: Some(name),
+    }
+}
+
+async fn handle(name: &str, body: &[u8], ctx: &AppContext) -> Result<Answer, HostError> {
     let function = Function::from_name(name).ok_or_else(|| HostError::UnknownFunction {
         name: name.to_owned(),
     })?;
@@ -246,11 +239,27 @@ async fn handle(name: &str, body: &[u8], ctx: &AppContext) -> Result<HttpRespons
         [one] => ReturnValue::One(one),
         all => ReturnValue::Many(all),
     };
-    Ok(HttpResponse::Ok().json(HostAnswer {
+    Ok(Answer::ok(&HostAnswer {
         outputs: Outputs {},
         logs: LogLines(&outcomes),
         return_value,
     }))
+}
+
+/// An invocation as the Functions host sends it today: the event (or batch) indented and
+/// encoded as a JSON string twice in `Data.event`, and a `Metadata.sys` block. [`event_body`]
+/// reads it back.
+pub fn invocation(event: &impl Serialize, function: Function) -> Value {
+    let indented = serde_json::to_string_pretty(event).unwrap_or_default();
+    let data = serde_json::to_string(&indented).unwrap_or_default();
+    json!({
+        "Data": { BINDING_NAME: data },
+        "Metadata": { "sys": {
+            "MethodName": function.name(),
+            "UtcNow": Timestamp::now(),
+            "RandomGuid": uuid::Uuid::new_v4().to_string(),
+        } }
+    })
 }
 
 /// The answer to the host: `{"Outputs": {}, "Logs": [...], "ReturnValue": ...}`.
@@ -299,6 +308,17 @@ fn in_binding(binding: &str, err: &ParseError) -> HostError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_back_the_invocation_it_writes() {
+        let event = json!({"id": "1", "eventType": "t", "subject": "s", "data": {"a": "x\"y"}});
+        let written = invocation(&event, Function::RunCompleted).to_string();
+        let (binding, body) = event_body(written.as_bytes()).unwrap();
+        assert_eq!(binding, BINDING_NAME);
+        assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), event);
+        let second = event_body_in_general(written.as_bytes()).unwrap().1;
+        assert_eq!(serde_json::from_str::<Value>(&second).unwrap(), event);
+    }
 
     const EVENT: &str =
         r#"{"id":"1","eventType":"t","subject":"s","eventTime":"2024-03-01T12:00:00Z"}"#;

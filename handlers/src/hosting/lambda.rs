@@ -9,11 +9,10 @@ use lambda_http::{
     Body, Request, Response,
     http::{Method, header::CONTENT_TYPE},
 };
-use serde_json::Value;
 
 use super::{
-    HostError,
-    webhook::{self, Answer, WebhookRequest},
+    Answer, Context, HostError, respond,
+    webhook::{self, WebhookRequest},
 };
 use crate::AppContext;
 
@@ -27,11 +26,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
             .and_then(|value| value.to_str().ok())
     };
     let result = match *request.method() {
-        Method::GET | Method::HEAD => Ok(Answer {
-            status: 200,
-            headers: Vec::new(),
-            body: super::readiness(),
-        }),
+        Method::GET | Method::HEAD => Ok(super::readiness()),
         Method::OPTIONS => webhook::abuse_protection(header(webhook::ORIGIN_HEADER)),
         Method::POST => {
             let webhook_request = WebhookRequest {
@@ -52,35 +47,31 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
             path: request.uri().path().to_owned(),
         }),
     };
-    match result {
-        Ok(answer) => response(answer.status, answer.headers, &answer.body),
-        Err(err) => {
-            err.log();
-            response(err.status(), Vec::new(), &err.body())
-        }
-    }
+    to_response(respond(result, Context::default()))
 }
 
-fn response(status: u16, headers: Vec<(&'static str, String)>, body: &Value) -> Response<Body> {
+/// The one place an [`Answer`] becomes a Lambda response.
+fn to_response(answer: Answer) -> Response<Body> {
     let mut builder = Response::builder()
-        .status(status)
+        .status(answer.status)
         .header(CONTENT_TYPE, "application/json");
-    for (name, value) in headers {
+    for (name, value) in answer.headers {
         builder = builder.header(name, value);
     }
-    builder
-        .body(Body::Text(body.to_string()))
-        .unwrap_or_else(|_| {
-            Response::new(Body::Text(
-                r#"{"error":{"code":"Internal","message":"could not build the response"}}"#.into(),
-            ))
-        })
+    // The body is JSON text, so UTF-8; a text body keeps API Gateway from base64-encoding it.
+    let body = String::from_utf8(answer.body)
+        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned());
+    builder.body(Body::Text(body)).unwrap_or_else(|_| {
+        Response::new(Body::Text(
+            r#"{"error":{"code":"Internal","message":"could not build the response"}}"#.into(),
+        ))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use lambda_http::request::from_str;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::config::Config;

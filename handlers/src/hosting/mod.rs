@@ -1,15 +1,20 @@
-//! The hosts that run the functions: each one only moves bytes and headers in and a status and
-//! body out. How failures become statuses is decided once, here, in [`HostError`].
+//! The hosts that run the functions. The protocols live here free of any HTTP framework (the
+//! custom handler's and Event Grid's wire rules), and each framework is a thin adapter that
+//! moves headers and bytes into them and one [`Answer`] back out. How a failure becomes an
+//! answer is decided once, here, in [`HostError::to_answer`].
 //!
 //! # Layout
-//! - [`HostError`]: every failure a host answers, with its status code and JSON body.
-//! - `body`: reading a request body within a size limit.
-//! - [`custom_handler`]: the Azure Functions custom handler protocol (`POST /{Function}`).
+//! - [`HostError`]: every failure a host answers, with its status code and JSON body;
+//!   [`Answer`]: status, headers and JSON body, in no framework's types.
+//! - [`custom_handler`]: the Azure Functions custom handler protocol (`POST /{Function}`):
+//!   decoding the host's invocation, encoding the answer, and the invocation `send` builds.
 //! - `one_pass`: the host's usual invocation read in one pass, ahead of the general reader.
-//! - [`webhook`]: Event Grid's webhook protocol (handshakes, keys, batches), free of any
-//!   HTTP framework so that every host shares it.
-//! - [`server`]: the actix-web server of `aml-handlers serve`: readiness, routes, shutdown.
-//! - `lambda`: the AWS Lambda host (`bootstrap`), behind the `lambda` feature.
+//! - [`webhook`]: Event Grid's webhook protocol (handshakes, keys, batches).
+//! - [`server`]: the actix-web adapter of `aml-handlers serve`: readiness, routes, shutdown;
+//!   `body`: its request bodies read within a size limit.
+//! - `lambda`: the AWS Lambda adapter (`bootstrap`), behind the `lambda` feature.
+//!
+//! Only `server`, `body` and `lambda` name a framework; `send` imports the protocol modules.
 
 mod body;
 pub mod custom_handler;
@@ -19,10 +24,62 @@ mod one_pass;
 pub mod server;
 pub mod webhook;
 
-use aml_events::Function;
+use aml_events::{Function, chain};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::functions::HandlerError;
+
+/// An answer as every host sends it: a status, headers beside `Content-Type:
+/// application/json`, and a JSON body that is never empty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// Headers beside `Content-Type: application/json`.
+    pub headers: Vec<(&'static str, String)>,
+    /// The JSON body, serialized.
+    pub body: Vec<u8>,
+}
+
+/// What is answered when a body cannot be serialized (it never should): still JSON, still
+/// a status that makes Event Grid redeliver.
+const UNSERIALIZABLE: &[u8] =
+    br#"{"error":{"code":"Internal","message":"the answer could not be serialized"}}"#;
+
+impl Answer {
+    /// `status` with `body` serialized as JSON.
+    pub fn json(status: u16, body: &impl Serialize) -> Answer {
+        match serde_json::to_vec(body) {
+            Ok(body) => Answer {
+                status,
+                headers: Vec::new(),
+                body,
+            },
+            Err(_) => Answer {
+                status: 500,
+                headers: Vec::new(),
+                body: UNSERIALIZABLE.to_vec(),
+            },
+        }
+    }
+
+    /// 200 with `body`.
+    pub fn ok(body: &impl Serialize) -> Answer {
+        Answer::json(200, body)
+    }
+
+    /// The same answer with one more header.
+    pub fn with_header(mut self, name: &'static str, value: String) -> Answer {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// The body parsed back, for tests and tools.
+    pub fn body_json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
 
 /// A failure answered to a caller. Each variant's status is what the Functions host and Event
 /// Grid act on: 400 is dropped (dead-lettered), 5xx redelivered.
@@ -63,48 +120,52 @@ pub enum HostError {
         limit: usize,
     },
     /// A transient failure outlasted the retries or the deadline; redeliver the event.
-    #[error("{0}")]
-    Transient(String),
+    #[error("not handled for now; Event Grid will redeliver")]
+    Transient(#[source] HandlerError),
     /// The handlers are misconfigured (Azure refused their identity); fail so that the event
     /// is redelivered once it is fixed.
-    #[error("{0}")]
-    Misconfigured(String),
+    #[error("the handlers are misconfigured")]
+    Misconfigured(#[source] HandlerError),
 }
 
 /// The readiness answer of every host: name, version and functions.
-pub fn readiness() -> Value {
-    json!({
+pub fn readiness() -> Answer {
+    Answer::ok(&json!({
         "name": env!("CARGO_PKG_NAME"),
         "version": env!("CARGO_PKG_VERSION"),
         "functions": Function::ALL.map(Function::name),
-    })
+    }))
+}
+
+/// Where a failure happened, for its log line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    /// The Functions host's invocation id, when it sent one.
+    pub invocation_id: Option<&'a str>,
+    /// The function addressed, when one was.
+    pub function: Option<&'a str>,
 }
 
 impl HostError {
-    /// Logs the failure on stderr: for the Functions host, whose `Logs` are dropped on
-    /// failure, and for Event Grid deliveries, whose answers nobody reads.
-    pub fn log(&self) {
-        self.log_with(None, None);
+    /// The answer to a failure, logged first on stderr: for the Functions host, whose `Logs`
+    /// are dropped on failure, and for Event Grid deliveries, whose answers nobody reads.
+    /// Every host turns its failures into answers here and nowhere else.
+    pub fn to_answer(&self, context: Context<'_>) -> Answer {
+        self.log(context);
+        Answer::json(self.status(), &self.body())
     }
 
-    /// [`HostError::log`] for a Functions host invocation: with its id (when the host sent
-    /// one) and function.
-    pub fn log_invocation(&self, invocation_id: &str, function: &str) {
-        let invocation_id = Some(invocation_id).filter(|id| !id.is_empty());
-        self.log_with(invocation_id, Some(function));
-    }
-
-    fn log_with(&self, invocation_id: Option<&str>, function: Option<&str>) {
+    fn log(&self, context: Context<'_>) {
         let status = self.status();
+        let invocation_id = context.invocation_id.filter(|id| !id.is_empty());
+        let function = context.function;
         if status >= 500 {
-            tracing::error!(status, error = %self, invocation_id, function, "request failed");
+            tracing::error!(status, error = %chain(self), invocation_id, function, "request failed");
         } else {
-            tracing::warn!(status, error = %self, invocation_id, function, "request refused");
+            tracing::warn!(status, error = %chain(self), invocation_id, function, "request refused");
         }
     }
-}
 
-impl HostError {
     /// The HTTP status of this failure.
     pub fn status(&self) -> u16 {
         match self {
@@ -130,9 +191,9 @@ impl HostError {
         }
     }
 
-    /// The JSON body: `{"error": {"code", "message", "field"?}}`, never empty.
+    /// The JSON body: `{"error": {"code", "message", "field"?}}`, the message with every cause.
     pub fn body(&self) -> Value {
-        let mut error = json!({ "code": self.code(), "message": self.to_string() });
+        let mut error = json!({ "code": self.code(), "message": chain(self).to_string() });
         if let HostError::BadRequest {
             field: Some(field), ..
         } = self
@@ -143,6 +204,11 @@ impl HostError {
     }
 }
 
+/// A result a host answers: the answer, or the failure's answer (logged).
+pub fn respond(result: Result<Answer, HostError>, context: Context<'_>) -> Answer {
+    result.unwrap_or_else(|err| err.to_answer(context))
+}
+
 impl From<HandlerError> for HostError {
     fn from(err: HandlerError) -> Self {
         match err {
@@ -151,28 +217,43 @@ impl From<HandlerError> for HostError {
                 message: err.to_string(),
             },
             err @ (HandlerError::Transient { .. } | HandlerError::DeadlineExceeded { .. }) => {
-                HostError::Transient(err.to_string())
+                HostError::Transient(err)
             }
-            err @ HandlerError::Unauthorized { .. } => HostError::Misconfigured(err.to_string()),
+            err @ HandlerError::Unauthorized { .. } => HostError::Misconfigured(err),
         }
-    }
-}
-
-impl actix_web::ResponseError for HostError {
-    fn status_code(&self) -> actix_web::http::StatusCode {
-        actix_web::http::StatusCode::from_u16(self.status())
-            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
-    }
-
-    fn error_response(&self) -> actix_web::HttpResponse {
-        actix_web::HttpResponse::build(self.status_code()).json(self.body())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use aml_events::azure::CallbackError;
+
     use super::*;
     use crate::outcome::Action;
+
+    fn azure_answered(operation: &'static str, status: u16) -> CallbackError {
+        CallbackError::Status {
+            operation,
+            status,
+            body: None,
+            request_id: None,
+        }
+    }
+
+    // See: issue 13, "Errors keep their cause": the answer said which action failed, never why.
+    #[test]
+    fn failures_answer_with_every_cause() {
+        let err = HostError::from(HandlerError::Transient {
+            action: Action::Enrich,
+            source: azure_answered("get run", 503),
+        });
+        let answer = err.to_answer(Context::default());
+        assert_eq!(answer.status, 503);
+        assert_eq!(
+            answer.body_json()["error"]["message"],
+            "not handled for now; Event Grid will redeliver: enrich failed for now and should be retried: Azure ML answered 503 to get run"
+        );
+    }
 
     #[test]
     fn handler_errors_map_to_the_statuses_event_grid_acts_on() {
@@ -183,7 +264,7 @@ mod tests {
             (
                 HandlerError::Transient {
                     action: Action::Enrich,
-                    message: "timed out".into(),
+                    source: azure_answered("get run", 503),
                 }
                 .into(),
                 503,
@@ -191,7 +272,7 @@ mod tests {
             (
                 HandlerError::Unauthorized {
                     action: Action::Retrain,
-                    message: "403".into(),
+                    source: azure_answered("create or update job", 403),
                 }
                 .into(),
                 500,

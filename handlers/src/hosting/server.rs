@@ -1,7 +1,8 @@
-//! `aml-handlers serve`: one actix-web server for every route (SPEC §4), started on a listener
-//! the caller bound, so tests can bind port 0. The webhook routes here only move headers and
-//! bytes into [`webhook`]. Answers `GET /` at once (the Functions host
-//! polls it every 25 ms at start-up) and every failure with a JSON body.
+//! `aml-handlers serve`: the actix-web adapter, one server for every route (SPEC §4), started on
+//! a listener the caller bound, so tests can bind port 0. Its routes only move headers and
+//! bytes into [`webhook`] and [`custom_handler`] and their [`Answer`] back out (`to_response`,
+//! the one place an answer becomes an actix-web response). Answers `GET /` at once (the
+//! Functions host polls it every 25 ms at start-up) and every failure with a JSON body.
 
 use std::{net::TcpListener, sync::Arc, time::Duration};
 
@@ -15,8 +16,10 @@ use actix_web::{
 use aml_events::Function;
 
 use super::{
-    HostError, body, custom_handler,
-    webhook::{self, Answer, WebhookRequest},
+    Answer, Context, HostError, body,
+    custom_handler::{self, INVOCATION_ID_HEADER, MAX_INVOCATION_BYTES},
+    respond,
+    webhook::{self, WebhookRequest},
 };
 use crate::AppContext;
 
@@ -53,9 +56,27 @@ pub fn serve(listener: TcpListener, ctx: Arc<AppContext>) -> std::io::Result<Ser
     Ok(server)
 }
 
+/// The one place an [`Answer`] becomes an actix-web response.
+fn to_response(answer: Answer) -> HttpResponse {
+    let mut response =
+        HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK));
+    response.insert_header((CONTENT_TYPE, "application/json"));
+    for (name, value) in answer.headers {
+        response.insert_header((name, value));
+    }
+    response.body(answer.body)
+}
+
+fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    request
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+}
+
 /// `GET /`: name, version and functions.
 async fn readiness() -> HttpResponse {
-    HttpResponse::Ok().json(super::readiness())
+    to_response(super::readiness())
 }
 
 /// `POST /runtime/webhooks/eventgrid`: key and function checked before the body is read.
@@ -63,18 +84,12 @@ async fn webhook_post(
     request: HttpRequest,
     payload: web::Payload,
     ctx: web::Data<AppContext>,
-) -> Result<HttpResponse, HostError> {
-    let header = |name| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-    };
+) -> HttpResponse {
     let webhook_request = WebhookRequest {
         query: Some(request.query_string()),
-        key_header: header(webhook::KEY_HEADER),
-        event_type_header: header(webhook::EVENT_TYPE_HEADER),
-        content_type: header(CONTENT_TYPE.as_str()),
+        key_header: header(&request, webhook::KEY_HEADER),
+        event_type_header: header(&request, webhook::EVENT_TYPE_HEADER),
+        content_type: header(&request, CONTENT_TYPE.as_str()),
     };
     let result = async {
         let function = webhook::admit(&webhook_request, &ctx)?;
@@ -82,26 +97,13 @@ async fn webhook_post(
         webhook::deliver(&webhook_request, function, &body, &ctx).await
     }
     .await;
-    respond(result)
+    to_response(respond(result, Context::default()))
 }
 
 /// `OPTIONS /runtime/webhooks/eventgrid`: the abuse-protection handshake.
-async fn webhook_options(request: HttpRequest) -> Result<HttpResponse, HostError> {
-    let origin = request
-        .headers()
-        .get(webhook::ORIGIN_HEADER)
-        .and_then(|value| value.to_str().ok());
-    respond(webhook::abuse_protection(origin))
-}
-
-fn respond(result: Result<Answer, HostError>) -> Result<HttpResponse, HostError> {
-    let answer = result.inspect_err(HostError::log)?;
-    let mut response =
-        HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK));
-    for (name, value) in answer.headers {
-        response.insert_header((name, value));
-    }
-    Ok(response.json(answer.body))
+async fn webhook_options(request: HttpRequest) -> HttpResponse {
+    let result = webhook::abuse_protection(header(&request, webhook::ORIGIN_HEADER));
+    to_response(respond(result, Context::default()))
 }
 
 /// `/{function}`: a host invocation when POSTed, 404 `NotFound` (as from `fallback`) otherwise.
@@ -109,11 +111,11 @@ async fn function_route(
     request: HttpRequest,
     payload: web::Payload,
     ctx: web::Data<AppContext>,
-) -> Result<HttpResponse, HostError> {
+) -> HttpResponse {
     if request.method() != Method::POST {
-        return Err(not_found(&request));
+        return not_found(&request);
     }
-    custom_handler::invoke(request, payload, ctx).await
+    invoke(request, payload, ctx).await
 }
 
 /// `POST /{anything}` is a host invocation (answered 404 `UnknownFunction` when no function
@@ -122,17 +124,33 @@ async fn fallback(
     request: HttpRequest,
     payload: web::Payload,
     ctx: web::Data<AppContext>,
-) -> Result<HttpResponse, HostError> {
+) -> HttpResponse {
     let one_segment = request.path().len() > 1 && !request.path()[1..].contains('/');
     if request.method() == Method::POST && one_segment {
-        return custom_handler::invoke(request, payload, ctx).await;
+        return invoke(request, payload, ctx).await;
     }
-    Err(not_found(&request))
+    not_found(&request)
 }
 
-fn not_found(request: &HttpRequest) -> HostError {
-    HostError::NotFound {
+/// Reads a host invocation's body and hands it to [`custom_handler::invoke`].
+async fn invoke(
+    request: HttpRequest,
+    payload: web::Payload,
+    ctx: web::Data<AppContext>,
+) -> HttpResponse {
+    let name = request.path().trim_start_matches('/');
+    let invocation_id = header(&request, INVOCATION_ID_HEADER).unwrap_or("");
+    let answer = match body::read(&request, payload, MAX_INVOCATION_BYTES).await {
+        Ok(body) => custom_handler::invoke(name, invocation_id, &body, &ctx).await,
+        Err(err) => err.to_answer(custom_handler::failure_context(name, invocation_id)),
+    };
+    to_response(answer)
+}
+
+fn not_found(request: &HttpRequest) -> HttpResponse {
+    let err = HostError::NotFound {
         method: request.method().to_string(),
         path: request.path().to_owned(),
-    }
+    };
+    to_response(err.to_answer(Context::default()))
 }

@@ -12,11 +12,11 @@ use aml_events::{
     envelope::{self, Decoded, validation::ValidationResponse},
     events::SUBSCRIPTION_VALIDATION_EVENT,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use subtle::ConstantTimeEq;
 use tracing::info;
 
-use super::HostError;
+use super::{Answer, HostError};
 use crate::{AppContext, functions, outcome::Outcome};
 
 /// The path of the Functions host's own Event Grid endpoint, kept so that subscriptions and
@@ -45,27 +45,6 @@ pub struct WebhookRequest<'a> {
     pub content_type: Option<&'a str>,
 }
 
-/// A successful answer: status, extra headers, JSON body.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Answer {
-    /// 200.
-    pub status: u16,
-    /// Headers beside `Content-Type: application/json`.
-    pub headers: Vec<(&'static str, String)>,
-    /// The body.
-    pub body: Value,
-}
-
-impl Answer {
-    fn ok(body: Value) -> Self {
-        Answer {
-            status: 200,
-            headers: Vec::new(),
-            body,
-        }
-    }
-}
-
 impl WebhookRequest<'_> {
     fn query_value(&self, name: &str) -> Option<String> {
         url::form_urlencoded::parse(self.query.unwrap_or_default().as_bytes())
@@ -81,14 +60,11 @@ pub fn abuse_protection(origin: Option<&str>) -> Result<Answer, HostError> {
         field: Some("WebHook-Request-Origin".into()),
     })?;
     info!(origin, "abuse-protection handshake answered");
-    Ok(Answer {
-        status: 200,
-        headers: vec![
-            ("WebHook-Allowed-Origin", origin.to_owned()),
-            ("WebHook-Allowed-Rate", "*".to_owned()),
-        ],
-        body: json!({ "allowedOrigin": origin, "allowedRate": "*" }),
-    })
+    Ok(
+        Answer::ok(&json!({ "allowedOrigin": origin, "allowedRate": "*" }))
+            .with_header("WebHook-Allowed-Origin", origin.to_owned())
+            .with_header("WebHook-Allowed-Rate", "*".to_owned()),
+    )
 }
 
 /// Checks the key and the function name before the body is read; returns the function named
@@ -132,30 +108,53 @@ pub async fn deliver(
             message: err.to_string(),
         }
     })?;
-    let says_validation = request
-        .event_type_header
-        .is_some_and(|kind| kind.eq_ignore_ascii_case("SubscriptionValidation"));
-    let validation = events.iter().find(|event| {
-        event
-            .event_type
-            .eq_ignore_ascii_case(SUBSCRIPTION_VALIDATION_EVENT)
-    });
-    match validation {
-        Some(event) => validate(event),
-        None if says_validation => Err(HostError::BadRequest {
-            message: format!(
-                "aeg-event-type is SubscriptionValidation but the body holds no {SUBSCRIPTION_VALIDATION_EVENT}"
-            ),
-            field: Some("eventType".into()),
-        }),
-        None => {
+    match delivery_kind(request.event_type_header, &events) {
+        Kind::Validation => {
+            let validation = events.iter().find(|event| is_validation(event));
+            match validation {
+                Some(event) => validate(event),
+                None => Err(HostError::BadRequest {
+                    message: format!(
+                        "aeg-event-type is SubscriptionValidation but the body holds no {SUBSCRIPTION_VALIDATION_EVENT}"
+                    ),
+                    field: Some("eventType".into()),
+                }),
+            }
+        }
+        // Every event of a notification is dispatched; a validation event among them is a
+        // system event like any other, acknowledged by `functions::prepare` (SPEC §7).
+        Kind::Notification => {
             let outcomes = functions::handle_all(events, function, ctx).await?;
             for outcome in &outcomes {
                 log_outcome(outcome);
             }
-            Ok(Answer::ok(json!({ "results": outcomes })))
+            Ok(Answer::ok(&json!({ "results": outcomes })))
         }
     }
+}
+
+/// What a delivery is: the subscription handshake, or events to handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Validation,
+    Notification,
+}
+
+/// `aeg-event-type` decides when Event Grid sent it; without it (a CloudEvents validation
+/// event, a tool), a body of nothing but validation events is the handshake.
+fn delivery_kind(header: Option<&str>, events: &[Event<Decoded>]) -> Kind {
+    match header {
+        Some(kind) if kind.eq_ignore_ascii_case("SubscriptionValidation") => Kind::Validation,
+        Some(kind) if kind.eq_ignore_ascii_case("Notification") => Kind::Notification,
+        _ if !events.is_empty() && events.iter().all(is_validation) => Kind::Validation,
+        _ => Kind::Notification,
+    }
+}
+
+fn is_validation(event: &Event<Decoded>) -> bool {
+    event
+        .event_type
+        .eq_ignore_ascii_case(SUBSCRIPTION_VALIDATION_EVENT)
 }
 
 /// Answers the handshake with the event's `validationCode`.
@@ -178,9 +177,9 @@ fn validate(event: &Event<Decoded>) -> Result<Answer, HostError> {
         field: Some("data.validationCode".into()),
     })?;
     info!(event_id = %event.id, "subscription validated");
-    Ok(Answer::ok(json!(ValidationResponse {
-        validation_response: code
-    })))
+    Ok(Answer::ok(&ValidationResponse {
+        validation_response: code,
+    }))
 }
 
 fn log_outcome(outcome: &Outcome) {
