@@ -167,3 +167,40 @@ fn explains_what_cannot_be_sent() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+// See: issue 13, "`send` never hands the key to another host": a 307 to another origin was
+// followed with `x-functions-key` attached.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_never_carries_the_key_to_another_host() {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
+
+    let elsewhere = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+        .expect(0)
+        .named("another origin")
+        .mount(&elsewhere)
+        .await;
+    let webhook = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("Location", format!("{}/steal?code=k", elsewhere.uri())),
+        )
+        .expect(1)
+        .named("the webhook, redirecting")
+        .mount(&webhook)
+        .await;
+    let sample = fixture_path("event_grid/run_completed.json");
+    let to = webhook.uri();
+
+    let (code, stdout, _) =
+        tokio::task::spawn_blocking(move || send(&[&sample, "--to", &to, "--key", "s3cr3t"]))
+            .await
+            .unwrap();
+
+    assert_eq!(code, 1, "a 307 is not a delivery: {stdout}");
+    assert!(stdout.contains("\n307\n"), "{stdout}");
+    assert!(!stdout.contains("s3cr3t"), "{stdout}");
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+}

@@ -293,3 +293,39 @@ fn with_a_key_every_post_must_carry_it() {
     let stderr = server.wait_for_log("401");
     assert!(!stderr.contains("s3cr3t-k3y") && !answer.to_string().contains("s3cr3t-k3y"));
 }
+
+// See: issue 13, "A validation event inside a Notification batch": the batch's other events
+// were acknowledged unhandled, answered with a validation response.
+#[test]
+fn a_validation_event_inside_a_notification_batch_stops_nothing() {
+    let server = Server::start(&[]);
+    let validation: Value =
+        serde_json::from_str(&fixture("event_grid/subscription_validation.json")).unwrap();
+    let run: Value = serde_json::from_str(&fixture("event_grid/run_status_changed.json")).unwrap();
+    let batch = json!([validation[0], run[0]]).to_string();
+
+    let (status, answer) = post(&server, "", &[NOTIFICATION], batch);
+
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.get("validationResponse").is_none(), "{answer}");
+    let results = answer["results"].as_array().expect("one result per event");
+    assert_eq!(results.len(), 2, "{answer}");
+    assert_eq!(results[0]["eventId"], validation[0]["id"]);
+    assert!(
+        results[0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("acknowledged"),
+        "{answer}"
+    );
+    assert_eq!(results[1]["function"], "RunStatusChanged");
+    assert_eq!(results[1]["eventId"], run[0]["id"]);
+    assert!(
+        results[1].get("note").is_none(),
+        "handled, not acknowledged: {answer}"
+    );
+    assert!(
+        !results[1]["actions"].as_array().unwrap().is_empty(),
+        "{answer}"
+    );
+}
