@@ -154,3 +154,146 @@ fn not_found(request: &HttpRequest) -> HttpResponse {
     };
     to_response(err.to_answer(Context::default()))
 }
+
+#[cfg(test)]
+mod tests {
+    //! The actix-web adapter in process, without a socket: each route answers what its
+    //! protocol core decides, always as JSON.
+
+    use actix_web::{
+        body::MessageBody,
+        dev::ServiceResponse,
+        test::{self, TestRequest},
+    };
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::config::Config;
+
+    const RUN_COMPLETED: &str =
+        include_str!("../../../tests/fixtures/event_grid/run_completed.json");
+    const VALIDATION: &str =
+        include_str!("../../../tests/fixtures/event_grid/subscription_validation.json");
+
+    fn ctx() -> web::Data<AppContext> {
+        web::Data::new(AppContext::new(Config::from_lookup(|_| None).unwrap()).unwrap())
+    }
+
+    /// Status and JSON body, after checking the content type every answer carries.
+    async fn answer(response: ServiceResponse<impl MessageBody>) -> (u16, Value) {
+        let status = response.status().as_u16();
+        assert_eq!(
+            response.headers().get(CONTENT_TYPE).unwrap(),
+            "application/json"
+        );
+        let body = test::read_body(response).await;
+        (status, serde_json::from_slice(&body).expect("a JSON body"))
+    }
+
+    #[actix_web::test]
+    async fn answers_readiness_at_once() {
+        let app = test::init_service(App::new().configure(configure(ctx()))).await;
+        let (status, body) =
+            answer(test::call_service(&app, TestRequest::get().uri("/").to_request()).await).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["functions"].as_array().unwrap().len(), 5);
+    }
+
+    #[actix_web::test]
+    async fn answers_a_host_invocation_with_outputs_logs_and_return_value() {
+        let app = test::init_service(App::new().configure(configure(ctx()))).await;
+        let events: Value = serde_json::from_str(RUN_COMPLETED).unwrap();
+        let invocation = custom_handler::invocation(&events[0], Function::RunCompleted);
+        let request = TestRequest::post()
+            .uri("/RunCompleted")
+            .insert_header((INVOCATION_ID_HEADER, "6b1ab2a5-0b7c-4a2e-b0ae-1f5d6b4c3e21"))
+            .set_payload(invocation.to_string())
+            .to_request();
+        let (status, body) = answer(test::call_service(&app, request).await).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["Outputs"], json!({}));
+        assert!(!body["Logs"].as_array().unwrap().is_empty(), "{body}");
+        assert_eq!(body["ReturnValue"]["function"], "RunCompleted");
+        assert_eq!(body["ReturnValue"]["eventId"], events[0]["id"]);
+    }
+
+    #[actix_web::test]
+    async fn every_failure_is_json_with_its_status() {
+        let app = test::init_service(App::new().configure(configure(ctx()))).await;
+        let cases = [
+            (
+                TestRequest::post().uri("/Nope").set_payload("{}"),
+                404,
+                "UnknownFunction",
+            ),
+            (TestRequest::get().uri("/RunCompleted"), 404, "NotFound"),
+            (TestRequest::get().uri("/a/b"), 404, "NotFound"),
+            (
+                TestRequest::post()
+                    .uri("/RunCompleted")
+                    .set_payload("not json"),
+                400,
+                "BadRequest",
+            ),
+            (
+                TestRequest::post()
+                    .uri("/RunCompleted")
+                    .set_payload(r#"{"Data":{"event":"\"[{\\\"id\\\":1}]\""}}"#),
+                400,
+                "BadRequest",
+            ),
+            (
+                TestRequest::post()
+                    .uri(&format!("{}?functionName=Nope", webhook::PATH))
+                    .set_payload("[]"),
+                404,
+                "UnknownFunction",
+            ),
+            (
+                TestRequest::default()
+                    .method(Method::OPTIONS)
+                    .uri(webhook::PATH),
+                400,
+                "BadRequest",
+            ),
+        ];
+        for (request, expected, code) in cases {
+            let (status, body) = answer(test::call_service(&app, request.to_request()).await).await;
+            assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (expected, Some(code)),
+                "{body}"
+            );
+            assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+        }
+    }
+
+    #[actix_web::test]
+    async fn answers_both_webhook_handshakes() {
+        let app = test::init_service(App::new().configure(configure(ctx()))).await;
+        let request = TestRequest::post()
+            .uri(webhook::PATH)
+            .insert_header((webhook::EVENT_TYPE_HEADER, "SubscriptionValidation"))
+            .set_payload(VALIDATION)
+            .to_request();
+        let (status, body) = answer(test::call_service(&app, request).await).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            body["validationResponse"],
+            "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"
+        );
+
+        let request = TestRequest::default()
+            .method(Method::OPTIONS)
+            .uri(webhook::PATH)
+            .insert_header((webhook::ORIGIN_HEADER, "eventgrid.azure.net"))
+            .to_request();
+        let response = test::call_service(&app, request).await;
+        assert_eq!(
+            response.headers().get("webhook-allowed-origin").unwrap(),
+            "eventgrid.azure.net"
+        );
+        assert_eq!(response.headers().get("webhook-allowed-rate").unwrap(), "*");
+        assert_eq!(answer(response).await.0, 200);
+    }
+}
