@@ -774,6 +774,59 @@ async fn notifies_anyway_when_run_history_cannot_be_read() {
     );
 }
 
+// See: issue 13, "Errors keep their cause": "request to Azure ML failed during get run"
+// never said why.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_call_says_why_in_the_outcome_the_notification_and_the_log() {
+    let azure = StandIn::start().await;
+    azure.mount_identity(1).await;
+    azure.mount_sink(1).await;
+    // The regional API Azure points to is down: connections to it are refused.
+    let (_reserved, down) = common::refused_url();
+    Mock::given(method("GET"))
+        .and(path(WORKSPACE))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": WORKSPACE, "name": "ml-ws", "properties": {"discoveryUrl": format!("{}/discovery", azure.uri())}})))
+        .named("workspace")
+        .mount(&azure.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/discovery"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"api": down})))
+        .named("discovery")
+        .mount(&azure.server)
+        .await;
+    let mut env = azure.env();
+    env.push(("AML_DEADLINE_SECONDS", "3".into()));
+    let server = start(&env);
+
+    let (status, body, _) = webhook(&server, "", &[failed_run(&new_id("run"))]).await;
+
+    assert_eq!(status, 200, "{body}");
+    let enrich = &body["results"][0]["actions"][0];
+    assert_eq!(enrich["status"], "failed", "{body}");
+    let detail = enrich["detail"].as_str().unwrap();
+    assert!(detail.contains("during get run"), "{detail}");
+    assert!(
+        detail.to_lowercase().contains("connection refused"),
+        "the cause is kept: {detail}"
+    );
+    let note: Value = serde_json::from_slice(&azure.requests_to(HOOK_PATH).await[0].body).unwrap();
+    assert!(
+        note["text"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("connection refused"),
+        "{note}"
+    );
+    let stderr = server.wait_for_log("action failed");
+    let line = stderr
+        .lines()
+        .find(|line| line.contains("action failed"))
+        .unwrap();
+    assert!(line.to_lowercase().contains("connection refused"), "{line}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn events_from_other_workspaces_are_acknowledged_and_left_alone() {
     let azure = StandIn::start().await;
