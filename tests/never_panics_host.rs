@@ -2,9 +2,18 @@
 //! odd `Data` shapes and encodings nested any number of times must come back as a body or an
 //! error, never a panic; and what it returns must go through the envelope reader safely too.
 //! The one-pass reader of the host's usual shape must answer exactly as the general one does.
+//! A notification batch, whatever events it mixes, gets one outcome per event.
 
-use aml_handlers::hosting::custom_handler::{event_body, event_body_in_general};
+use aml_handlers::{
+    AppContext,
+    config::Config,
+    hosting::{
+        custom_handler::{event_body, event_body_in_general},
+        webhook::{self, WebhookRequest},
+    },
+};
 use proptest::prelude::*;
+use serde_json::{Value, json};
 
 const EVENT: &str = include_str!("fixtures/event_grid/run_status_changed.json");
 
@@ -76,4 +85,56 @@ proptest! {
             prop_assert_eq!(body.as_ref(), value.as_str());
         }
     }
+
+    // See: issue 13, "A validation event inside a Notification batch".
+    #[test]
+    fn every_event_of_a_notification_batch_gets_its_outcome(kinds in prop::collection::vec(0u8..4, 1..12)) {
+        let events: Vec<Value> = kinds.iter().enumerate().map(|(index, kind)| batch_event(index, *kind)).collect();
+        let body = Value::from(events).to_string();
+        let request = WebhookRequest { event_type_header: Some("Notification"), ..WebhookRequest::default() };
+        let answer = RUNTIME.block_on(webhook::deliver(&request, None, body.as_bytes(), &CONTEXT)).unwrap().body_json();
+        prop_assert!(answer.get("validationResponse").is_none(), "{}", answer);
+        let results = answer["results"].as_array().unwrap();
+        prop_assert_eq!(results.len(), kinds.len());
+        for (result, kind) in results.iter().zip(&kinds) {
+            // The Azure ML events are handled (actions considered), the others acknowledged.
+            prop_assert_eq!(result.get("note").is_none(), *kind >= 2, "{}", result);
+        }
+    }
+}
+
+static CONTEXT: std::sync::LazyLock<AppContext> =
+    std::sync::LazyLock::new(|| AppContext::new(Config::from_lookup(|_| None).unwrap()).unwrap());
+
+static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> = std::sync::LazyLock::new(|| {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+});
+
+/// Event `index` of a batch: 0 a validation event, 1 a type no function handles, 2 a failed
+/// run, 3 a registered model; ids unique across cases, so none is taken for a redelivery.
+fn batch_event(index: usize, kind: u8) -> Value {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let id = format!(
+        "e{index}-{}",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let (event_type, data) = match kind {
+        0 => (
+            "Microsoft.EventGrid.SubscriptionValidationEvent",
+            json!({"validationCode": "c0de", "validationUrl": "https://localhost/validate"}),
+        ),
+        1 => ("Contoso.Items.ItemReceived", json!({"sku": 1})),
+        2 => (
+            "Microsoft.MachineLearningServices.RunStatusChanged",
+            json!({"experimentName": "e", "runId": "r", "runStatus": "Failed"}),
+        ),
+        _ => (
+            "Microsoft.MachineLearningServices.ModelRegistered",
+            json!({"modelName": "m", "modelVersion": "1"}),
+        ),
+    };
+    json!({"id": id, "eventType": event_type, "subject": "s", "eventTime": "2024-03-01T12:00:00Z", "data": data})
 }
