@@ -65,7 +65,8 @@ enum Command {
     /// double-encoded in Data.event as the Functions host sends it.
     ///
     /// Dead-letter records (events with deadLetterReason, deliveryAttempts, ...) are replayed
-    /// as the original events. Exits 0 when every answer is 2xx, 1 otherwise.
+    /// as the original events. No redirect is followed (a 3xx is printed as the answer), so
+    /// the key never reaches another host. Exits 0 when every answer is 2xx, 1 otherwise.
     ///
     /// Examples:
     ///   aml-handlers send tests/fixtures/event_grid/run_completed.json --to http://127.0.0.1:8080 --validate
