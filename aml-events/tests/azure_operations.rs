@@ -11,7 +11,7 @@ use aml_events::{
     events::RunStatus,
 };
 use azure_mock::{
-    HISTORY_PATH, WORKSPACE_PATH, client, mount_discovery, mount_identity, workspace,
+    HISTORY_PATH, RefusingPort, WORKSPACE_PATH, client, mount_discovery, mount_identity, workspace,
 };
 use serde_json::json;
 use url::Url;
@@ -743,12 +743,11 @@ async fn notifies_with_an_idempotency_key_retrying_a_busy_receiver() {
 #[tokio::test]
 async fn a_notification_failure_never_shows_the_webhook_url() {
     // Arrange: nothing listens on the port.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = RefusingPort::new();
     let url = Secret::new(format!(
         "http://{}/services/T0/B0/hook-secret",
-        closed.local_addr().unwrap()
+        closed.addr()
     ));
-    drop(closed);
     let server = MockServer::start().await;
 
     // Act
