@@ -443,3 +443,110 @@ async fn starting_a_run_is_retried_only_when_azure_refused_it() {
     assert_eq!(crashed.status(), Some(500));
     assert_eq!(started.run_id, "busy_1");
 }
+
+/// `Retry-After` values no server should send, and one that Azure's own header could carry.
+const HOSTILE_WAITS: [(&str, &str); 4] = [
+    ("retry-after", "10000000000000000000"),
+    ("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT"),
+    ("retry-after-ms", "18446744073709551615"),
+    ("x-ms-retry-after-ms", "10000000000000000000"),
+];
+
+/// A `get workspace` throttled with `header: value` ends at once with the 429, however long
+/// the wait asked: never a panic (`Instant + Duration` overflowing), never a stall.
+async fn a_throttled_call_gives_up_at_once(header: &str, value: &str) {
+    // Arrange
+    let server = MockServer::start().await;
+    mount_identity(&server, 1).await;
+    let throttled = ResponseTemplate::new(429).insert_header(header, value);
+    mount_workspace_answer(&server, throttled, None, 1, "throttled for ages").await;
+    let client = client_with(&server, |options| options.deadline = LONG_DEADLINE);
+    let started = Instant::now();
+
+    // Act
+    let err = tokio::spawn(async move { client.get_workspace(&workspace()).await })
+        .await
+        .unwrap_or_else(|panic| panic!("{header}: {value} panicked the worker: {panic}"))
+        .unwrap_err();
+
+    // Assert
+    assert_eq!(err.status(), Some(429), "{header}: {value}: {err}");
+    assert!(
+        started.elapsed() < PROMPTLY,
+        "{header}: {value}: {:?}",
+        started.elapsed()
+    );
+}
+
+// See: issue 13, "Retry-After of any size": `Retry-After: 10000000000000000000` panicked the
+// worker (`Instant::now() + wait` overflowed).
+#[tokio::test]
+async fn a_retry_after_of_any_size_ends_a_call_with_its_answer() {
+    for (header, value) in HOSTILE_WAITS {
+        a_throttled_call_gives_up_at_once(header, value).await;
+    }
+}
+
+/// A workspace creation whose operation says "still running, come back in `value`" ends at
+/// once, before the deadline, with an error that says the deadline would pass.
+async fn a_creation_gives_up_polling_at_once(header: &str, value: &str, on_the_poll: bool) {
+    // Arrange: the `202 Accepted` of the PUT, or of the first poll, asks for the wait
+    let server = MockServer::start().await;
+    mount_identity(&server, 1).await;
+    let operation = format!("{}/operations/op-1", server.uri());
+    let accepted = ResponseTemplate::new(202).insert_header("location", operation.as_str());
+    let (put, poll, polls) = if on_the_poll {
+        let put = accepted.clone().insert_header("retry-after", "0");
+        (put, accepted.insert_header(header, value), 1)
+    } else {
+        (accepted.clone().insert_header(header, value), accepted, 0)
+    };
+    Mock::given(method("PUT"))
+        .and(path(WORKSPACE_PATH))
+        .respond_with(put)
+        .expect(1)
+        .named("create workspace: accepted")
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/operations/op-1"))
+        .respond_with(poll)
+        .expect(polls)
+        .named("operation still running")
+        .mount(&server)
+        .await;
+    let client = client_with(&server, |options| options.deadline = LONG_DEADLINE);
+    let started = Instant::now();
+
+    // Act
+    let err = tokio::spawn(async move {
+        client
+            .create_workspace(&workspace(), &json!({"location": "eastus"}))
+            .await
+    })
+    .await
+    .unwrap_or_else(|panic| panic!("{header}: {value} panicked the worker: {panic}"))
+    .unwrap_err();
+
+    // Assert
+    assert!(
+        matches!(err, CallbackError::DeadlineExceeded { .. }),
+        "{header}: {value}: {err:?}"
+    );
+    assert!(err.is_transient());
+    assert!(
+        started.elapsed() < PROMPTLY,
+        "{header}: {value}: {:?}",
+        started.elapsed()
+    );
+}
+
+// See: issue 13, "Retry-After of any size": the long-running-operation poll added the asked
+// wait to `Instant::now()` too.
+#[tokio::test]
+async fn a_retry_after_of_any_size_ends_an_operation_poll_at_once() {
+    for (header, value) in HOSTILE_WAITS {
+        a_creation_gives_up_polling_at_once(header, value, false).await;
+        a_creation_gives_up_polling_at_once(header, value, true).await;
+    }
+}

@@ -5,7 +5,7 @@
 //! for the `Microsoft.MachineLearningServices` resources. It does not wait for computes to
 //! finish provisioning: their create-or-update answer is returned as Azure sends it.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Instant;
 
 use reqwest::Method;
 use serde_json::Value;
@@ -154,12 +154,22 @@ impl AmlClient {
             }
         };
         let url = self.poll_url(operation, url)?;
-        let mut wait = self.poll_wait(started);
+        // Azure's `Retry-After` paces the polls, held against the deadline: a wait that would
+        // end past it gives the operation up at once.
+        let next_wait = |answer: &Answer| {
+            retry::wait_after_answer(
+                &answer.headers,
+                self.inner.options.poll_interval,
+                Instant::now(),
+                deadline,
+            )
+        };
+        let mut wait = next_wait(started);
         loop {
-            if Instant::now() + wait >= deadline {
+            let Some(pause) = wait else {
                 return Err(CallbackError::DeadlineExceeded { operation });
-            }
-            tokio::time::sleep(wait).await;
+            };
+            tokio::time::sleep(pause).await;
             let answer = self
                 .send(&Call::get(operation, url.clone()), deadline)
                 .await?;
@@ -187,13 +197,8 @@ impl AmlClient {
                     _ => return Err(answer.into_error(operation)),
                 }
             }
-            wait = self.poll_wait(&answer);
+            wait = next_wait(&answer);
         }
-    }
-
-    fn poll_wait(&self, answer: &Answer) -> Duration {
-        retry::retry_after(&answer.headers, SystemTime::now())
-            .unwrap_or(self.inner.options.poll_interval)
     }
 
     fn poll_url(&self, operation: &'static str, url: &str) -> Result<Url, CallbackError> {

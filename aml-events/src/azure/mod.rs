@@ -71,7 +71,7 @@ use std::{
     collections::HashMap,
     fmt,
     sync::{Arc, Mutex},
-    time::{Duration, Instant, SystemTime},
+    time::{Duration, Instant},
 };
 
 use reqwest::{
@@ -240,7 +240,7 @@ impl AmlClient {
 
     /// When an operation starting now must be done.
     fn deadline(&self) -> Instant {
-        let own = Instant::now() + self.inner.options.deadline;
+        let own = retry::deadline_after(Instant::now(), self.inner.options.deadline);
         self.deadline.map_or(own, |outer| outer.min(own))
     }
 
@@ -265,18 +265,22 @@ impl AmlClient {
         let mut retry = 0;
         loop {
             let outcome = self.attempt(call, deadline).await;
+            let now = Instant::now();
             let wait = match &outcome {
+                _ if retry >= policy.max_retries => return outcome,
                 Ok(answer) if call.retries_status(answer.status) => {
-                    retry::retry_after(&answer.headers, SystemTime::now())
-                        .unwrap_or_else(|| policy.backoff(retry))
+                    retry::wait_after_answer(&answer.headers, policy.backoff(retry), now, deadline)
                 }
-                Err(error) if call.retries_error(error) => policy.backoff(retry),
+                Err(error) if call.retries_error(error) => {
+                    retry::wait_within(policy.backoff(retry), now, deadline)
+                }
                 _ => return outcome,
             };
-            // Out of retries, or the wait would end past the deadline: report what happened.
-            if retry >= policy.max_retries || Instant::now() + wait >= deadline {
+            // The wait would end past the deadline: report what happened rather than wait for
+            // nothing (SPEC §8.3).
+            let Some(wait) = wait else {
                 return outcome;
-            }
+            };
             tracing::debug!(
                 operation = call.operation,
                 status = outcome.as_ref().ok().map(|answer| answer.status.as_u16()),
