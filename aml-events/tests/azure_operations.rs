@@ -766,3 +766,28 @@ async fn a_notification_failure_never_shows_the_webhook_url() {
     }
     assert!(!text.contains("hook-secret"), "{text}");
 }
+
+// See: issue 13, "Redact, then truncate": reqwest names the URL in its transport errors, and a
+// scoring URI may carry its key in the query (a Functions `?code=`).
+#[tokio::test]
+async fn a_scoring_failure_never_shows_the_scoring_uri() {
+    // Arrange: nothing listens on the port.
+    let closed = RefusingPort::new();
+    let uri = Url::parse(&format!("http://{}/score?code=score-secret", closed.addr())).unwrap();
+    let server = MockServer::start().await;
+
+    // Act
+    let err = client(&server)
+        .score(&uri, None, &json!({}))
+        .await
+        .unwrap_err();
+
+    // Assert
+    let shown = aml_events::chain(&err).to_string();
+    assert!(err.is_transient(), "{shown}");
+    assert!(!shown.contains("score-secret"), "{shown}");
+    assert!(
+        shown.to_lowercase().contains("connection refused"),
+        "{shown}"
+    );
+}

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::credential::CredentialError;
 use super::lenient;
+use crate::redact;
 
 /// A client or credential that cannot be built from the values given.
 #[derive(Debug, thiserror::Error)]
@@ -298,21 +299,15 @@ impl fmt::Display for DetailOf<'_> {
         let Some(error) = self.0 else {
             return Ok(());
         };
-        let message = truncate(&error.message, MAX_MESSAGE_CHARS);
+        // Azure's own message holds no secret of ours, but goes through the one redaction
+        // helper all the same, so every third-party text is shown one way.
+        let message = redact::text(&error.message, &[], MAX_MESSAGE_CHARS);
         match (error.code.is_empty(), message.is_empty()) {
             (true, true) => Ok(()),
             (false, true) => write!(f, " ({})", error.code),
             (true, false) => write!(f, " ({message})"),
             (false, false) => write!(f, " ({}: {message})", error.code),
         }
-    }
-}
-
-/// At most `max` characters of `text`, with an ellipsis when cut.
-pub(crate) fn truncate(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    match text.char_indices().nth(max) {
-        None => text.into(),
-        Some((cut, _)) => format!("{}…", &text[..cut]).into(),
     }
 }
 
@@ -344,7 +339,23 @@ mod tests {
             "Azure ML answered 404 to get run (NotFound: no run)"
         );
         assert!(!error.is_transient() && !error.is_unauthorized());
-        let long = "x".repeat(600);
-        assert_eq!(truncate(&long, 500).chars().count(), 501);
+        let long = CallbackError::Status {
+            operation: "get run",
+            status: 400,
+            body: Some(ErrorResponse {
+                error: ErrorDetail {
+                    code: "BadRequest".into(),
+                    message: "x".repeat(600),
+                    details: Vec::new(),
+                },
+            }),
+            request_id: None,
+        };
+        let shown = long.to_string();
+        assert!(
+            shown.ends_with(&format!("{}…)", "x".repeat(500))),
+            "{shown}"
+        );
+        assert!(!shown.contains(&"x".repeat(501)), "{shown}");
     }
 }

@@ -82,7 +82,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
-use crate::{Secret, WorkspaceId};
+use crate::{
+    Secret, WorkspaceId,
+    redact::{self, Show},
+};
 
 mod arm;
 pub mod credential;
@@ -431,11 +434,26 @@ impl AmlClient {
 impl fmt::Debug for AmlClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AmlClient")
-            .field("arm_endpoint", &self.inner.options.arm_endpoint.as_str())
+            .field(
+                "arm_endpoint",
+                &redact::url(&self.inner.options.arm_endpoint, Show::Path),
+            )
             .field("scope", &self.inner.scope)
             .field("credential", &self.inner.tokens)
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()
+    }
+}
+
+/// A transport error without its URL: reqwest names the URL it failed on, and a webhook's or
+/// scoring endpoint's URL may hold its key (in the path or in the query).
+fn without_url(err: CallbackError) -> CallbackError {
+    match err {
+        CallbackError::Transport { operation, source } => CallbackError::Transport {
+            operation,
+            source: source.without_url(),
+        },
+        other => other,
     }
 }
 

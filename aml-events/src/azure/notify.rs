@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::Value;
 use url::Url;
 
-use super::{AmlClient, Auth, Call, CallbackError, ScoreResponse, is_token_safe};
+use super::{AmlClient, Auth, Call, CallbackError, ScoreResponse, is_token_safe, without_url};
 use crate::Secret;
 
 const OPERATION: &str = "notify";
@@ -46,16 +46,5 @@ impl AmlClient {
             latency: answer.latency,
             body: String::from_utf8_lossy(&answer.body).into_owned(),
         })
-    }
-}
-
-/// reqwest errors name their URL; this one is a secret.
-fn without_url(err: CallbackError) -> CallbackError {
-    match err {
-        CallbackError::Transport { operation, source } => CallbackError::Transport {
-            operation,
-            source: source.without_url(),
-        },
-        other => other,
     }
 }

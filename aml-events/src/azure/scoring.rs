@@ -1,7 +1,7 @@
 //! Scoring a deployed model: POST a JSON payload to its scoring URI with the endpoint key as a
 //! bearer token, and report status, latency and body (what `ModelDeployed`'s smoke test needs).
 //!
-//! No ARM token is ever sent here. Any HTTP answer is a result, not an error: a smoke test
+//! No ARM token is ever sent here, and errors never name the URI (it may hold a key). Any HTTP answer is a result, not an error: a smoke test
 //! records a 500 as faithfully as a 200 (transient statuses are retried first).
 //! See <https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-online-endpoint>.
 
@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::Value;
 use url::Url;
 
-use super::{AmlClient, Auth, Call, CallbackError, ScoreResponse, is_token_safe};
+use super::{AmlClient, Auth, Call, CallbackError, ScoreResponse, is_token_safe, without_url};
 use crate::Secret;
 
 impl AmlClient {
@@ -31,7 +31,11 @@ impl AmlClient {
         let call = Call::new(OPERATION, Method::POST, uri.clone())
             .auth(Auth::Key(key))
             .json(payload);
-        let answer = self.send(&call, self.deadline()).await?;
+        // The URI may carry a key in its query (a Functions `?code=`): errors do not name it.
+        let answer = self
+            .send(&call, self.deadline())
+            .await
+            .map_err(without_url)?;
         Ok(ScoreResponse {
             status: answer.status.as_u16(),
             latency: answer.latency,
