@@ -394,6 +394,8 @@ async fn connect_errors_are_retried_and_transient() {
     );
 }
 
+// See: issue 13, "Idempotency from the method": a run start is a POST, retried only when it
+// cannot have been processed.
 #[tokio::test]
 async fn starting_a_run_is_retried_only_when_azure_refused_it() {
     // Arrange
@@ -549,4 +551,38 @@ async fn a_retry_after_of_any_size_ends_an_operation_poll_at_once() {
         a_creation_gives_up_polling_at_once(header, value, false).await;
         a_creation_gives_up_polling_at_once(header, value, true).await;
     }
+}
+
+// See: issue 13, "Idempotency from the method": a run start whose answer never came may have
+// started the run, so it is not sent again.
+#[tokio::test]
+async fn a_run_start_that_timed_out_is_not_sent_again() {
+    // Arrange
+    let server = MockServer::start().await;
+    mount_identity(&server, 1).await;
+    mount_discovery(&server, 1).await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/execution/v1.0/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.MachineLearningServices/workspaces/ws-1/experiments/slow/startrun",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_delay(HUNG))
+        .expect(1)
+        .named("start run, answer never comes")
+        .mount(&server)
+        .await;
+    let client = client_with(&server, |options| {
+        options.request_timeout = Duration::from_millis(200);
+    });
+
+    // Act
+    let err = client
+        .start_run(&workspace(), "slow", b"zip".to_vec(), json!({}))
+        .await
+        .unwrap_err();
+
+    // Assert: one POST (checked on drop), and the timeout says so
+    let CallbackError::Transport { source, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(source.is_timeout(), "{source}");
 }

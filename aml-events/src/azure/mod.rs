@@ -481,6 +481,36 @@ enum Payload<'a> {
     Multipart { zip: &'a [u8], definition: Vec<u8> },
 }
 
+/// Which failures a call may be sent again after (SPEC §8.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// Sending it twice is harmless: connect errors, timeouts, 408, 429, 500, 502, 503, 504.
+    Idempotent,
+    /// It must not run twice: only failures that prove it was not processed (no connection,
+    /// a 429 or 503 refusal).
+    IfUnprocessed,
+    /// Deliberately at least once: connect errors, timeouts, 408, 429 and any 5xx; a 4xx
+    /// refusal is final.
+    AtLeastOnce,
+}
+
+impl Repeat {
+    /// What the method promises: GET, HEAD, OPTIONS, TRACE, PUT and DELETE are idempotent,
+    /// POST and PATCH are not (RFC 9110 §9.2.2,
+    /// <https://www.rfc-editor.org/rfc/rfc9110#section-9.2.2>).
+    fn of(method: &Method) -> Repeat {
+        match *method {
+            Method::GET
+            | Method::HEAD
+            | Method::OPTIONS
+            | Method::TRACE
+            | Method::PUT
+            | Method::DELETE => Repeat::Idempotent,
+            _ => Repeat::IfUnprocessed,
+        }
+    }
+}
+
 /// One request, described so that it can be sent again.
 struct Call<'a> {
     operation: &'static str,
@@ -488,9 +518,9 @@ struct Call<'a> {
     url: Url,
     auth: Auth<'a>,
     payload: Payload<'a>,
-    /// Whether sending it twice is harmless (GET, PUT, DELETE, scoring); if not, only
-    /// failures that prove it never reached Azure's logic are retried.
-    idempotent: bool,
+    /// Which failures it is sent again after: from its method, unless the caller says
+    /// otherwise where it makes the call.
+    repeat: Repeat,
     /// An `Idempotency-Key` header, which makes a POST safe to repeat for receivers that
     /// honour it.
     idempotency_key: Option<&'a str>,
@@ -500,13 +530,27 @@ impl<'a> Call<'a> {
     fn new(operation: &'static str, method: Method, url: Url) -> Self {
         Call {
             operation,
+            repeat: Repeat::of(&method),
             method,
             url,
             auth: Auth::Arm,
             payload: Payload::Empty,
-            idempotent: true,
             idempotency_key: None,
         }
+    }
+
+    /// Sends it again after every transient failure, whatever its method: for a POST that
+    /// changes nothing (scoring computes a prediction). Say why where it is used.
+    fn idempotent(mut self) -> Self {
+        self.repeat = Repeat::Idempotent;
+        self
+    }
+
+    /// Sends it again after connect errors, timeouts, 408, 429 and any 5xx, accepting that it
+    /// may arrive twice (a notification, SPEC §8.3). Say why where it is used.
+    fn at_least_once(mut self) -> Self {
+        self.repeat = Repeat::AtLeastOnce;
+        self
     }
 
     fn idempotency_key(mut self, key: &'a str) -> Self {
@@ -528,16 +572,12 @@ impl<'a> Call<'a> {
         self
     }
 
-    fn once_only(mut self) -> Self {
-        self.idempotent = false;
-        self
-    }
-
     fn retries_status(&self, status: StatusCode) -> bool {
-        if self.idempotent {
-            retry::is_retryable_status(status.as_u16())
-        } else {
-            retry::is_retryable_status_once_only(status.as_u16())
+        let status = status.as_u16();
+        match self.repeat {
+            Repeat::Idempotent => retry::is_retryable_status(status),
+            Repeat::IfUnprocessed => retry::is_retryable_status_once_only(status),
+            Repeat::AtLeastOnce => retry::is_retryable_status_at_least_once(status),
         }
     }
 
@@ -546,8 +586,9 @@ impl<'a> Call<'a> {
             // No request went out: always safe to try again.
             CallbackError::Credential { source, .. } => source.is_transient(),
             CallbackError::Transport { source, .. } if source.is_connect() => true,
+            // A timeout or a reset may come after the receiver acted on the request.
             CallbackError::Transport { source, .. } => {
-                self.idempotent && error::transport_is_transient(source)
+                self.repeat != Repeat::IfUnprocessed && error::transport_is_transient(source)
             }
             _ => false,
         }
@@ -697,6 +738,33 @@ mod tests {
             let err = join_path("get run", &base, [("run id", name)]).unwrap_err();
             assert!(matches!(err, CallbackError::InvalidName { .. }), "{name:?}");
         }
+    }
+
+    // See: issue 13, "Idempotency from the method": `Call::new` took every method, POST
+    // included, as safe to repeat.
+    #[test]
+    fn whether_a_call_may_be_repeated_follows_from_its_method() {
+        let url = Url::parse("https://management.azure.com/x").unwrap();
+        let call = |method| Call::new("test", method, url.clone());
+        for method in [
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ] {
+            assert!(
+                call(method.clone()).repeat == Repeat::Idempotent,
+                "{method}"
+            );
+        }
+        for method in [Method::POST, Method::PATCH] {
+            assert!(
+                call(method.clone()).repeat == Repeat::IfUnprocessed,
+                "{method}"
+            );
+        }
+        assert!(call(Method::POST).at_least_once().repeat == Repeat::AtLeastOnce);
     }
 
     #[test]

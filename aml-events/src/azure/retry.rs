@@ -4,7 +4,8 @@
 //! wait with exponential backoff and equal jitter, or what `Retry-After` asks (delta-seconds or
 //! an HTTP date; Azure's `retry-after-ms` too); never wait past the call's deadline. A request
 //! that is not idempotent (a POST that starts a run) is retried only when it cannot have
-//! reached Azure's logic: a failed connection, or a 429 / 503 refusal.
+//! reached Azure's logic: a failed connection, or a 429 / 503 refusal. A notification is
+//! deliberately at least once: connect errors, timeouts, 408, 429 and any 5xx.
 //!
 //! Every wait, whoever asked for it, goes through [`wait_within`], the one place that holds it
 //! against the deadline: a server's answer (`Retry-After: 10000000000000000000`, a date in the
@@ -74,6 +75,12 @@ pub fn is_retryable_status(status: u16) -> bool {
 /// say the request was not processed (429 Too Many Requests, 503 Service Unavailable).
 pub(crate) fn is_retryable_status_once_only(status: u16) -> bool {
     matches!(status, 429 | 503)
+}
+
+/// Whether a status is retried for a request delivered at least once (a notification): 408,
+/// 429 and any 5xx; a 4xx refusal is final.
+pub(crate) fn is_retryable_status_at_least_once(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500..=599)
 }
 
 /// How long the server asked to wait, from `retry-after-ms` / `x-ms-retry-after-ms`

@@ -187,7 +187,9 @@ impl AmlClient {
         let url = self
             .regional_url(OPERATION, "execution", id, tail, deadline)
             .await?;
-        let mut call = Call::new(OPERATION, Method::POST, url).once_only();
+        // A POST: retried only when it cannot have started a run, the default for its method
+        // (SPEC §8.3).
+        let mut call = Call::new(OPERATION, Method::POST, url);
         call.payload = super::Payload::Multipart {
             zip: &project_zip,
             definition: serde_json::to_vec(&run_definition).expect("a JSON value serializes"),

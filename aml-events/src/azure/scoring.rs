@@ -28,7 +28,12 @@ impl AmlClient {
                 what: "setting AML_SMOKE_TEST_URI",
             });
         }
+        // A POST, but scoring computes a prediction and changes nothing, so repeating it after
+        // a timeout or a 5xx is harmless, and a smoke test that rides out a blip is the one
+        // wanted (SPEC §8.3: whether a request may be repeated follows from its method, "unless
+        // said otherwise").
         let call = Call::new(OPERATION, Method::POST, uri.clone())
+            .idempotent()
             .auth(Auth::Key(key))
             .json(payload);
         // The URI may carry a key in its query (a Functions `?code=`): errors do not name it.
