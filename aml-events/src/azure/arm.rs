@@ -12,9 +12,9 @@ use serde_json::Value;
 use url::Url;
 
 use super::{
-    AmlClient, Answer, Call, CallbackError, Compute, DeleteOutcome, ErrorResponse, Job, JobOutcome,
-    Model, ResourceGroup, Workspace, is_token_safe, join_path, lenient, retry, with_api_version,
-    workspace_path,
+    AmlClient, Answer, Call, CallbackError, Compute, Deadline, DeleteOutcome, ErrorResponse, Job,
+    JobOutcome, Model, ResourceGroup, Workspace, is_token_safe, join_path, lenient, retry,
+    with_api_version, workspace_path,
 };
 use crate::WorkspaceId;
 
@@ -87,7 +87,7 @@ impl AmlClient {
         &self,
         operation: &'static str,
         id: &WorkspaceId,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Result<Workspace, CallbackError> {
         let url = self.workspace_url(operation, id, [])?;
         self.send_json(&Call::get(operation, url), deadline).await
@@ -135,7 +135,7 @@ impl AmlClient {
         &self,
         operation: &'static str,
         started: &Answer,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Result<(), CallbackError> {
         let (url, status_document) = match (
             started.header("azure-asyncoperation"),
@@ -161,13 +161,13 @@ impl AmlClient {
                 &answer.headers,
                 self.inner.options.poll_interval,
                 Instant::now(),
-                deadline,
+                deadline.at,
             )
         };
         let mut wait = next_wait(started);
         loop {
             let Some(pause) = wait else {
-                return Err(CallbackError::DeadlineExceeded { operation });
+                return Err(deadline.exceeded(operation, None));
             };
             tokio::time::sleep(pause).await;
             let answer = self

@@ -6,7 +6,7 @@
 //! Azure refused the identity ([`CallbackError::is_unauthorized`]); the handlers map those to
 //! 503 / a failed invocation. No message ever contains a token, key or secret.
 
-use std::fmt;
+use std::{fmt, time::Duration};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -145,10 +145,17 @@ pub enum CallbackError {
     },
 
     /// The time budget of the call ran out before Azure answered.
-    #[error("{operation} did not finish within its deadline")]
+    #[error("{operation} did not finish within its deadline of {}", Seconds(*budget))]
     DeadlineExceeded {
         /// The operation.
         operation: &'static str,
+        /// How long it had: the client's deadline, or what an outer deadline
+        /// ([`super::AmlClient::with_deadline`]) left when it started.
+        budget: Duration,
+        /// The failure of the attempt before the one the deadline cut, if any (a 503, a
+        /// timeout): why it had not succeeded by then.
+        #[source]
+        last: Option<Box<CallbackError>>,
     },
 
     /// Azure answered success with a body that does not read as the expected JSON.
@@ -263,7 +270,7 @@ impl CallbackError {
             CallbackError::Credential { operation, .. }
             | CallbackError::Status { operation, .. }
             | CallbackError::Transport { operation, .. }
-            | CallbackError::DeadlineExceeded { operation }
+            | CallbackError::DeadlineExceeded { operation, .. }
             | CallbackError::Decode { operation, .. }
             | CallbackError::InvalidResponse { operation, .. }
             | CallbackError::InsecureUrl { operation, .. }
@@ -278,6 +285,23 @@ impl CallbackError {
 /// redirect that was refused.
 pub(crate) fn transport_is_transient(error: &reqwest::Error) -> bool {
     !(error.is_builder() || error.is_redirect() || error.is_status() || error.is_decode())
+}
+
+/// A duration as a message shows it: `300 ms`, `2 s`, `24.9 s`.
+struct Seconds(Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let millis = self.0.as_millis();
+        if millis < 1000 {
+            return write!(f, "{millis} ms");
+        }
+        let tenths = (millis + 50) / 100;
+        match tenths % 10 {
+            0 => write!(f, "{} s", tenths / 10),
+            tenth => write!(f, "{}.{tenth} s", tenths / 10),
+        }
+    }
 }
 
 /// Azure's messages are capped so one verbose answer cannot flood a log line.
@@ -339,6 +363,27 @@ mod tests {
             "Azure ML answered 404 to get run (NotFound: no run)"
         );
         assert!(!error.is_transient() && !error.is_unauthorized());
+        let late = |millis| CallbackError::DeadlineExceeded {
+            operation: "get run",
+            budget: Duration::from_millis(millis),
+            last: None,
+        };
+        assert_eq!(
+            late(2000).to_string(),
+            "get run did not finish within its deadline of 2 s"
+        );
+        assert_eq!(
+            late(24_960).to_string(),
+            "get run did not finish within its deadline of 25 s"
+        );
+        assert_eq!(
+            late(2_340).to_string(),
+            "get run did not finish within its deadline of 2.3 s"
+        );
+        assert_eq!(
+            late(300).to_string(),
+            "get run did not finish within its deadline of 300 ms"
+        );
         let long = CallbackError::Status {
             operation: "get run",
             status: 400,

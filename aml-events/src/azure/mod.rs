@@ -242,40 +242,49 @@ impl AmlClient {
     }
 
     /// When an operation starting now must be done.
-    fn deadline(&self) -> Instant {
-        let own = retry::deadline_after(Instant::now(), self.inner.options.deadline);
-        self.deadline.map_or(own, |outer| outer.min(own))
+    fn deadline(&self) -> Deadline {
+        let now = Instant::now();
+        let own = retry::deadline_after(now, self.inner.options.deadline);
+        let at = self.deadline.map_or(own, |outer| outer.min(own));
+        Deadline {
+            at,
+            budget: at.saturating_duration_since(now),
+        }
     }
 
     /// Sends `call`, retrying per the policy, within `deadline`. Returns the last answer,
     /// whatever its status; transport, token and deadline failures are errors.
-    async fn send(&self, call: &Call<'_>, deadline: Instant) -> Result<Answer, CallbackError> {
-        let attempts = self.send_with_retries(call, deadline);
-        match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), attempts).await {
+    async fn send(&self, call: &Call<'_>, deadline: Deadline) -> Result<Answer, CallbackError> {
+        // The failure before the attempt the deadline cut, if any: the cause to report.
+        let mut last = None;
+        let attempts = self.send_with_retries(call, deadline, &mut last);
+        match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline.at), attempts).await {
             Ok(result) => result,
-            Err(_) => Err(CallbackError::DeadlineExceeded {
-                operation: call.operation,
-            }),
+            Err(_) => Err(deadline.exceeded(call.operation, last)),
         }
     }
 
     async fn send_with_retries(
         &self,
         call: &Call<'_>,
-        deadline: Instant,
+        deadline: Deadline,
+        last: &mut Option<CallbackError>,
     ) -> Result<Answer, CallbackError> {
         let policy = &self.inner.options.retry;
         let mut retry = 0;
         loop {
-            let outcome = self.attempt(call, deadline).await;
+            let outcome = self.attempt(call).await;
             let now = Instant::now();
             let wait = match &outcome {
                 _ if retry >= policy.max_retries => return outcome,
-                Ok(answer) if call.retries_status(answer.status) => {
-                    retry::wait_after_answer(&answer.headers, policy.backoff(retry), now, deadline)
-                }
+                Ok(answer) if call.retries_status(answer.status) => retry::wait_after_answer(
+                    &answer.headers,
+                    policy.backoff(retry),
+                    now,
+                    deadline.at,
+                ),
                 Err(error) if call.retries_error(error) => {
-                    retry::wait_within(policy.backoff(retry), now, deadline)
+                    retry::wait_within(policy.backoff(retry), now, deadline.at)
                 }
                 _ => return outcome,
             };
@@ -291,12 +300,18 @@ impl AmlClient {
                 wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                 "retrying an Azure call"
             );
+            *last = Some(match outcome {
+                Ok(answer) => answer.into_error(call.operation),
+                Err(error) => error,
+            });
             tokio::time::sleep(wait).await;
             retry += 1;
         }
     }
 
-    async fn attempt(&self, call: &Call<'_>, deadline: Instant) -> Result<Answer, CallbackError> {
+    /// One try of `call`, bounded by the per-request timeout; the deadline is [`Self::send`]'s
+    /// to enforce, so that a cut attempt always reads as the deadline, never as a timeout.
+    async fn attempt(&self, call: &Call<'_>) -> Result<Answer, CallbackError> {
         let operation = call.operation;
         let mut request = self
             .inner
@@ -351,8 +366,7 @@ impl AmlClient {
                 request.multipart(form)
             }
         };
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let request = request.timeout(self.inner.options.request_timeout.min(remaining));
+        let request = request.timeout(self.inner.options.request_timeout);
         let transport = |source| CallbackError::Transport { operation, source };
         let started = Instant::now();
         let response = request.send().await.map_err(transport)?;
@@ -368,7 +382,7 @@ impl AmlClient {
     }
 
     /// Sends `call` and insists on a 2xx answer.
-    async fn send_ok(&self, call: &Call<'_>, deadline: Instant) -> Result<Answer, CallbackError> {
+    async fn send_ok(&self, call: &Call<'_>, deadline: Deadline) -> Result<Answer, CallbackError> {
         let answer = self.send(call, deadline).await?;
         if answer.status.is_success() {
             Ok(answer)
@@ -381,7 +395,7 @@ impl AmlClient {
     async fn send_json<T: DeserializeOwned>(
         &self,
         call: &Call<'_>,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Result<T, CallbackError> {
         self.send_ok(call, deadline).await?.json(call.operation)
     }
@@ -392,7 +406,7 @@ impl AmlClient {
         &self,
         operation: &'static str,
         first: Url,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Result<Vec<T>, CallbackError> {
         const MAX_PAGES: usize = 100;
         let origin = first.origin();
@@ -453,7 +467,35 @@ fn without_url(err: CallbackError) -> CallbackError {
             operation,
             source: source.without_url(),
         },
+        CallbackError::DeadlineExceeded {
+            operation,
+            budget,
+            last,
+        } => CallbackError::DeadlineExceeded {
+            operation,
+            budget,
+            last: last.map(|last| Box::new(without_url(*last))),
+        },
         other => other,
+    }
+}
+
+/// When an operation must be done, and how long it had when it started (for its error).
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    budget: Duration,
+}
+
+impl Deadline {
+    /// The error of `operation` when this deadline came first; `last` is the failure of the
+    /// attempt before, if any.
+    fn exceeded(self, operation: &'static str, last: Option<CallbackError>) -> CallbackError {
+        CallbackError::DeadlineExceeded {
+            operation,
+            budget: self.budget,
+            last: last.map(Box::new),
+        }
     }
 }
 
