@@ -16,6 +16,7 @@ use aml_events::{
         ARM_SCOPE, AmlClient, AmlClientOptions, CachedTokenSource, CallbackError, ClientError,
         ClientSecretCredential, ManagedIdentityCredential, RetryPolicy, TokenSource,
     },
+    chain,
 };
 use azure_mock::{
     HISTORY_PATH, IDENTITY_HEADER, IDENTITY_PATH, WORKSPACE_PATH, client, epoch_in, identity,
@@ -170,7 +171,7 @@ async fn a_refused_credential_is_unauthorized_and_hides_the_secret() {
 
     // Assert
     assert!(err.is_unauthorized() && !err.is_transient(), "{err}");
-    let chain = error_chain(&err);
+    let chain = chain(&err).to_string();
     assert!(chain.contains("invalid_client"), "{chain}");
     assert!(!chain.contains("s3cr3t-value"), "{chain}");
     assert!(!format!("{err:?}").contains("s3cr3t-value"));
@@ -481,14 +482,102 @@ fn the_client_is_shareable_across_threads() {
     shareable::<AmlClient>();
 }
 
-/// The error and all its sources, as one line.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+/// `count` characters of filler (`a`…`z` and spaces, nothing a secret starts with).
+fn filler(count: usize) -> String {
+    "the quick brown fox jumps over the lazy dog "
+        .chars()
+        .cycle()
+        .take(count)
+        .collect()
+}
+
+/// Asserts that `shown` holds no 4-character start of `secret`, nor the secret.
+fn assert_no_part_of(secret: &str, shown: &str) {
+    let start: String = secret.chars().take(4).collect();
+    assert!(
+        !shown.contains(&start),
+        "{start:?} of the secret in {shown}"
+    );
+}
+
+/// The client secret of [`a_secret_straddling_the_detail_cut_leaves_nothing_behind`].
+const CLIENT_SECRET: &str = "QZXJ8K2M-client-secret-value";
+
+// See: issue 13, "Redact, then truncate": the token endpoint's error detail was cut to 300
+// characters and *then* had the secret replaced, so a secret straddling the cut left its first
+// characters in the error.
+#[tokio::test]
+async fn a_secret_straddling_the_detail_cut_leaves_nothing_behind() {
+    // The detail is `invalid_client: <description>`: 16 characters, then the description.
+    for secret_at in 280..300 {
+        // Arrange
+        let server = MockServer::start().await;
+        let description = format!("{}{CLIENT_SECRET} is wrong", filler(secret_at - 16));
+        Mock::given(method("POST"))
+            .and(path("/tenant-1/oauth2/v2.0/token"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+                "error": "invalid_client",
+                "error_description": description,
+            })))
+            .expect(1)
+            .named("refused, echoing the secret")
+            .mount(&server)
+            .await;
+        let credential = ClientSecretCredential::new(
+            "tenant-1",
+            "app-1",
+            Secret::new(CLIENT_SECRET),
+            Url::parse(&server.uri()).unwrap(),
+        )
+        .unwrap();
+        let client = AmlClient::new(Arc::new(credential), options(&server)).unwrap();
+
+        // Act
+        let err = client.get_workspace(&workspace()).await.unwrap_err();
+
+        // Assert
+        let shown = chain(&err).to_string();
+        assert!(shown.contains("invalid_client"), "{shown}");
+        assert_no_part_of(CLIENT_SECRET, &shown);
+        assert_no_part_of(CLIENT_SECRET, &format!("{err:?}"));
     }
-    text
+}
+
+/// The identity header of [`an_identity_header_straddling_the_detail_cut_leaves_nothing_behind`].
+const HEADER_SECRET: &str = "HDR7W-identity-header-value";
+
+// See: issue 13, "Redact, then truncate": the same for the managed identity header.
+#[tokio::test]
+async fn an_identity_header_straddling_the_detail_cut_leaves_nothing_behind() {
+    // The detail is `BadRequest: <message>`: 12 characters, then the message.
+    for secret_at in 280..300 {
+        // Arrange
+        let server = MockServer::start().await;
+        let message = format!("{}{HEADER_SECRET} is not ours", filler(secret_at - 12));
+        Mock::given(method("GET"))
+            .and(path(IDENTITY_PATH))
+            .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+                "error": {"code": "BadRequest", "message": message},
+            })))
+            .expect(1)
+            .named("refused, echoing the header")
+            .mount(&server)
+            .await;
+        let credential = ManagedIdentityCredential::new(
+            Url::parse(&format!("{}{IDENTITY_PATH}", server.uri())).unwrap(),
+            Secret::new(HEADER_SECRET),
+            None,
+        )
+        .unwrap();
+        let client = AmlClient::new(Arc::new(credential), options(&server)).unwrap();
+
+        // Act
+        let err = client.get_workspace(&workspace()).await.unwrap_err();
+
+        // Assert
+        let shown = chain(&err).to_string();
+        assert!(shown.contains("BadRequest"), "{shown}");
+        assert_no_part_of(HEADER_SECRET, &shown);
+        assert_no_part_of(HEADER_SECRET, &format!("{err:?}"));
+    }
 }

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use aml_events::{
     Secret,
-    azure::{CallbackError, DeleteOutcome, JobOutcome},
+    azure::{AmlClient, CallbackError, DeleteOutcome, JobOutcome},
     events::RunStatus,
 };
 use azure_mock::{
-    HISTORY_PATH, WORKSPACE_PATH, client, mount_discovery, mount_identity, workspace,
+    HISTORY_PATH, RefusingPort, WORKSPACE_PATH, client, mount_discovery, mount_identity, workspace,
 };
 use serde_json::json;
 use url::Url;
@@ -743,12 +743,11 @@ async fn notifies_with_an_idempotency_key_retrying_a_busy_receiver() {
 #[tokio::test]
 async fn a_notification_failure_never_shows_the_webhook_url() {
     // Arrange: nothing listens on the port.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = RefusingPort::new();
     let url = Secret::new(format!(
         "http://{}/services/T0/B0/hook-secret",
-        closed.local_addr().unwrap()
+        closed.addr()
     ));
-    drop(closed);
     let server = MockServer::start().await;
 
     // Act
@@ -766,4 +765,96 @@ async fn a_notification_failure_never_shows_the_webhook_url() {
         source = cause.source();
     }
     assert!(!text.contains("hook-secret"), "{text}");
+}
+
+// See: issue 13, "Redact, then truncate": reqwest names the URL in its transport errors, and a
+// scoring URI may carry its key in the query (a Functions `?code=`).
+#[tokio::test]
+async fn a_scoring_failure_never_shows_the_scoring_uri() {
+    // Arrange: nothing listens on the port.
+    let closed = RefusingPort::new();
+    let uri = Url::parse(&format!("http://{}/score?code=score-secret", closed.addr())).unwrap();
+    let server = MockServer::start().await;
+
+    // Act
+    let err = client(&server)
+        .score(&uri, None, &json!({}))
+        .await
+        .unwrap_err();
+
+    // Assert
+    let shown = aml_events::chain(&err).to_string();
+    assert!(err.is_transient(), "{shown}");
+    assert!(!shown.contains("score-secret"), "{shown}");
+    assert!(
+        shown.to_lowercase().contains("connection refused"),
+        "{shown}"
+    );
+}
+
+/// Mounts a webhook at `/hook` answering `first` once, then `200 ok`; `retried` says whether
+/// the second answer must be asked for.
+async fn mount_hook_failing_once(server: &MockServer, first: ResponseTemplate, retried: bool) {
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(first)
+        .up_to_n_times(1)
+        .expect(1)
+        .named("first attempt fails")
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .expect(u64::from(retried))
+        .named("the retry")
+        .mount(server)
+        .await;
+}
+
+// See: issue 13, "Idempotency from the method": a notification is a POST, yet deliberately
+// at-least-once (SPEC §8.3): connect errors, timeouts, 408, 429 and any 5xx are retried.
+#[tokio::test]
+async fn a_notification_is_retried_on_any_server_error_and_a_timeout() {
+    let hung = ResponseTemplate::new(200).set_delay(Duration::from_secs(60));
+    for (first, what) in [
+        (ResponseTemplate::new(500), "500"),
+        (ResponseTemplate::new(501), "501"),
+        (ResponseTemplate::new(408), "408"),
+        (hung, "a hung receiver"),
+    ] {
+        // Arrange
+        let server = MockServer::start().await;
+        mount_hook_failing_once(&server, first, true).await;
+        let url = Secret::new(format!("{}/hook", server.uri()));
+        let mut options = azure_mock::options(&server);
+        options.request_timeout = Duration::from_millis(200);
+        let client = AmlClient::new(azure_mock::identity(&server), options).unwrap();
+
+        // Act
+        let answer = client.notify(&url, "event-1", &json!({})).await.unwrap();
+
+        // Assert
+        assert_eq!(answer.status, 200, "after {what}");
+    }
+}
+
+// See: issue 13, "Idempotency from the method": a 4xx refusal of a notification is final.
+#[tokio::test]
+async fn a_refused_notification_is_not_retried() {
+    for status in [400, 404, 410] {
+        // Arrange
+        let server = MockServer::start().await;
+        mount_hook_failing_once(&server, ResponseTemplate::new(status), false).await;
+        let url = Secret::new(format!("{}/hook", server.uri()));
+
+        // Act
+        let answer = client(&server)
+            .notify(&url, "event-1", &json!({}))
+            .await
+            .unwrap();
+
+        // Assert
+        assert_eq!(answer.status, status);
+    }
 }

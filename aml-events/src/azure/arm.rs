@@ -5,16 +5,16 @@
 //! for the `Microsoft.MachineLearningServices` resources. It does not wait for computes to
 //! finish provisioning: their create-or-update answer is returned as Azure sends it.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Instant;
 
 use reqwest::Method;
 use serde_json::Value;
 use url::Url;
 
 use super::{
-    AmlClient, Answer, Call, CallbackError, Compute, DeleteOutcome, ErrorResponse, Job, JobOutcome,
-    Model, ResourceGroup, Workspace, is_token_safe, join_path, lenient, retry, with_api_version,
-    workspace_path,
+    AmlClient, Answer, Call, CallbackError, Compute, Deadline, DeleteOutcome, ErrorResponse, Job,
+    JobOutcome, Model, ResourceGroup, Workspace, is_token_safe, join_path, lenient, retry,
+    with_api_version, workspace_path,
 };
 use crate::WorkspaceId;
 
@@ -87,7 +87,7 @@ impl AmlClient {
         &self,
         operation: &'static str,
         id: &WorkspaceId,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Result<Workspace, CallbackError> {
         let url = self.workspace_url(operation, id, [])?;
         self.send_json(&Call::get(operation, url), deadline).await
@@ -135,7 +135,7 @@ impl AmlClient {
         &self,
         operation: &'static str,
         started: &Answer,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Result<(), CallbackError> {
         let (url, status_document) = match (
             started.header("azure-asyncoperation"),
@@ -154,12 +154,22 @@ impl AmlClient {
             }
         };
         let url = self.poll_url(operation, url)?;
-        let mut wait = self.poll_wait(started);
+        // Azure's `Retry-After` paces the polls, held against the deadline: a wait that would
+        // end past it gives the operation up at once.
+        let next_wait = |answer: &Answer| {
+            retry::wait_after_answer(
+                &answer.headers,
+                self.inner.options.poll_interval,
+                Instant::now(),
+                deadline.at,
+            )
+        };
+        let mut wait = next_wait(started);
         loop {
-            if Instant::now() + wait >= deadline {
-                return Err(CallbackError::DeadlineExceeded { operation });
-            }
-            tokio::time::sleep(wait).await;
+            let Some(pause) = wait else {
+                return Err(deadline.exceeded(operation, None));
+            };
+            tokio::time::sleep(pause).await;
             let answer = self
                 .send(&Call::get(operation, url.clone()), deadline)
                 .await?;
@@ -187,13 +197,8 @@ impl AmlClient {
                     _ => return Err(answer.into_error(operation)),
                 }
             }
-            wait = self.poll_wait(&answer);
+            wait = next_wait(&answer);
         }
-    }
-
-    fn poll_wait(&self, answer: &Answer) -> Duration {
-        retry::retry_after(&answer.headers, SystemTime::now())
-            .unwrap_or(self.inner.options.poll_interval)
     }
 
     fn poll_url(&self, operation: &'static str, url: &str) -> Result<Url, CallbackError> {

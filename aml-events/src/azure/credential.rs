@@ -40,8 +40,11 @@ use reqwest::header::HeaderValue;
 use serde_json::Value;
 use url::Url;
 
-use super::{ClientError, error::truncate, lenient, require_token_url};
-use crate::Secret;
+use super::{ClientError, lenient, require_token_url};
+use crate::{
+    Secret,
+    redact::{self, Show},
+};
 
 /// The scope of Azure Resource Manager tokens in the public cloud; ARM tokens also serve the
 /// Azure ML regional API.
@@ -139,6 +142,9 @@ impl CredentialError {
     }
 }
 
+/// A token endpoint's error detail is cut to this many characters (after redaction).
+const MAX_DETAIL_CHARS: usize = 300;
+
 /// Token endpoints answer within a second or two; these bound a hung one. The client's
 /// deadline bounds the whole call regardless.
 const TOKEN_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -196,7 +202,7 @@ impl ManagedIdentityCredential {
     }
 
     async fn fetch(&self, scope: &str) -> Result<AccessToken, CredentialError> {
-        let endpoint = display_endpoint(&self.endpoint);
+        let endpoint = redact::url(&self.endpoint, Show::Path);
         let mut url = self.endpoint.clone();
         {
             let mut query = url.query_pairs_mut();
@@ -234,7 +240,7 @@ impl TokenSource for ManagedIdentityCredential {
 impl fmt::Debug for ManagedIdentityCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ManagedIdentityCredential")
-            .field("endpoint", &display_endpoint(&self.endpoint))
+            .field("endpoint", &redact::url(&self.endpoint, Show::Path))
             .field("header", &self.header)
             .field("client_id", &self.client_id)
             .finish_non_exhaustive()
@@ -289,7 +295,7 @@ impl ClientSecretCredential {
     }
 
     async fn fetch(&self, scope: &str) -> Result<AccessToken, CredentialError> {
-        let endpoint = display_endpoint(&self.token_url);
+        let endpoint = redact::url(&self.token_url, Show::Path);
         let request = self.http.post(self.token_url.clone()).form(&[
             ("grant_type", "client_credentials"),
             ("client_id", &self.client_id),
@@ -311,7 +317,7 @@ impl TokenSource for ClientSecretCredential {
 impl fmt::Debug for ClientSecretCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientSecretCredential")
-            .field("token_url", &self.token_url.as_str())
+            .field("token_url", &redact::url(&self.token_url, Show::Path))
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
             .finish_non_exhaustive()
@@ -354,7 +360,9 @@ async fn send(
     })
 }
 
-/// `error: error_description` (Entra) or `message` (managed identity), capped and redacted.
+/// `error: error_description` (Entra) or `message` (managed identity), with every `secrets`
+/// value masked *before* it is cut to 300 characters, so that a secret straddling the cut
+/// leaves nothing behind.
 fn error_detail(body: &[u8], secrets: &[&str]) -> Option<String> {
     let value: Value = serde_json::from_slice(body).ok()?;
     let code = lenient::string(&value, "error")
@@ -367,11 +375,7 @@ fn error_detail(body: &[u8], secrets: &[&str]) -> Option<String> {
         (Some(text), None) | (None, Some(text)) => text,
         (None, None) => return None,
     };
-    let mut detail = truncate(&detail, 300).into_owned();
-    for secret in secrets.iter().filter(|secret| !secret.is_empty()) {
-        detail = detail.replace(secret, "***");
-    }
-    Some(detail)
+    Some(redact::text(&detail, secrets, MAX_DETAIL_CHARS))
 }
 
 fn token_text(body: &Value, endpoint: &str) -> Result<Secret, CredentialError> {
@@ -404,16 +408,6 @@ fn from_now(body: &Value, endpoint: &str) -> Result<SystemTime, CredentialError>
             endpoint: endpoint.to_owned(),
             problem: "neither expires_on nor expires_in holds a number of seconds",
         })
-}
-
-/// An endpoint for messages: scheme, host, port and path, never the query.
-fn display_endpoint(url: &Url) -> String {
-    let mut shown = url.clone();
-    shown.set_query(None);
-    shown.set_fragment(None);
-    let _ = shown.set_password(None);
-    let _ = shown.set_username("");
-    shown.to_string()
 }
 
 struct Paren<'a>(Option<&'a str>);

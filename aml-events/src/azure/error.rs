@@ -6,13 +6,14 @@
 //! Azure refused the identity ([`CallbackError::is_unauthorized`]); the handlers map those to
 //! 503 / a failed invocation. No message ever contains a token, key or secret.
 
-use std::fmt;
+use std::{fmt, time::Duration};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::credential::CredentialError;
 use super::lenient;
+use crate::redact;
 
 /// A client or credential that cannot be built from the values given.
 #[derive(Debug, thiserror::Error)]
@@ -144,10 +145,17 @@ pub enum CallbackError {
     },
 
     /// The time budget of the call ran out before Azure answered.
-    #[error("{operation} did not finish within its deadline")]
+    #[error("{operation} did not finish within its deadline of {}", Seconds(*budget))]
     DeadlineExceeded {
         /// The operation.
         operation: &'static str,
+        /// How long it had: the client's deadline, or what an outer deadline
+        /// ([`super::AmlClient::with_deadline`]) left when it started.
+        budget: Duration,
+        /// The failure of the attempt before the one the deadline cut, if any (a 503, a
+        /// timeout): why it had not succeeded by then.
+        #[source]
+        last: Option<Box<CallbackError>>,
     },
 
     /// Azure answered success with a body that does not read as the expected JSON.
@@ -262,7 +270,7 @@ impl CallbackError {
             CallbackError::Credential { operation, .. }
             | CallbackError::Status { operation, .. }
             | CallbackError::Transport { operation, .. }
-            | CallbackError::DeadlineExceeded { operation }
+            | CallbackError::DeadlineExceeded { operation, .. }
             | CallbackError::Decode { operation, .. }
             | CallbackError::InvalidResponse { operation, .. }
             | CallbackError::InsecureUrl { operation, .. }
@@ -277,6 +285,23 @@ impl CallbackError {
 /// redirect that was refused.
 pub(crate) fn transport_is_transient(error: &reqwest::Error) -> bool {
     !(error.is_builder() || error.is_redirect() || error.is_status() || error.is_decode())
+}
+
+/// A duration as a message shows it: `300 ms`, `2 s`, `24.9 s`.
+struct Seconds(Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let millis = self.0.as_millis();
+        if millis < 1000 {
+            return write!(f, "{millis} ms");
+        }
+        let tenths = (millis + 50) / 100;
+        match tenths % 10 {
+            0 => write!(f, "{} s", tenths / 10),
+            tenth => write!(f, "{}.{tenth} s", tenths / 10),
+        }
+    }
 }
 
 /// Azure's messages are capped so one verbose answer cannot flood a log line.
@@ -298,21 +323,15 @@ impl fmt::Display for DetailOf<'_> {
         let Some(error) = self.0 else {
             return Ok(());
         };
-        let message = truncate(&error.message, MAX_MESSAGE_CHARS);
+        // Azure's own message holds no secret of ours, but goes through the one redaction
+        // helper all the same, so every third-party text is shown one way.
+        let message = redact::text(&error.message, &[], MAX_MESSAGE_CHARS);
         match (error.code.is_empty(), message.is_empty()) {
             (true, true) => Ok(()),
             (false, true) => write!(f, " ({})", error.code),
             (true, false) => write!(f, " ({message})"),
             (false, false) => write!(f, " ({}: {message})", error.code),
         }
-    }
-}
-
-/// At most `max` characters of `text`, with an ellipsis when cut.
-pub(crate) fn truncate(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    match text.char_indices().nth(max) {
-        None => text.into(),
-        Some((cut, _)) => format!("{}…", &text[..cut]).into(),
     }
 }
 
@@ -344,7 +363,44 @@ mod tests {
             "Azure ML answered 404 to get run (NotFound: no run)"
         );
         assert!(!error.is_transient() && !error.is_unauthorized());
-        let long = "x".repeat(600);
-        assert_eq!(truncate(&long, 500).chars().count(), 501);
+        let late = |millis| CallbackError::DeadlineExceeded {
+            operation: "get run",
+            budget: Duration::from_millis(millis),
+            last: None,
+        };
+        assert_eq!(
+            late(2000).to_string(),
+            "get run did not finish within its deadline of 2 s"
+        );
+        assert_eq!(
+            late(24_960).to_string(),
+            "get run did not finish within its deadline of 25 s"
+        );
+        assert_eq!(
+            late(2_340).to_string(),
+            "get run did not finish within its deadline of 2.3 s"
+        );
+        assert_eq!(
+            late(300).to_string(),
+            "get run did not finish within its deadline of 300 ms"
+        );
+        let long = CallbackError::Status {
+            operation: "get run",
+            status: 400,
+            body: Some(ErrorResponse {
+                error: ErrorDetail {
+                    code: "BadRequest".into(),
+                    message: "x".repeat(600),
+                    details: Vec::new(),
+                },
+            }),
+            request_id: None,
+        };
+        let shown = long.to_string();
+        assert!(
+            shown.ends_with(&format!("{}…)", "x".repeat(500))),
+            "{shown}"
+        );
+        assert!(!shown.contains(&"x".repeat(501)), "{shown}");
     }
 }

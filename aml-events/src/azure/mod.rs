@@ -71,7 +71,7 @@ use std::{
     collections::HashMap,
     fmt,
     sync::{Arc, Mutex},
-    time::{Duration, Instant, SystemTime},
+    time::{Duration, Instant},
 };
 
 use reqwest::{
@@ -82,7 +82,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
-use crate::{Secret, WorkspaceId};
+use crate::{
+    Secret, WorkspaceId,
+    redact::{self, Show},
+};
 
 mod arm;
 pub mod credential;
@@ -239,44 +242,57 @@ impl AmlClient {
     }
 
     /// When an operation starting now must be done.
-    fn deadline(&self) -> Instant {
-        let own = Instant::now() + self.inner.options.deadline;
-        self.deadline.map_or(own, |outer| outer.min(own))
+    fn deadline(&self) -> Deadline {
+        let now = Instant::now();
+        let own = retry::deadline_after(now, self.inner.options.deadline);
+        let at = self.deadline.map_or(own, |outer| outer.min(own));
+        Deadline {
+            at,
+            budget: at.saturating_duration_since(now),
+        }
     }
 
     /// Sends `call`, retrying per the policy, within `deadline`. Returns the last answer,
     /// whatever its status; transport, token and deadline failures are errors.
-    async fn send(&self, call: &Call<'_>, deadline: Instant) -> Result<Answer, CallbackError> {
-        let attempts = self.send_with_retries(call, deadline);
-        match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), attempts).await {
+    async fn send(&self, call: &Call<'_>, deadline: Deadline) -> Result<Answer, CallbackError> {
+        // The failure before the attempt the deadline cut, if any: the cause to report.
+        let mut last = None;
+        let attempts = self.send_with_retries(call, deadline, &mut last);
+        match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline.at), attempts).await {
             Ok(result) => result,
-            Err(_) => Err(CallbackError::DeadlineExceeded {
-                operation: call.operation,
-            }),
+            Err(_) => Err(deadline.exceeded(call.operation, last)),
         }
     }
 
     async fn send_with_retries(
         &self,
         call: &Call<'_>,
-        deadline: Instant,
+        deadline: Deadline,
+        last: &mut Option<CallbackError>,
     ) -> Result<Answer, CallbackError> {
         let policy = &self.inner.options.retry;
         let mut retry = 0;
         loop {
-            let outcome = self.attempt(call, deadline).await;
+            let outcome = self.attempt(call).await;
+            let now = Instant::now();
             let wait = match &outcome {
-                Ok(answer) if call.retries_status(answer.status) => {
-                    retry::retry_after(&answer.headers, SystemTime::now())
-                        .unwrap_or_else(|| policy.backoff(retry))
+                _ if retry >= policy.max_retries => return outcome,
+                Ok(answer) if call.retries_status(answer.status) => retry::wait_after_answer(
+                    &answer.headers,
+                    policy.backoff(retry),
+                    now,
+                    deadline.at,
+                ),
+                Err(error) if call.retries_error(error) => {
+                    retry::wait_within(policy.backoff(retry), now, deadline.at)
                 }
-                Err(error) if call.retries_error(error) => policy.backoff(retry),
                 _ => return outcome,
             };
-            // Out of retries, or the wait would end past the deadline: report what happened.
-            if retry >= policy.max_retries || Instant::now() + wait >= deadline {
+            // The wait would end past the deadline: report what happened rather than wait for
+            // nothing (SPEC §8.3).
+            let Some(wait) = wait else {
                 return outcome;
-            }
+            };
             tracing::debug!(
                 operation = call.operation,
                 status = outcome.as_ref().ok().map(|answer| answer.status.as_u16()),
@@ -284,12 +300,18 @@ impl AmlClient {
                 wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                 "retrying an Azure call"
             );
+            *last = Some(match outcome {
+                Ok(answer) => answer.into_error(call.operation),
+                Err(error) => error,
+            });
             tokio::time::sleep(wait).await;
             retry += 1;
         }
     }
 
-    async fn attempt(&self, call: &Call<'_>, deadline: Instant) -> Result<Answer, CallbackError> {
+    /// One try of `call`, bounded by the per-request timeout; the deadline is [`Self::send`]'s
+    /// to enforce, so that a cut attempt always reads as the deadline, never as a timeout.
+    async fn attempt(&self, call: &Call<'_>) -> Result<Answer, CallbackError> {
         let operation = call.operation;
         let mut request = self
             .inner
@@ -344,8 +366,7 @@ impl AmlClient {
                 request.multipart(form)
             }
         };
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let request = request.timeout(self.inner.options.request_timeout.min(remaining));
+        let request = request.timeout(self.inner.options.request_timeout);
         let transport = |source| CallbackError::Transport { operation, source };
         let started = Instant::now();
         let response = request.send().await.map_err(transport)?;
@@ -361,7 +382,7 @@ impl AmlClient {
     }
 
     /// Sends `call` and insists on a 2xx answer.
-    async fn send_ok(&self, call: &Call<'_>, deadline: Instant) -> Result<Answer, CallbackError> {
+    async fn send_ok(&self, call: &Call<'_>, deadline: Deadline) -> Result<Answer, CallbackError> {
         let answer = self.send(call, deadline).await?;
         if answer.status.is_success() {
             Ok(answer)
@@ -374,7 +395,7 @@ impl AmlClient {
     async fn send_json<T: DeserializeOwned>(
         &self,
         call: &Call<'_>,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Result<T, CallbackError> {
         self.send_ok(call, deadline).await?.json(call.operation)
     }
@@ -385,7 +406,7 @@ impl AmlClient {
         &self,
         operation: &'static str,
         first: Url,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Result<Vec<T>, CallbackError> {
         const MAX_PAGES: usize = 100;
         let origin = first.origin();
@@ -427,11 +448,54 @@ impl AmlClient {
 impl fmt::Debug for AmlClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AmlClient")
-            .field("arm_endpoint", &self.inner.options.arm_endpoint.as_str())
+            .field(
+                "arm_endpoint",
+                &redact::url(&self.inner.options.arm_endpoint, Show::Path),
+            )
             .field("scope", &self.inner.scope)
             .field("credential", &self.inner.tokens)
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()
+    }
+}
+
+/// A transport error without its URL: reqwest names the URL it failed on, and a webhook's or
+/// scoring endpoint's URL may hold its key (in the path or in the query).
+fn without_url(err: CallbackError) -> CallbackError {
+    match err {
+        CallbackError::Transport { operation, source } => CallbackError::Transport {
+            operation,
+            source: source.without_url(),
+        },
+        CallbackError::DeadlineExceeded {
+            operation,
+            budget,
+            last,
+        } => CallbackError::DeadlineExceeded {
+            operation,
+            budget,
+            last: last.map(|last| Box::new(without_url(*last))),
+        },
+        other => other,
+    }
+}
+
+/// When an operation must be done, and how long it had when it started (for its error).
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    budget: Duration,
+}
+
+impl Deadline {
+    /// The error of `operation` when this deadline came first; `last` is the failure of the
+    /// attempt before, if any.
+    fn exceeded(self, operation: &'static str, last: Option<CallbackError>) -> CallbackError {
+        CallbackError::DeadlineExceeded {
+            operation,
+            budget: self.budget,
+            last: last.map(Box::new),
+        }
     }
 }
 
@@ -459,6 +523,36 @@ enum Payload<'a> {
     Multipart { zip: &'a [u8], definition: Vec<u8> },
 }
 
+/// Which failures a call may be sent again after (SPEC §8.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// Sending it twice is harmless: connect errors, timeouts, 408, 429, 500, 502, 503, 504.
+    Idempotent,
+    /// It must not run twice: only failures that prove it was not processed (no connection,
+    /// a 429 or 503 refusal).
+    IfUnprocessed,
+    /// Deliberately at least once: connect errors, timeouts, 408, 429 and any 5xx; a 4xx
+    /// refusal is final.
+    AtLeastOnce,
+}
+
+impl Repeat {
+    /// What the method promises: GET, HEAD, OPTIONS, TRACE, PUT and DELETE are idempotent,
+    /// POST and PATCH are not (RFC 9110 §9.2.2,
+    /// <https://www.rfc-editor.org/rfc/rfc9110#section-9.2.2>).
+    fn of(method: &Method) -> Repeat {
+        match *method {
+            Method::GET
+            | Method::HEAD
+            | Method::OPTIONS
+            | Method::TRACE
+            | Method::PUT
+            | Method::DELETE => Repeat::Idempotent,
+            _ => Repeat::IfUnprocessed,
+        }
+    }
+}
+
 /// One request, described so that it can be sent again.
 struct Call<'a> {
     operation: &'static str,
@@ -466,9 +560,9 @@ struct Call<'a> {
     url: Url,
     auth: Auth<'a>,
     payload: Payload<'a>,
-    /// Whether sending it twice is harmless (GET, PUT, DELETE, scoring); if not, only
-    /// failures that prove it never reached Azure's logic are retried.
-    idempotent: bool,
+    /// Which failures it is sent again after: from its method, unless the caller says
+    /// otherwise where it makes the call.
+    repeat: Repeat,
     /// An `Idempotency-Key` header, which makes a POST safe to repeat for receivers that
     /// honour it.
     idempotency_key: Option<&'a str>,
@@ -478,13 +572,27 @@ impl<'a> Call<'a> {
     fn new(operation: &'static str, method: Method, url: Url) -> Self {
         Call {
             operation,
+            repeat: Repeat::of(&method),
             method,
             url,
             auth: Auth::Arm,
             payload: Payload::Empty,
-            idempotent: true,
             idempotency_key: None,
         }
+    }
+
+    /// Sends it again after every transient failure, whatever its method: for a POST that
+    /// changes nothing (scoring computes a prediction). Say why where it is used.
+    fn idempotent(mut self) -> Self {
+        self.repeat = Repeat::Idempotent;
+        self
+    }
+
+    /// Sends it again after connect errors, timeouts, 408, 429 and any 5xx, accepting that it
+    /// may arrive twice (a notification, SPEC §8.3). Say why where it is used.
+    fn at_least_once(mut self) -> Self {
+        self.repeat = Repeat::AtLeastOnce;
+        self
     }
 
     fn idempotency_key(mut self, key: &'a str) -> Self {
@@ -506,16 +614,12 @@ impl<'a> Call<'a> {
         self
     }
 
-    fn once_only(mut self) -> Self {
-        self.idempotent = false;
-        self
-    }
-
     fn retries_status(&self, status: StatusCode) -> bool {
-        if self.idempotent {
-            retry::is_retryable_status(status.as_u16())
-        } else {
-            retry::is_retryable_status_once_only(status.as_u16())
+        let status = status.as_u16();
+        match self.repeat {
+            Repeat::Idempotent => retry::is_retryable_status(status),
+            Repeat::IfUnprocessed => retry::is_retryable_status_once_only(status),
+            Repeat::AtLeastOnce => retry::is_retryable_status_at_least_once(status),
         }
     }
 
@@ -524,8 +628,9 @@ impl<'a> Call<'a> {
             // No request went out: always safe to try again.
             CallbackError::Credential { source, .. } => source.is_transient(),
             CallbackError::Transport { source, .. } if source.is_connect() => true,
+            // A timeout or a reset may come after the receiver acted on the request.
             CallbackError::Transport { source, .. } => {
-                self.idempotent && error::transport_is_transient(source)
+                self.repeat != Repeat::IfUnprocessed && error::transport_is_transient(source)
             }
             _ => false,
         }
@@ -675,6 +780,33 @@ mod tests {
             let err = join_path("get run", &base, [("run id", name)]).unwrap_err();
             assert!(matches!(err, CallbackError::InvalidName { .. }), "{name:?}");
         }
+    }
+
+    // See: issue 13, "Idempotency from the method": `Call::new` took every method, POST
+    // included, as safe to repeat.
+    #[test]
+    fn whether_a_call_may_be_repeated_follows_from_its_method() {
+        let url = Url::parse("https://management.azure.com/x").unwrap();
+        let call = |method| Call::new("test", method, url.clone());
+        for method in [
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ] {
+            assert!(
+                call(method.clone()).repeat == Repeat::Idempotent,
+                "{method}"
+            );
+        }
+        for method in [Method::POST, Method::PATCH] {
+            assert!(
+                call(method.clone()).repeat == Repeat::IfUnprocessed,
+                "{method}"
+            );
+        }
+        assert!(call(Method::POST).at_least_once().repeat == Repeat::AtLeastOnce);
     }
 
     #[test]

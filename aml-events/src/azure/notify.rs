@@ -9,14 +9,15 @@ use reqwest::Method;
 use serde_json::Value;
 use url::Url;
 
-use super::{AmlClient, Auth, Call, CallbackError, ScoreResponse, is_token_safe};
+use super::{AmlClient, Auth, Call, CallbackError, ScoreResponse, is_token_safe, without_url};
 use crate::Secret;
 
 const OPERATION: &str = "notify";
 
 impl AmlClient {
-    /// POSTs `body` to the webhook `url` with `Idempotency-Key: idempotency_key`. Transient
-    /// answers are retried; any final answer is returned, 2xx or not.
+    /// POSTs `body` to the webhook `url` with `Idempotency-Key: idempotency_key`. Delivered at
+    /// least once: connect errors, timeouts, 408, 429 and any 5xx are retried within the
+    /// deadline, a 4xx is final; any final answer is returned, 2xx or not.
     pub async fn notify(
         &self,
         url: &Secret,
@@ -33,7 +34,10 @@ impl AmlClient {
                 what: "setting AML_NOTIFY_URL",
             });
         }
+        // Deliberately at least once (SPEC §8.3): a lost alert costs more than a repeated one,
+        // and the `Idempotency-Key`, the ledger and PagerDuty's `dedup_key` absorb repeats.
         let call = Call::new(OPERATION, Method::POST, url)
+            .at_least_once()
             .auth(Auth::Anonymous)
             .idempotency_key(idempotency_key)
             .json(body);
@@ -46,16 +50,5 @@ impl AmlClient {
             latency: answer.latency,
             body: String::from_utf8_lossy(&answer.body).into_owned(),
         })
-    }
-}
-
-/// reqwest errors name their URL; this one is a secret.
-fn without_url(err: CallbackError) -> CallbackError {
-    match err {
-        CallbackError::Transport { operation, source } => CallbackError::Transport {
-            operation,
-            source: source.without_url(),
-        },
-        other => other,
     }
 }

@@ -4,12 +4,17 @@
 //! wait with exponential backoff and equal jitter, or what `Retry-After` asks (delta-seconds or
 //! an HTTP date; Azure's `retry-after-ms` too); never wait past the call's deadline. A request
 //! that is not idempotent (a POST that starts a run) is retried only when it cannot have
-//! reached Azure's logic: a failed connection, or a 429 / 503 refusal.
+//! reached Azure's logic: a failed connection, or a 429 / 503 refusal. A notification is
+//! deliberately at least once: connect errors, timeouts, 408, 429 and any 5xx.
+//!
+//! Every wait, whoever asked for it, goes through [`wait_within`], the one place that holds it
+//! against the deadline: a server's answer (`Retry-After: 10000000000000000000`, a date in the
+//! year 9999) can make a call give up early, never crash or stall a worker (SPEC §8.3).
 //!
 //! This module decides; it does not send. The loop that sends lives in [`super::AmlClient`].
 //! See <https://learn.microsoft.com/azure/architecture/best-practices/retry-service-specific>.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, RETRY_AFTER};
 
@@ -57,7 +62,7 @@ impl RetryPolicy {
             .min(self.max_backoff);
         let half = step / 2;
         let jitter_nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
-        half + Duration::from_nanos(fastrand::u64(0..=jitter_nanos))
+        half.saturating_add(Duration::from_nanos(fastrand::u64(0..=jitter_nanos)))
     }
 }
 
@@ -70,6 +75,12 @@ pub fn is_retryable_status(status: u16) -> bool {
 /// say the request was not processed (429 Too Many Requests, 503 Service Unavailable).
 pub(crate) fn is_retryable_status_once_only(status: u16) -> bool {
     matches!(status, 429 | 503)
+}
+
+/// Whether a status is retried for a request delivered at least once (a notification): 408,
+/// 429 and any 5xx; a 4xx refusal is final.
+pub(crate) fn is_retryable_status_at_least_once(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500..=599)
 }
 
 /// How long the server asked to wait, from `retry-after-ms` / `x-ms-retry-after-ms`
@@ -92,6 +103,42 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The wait before trying again, or `None` to give up now: `asked` when it ends before
+/// `deadline`, counted from `now`. A wait that would end at or past the deadline is not worth
+/// starting (the call would fail at the deadline anyway), so the caller reports what it has.
+///
+/// Never panics and never returns more than `deadline - now`, whatever `asked` is: there is no
+/// `Instant + Duration` here to overflow.
+pub fn wait_within(asked: Duration, now: Instant, deadline: Instant) -> Option<Duration> {
+    let left = deadline.saturating_duration_since(now);
+    (asked < left).then_some(asked)
+}
+
+/// The wait after an answer: what its headers ask ([`retry_after`]), else `fallback` (the
+/// backoff, or a poll interval), held against the deadline by [`wait_within`].
+pub fn wait_after_answer(
+    headers: &HeaderMap,
+    fallback: Duration,
+    now: Instant,
+    deadline: Instant,
+) -> Option<Duration> {
+    let asked = retry_after(headers, SystemTime::now()).unwrap_or(fallback);
+    wait_within(asked, now, deadline)
+}
+
+/// `now + budget`, or the latest instant the platform can represent after `now` when the sum
+/// would overflow (a budget of `Duration::MAX` means "no deadline" in practice).
+pub(crate) fn deadline_after(now: Instant, budget: Duration) -> Instant {
+    let mut budget = budget;
+    loop {
+        if let Some(deadline) = now.checked_add(budget) {
+            return deadline;
+        }
+        // Halving reaches zero, which always adds, in at most 128 steps.
+        budget /= 2;
+    }
 }
 
 fn header_text<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
@@ -155,5 +202,20 @@ mod tests {
 
         headers.insert("retry-after-ms", HeaderValue::from_static("250"));
         assert_eq!(retry_after(&headers, now), Some(Duration::from_millis(250)));
+    }
+
+    // See: issue 13, "Retry-After of any size".
+    #[test]
+    fn waits_end_before_the_deadline_or_not_at_all() {
+        let now = Instant::now();
+        let deadline = now + Duration::from_secs(10);
+        let asked = Duration::from_secs(3);
+        assert_eq!(wait_within(asked, now, deadline), Some(asked));
+        assert_eq!(wait_within(Duration::from_secs(10), now, deadline), None);
+        assert_eq!(wait_within(Duration::MAX, now, deadline), None);
+        assert_eq!(wait_within(Duration::ZERO, deadline, now), None, "past it");
+        let far = deadline_after(now, Duration::MAX);
+        assert!(far > deadline);
+        assert_eq!(wait_within(Duration::MAX, now, far), None);
     }
 }

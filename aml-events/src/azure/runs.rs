@@ -7,15 +7,13 @@
 //! and the regional base must be https (or loopback http) before a token is sent to it.
 //! See <https://learn.microsoft.com/azure/machine-learning/how-to-manage-rest>.
 
-use std::time::Instant;
-
 use reqwest::Method;
 use serde_json::Value;
 use url::Url;
 
 use super::{
-    AmlClient, Auth, Call, CallbackError, Experiment, Run, StartedRun, is_token_safe, join_path,
-    lenient, with_api_version, workspace_path,
+    AmlClient, Auth, Call, CallbackError, Deadline, Experiment, Run, StartedRun, is_token_safe,
+    join_path, lenient, with_api_version, workspace_path,
 };
 use crate::WorkspaceId;
 
@@ -34,7 +32,7 @@ impl AmlClient {
     async fn discover_within(
         &self,
         id: &WorkspaceId,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Result<Url, CallbackError> {
         const OPERATION: &str = "discover the regional API";
         let key = id.resource_id().to_ascii_lowercase();
@@ -43,11 +41,9 @@ impl AmlClient {
         }
         let lock = self.inner.discovering.lock();
         let _one_at_a_time =
-            tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), lock)
+            tokio::time::timeout_at(tokio::time::Instant::from_std(deadline.at), lock)
                 .await
-                .map_err(|_| CallbackError::DeadlineExceeded {
-                    operation: OPERATION,
-                })?;
+                .map_err(|_| deadline.exceeded(OPERATION, None))?;
         if let Some(api) = self.cached_api(&key) {
             return Ok(api);
         }
@@ -107,7 +103,7 @@ impl AmlClient {
         service: &'static str,
         id: &'s WorkspaceId,
         tail: impl IntoIterator<Item = (&'static str, &'s str)>,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Result<Url, CallbackError> {
         // Check names before spending a round trip on discovery.
         let base = Url::parse("https://names.invalid").expect("a valid URL");
@@ -187,7 +183,9 @@ impl AmlClient {
         let url = self
             .regional_url(OPERATION, "execution", id, tail, deadline)
             .await?;
-        let mut call = Call::new(OPERATION, Method::POST, url).once_only();
+        // A POST: retried only when it cannot have started a run, the default for its method
+        // (SPEC §8.3).
+        let mut call = Call::new(OPERATION, Method::POST, url);
         call.payload = super::Payload::Multipart {
             zip: &project_zip,
             definition: serde_json::to_vec(&run_definition).expect("a JSON value serializes"),

@@ -1,7 +1,7 @@
 //! Scoring a deployed model: POST a JSON payload to its scoring URI with the endpoint key as a
 //! bearer token, and report status, latency and body (what `ModelDeployed`'s smoke test needs).
 //!
-//! No ARM token is ever sent here. Any HTTP answer is a result, not an error: a smoke test
+//! No ARM token is ever sent here, and errors never name the URI (it may hold a key). Any HTTP answer is a result, not an error: a smoke test
 //! records a 500 as faithfully as a 200 (transient statuses are retried first).
 //! See <https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-online-endpoint>.
 
@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::Value;
 use url::Url;
 
-use super::{AmlClient, Auth, Call, CallbackError, ScoreResponse, is_token_safe};
+use super::{AmlClient, Auth, Call, CallbackError, ScoreResponse, is_token_safe, without_url};
 use crate::Secret;
 
 impl AmlClient {
@@ -28,10 +28,19 @@ impl AmlClient {
                 what: "setting AML_SMOKE_TEST_URI",
             });
         }
+        // A POST, but scoring computes a prediction and changes nothing, so repeating it after
+        // a timeout or a 5xx is harmless, and a smoke test that rides out a blip is the one
+        // wanted (SPEC §8.3: whether a request may be repeated follows from its method, "unless
+        // said otherwise").
         let call = Call::new(OPERATION, Method::POST, uri.clone())
+            .idempotent()
             .auth(Auth::Key(key))
             .json(payload);
-        let answer = self.send(&call, self.deadline()).await?;
+        // The URI may carry a key in its query (a Functions `?code=`): errors do not name it.
+        let answer = self
+            .send(&call, self.deadline())
+            .await
+            .map_err(without_url)?;
         Ok(ScoreResponse {
             status: answer.status.as_u16(),
             latency: answer.latency,

@@ -1,9 +1,11 @@
 //! What the `azure_*` tests share: a loopback managed-identity endpoint, a client pointed at a
-//! wiremock server with millisecond backoffs, and the workspace and discovery answers.
+//! wiremock server with millisecond backoffs, the workspace and discovery answers, and a port
+//! that refuses connections.
 
 #![allow(dead_code)]
 
 use std::{
+    net::SocketAddr,
     sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -13,6 +15,7 @@ use aml_events::{
     azure::{AmlClient, AmlClientOptions, ManagedIdentityCredential, RetryPolicy, TokenSource},
 };
 use serde_json::json;
+use socket2::{Domain, Socket, Type};
 use url::Url;
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
@@ -137,4 +140,41 @@ pub(crate) fn workspace_body(server: &MockServer) -> serde_json::Value {
             "workspaceId": "cba12345-abab-abab-abab-ababab123456",
         },
     })
+}
+
+/// A loopback port that refuses every connection for as long as this value lives: its socket is
+/// bound but never listens, so the kernel answers a connection attempt with a reset (`Connection
+/// refused`) and no other process can take the port meanwhile. Binding a listener, dropping it
+/// and connecting to the freed port instead races with anything else that binds port 0.
+pub(crate) struct RefusingPort {
+    _socket: Socket,
+    addr: SocketAddr,
+}
+
+impl RefusingPort {
+    /// Reserves a port on 127.0.0.1.
+    pub(crate) fn new() -> Self {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a TCP socket");
+        let any_port: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+        socket.bind(&any_port.into()).expect("a free loopback port");
+        let addr = socket
+            .local_addr()
+            .expect("a bound address")
+            .as_socket()
+            .expect("an IP address");
+        RefusingPort {
+            _socket: socket,
+            addr,
+        }
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub(crate) fn url(&self) -> Url {
+        Url::parse(&format!("http://{}", self.addr)).expect("a URL")
+    }
 }
