@@ -11,7 +11,7 @@
 //! - [`workspace`]: the Azure ML workspace an event came from (its topic or source).
 //! - [`secret`]: values that never print; [`redact`]: the one way a URL or a third party's
 //!   answer is shown (secrets out first, then shortened).
-//! - [`chain`]: an error with all its causes on one line, for outcomes and logs.
+//! - [`chain`](mod@chain): an error with all its causes on one line, for outcomes and logs.
 //! - [`error`]: what can go wrong while reading, with the attribute or JSON path at fault.
 //! - [`azure`]: the Azure ML REST client ([`azure::AmlClient`]) the functions call back with:
 //!   credentials and token cache, retries within a deadline, typed operations.

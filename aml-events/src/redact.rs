@@ -59,7 +59,7 @@ pub fn url(url: &Url, show: Show) -> String {
     }
 }
 
-/// [`url`] for text that may not be a URL at all: `(invalid URL)` then, never the text itself.
+/// [`url`](fn@url) for text that may not be a URL at all: `(invalid URL)` then, never the text itself.
 pub fn url_text(text: &str, show: Show) -> String {
     match Url::parse(text) {
         Ok(parsed) => url(&parsed, show),
