@@ -6,6 +6,7 @@
 //! - [`AmlEvent`]: an event's data read as its type's payload, with an explicit
 //!   [`AmlEvent::Unknown`] for types that are not ours.
 //! - [`RawObject`]: tags and properties, kept as JSON text until read.
+//! - [`monitor_breach`]: a model monitor's breach, read from the tag on its failed run.
 //! - one module per payload, each declared with `payload!` (see `payload`), which reads keys
 //!   in any casing as real traffic sends them.
 //!
@@ -14,6 +15,7 @@
 pub mod dataset_drift_detected;
 pub mod model_deployed;
 pub mod model_registered;
+pub mod monitor_breach;
 pub(crate) mod payload;
 mod raw_object;
 pub(crate) use payload::payload;
@@ -27,6 +29,7 @@ use serde::{Deserialize, Serialize, Serializer, de::DeserializeOwned};
 pub use dataset_drift_detected::DatasetDriftDetected;
 pub use model_deployed::ModelDeployed;
 pub use model_registered::ModelRegistered;
+pub use monitor_breach::{MonitorBreach, Violation};
 pub use raw_object::RawObject;
 pub use run_completed::RunCompleted;
 pub use run_status_changed::{RunStatus, RunStatusChanged};
