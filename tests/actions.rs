@@ -388,10 +388,15 @@ async fn each_function_does_its_job(through_host: bool) {
         .iter()
         .find(|body| body["eventId"] == ids[0].as_str())
         .unwrap();
+    // Every notification about a run links to it in Azure ML studio (SPEC §8.1).
+    const STUDIO_LINK: &str = "https://ml.azure.com/runs/churn_run_7?wsid=/subscriptions/6a2b1c3d-0000-4a5b-9c8d-1e2f3a4b5c6d/resourcegroups/ml-rg/workspaces/ml-ws";
     assert_eq!(
         run_note["text"],
-        "Run churn_run_7 of experiment churn-training is now Failed: No module named 'sklearn'"
+        format!(
+            "Run churn_run_7 of experiment churn-training is now Failed: No module named 'sklearn' - {STUDIO_LINK}"
+        )
     );
+    assert_eq!(run_note["link"], STUDIO_LINK);
     assert_eq!(run_note["run"]["status"], "Failed");
     let deploy_note = bodies
         .iter()

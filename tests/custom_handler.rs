@@ -168,6 +168,8 @@ fn decisions_follow_the_settings() {
         ("AML_RETRAIN_JOB_FILE", job.to_str().unwrap()),
         ("AML_RETRAIN_DRIFT_THRESHOLD", "0.4"),
         ("AML_NOTIFY_RUN_STATUSES", "failed"),
+        // Without credentials notifications would be sent; AML_DRY_RUN holds them back too.
+        ("AML_DRY_RUN", "1"),
         ("RUST_LOG", "debug"),
     ]);
 

@@ -57,6 +57,20 @@ impl WorkspaceId {
     pub fn resource_id(&self) -> String {
         self.to_string()
     }
+
+    /// The run's page in Azure ML studio (SPEC §8.1):
+    /// `https://ml.azure.com/runs/{runId}?wsid=/subscriptions/{sub}/resourcegroups/{rg}/workspaces/{ws}`.
+    pub fn studio_run_url(&self, run_id: &str) -> String {
+        let mut url = url::Url::parse("https://ml.azure.com/runs/").expect("a valid URL");
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().push(run_id);
+        }
+        url.set_query(Some(&format!(
+            "wsid=/subscriptions/{}/resourcegroups/{}/workspaces/{}",
+            self.subscription, self.resource_group, self.workspace
+        )));
+        url.to_string()
+    }
 }
 
 impl fmt::Display for WorkspaceId {
@@ -84,6 +98,20 @@ impl Eq for WorkspaceId {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_a_run_in_studio() {
+        let workspace = WorkspaceId::parse("/subscriptions/6a2b/resourceGroups/ml-rg/providers/Microsoft.MachineLearningServices/workspaces/ml-ws").unwrap();
+        assert_eq!(
+            workspace.studio_run_url("churn_run_7"),
+            "https://ml.azure.com/runs/churn_run_7?wsid=/subscriptions/6a2b/resourcegroups/ml-rg/workspaces/ml-ws"
+        );
+        assert!(
+            workspace
+                .studio_run_url("a/b c")
+                .starts_with("https://ml.azure.com/runs/a%2Fb%20c?")
+        );
+    }
 
     const ID: &str = "/subscriptions/6a2b1c3d-0000-4a5b-9c8d-1e2f3a4b5c6d/resourceGroups/ml-rg/providers/Microsoft.MachineLearningServices/workspaces/ml-ws";
 

@@ -181,6 +181,9 @@ pub struct Config {
     pub webhook_key: Option<Secret>,
     /// No request goes to Azure: `AML_DRY_RUN=1`, or no credentials.
     pub dry_run: bool,
+    /// `AML_DRY_RUN=1`: notifications are held back too. Without credentials alone they are
+    /// sent, since a notification target is not Azure (SPEC §8.1).
+    pub hold_notifications: bool,
     /// `AML_DEADLINE_SECONDS`.
     pub deadline: Duration,
     /// `AML_WORKSPACES`; `None` allows every workspace.
@@ -220,14 +223,17 @@ pub struct JobTemplate {
     pub text: String,
 }
 
-/// The placeholders a job template may use (SPEC §8.1).
-pub const JOB_PLACEHOLDERS: [&str; 6] = [
+/// The placeholders a job template may use (SPEC §8.1, §8.6): a v1 drift event fills the
+/// drift ones, a model-monitor breach `signalName` and `monitorRunId`; the others are empty.
+pub const JOB_PLACEHOLDERS: [&str; 8] = [
     "eventId",
     "runId",
     "dataDriftId",
     "baseDatasetId",
     "targetDatasetId",
     "driftCoefficient",
+    "signalName",
+    "monitorRunId",
 ];
 
 impl JobTemplate {
@@ -382,6 +388,7 @@ impl Config {
             bind,
             webhook_key: secret(AML_WEBHOOK_KEY),
             dry_run: dry_run_set.unwrap_or(false) || credentials == Credentials::None,
+            hold_notifications: dry_run_set.unwrap_or(false),
             deadline: Duration::from_secs(deadline_seconds),
             workspaces,
             arm_endpoint,

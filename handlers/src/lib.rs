@@ -40,6 +40,9 @@ pub struct AppContext {
     pub config: config::Config,
     /// The Azure ML client; `None` in a dry run, when no request goes to Azure.
     pub client: Option<AmlClient>,
+    /// What posts notifications: the Azure client's pipeline, with or without credentials;
+    /// `None` when `AML_DRY_RUN=1` holds them back or no target is set.
+    pub notifier: Option<AmlClient>,
     /// Events handled recently.
     pub recent: recent::RecentEvents,
 }
@@ -53,9 +56,15 @@ impl AppContext {
         } else {
             Some(client(&config)?)
         };
+        let notifier = match (&client, config.hold_notifications, &config.notify_url) {
+            (_, true, _) | (_, _, None) => None,
+            (Some(client), false, Some(_)) => Some(client.clone()),
+            (None, false, Some(_)) => Some(AmlClient::without_credentials(options(&config))?),
+        };
         Ok(AppContext {
             config,
             client,
+            notifier,
             recent: recent::RecentEvents::default(),
         })
     }
@@ -91,10 +100,13 @@ fn client(config: &config::Config) -> Result<AmlClient, ClientError> {
             });
         }
     };
-    let options = AmlClientOptions {
+    AmlClient::new(credential, options(config))
+}
+
+fn options(config: &config::Config) -> AmlClientOptions {
+    AmlClientOptions {
         arm_endpoint: config.arm_endpoint.clone(),
         deadline: config.deadline,
         ..AmlClientOptions::default()
-    };
-    AmlClient::new(credential, options)
+    }
 }

@@ -1,7 +1,10 @@
 //! What a function did with one event (SPEC §8.4): the `ReturnValue` of a host invocation and
 //! one entry of a webhook answer's `results`.
 
-use aml_events::{Event, Function};
+use aml_events::{
+    Event, Function,
+    events::{MonitorBreach, Violation},
+};
 use serde::Serialize;
 
 /// The result of handling one event.
@@ -19,6 +22,23 @@ pub struct Outcome {
     /// Why the event was acknowledged without acting, when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What set the actions off, when it was not the event type alone: `monitor-breach`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Trigger>,
+    /// A monitor breach's signal (`null` when its text named none); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<Option<String>>,
+    /// A monitor breach's violations; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub violations: Option<Vec<Violation>>,
+}
+
+/// What set an event's actions off (SPEC §8.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    /// A model monitor's signal crossed its thresholds (SPEC §8.6).
+    MonitorBreach,
 }
 
 impl Outcome {
@@ -30,7 +50,18 @@ impl Outcome {
             event_type: event.event_type.clone(),
             actions: Vec::new(),
             note: None,
+            trigger: None,
+            signal: None,
+            violations: None,
         }
+    }
+
+    /// The outcome of a monitor breach: its trigger, signal and violations.
+    pub fn with_breach(mut self, breach: &MonitorBreach) -> Self {
+        self.trigger = Some(Trigger::MonitorBreach);
+        self.signal = Some(breach.signal.clone());
+        self.violations = Some(breach.violations.clone());
+        self
     }
 
     /// An event acknowledged on purpose, nothing done, with the reason.
@@ -280,7 +311,25 @@ mod tests {
                 ActionReport::dry_run(Action::Notify, "POST https://hooks/…".into(), "would post"),
             ],
             note: note.map(str::to_owned),
+            trigger: None,
+            signal: None,
+            violations: None,
         }
+    }
+
+    #[test]
+    fn a_monitor_breach_names_its_trigger_signal_and_violations() {
+        let breach = MonitorBreach::parse("no signal here");
+        let value = serde_json::to_value(outcome(None).with_breach(&breach)).unwrap();
+        assert_eq!(value["trigger"], "monitor-breach");
+        assert_eq!(
+            value["signal"],
+            serde_json::Value::Null,
+            "present, and null"
+        );
+        assert_eq!(value["violations"], serde_json::json!([]));
+        let plain = serde_json::to_value(outcome(None)).unwrap();
+        assert!(plain.get("trigger").is_none() && plain.get("signal").is_none());
     }
 
     #[test]

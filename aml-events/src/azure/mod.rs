@@ -222,6 +222,13 @@ impl AmlClient {
         })
     }
 
+    /// A client with no Azure identity, for calls that carry no Azure token: a notification
+    /// is not Azure, and is sent whether or not the app has credentials (SPEC §8.1). A call
+    /// that needs a token fails with a credential error saying none is configured.
+    pub fn without_credentials(options: AmlClientOptions) -> Result<AmlClient, ClientError> {
+        AmlClient::new(Arc::new(NoCredentials), options)
+    }
+
     /// The same client, with every operation also bounded by `deadline` (e.g. the end of the
     /// current Event Grid delivery). Cheap: the clone shares everything else.
     pub fn with_deadline(&self, deadline: Instant) -> AmlClient {
@@ -496,6 +503,23 @@ impl Deadline {
             budget: self.budget,
             last: last.map(Box::new),
         }
+    }
+}
+
+/// The token source of [`AmlClient::without_credentials`]: never a token.
+#[derive(Debug)]
+struct NoCredentials;
+
+impl TokenSource for NoCredentials {
+    fn token<'a>(&'a self, _scope: &'a str) -> TokenFuture<'a> {
+        Box::pin(async {
+            Err(CredentialError::Other {
+                transient: false,
+                source: Arc::new(std::io::Error::other(
+                    "no Azure credentials are configured (IDENTITY_ENDPOINT and IDENTITY_HEADER, or AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET)",
+                )),
+            })
+        })
     }
 }
 

@@ -44,10 +44,20 @@ pub struct RunFacts {
 }
 
 /// The actions of one delivery: the shared context and, unless this is a dry run, the client
-/// bounded by the delivery's deadline.
+/// bounded by the delivery's deadline; the notifier likewise, unless notifications are held.
 pub struct Actions<'a> {
     ctx: &'a AppContext,
     client: Option<AmlClient>,
+    notifier: Option<AmlClient>,
+}
+
+/// Why a retraining job is asked for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RetrainReason {
+    /// A v1 dataset monitor's drift coefficient, held to `AML_RETRAIN_DRIFT_THRESHOLD`.
+    Drift(Option<f64>),
+    /// A model monitor's breach (SPEC §8.6): the monitor already judged, no threshold applies.
+    MonitorBreach,
 }
 
 impl<'a> Actions<'a> {
@@ -59,6 +69,10 @@ impl<'a> Actions<'a> {
                 .client
                 .as_ref()
                 .map(|client| client.with_deadline(deadline)),
+            notifier: ctx
+                .notifier
+                .as_ref()
+                .map(|notifier| notifier.with_deadline(deadline)),
         }
     }
 
@@ -73,11 +87,14 @@ impl<'a> Actions<'a> {
     }
 
     /// Notifies, when `AML_NOTIFY_URL` is set and the function is in `AML_NOTIFY_ON`: POSTs the
-    /// readable `text` and the event's facts, with the event id as `Idempotency-Key`.
-    pub async fn notify<T: Serialize>(
+    /// readable `text`, the event's facts and its `data`, with the event id as
+    /// `Idempotency-Key`. Sent with or without Azure credentials; only `AML_DRY_RUN=1` holds it
+    /// back (SPEC §8.1).
+    pub async fn notify(
         &self,
         function: Function,
-        event: &Event<T>,
+        event: &Event<()>,
+        data: &impl Serialize,
         text: &str,
         extra: Value,
     ) -> Result<ActionReport, HandlerError> {
@@ -95,7 +112,7 @@ impl<'a> Actions<'a> {
             ));
         };
         let request = format!("POST {}", redacted(url.expose()));
-        let Some(client) = &self.client else {
+        let Some(client) = &self.notifier else {
             return Ok(ActionReport::dry_run(
                 Action::Notify,
                 request,
@@ -110,7 +127,7 @@ impl<'a> Actions<'a> {
             "function": function,
             "workspace": workspace_of(event).map(|workspace| workspace.resource_id()),
             "time": event.time,
-            "data": event.data,
+            "data": data,
         });
         if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
             body.extend(extra);
@@ -200,30 +217,37 @@ impl<'a> Actions<'a> {
         }
     }
 
-    /// Creates the retraining job when the drift reaches the threshold and a job file is set.
-    /// The job's name comes from the event id, so a redelivery finds it already there.
+    /// Creates the retraining job: for drift when it reaches the threshold, for a monitor
+    /// breach always; in both cases only when a job file is set. The job's name comes from the
+    /// event id, so a redelivery finds it already there.
     pub async fn retrain(
         &self,
         workspace: Option<&WorkspaceId>,
-        drift: Option<f64>,
+        reason: RetrainReason,
         event_id: &str,
         placeholder: impl Fn(&str) -> String,
     ) -> Result<ActionReport, HandlerError> {
         let threshold = self.ctx.config.retrain_drift_threshold;
-        let Some(drift) = drift else {
-            return Ok(ActionReport::skipped(
-                Action::Retrain,
-                "the event carries no driftCoefficient",
-            ));
+        let why = match reason {
+            RetrainReason::Drift(None) => {
+                return Ok(ActionReport::skipped(
+                    Action::Retrain,
+                    "the event carries no driftCoefficient",
+                ));
+            }
+            RetrainReason::Drift(Some(drift)) if drift < threshold => {
+                return Ok(ActionReport::skipped(
+                    Action::Retrain,
+                    format!(
+                        "driftCoefficient {drift} is below {AML_RETRAIN_DRIFT_THRESHOLD} {threshold}"
+                    ),
+                ));
+            }
+            RetrainReason::Drift(Some(drift)) => {
+                format!("driftCoefficient {drift} reaches {threshold}")
+            }
+            RetrainReason::MonitorBreach => "the model monitor breached its thresholds".to_owned(),
         };
-        if drift < threshold {
-            return Ok(ActionReport::skipped(
-                Action::Retrain,
-                format!(
-                    "driftCoefficient {drift} is below {AML_RETRAIN_DRIFT_THRESHOLD} {threshold}"
-                ),
-            ));
-        }
         let Some(job) = &self.ctx.config.retrain_job else {
             return Ok(ActionReport::skipped(
                 Action::Retrain,
@@ -239,10 +263,7 @@ impl<'a> Actions<'a> {
             self.arm_url(&workspace.resource_id())
         );
         let Some(client) = &self.client else {
-            let detail = format!(
-                "driftCoefficient {drift} reaches {threshold}: would create job {name} from {}",
-                job.path.display()
-            );
+            let detail = format!("{why}: would create job {name} from {}", job.path.display());
             return Ok(ActionReport::dry_run(Action::Retrain, request, detail));
         };
         let body: Value = match serde_json::from_str(&job.fill(placeholder)) {
@@ -262,7 +283,7 @@ impl<'a> Actions<'a> {
             Ok(JobOutcome::Created(_) | JobOutcome::Updated(_)) => Ok(ActionReport::done(
                 Action::Retrain,
                 request,
-                format!("driftCoefficient {drift} reaches {threshold}: created job {name}"),
+                format!("{why}: created job {name}"),
             )),
             Ok(JobOutcome::AlreadyExists { status, .. }) => Ok(ActionReport::done(
                 Action::Retrain,

@@ -1,12 +1,19 @@
-//! `DatasetDriftDetected`: a data drift monitor detected drift; retrain when it reaches
-//! `AML_RETRAIN_DRIFT_THRESHOLD`, and tell people.
+//! `DatasetDriftDetected`: a v1 dataset monitor detected drift; retrain when it reaches
+//! `AML_RETRAIN_DRIFT_THRESHOLD`, and tell people. Azure ML retired v1 dataset monitors on
+//! 2025-09-01; today's model monitors report drift as a failed `RunStatusChanged` (see
+//! [`super::monitor_breach`]). This function stays for workspaces that still have v1 monitors.
 //! Function name, folder `function-definitions/DatasetDriftDetected/` and route
 //! `/DatasetDriftDetected` are one name.
 
 use aml_events::{Event, Function, events::DatasetDriftDetected};
 use serde_json::json;
 
-use super::{HandlerError, actions::Actions, workspace_of};
+use super::{
+    HandlerError,
+    actions::{Actions, RetrainReason},
+    run_status_changed::with_link,
+    workspace_of,
+};
 use crate::outcome::Outcome;
 
 /// The function's name.
@@ -14,10 +21,11 @@ pub const NAME: &str = Function::DatasetDriftDetected.name();
 
 /// Retrains above the threshold (when a job file is set), then notifies.
 pub async fn handle(
-    event: Event<DatasetDriftDetected>,
+    event: &Event<()>,
+    drift: DatasetDriftDetected,
     actions: &Actions<'_>,
 ) -> Result<Outcome, HandlerError> {
-    let drift = event.data.as_ref().cloned().unwrap_or_default();
+    let workspace = workspace_of(event);
     let placeholder = |name: &str| -> String {
         let text = |value: &Option<String>| value.clone().unwrap_or_default();
         match name {
@@ -29,18 +37,19 @@ pub async fn handle(
             "driftCoefficient" => drift
                 .drift_coefficient
                 .map_or("null".to_owned(), |value| value.to_string()),
+            // A model monitor's placeholders (SPEC §8.6): none in a v1 drift event.
             _ => String::new(),
         }
     };
     let retrain = actions
         .retrain(
-            workspace_of(&event).as_ref(),
-            drift.drift_coefficient,
+            workspace.as_ref(),
+            RetrainReason::Drift(drift.drift_coefficient),
             &event.id,
             placeholder,
         )
         .await?;
-    let text = format!(
+    let mut text = format!(
         "Drift monitor {} detected drift {} on dataset {}; retraining: {}",
         drift.data_drift_name.as_deref().unwrap_or("(unnamed)"),
         drift
@@ -49,12 +58,15 @@ pub async fn handle(
         drift.target_dataset_id.as_deref().unwrap_or("(unknown)"),
         retrain.detail,
     );
-    let extra =
-        json!({ "retrain": { "status": retrain.status.as_str(), "detail": retrain.detail } });
+    let link = with_link(&mut text, workspace.as_ref(), drift.run_id.as_deref());
+    let extra = json!({
+        "retrain": { "status": retrain.status.as_str(), "detail": retrain.detail },
+        "link": link,
+    });
     let notify = actions
-        .notify(Function::DatasetDriftDetected, &event, &text, extra)
+        .notify(Function::DatasetDriftDetected, event, &drift, &text, extra)
         .await?;
-    Ok(Outcome::new(Some(Function::DatasetDriftDetected), &event)
+    Ok(Outcome::new(Some(Function::DatasetDriftDetected), event)
         .with(retrain)
         .with(notify))
 }

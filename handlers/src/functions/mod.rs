@@ -7,7 +7,8 @@
 //!   [`handle_all`] does both for a delivery, within the deadline.
 //! - [`actions`]: the actions the functions share (notify, enrich, retrain, smoke-test) and
 //!   how their failures are sorted.
-//! - one module per function, named after it.
+//! - one module per function, named after it; [`monitor_breach`], the drift a model monitor
+//!   reports through `RunStatusChanged`.
 //!
 //! What reaches Azure is decided here; how requests travel is the client's job, and how
 //! answers are encoded is the hosts'.
@@ -16,16 +17,12 @@ pub mod actions;
 pub mod dataset_drift_detected;
 pub mod model_deployed;
 pub mod model_registered;
+pub mod monitor_breach;
 pub mod run_completed;
 pub mod run_status_changed;
 
 use aml_events::{
-    AmlEvent, Event, Function, ParseError, WorkspaceId,
-    azure::CallbackError,
-    envelope::Decoded,
-    events::{
-        DatasetDriftDetected, ModelDeployed, ModelRegistered, RunCompleted, RunStatusChanged,
-    },
+    AmlEvent, Event, Function, ParseError, WorkspaceId, azure::CallbackError, envelope::Decoded,
 };
 use std::time::Instant;
 
@@ -80,24 +77,19 @@ pub enum HandlerError {
 #[derive(Debug)]
 pub enum Prepared {
     /// An event one of the five functions acts on.
-    Act(Box<TypedEvent>),
+    Act(Box<Typed>),
     /// Acknowledged on purpose, nothing to do (another type, another workspace).
     Acknowledged(Outcome),
 }
 
-/// An event with its data read as its function's payload.
+/// An event for one of the five functions: its envelope, and its data read as that
+/// function's payload (the variant of [`AmlEvent`] names the function).
 #[derive(Debug)]
-pub enum TypedEvent {
-    /// For [`model_registered`].
-    ModelRegistered(Event<ModelRegistered>),
-    /// For [`model_deployed`].
-    ModelDeployed(Event<ModelDeployed>),
-    /// For [`run_completed`].
-    RunCompleted(Event<RunCompleted>),
-    /// For [`dataset_drift_detected`].
-    DatasetDriftDetected(Event<DatasetDriftDetected>),
-    /// For [`run_status_changed`].
-    RunStatusChanged(Event<RunStatusChanged>),
+pub struct Typed {
+    /// The envelope: id, type, source, subject, time.
+    pub event: Event<()>,
+    /// The payload.
+    pub data: AmlEvent,
 }
 
 /// Checks one event without acting on it: as `function` when a host names one (a Functions
@@ -162,24 +154,17 @@ pub fn prepare(
         Some(decoded) => decoded?,
         None => AmlEvent::decode(&event.id, &event.event_type, None)?,
     };
-    Ok(Prepared::Act(Box::new(match data {
-        AmlEvent::ModelRegistered(data) => TypedEvent::ModelRegistered(event.with_data(data)),
-        AmlEvent::ModelDeployed(data) => TypedEvent::ModelDeployed(event.with_data(data)),
-        AmlEvent::RunCompleted(data) => TypedEvent::RunCompleted(event.with_data(data)),
-        AmlEvent::DatasetDriftDetected(data) => {
-            TypedEvent::DatasetDriftDetected(event.with_data(data))
-        }
-        AmlEvent::RunStatusChanged(data) => TypedEvent::RunStatusChanged(event.with_data(data)),
+    if data.function() != Some(function) {
         // `event.function()` named one of the five, so its data decoded as one of them.
-        AmlEvent::SubscriptionValidation(_)
-        | AmlEvent::SubscriptionDeleted(_)
-        | AmlEvent::Unknown { .. } => {
-            return Ok(Prepared::Acknowledged(Outcome::acknowledged(
-                Some(function),
-                &event,
-                "no payload to act on".into(),
-            )));
-        }
+        return Ok(Prepared::Acknowledged(Outcome::acknowledged(
+            Some(function),
+            &event,
+            "no payload to act on".into(),
+        )));
+    }
+    Ok(Prepared::Act(Box::new(Typed {
+        event: event.with_data(()),
+        data,
     })))
 }
 
@@ -189,18 +174,28 @@ pub async fn run(
     actions: &Actions<'_>,
     ctx: &AppContext,
 ) -> Result<Outcome, HandlerError> {
-    let typed = match prepared {
+    let Typed { event, data } = match prepared {
         Prepared::Acknowledged(outcome) => return Ok(outcome),
         Prepared::Act(typed) => *typed,
     };
-    let outcome = match typed {
-        TypedEvent::ModelRegistered(event) => model_registered::handle(event, actions).await,
-        TypedEvent::ModelDeployed(event) => model_deployed::handle(event, actions).await,
-        TypedEvent::RunCompleted(event) => run_completed::handle(event, actions).await,
-        TypedEvent::DatasetDriftDetected(event) => {
-            dataset_drift_detected::handle(event, actions).await
+    let outcome = match data {
+        AmlEvent::ModelRegistered(model) => model_registered::handle(&event, model, actions).await,
+        AmlEvent::ModelDeployed(deployed) => {
+            model_deployed::handle(&event, deployed, actions).await
         }
-        TypedEvent::RunStatusChanged(event) => run_status_changed::handle(event, actions).await,
+        AmlEvent::RunCompleted(run) => run_completed::handle(&event, run, actions).await,
+        AmlEvent::DatasetDriftDetected(drift) => {
+            dataset_drift_detected::handle(&event, drift, actions).await
+        }
+        AmlEvent::RunStatusChanged(run) => run_status_changed::handle(&event, run, actions).await,
+        // `prepare` lets through only the five functions' payloads.
+        AmlEvent::SubscriptionValidation(_)
+        | AmlEvent::SubscriptionDeleted(_)
+        | AmlEvent::Unknown { .. } => Ok(Outcome::acknowledged(
+            event.function(),
+            &event,
+            "no payload to act on".into(),
+        )),
     }?;
     if let Some(function) = outcome.function {
         let taken = outcome.actions.iter().map(|report| report.action);

@@ -14,10 +14,10 @@ pub const NAME: &str = Function::ModelDeployed.name();
 
 /// Smoke-tests the deployment when configured, then notifies.
 pub async fn handle(
-    event: Event<ModelDeployed>,
+    event: &Event<()>,
+    deployed: ModelDeployed,
     actions: &Actions<'_>,
 ) -> Result<Outcome, HandlerError> {
-    let deployed = event.data.as_ref().cloned().unwrap_or_default();
     let models: Vec<&str> = deployed.model_ids().collect();
     let (smoke_test, smoke_facts) = actions.smoke_test().await?;
     let mut text = format!(
@@ -39,12 +39,13 @@ pub async fn handle(
     let notify = actions
         .notify(
             Function::ModelDeployed,
-            &event,
+            event,
+            &deployed,
             &text,
             json!({ "smokeTest": smoke_facts }),
         )
         .await?;
-    Ok(Outcome::new(Some(Function::ModelDeployed), &event)
+    Ok(Outcome::new(Some(Function::ModelDeployed), event)
         .with(smoke_test)
         .with(notify))
 }

@@ -13,17 +13,17 @@ pub const NAME: &str = Function::ModelRegistered.name();
 
 /// Notifies that the model was registered.
 pub async fn handle(
-    event: Event<ModelRegistered>,
+    event: &Event<()>,
+    model: ModelRegistered,
     actions: &Actions<'_>,
 ) -> Result<Outcome, HandlerError> {
-    let model = event.data.as_ref().cloned().unwrap_or_default();
     let text = format!(
         "Model {} version {} was registered",
         model.model_name.as_deref().unwrap_or("(unnamed)"),
         model.model_version.as_deref().unwrap_or("(unknown)"),
     );
     let notify = actions
-        .notify(Function::ModelRegistered, &event, &text, json!({}))
+        .notify(Function::ModelRegistered, event, &model, &text, json!({}))
         .await?;
-    Ok(Outcome::new(Some(Function::ModelRegistered), &event).with(notify))
+    Ok(Outcome::new(Some(Function::ModelRegistered), event).with(notify))
 }

@@ -17,22 +17,29 @@ pub const NAME: &str = Function::RunCompleted.name();
 /// Enriches and notifies when `RunCompleted` is in `AML_NOTIFY_ON` (it is not by default:
 /// completed runs are frequent).
 pub async fn handle(
-    event: Event<RunCompleted>,
+    event: &Event<()>,
+    run: RunCompleted,
     actions: &Actions<'_>,
 ) -> Result<Outcome, HandlerError> {
-    let outcome = Outcome::new(Some(Function::RunCompleted), &event);
+    let outcome = Outcome::new(Some(Function::RunCompleted), event);
     if !actions.notifies(Function::RunCompleted) {
         let detail = format!("RunCompleted is not in {AML_NOTIFY_ON}");
         return Ok(outcome.with(ActionReport::skipped(Action::Notify, detail)));
     }
-    let run = event.data.as_ref().cloned().unwrap_or_default();
+    let workspace = workspace_of(event);
     let (experiment, run_id) = (run.experiment_name.as_deref(), run.run_id.as_deref());
     let (enrich, facts) = actions
-        .enrich(workspace_of(&event).as_ref(), experiment, run_id)
+        .enrich(workspace.as_ref(), experiment, run_id)
         .await?;
-    let (text, extra) = run_notice(experiment, run_id, "completed", facts.as_ref());
+    let (text, extra) = run_notice(
+        workspace.as_ref(),
+        experiment,
+        run_id,
+        "completed",
+        facts.as_ref(),
+    );
     let notify = actions
-        .notify(Function::RunCompleted, &event, &text, extra)
+        .notify(Function::RunCompleted, event, &run, &text, extra)
         .await?;
     Ok(outcome.with(enrich).with(notify))
 }
