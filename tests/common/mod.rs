@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod stand_in;
+
 use std::{
     io::{BufRead, BufReader, Read},
     path::{Path, PathBuf},
