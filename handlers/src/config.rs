@@ -730,7 +730,7 @@ mod tests {
     }
 
     #[test]
-    fn the_example_job_template_is_accepted() {
+    fn the_example_job_templates_are_accepted() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/retrain-job.json");
         let config = config(&[(AML_RETRAIN_JOB_FILE, path)]).unwrap();
         let filled = config.retrain_job.unwrap().fill(|name| format!("<{name}>"));
@@ -738,6 +738,17 @@ mod tests {
             filled.contains("<eventId>") && filled.contains("${{inputs.baseline}}"),
             "{filled}"
         );
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/retrain-on-monitor-breach.json"
+        );
+        let config = config(&[(AML_RETRAIN_JOB_FILE, path)]).unwrap();
+        let filled = config.retrain_job.unwrap().fill(|name| format!("<{name}>"));
+        assert!(
+            filled.contains("<signalName>") && filled.contains("<monitorRunId>"),
+            "{filled}"
+        );
+        serde_json::from_str::<serde_json::Value>(&filled).expect("JSON once filled in");
     }
 
     #[test]
