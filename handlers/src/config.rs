@@ -742,8 +742,8 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/examples/retrain-on-monitor-breach.json"
         );
-        let config = config(&[(AML_RETRAIN_JOB_FILE, path)]).unwrap();
-        let filled = config.retrain_job.unwrap().fill(|name| format!("<{name}>"));
+        let breach = config(&[(AML_RETRAIN_JOB_FILE, path)]).unwrap();
+        let filled = breach.retrain_job.unwrap().fill(|name| format!("<{name}>"));
         assert!(
             filled.contains("<signalName>") && filled.contains("<monitorRunId>"),
             "{filled}"
