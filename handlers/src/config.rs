@@ -732,8 +732,8 @@ mod tests {
     #[test]
     fn the_example_job_templates_are_accepted() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/retrain-job.json");
-        let config = config(&[(AML_RETRAIN_JOB_FILE, path)]).unwrap();
-        let filled = config.retrain_job.unwrap().fill(|name| format!("<{name}>"));
+        let drift = config(&[(AML_RETRAIN_JOB_FILE, path)]).unwrap();
+        let filled = drift.retrain_job.unwrap().fill(|name| format!("<{name}>"));
         assert!(
             filled.contains("<eventId>") && filled.contains("${{inputs.baseline}}"),
             "{filled}"
