@@ -38,6 +38,7 @@ pub mod chain;
 pub mod envelope;
 pub mod error;
 pub mod events;
+mod pipeline;
 pub mod redact;
 pub mod secret;
 pub mod timestamp;

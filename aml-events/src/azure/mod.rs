@@ -75,8 +75,8 @@ use std::{
 };
 
 use reqwest::{
-    Method, StatusCode,
-    header::{AUTHORIZATION, HeaderMap, HeaderValue},
+    Method,
+    header::{AUTHORIZATION, HeaderValue},
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -84,6 +84,7 @@ use url::Url;
 
 use crate::{
     Secret, WorkspaceId,
+    pipeline::{self, Answer, Deadline, Repeat, Retryable},
     redact::{self, Show},
 };
 
@@ -250,70 +251,22 @@ impl AmlClient {
 
     /// When an operation starting now must be done.
     fn deadline(&self) -> Deadline {
-        let now = Instant::now();
-        let own = retry::deadline_after(now, self.inner.options.deadline);
-        let at = self.deadline.map_or(own, |outer| outer.min(own));
-        Deadline {
-            at,
-            budget: at.saturating_duration_since(now),
-        }
+        Deadline::starting_now(self.inner.options.deadline, self.deadline)
     }
 
     /// Sends `call`, retrying per the policy, within `deadline`. Returns the last answer,
     /// whatever its status; transport, token and deadline failures are errors.
     async fn send(&self, call: &Call<'_>, deadline: Deadline) -> Result<Answer, CallbackError> {
-        // The failure before the attempt the deadline cut, if any: the cause to report.
-        let mut last = None;
-        let attempts = self.send_with_retries(call, deadline, &mut last);
-        match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline.at), attempts).await {
-            Ok(result) => result,
-            Err(_) => Err(deadline.exceeded(call.operation, last)),
-        }
-    }
-
-    async fn send_with_retries(
-        &self,
-        call: &Call<'_>,
-        deadline: Deadline,
-        last: &mut Option<CallbackError>,
-    ) -> Result<Answer, CallbackError> {
-        let policy = &self.inner.options.retry;
-        let mut retry = 0;
-        loop {
-            let outcome = self.attempt(call).await;
-            let now = Instant::now();
-            let wait = match &outcome {
-                _ if retry >= policy.max_retries => return outcome,
-                Ok(answer) if call.retries_status(answer.status) => retry::wait_after_answer(
-                    &answer.headers,
-                    policy.backoff(retry),
-                    now,
-                    deadline.at,
-                ),
-                Err(error) if call.retries_error(error) => {
-                    retry::wait_within(policy.backoff(retry), now, deadline.at)
-                }
-                _ => return outcome,
-            };
-            // The wait would end past the deadline: report what happened rather than wait for
-            // nothing (SPEC §8.3).
-            let Some(wait) = wait else {
-                return outcome;
-            };
-            tracing::debug!(
-                operation = call.operation,
-                status = outcome.as_ref().ok().map(|answer| answer.status.as_u16()),
-                retry = retry + 1,
-                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                "retrying an Azure call"
-            );
-            *last = Some(match outcome {
-                Ok(answer) => answer.into_error(call.operation),
-                Err(error) => error,
-            });
-            tokio::time::sleep(wait).await;
-            retry += 1;
-        }
+        let operation = call.operation;
+        let request = pipeline::Request {
+            operation,
+            repeat: call.repeat,
+            policy: &self.inner.options.retry,
+            deadline,
+            answered: &|answer: Answer| answer.into_error(operation),
+            too_late: &|budget, last| exceeded(operation, budget, last),
+        };
+        pipeline::send(request, || self.attempt(call)).await
     }
 
     /// One try of `call`, bounded by the per-request timeout; the deadline is [`Self::send`]'s
@@ -374,18 +327,9 @@ impl AmlClient {
             }
         };
         let request = request.timeout(self.inner.options.request_timeout);
-        let transport = |source| CallbackError::Transport { operation, source };
-        let started = Instant::now();
-        let response = request.send().await.map_err(transport)?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport)?.to_vec();
-        Ok(Answer {
-            status,
-            headers,
-            body,
-            latency: started.elapsed(),
-        })
+        Answer::fetch(request)
+            .await
+            .map_err(|source| CallbackError::Transport { operation, source })
     }
 
     /// Sends `call` and insists on a 2xx answer.
@@ -487,22 +431,23 @@ fn without_url(err: CallbackError) -> CallbackError {
     }
 }
 
-/// When an operation must be done, and how long it had when it started (for its error).
-#[derive(Debug, Clone, Copy)]
-struct Deadline {
-    at: Instant,
-    budget: Duration,
-}
-
 impl Deadline {
     /// The error of `operation` when this deadline came first; `last` is the failure of the
     /// attempt before, if any.
     fn exceeded(self, operation: &'static str, last: Option<CallbackError>) -> CallbackError {
-        CallbackError::DeadlineExceeded {
-            operation,
-            budget: self.budget,
-            last: last.map(Box::new),
-        }
+        exceeded(operation, self.budget, last)
+    }
+}
+
+fn exceeded(
+    operation: &'static str,
+    budget: Duration,
+    last: Option<CallbackError>,
+) -> CallbackError {
+    CallbackError::DeadlineExceeded {
+        operation,
+        budget,
+        last: last.map(Box::new),
     }
 }
 
@@ -545,36 +490,6 @@ enum Payload<'a> {
     Empty,
     Json(&'a Value),
     Multipart { zip: &'a [u8], definition: Vec<u8> },
-}
-
-/// Which failures a call may be sent again after (SPEC §8.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Repeat {
-    /// Sending it twice is harmless: connect errors, timeouts, 408, 429, 500, 502, 503, 504.
-    Idempotent,
-    /// It must not run twice: only failures that prove it was not processed (no connection,
-    /// a 429 or 503 refusal).
-    IfUnprocessed,
-    /// Deliberately at least once: connect errors, timeouts, 408, 429 and any 5xx; a 4xx
-    /// refusal is final.
-    AtLeastOnce,
-}
-
-impl Repeat {
-    /// What the method promises: GET, HEAD, OPTIONS, TRACE, PUT and DELETE are idempotent,
-    /// POST and PATCH are not (RFC 9110 §9.2.2,
-    /// <https://www.rfc-editor.org/rfc/rfc9110#section-9.2.2>).
-    fn of(method: &Method) -> Repeat {
-        match *method {
-            Method::GET
-            | Method::HEAD
-            | Method::OPTIONS
-            | Method::TRACE
-            | Method::PUT
-            | Method::DELETE => Repeat::Idempotent,
-            _ => Repeat::IfUnprocessed,
-        }
-    }
 }
 
 /// One request, described so that it can be sent again.
@@ -637,36 +552,17 @@ impl<'a> Call<'a> {
         self.auth = auth;
         self
     }
+}
 
-    fn retries_status(&self, status: StatusCode) -> bool {
-        let status = status.as_u16();
-        match self.repeat {
-            Repeat::Idempotent => retry::is_retryable_status(status),
-            Repeat::IfUnprocessed => retry::is_retryable_status_once_only(status),
-            Repeat::AtLeastOnce => retry::is_retryable_status_at_least_once(status),
-        }
-    }
-
-    fn retries_error(&self, error: &CallbackError) -> bool {
-        match error {
+impl Retryable for CallbackError {
+    fn retryable(&self, repeat: Repeat) -> bool {
+        match self {
             // No request went out: always safe to try again.
             CallbackError::Credential { source, .. } => source.is_transient(),
-            CallbackError::Transport { source, .. } if source.is_connect() => true,
-            // A timeout or a reset may come after the receiver acted on the request.
-            CallbackError::Transport { source, .. } => {
-                self.repeat != Repeat::IfUnprocessed && error::transport_is_transient(source)
-            }
+            CallbackError::Transport { source, .. } => repeat.retries_transport(source),
             _ => false,
         }
     }
-}
-
-/// An HTTP answer, read whole.
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-    latency: Duration,
 }
 
 impl Answer {
@@ -682,10 +578,6 @@ impl Answer {
     fn json<T: DeserializeOwned>(&self, operation: &'static str) -> Result<T, CallbackError> {
         serde_json::from_slice(&self.body)
             .map_err(|source| CallbackError::Decode { operation, source })
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name)?.to_str().ok()
     }
 }
 

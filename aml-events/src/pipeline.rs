@@ -1,0 +1,195 @@
+//! The one way this crate sends a request it may send again, for Azure's client and for the
+//! notifier alike: attempts, retries when the request's [`Repeat`] allows, waits held against
+//! the deadline in one place ([`crate::azure::retry`]), and the deadline itself.
+//!
+//! It knows no error wording: each caller passes its own attempt, says which of its errors may
+//! be retried ([`Retryable`]) and builds its own errors for an answer that was retried and for
+//! the deadline.
+
+use std::{
+    future::Future,
+    time::{Duration, Instant},
+};
+
+use reqwest::{Method, StatusCode, header::HeaderMap};
+
+use crate::azure::retry::{self, RetryPolicy};
+
+/// Which failures a request may be sent again after (SPEC §8.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Repeat {
+    /// Sending it twice is harmless: connect errors, timeouts, 408, 429, 500, 502, 503, 504.
+    Idempotent,
+    /// It must not run twice: only failures that prove it was not processed (no connection,
+    /// a 429 or 503 refusal).
+    IfUnprocessed,
+    /// Deliberately at least once: connect errors, timeouts, 408, 429 and any 5xx; a 4xx
+    /// refusal is final.
+    AtLeastOnce,
+}
+
+impl Repeat {
+    /// What the method promises: GET, HEAD, OPTIONS, TRACE, PUT and DELETE are idempotent,
+    /// POST and PATCH are not (RFC 9110 §9.2.2,
+    /// <https://www.rfc-editor.org/rfc/rfc9110#section-9.2.2>).
+    pub(crate) fn of(method: &Method) -> Repeat {
+        match *method {
+            Method::GET
+            | Method::HEAD
+            | Method::OPTIONS
+            | Method::TRACE
+            | Method::PUT
+            | Method::DELETE => Repeat::Idempotent,
+            _ => Repeat::IfUnprocessed,
+        }
+    }
+
+    /// Whether an answer with `status` is worth sending the request again for.
+    pub(crate) fn retries_status(self, status: StatusCode) -> bool {
+        let status = status.as_u16();
+        match self {
+            Repeat::Idempotent => retry::is_retryable_status(status),
+            Repeat::IfUnprocessed => retry::is_retryable_status_once_only(status),
+            Repeat::AtLeastOnce => retry::is_retryable_status_at_least_once(status),
+        }
+    }
+
+    /// Whether a failure below HTTP is worth sending the request again for: a failed
+    /// connection always (nothing went out); a timeout or reset only when the request may be
+    /// repeated, since the receiver may have acted on it.
+    pub(crate) fn retries_transport(self, error: &reqwest::Error) -> bool {
+        error.is_connect()
+            || (self != Repeat::IfUnprocessed && crate::azure::error::transport_is_transient(error))
+    }
+}
+
+/// An attempt's error that may or may not be worth another attempt.
+pub(crate) trait Retryable {
+    /// Whether to try again after it, for a request that repeats as `repeat`.
+    fn retryable(&self, repeat: Repeat) -> bool;
+}
+
+/// An HTTP answer, read whole.
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
+    pub(crate) latency: Duration,
+}
+
+impl Answer {
+    /// Sends `request` and reads the whole answer, timing it.
+    pub(crate) async fn fetch(request: reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
+        let started = Instant::now();
+        let response = request.send().await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await?.to_vec();
+        Ok(Answer {
+            status,
+            headers,
+            body,
+            latency: started.elapsed(),
+        })
+    }
+
+    /// A header's value, when it is text.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)?.to_str().ok()
+    }
+}
+
+/// When an operation must be done, and how long it had when it started (for its error).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    pub(crate) at: Instant,
+    pub(crate) budget: Duration,
+}
+
+impl Deadline {
+    /// The deadline of an operation starting now with `budget`, or by `outer` if that is
+    /// sooner (the end of the current delivery).
+    pub(crate) fn starting_now(budget: Duration, outer: Option<Instant>) -> Deadline {
+        let now = Instant::now();
+        let own = retry::deadline_after(now, budget);
+        let at = outer.map_or(own, |outer| outer.min(own));
+        Deadline {
+            at,
+            budget: at.saturating_duration_since(now),
+        }
+    }
+}
+
+/// What the pipeline needs of its caller for one request.
+pub(crate) struct Request<'a, E> {
+    /// Named in the debug line of each retry.
+    pub(crate) operation: &'static str,
+    /// Which failures it is sent again after.
+    pub(crate) repeat: Repeat,
+    /// How often and how patiently.
+    pub(crate) policy: &'a RetryPolicy,
+    /// When to give up.
+    pub(crate) deadline: Deadline,
+    /// The caller's error for an answer it retried and then could not wait for again.
+    pub(crate) answered: &'a (dyn Fn(Answer) -> E + Sync),
+    /// The caller's error for the deadline, given the failure before the cut attempt.
+    pub(crate) too_late: &'a (dyn Fn(Duration, Option<E>) -> E + Sync),
+}
+
+/// Sends by `attempt` until an answer or error is final, retrying as the request allows,
+/// within its deadline. Returns the last answer, whatever its status.
+pub(crate) async fn send<E, A, F>(request: Request<'_, E>, mut attempt: A) -> Result<Answer, E>
+where
+    E: Retryable,
+    A: FnMut() -> F,
+    F: Future<Output = Result<Answer, E>>,
+{
+    // The failure before the attempt the deadline cut, if any: the cause to report.
+    let mut last = None;
+    let attempts = async {
+        let policy = request.policy;
+        let mut retry = 0;
+        loop {
+            let outcome = attempt().await;
+            let now = Instant::now();
+            let wait = match &outcome {
+                _ if retry >= policy.max_retries => return outcome,
+                Ok(answer) if request.repeat.retries_status(answer.status) => {
+                    retry::wait_after_answer(
+                        &answer.headers,
+                        policy.backoff(retry),
+                        now,
+                        request.deadline.at,
+                    )
+                }
+                Err(error) if error.retryable(request.repeat) => {
+                    retry::wait_within(policy.backoff(retry), now, request.deadline.at)
+                }
+                _ => return outcome,
+            };
+            // The wait would end past the deadline: report what happened rather than wait for
+            // nothing (SPEC §8.3).
+            let Some(wait) = wait else {
+                return outcome;
+            };
+            tracing::debug!(
+                operation = request.operation,
+                status = outcome.as_ref().ok().map(|answer| answer.status.as_u16()),
+                retry = retry + 1,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "retrying a request"
+            );
+            last = Some(match outcome {
+                Ok(answer) => (request.answered)(answer),
+                Err(error) => error,
+            });
+            tokio::time::sleep(wait).await;
+            retry += 1;
+        }
+    };
+    let at = tokio::time::Instant::from_std(request.deadline.at);
+    match tokio::time::timeout_at(at, attempts).await {
+        Ok(result) => result,
+        Err(_) => Err((request.too_late)(request.deadline.budget, last)),
+    }
+}
