@@ -104,7 +104,7 @@ async fn a_breach_retrains_once_and_notifies(through_host: bool) {
     assert_eq!(
         note["text"],
         format!(
-            "Model monitor signal 'churn-drift' breached its thresholds: age JensenShannonDistance 0.4217 > 0.1, income PopulationStabilityIndex 0.3108 > 0.2, tenure_months NormalizedWassersteinDistance 0.1342 > 0.1 (run {RUN_ID}) - {studio}"
+            "Model monitor signal 'churn-drift' breached its thresholds: age JensenShannonDistance 0.4217 > 0.1, income PopulationStabilityIndex 0.3108 > 0.2, tenure_months NormalizedWassersteinDistance 0.1342 > 0.1 (run {RUN_ID})"
         )
     );
     assert_eq!(note["trigger"], "monitor-breach");

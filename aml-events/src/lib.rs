@@ -13,6 +13,8 @@
 //!   answer is shown (secrets out first, then shortened).
 //! - [`chain`](mod@chain): an error with all its causes on one line, for outcomes and logs.
 //! - [`error`]: what can go wrong while reading, with the attribute or JSON path at fault.
+//! - [`notify`]: one neutral notice per event, rendered for Teams, Slack, Discord, PagerDuty or
+//!   a plain JSON webhook.
 //! - [`azure`]: the Azure ML REST client ([`azure::AmlClient`]) the functions call back with:
 //!   credentials and token cache, retries within a deadline, typed operations.
 //!
@@ -38,6 +40,7 @@ pub mod chain;
 pub mod envelope;
 pub mod error;
 pub mod events;
+pub mod notify;
 mod pipeline;
 pub mod redact;
 pub mod secret;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aml_events::{
     Secret,
-    azure::{AmlClient, CallbackError, DeleteOutcome, JobOutcome},
+    azure::{CallbackError, DeleteOutcome, JobOutcome},
     events::RunStatus,
 };
 use azure_mock::{
@@ -699,74 +699,6 @@ async fn reports_a_failing_scoring_endpoint_as_an_answer() {
     assert_eq!(answer.body, "model crashed");
 }
 
-#[tokio::test]
-async fn notifies_with_an_idempotency_key_retrying_a_busy_receiver() {
-    // Arrange: the receiver is busy once, then takes the notification.
-    let server = MockServer::start().await;
-    mount_identity(&server, 0).await;
-    Mock::given(method("POST"))
-        .and(path("/services/T0/B0/hook-secret"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .expect(1)
-        .named("busy receiver")
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/services/T0/B0/hook-secret"))
-        .and(header("idempotency-key", "event-1"))
-        .and(body_partial_json(json!({"text": "Run r failed"})))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .expect(1)
-        .named("notification")
-        .mount(&server)
-        .await;
-    let url = Secret::new(format!("{}/services/T0/B0/hook-secret", server.uri()));
-
-    // Act
-    let answer = client(&server)
-        .notify(&url, "event-1", &json!({"text": "Run r failed"}))
-        .await
-        .unwrap();
-
-    // Assert
-    assert_eq!((answer.status, answer.body.as_str()), (200, "ok"));
-    let requests = server.received_requests().await.unwrap();
-    assert!(
-        requests
-            .iter()
-            .all(|request| request.headers.get("authorization").is_none()),
-        "no token to a webhook"
-    );
-}
-
-#[tokio::test]
-async fn a_notification_failure_never_shows_the_webhook_url() {
-    // Arrange: nothing listens on the port.
-    let closed = RefusingPort::new();
-    let url = Secret::new(format!(
-        "http://{}/services/T0/B0/hook-secret",
-        closed.addr()
-    ));
-    let server = MockServer::start().await;
-
-    // Act
-    let err = client(&server)
-        .notify(&url, "event-1", &json!({}))
-        .await
-        .unwrap_err();
-
-    // Assert
-    assert!(err.is_transient());
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(&err);
-    while let Some(cause) = source {
-        text.push_str(&format!(" / {cause}"));
-        source = cause.source();
-    }
-    assert!(!text.contains("hook-secret"), "{text}");
-}
-
 // See: issue 13, "Redact, then truncate": reqwest names the URL in its transport errors, and a
 // scoring URI may carry its key in the query (a Functions `?code=`).
 #[tokio::test]
@@ -790,71 +722,4 @@ async fn a_scoring_failure_never_shows_the_scoring_uri() {
         shown.to_lowercase().contains("connection refused"),
         "{shown}"
     );
-}
-
-/// Mounts a webhook at `/hook` answering `first` once, then `200 ok`; `retried` says whether
-/// the second answer must be asked for.
-async fn mount_hook_failing_once(server: &MockServer, first: ResponseTemplate, retried: bool) {
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(first)
-        .up_to_n_times(1)
-        .expect(1)
-        .named("first attempt fails")
-        .mount(server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .expect(u64::from(retried))
-        .named("the retry")
-        .mount(server)
-        .await;
-}
-
-// See: issue 13, "Idempotency from the method": a notification is a POST, yet deliberately
-// at-least-once (SPEC §8.3): connect errors, timeouts, 408, 429 and any 5xx are retried.
-#[tokio::test]
-async fn a_notification_is_retried_on_any_server_error_and_a_timeout() {
-    let hung = ResponseTemplate::new(200).set_delay(Duration::from_secs(60));
-    for (first, what) in [
-        (ResponseTemplate::new(500), "500"),
-        (ResponseTemplate::new(501), "501"),
-        (ResponseTemplate::new(408), "408"),
-        (hung, "a hung receiver"),
-    ] {
-        // Arrange
-        let server = MockServer::start().await;
-        mount_hook_failing_once(&server, first, true).await;
-        let url = Secret::new(format!("{}/hook", server.uri()));
-        let mut options = azure_mock::options(&server);
-        options.request_timeout = Duration::from_millis(200);
-        let client = AmlClient::new(azure_mock::identity(&server), options).unwrap();
-
-        // Act
-        let answer = client.notify(&url, "event-1", &json!({})).await.unwrap();
-
-        // Assert
-        assert_eq!(answer.status, 200, "after {what}");
-    }
-}
-
-// See: issue 13, "Idempotency from the method": a 4xx refusal of a notification is final.
-#[tokio::test]
-async fn a_refused_notification_is_not_retried() {
-    for status in [400, 404, 410] {
-        // Arrange
-        let server = MockServer::start().await;
-        mount_hook_failing_once(&server, ResponseTemplate::new(status), false).await;
-        let url = Secret::new(format!("{}/hook", server.uri()));
-
-        // Act
-        let answer = client(&server)
-            .notify(&url, "event-1", &json!({}))
-            .await
-            .unwrap();
-
-        // Assert
-        assert_eq!(answer.status, status);
-    }
 }

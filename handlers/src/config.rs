@@ -6,7 +6,12 @@
 
 use std::{collections::BTreeSet, net::IpAddr, path::PathBuf, time::Duration};
 
-use aml_events::{Function, Secret, WorkspaceId, azure::is_token_safe, events::RunStatus};
+use aml_events::{
+    Function, Secret, WorkspaceId,
+    azure::is_token_safe,
+    events::RunStatus,
+    notify::{Target, TargetError},
+};
 use url::Url;
 
 /// Port the Functions host tells the custom handler to listen on.
@@ -25,6 +30,8 @@ pub const AML_WORKSPACES: &str = "AML_WORKSPACES";
 pub const AML_ARM_ENDPOINT: &str = "AML_ARM_ENDPOINT";
 /// Incoming-webhook URL notifications are POSTed to.
 pub const AML_NOTIFY_URL: &str = "AML_NOTIFY_URL";
+/// PagerDuty's routing key for `pagerduty` targets (SPEC §8.7).
+pub const AML_NOTIFY_PAGERDUTY_KEY: &str = aml_events::notify::AML_NOTIFY_PAGERDUTY_KEY;
 /// Functions that notify (default all but `RunCompleted`; `none` for none).
 pub const AML_NOTIFY_ON: &str = "AML_NOTIFY_ON";
 /// Run statuses `RunStatusChanged` notifies about (default `Failed,Canceled`).
@@ -66,6 +73,7 @@ pub const SETTINGS: &[&str] = &[
     AML_WORKSPACES,
     AML_ARM_ENDPOINT,
     AML_NOTIFY_URL,
+    AML_NOTIFY_PAGERDUTY_KEY,
     AML_NOTIFY_ON,
     AML_NOTIFY_RUN_STATUSES,
     AML_RETRAIN_DRIFT_THRESHOLD,
@@ -121,6 +129,10 @@ pub enum ConfigError {
         /// The setting.
         name: &'static str,
     },
+    /// A notification target that cannot be used (a retired Teams connector, an unknown
+    /// kind, a PagerDuty target without its key); never echoes the URL.
+    #[error(transparent)]
+    Target(TargetError),
     /// A file named by a setting could not be used.
     #[error("setting {name}: cannot use {path}: {problem}")]
     File {
@@ -190,8 +202,9 @@ pub struct Config {
     pub workspaces: Option<Vec<WorkspaceId>>,
     /// `AML_ARM_ENDPOINT`.
     pub arm_endpoint: Url,
-    /// `AML_NOTIFY_URL`: a secret, since incoming-webhook URLs carry their key in the path.
-    pub notify_url: Option<Secret>,
+    /// `AML_NOTIFY_URL`'s targets (with `AML_NOTIFY_PAGERDUTY_KEY` for PagerDuty); their URLs
+    /// are secrets, since webhook URLs carry their key.
+    pub notify_targets: Vec<Target>,
     /// `AML_NOTIFY_ON`.
     pub notify_on: BTreeSet<Function>,
     /// `AML_NOTIFY_RUN_STATUSES`.
@@ -312,14 +325,16 @@ impl Config {
             AML_ARM_ENDPOINT,
             &get(AML_ARM_ENDPOINT).unwrap_or_else(|| DEFAULT_ARM_ENDPOINT.into()),
         )?;
-        let notify_url = match get(AML_NOTIFY_URL) {
-            Some(url) => {
-                // The URL is the secret: check it without echoing it.
-                let parsed = Url::parse(&url).map_err(|_| secret_invalid(AML_NOTIFY_URL, "URL"))?;
-                check_transport(AML_NOTIFY_URL, &parsed)?;
-                Some(Secret::new(url))
-            }
-            None => None,
+        // The URLs are secrets: checked without echoing them.
+        let notify_targets = match get(AML_NOTIFY_URL) {
+            Some(list) => Target::parse_list(&list, secret(AML_NOTIFY_PAGERDUTY_KEY).as_ref())
+                .map_err(|err| match err {
+                    TargetError::Insecure { .. } => ConfigError::InsecureUrl {
+                        name: AML_NOTIFY_URL,
+                    },
+                    other => ConfigError::Target(other),
+                })?,
+            None => Vec::new(),
         };
         let notify_on = match get(AML_NOTIFY_ON) {
             None => Function::ALL.into_iter().filter(|f| *f != Function::RunCompleted).collect(),
@@ -392,7 +407,7 @@ impl Config {
             deadline: Duration::from_secs(deadline_seconds),
             workspaces,
             arm_endpoint,
-            notify_url,
+            notify_targets,
             notify_on,
             notify_run_statuses,
             retrain_drift_threshold,
@@ -548,14 +563,6 @@ fn invalid(name: &'static str, expected: &'static str, value: &str) -> ConfigErr
         name,
         expected,
         found: format!(": {value:?}"),
-    }
-}
-
-fn secret_invalid(name: &'static str, expected: &'static str) -> ConfigError {
-    ConfigError::Invalid {
-        name,
-        expected,
-        found: String::new(),
     }
 }
 

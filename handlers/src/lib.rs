@@ -6,6 +6,7 @@
 //! - [`functions`]: the five functions, a typed event in and an [`outcome::Outcome`] out.
 //! - [`hosting`]: the transports (Functions custom handler; the actix-web server).
 //! - [`inspect`]: one JSON line per event of a delivery body, for people and scripts.
+//! - [`notify`]: `notify --test`, a sample notice to every notification target.
 //! - [`package`]: a deployable Functions app (host.json, function folders, executable, zip).
 //! - [`send`]: delivers events like Event Grid or the Functions host, to try or replay them.
 //! - [`recent`]: event ids handled recently, so redeliveries are not acted on twice.
@@ -17,9 +18,12 @@
 
 use std::sync::Arc;
 
-use aml_events::azure::{
-    AmlClient, AmlClientOptions, ClientError, ClientSecretCredential, ManagedIdentityCredential,
-    TokenSource,
+use aml_events::{
+    azure::{
+        AmlClient, AmlClientOptions, ClientError, ClientSecretCredential,
+        ManagedIdentityCredential, TokenSource,
+    },
+    notify::{Notifier, NotifierOptions},
 };
 use config::Credentials;
 
@@ -27,6 +31,7 @@ pub mod config;
 pub mod functions;
 pub mod hosting;
 pub mod inspect;
+pub mod notify;
 pub mod outcome;
 pub mod package;
 pub mod recent;
@@ -40,9 +45,9 @@ pub struct AppContext {
     pub config: config::Config,
     /// The Azure ML client; `None` in a dry run, when no request goes to Azure.
     pub client: Option<AmlClient>,
-    /// What posts notifications: the Azure client's pipeline, with or without credentials;
-    /// `None` when `AML_DRY_RUN=1` holds them back or no target is set.
-    pub notifier: Option<AmlClient>,
+    /// What posts notifications, with or without Azure credentials; `None` when
+    /// `AML_DRY_RUN=1` holds them back or no target is set.
+    pub notifier: Option<Notifier>,
     /// Events handled recently.
     pub recent: recent::RecentEvents,
 }
@@ -56,10 +61,13 @@ impl AppContext {
         } else {
             Some(client(&config)?)
         };
-        let notifier = match (&client, config.hold_notifications, &config.notify_url) {
-            (_, true, _) | (_, _, None) => None,
-            (Some(client), false, Some(_)) => Some(client.clone()),
-            (None, false, Some(_)) => Some(AmlClient::without_credentials(options(&config))?),
+        let notifier = if config.hold_notifications || config.notify_targets.is_empty() {
+            None
+        } else {
+            Some(Notifier::new(NotifierOptions {
+                deadline: config.deadline,
+                ..NotifierOptions::default()
+            })?)
         };
         Ok(AppContext {
             config,
@@ -100,13 +108,10 @@ fn client(config: &config::Config) -> Result<AmlClient, ClientError> {
             });
         }
     };
-    AmlClient::new(credential, options(config))
-}
-
-fn options(config: &config::Config) -> AmlClientOptions {
-    AmlClientOptions {
+    let options = AmlClientOptions {
         arm_endpoint: config.arm_endpoint.clone(),
         deadline: config.deadline,
         ..AmlClientOptions::default()
-    }
+    };
+    AmlClient::new(credential, options)
 }

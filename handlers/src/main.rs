@@ -9,10 +9,16 @@ use std::{
     sync::Arc,
 };
 
-use aml_events::Function;
+use aml_events::{
+    Function, Secret,
+    notify::{Kind, Notifier, NotifierOptions, Target},
+};
 use aml_handlers::{
     AppContext,
-    config::{AML_BIND, AML_WEBHOOK_KEY, Config, Credentials, FUNCTIONS_CUSTOMHANDLER_PORT},
+    config::{
+        AML_BIND, AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_URL, AML_WEBHOOK_KEY, Config, Credentials,
+        FUNCTIONS_CUSTOMHANDLER_PORT,
+    },
     hosting, send, telemetry,
 };
 use clap::{Args, Parser, Subcommand};
@@ -85,6 +91,21 @@ enum Command {
     ///   aml-handlers package --out target/run-status --functions RunStatusChanged --zip
     #[command(verbatim_doc_comment)]
     Package(PackageArgs),
+    /// Send a test message to every notification target (AML_NOTIFY_URL), or to one.
+    ///
+    /// The sample is a failed run, rendered for each target's kind: an Adaptive Card for Teams
+    /// Workflows, Block Kit for Slack, an embed for Discord, an Events API v2 alert for
+    /// PagerDuty (routing key from AML_NOTIFY_PAGERDUTY_KEY), the plain JSON body for any other
+    /// webhook. Prints each target's answer; exits 1 if any target failed.
+    ///
+    /// A target is a URL, its kind told by its host, or kind:URL for proxies, custom domains
+    /// and stand-ins (kinds: teams, slack, discord, pagerduty, webhook).
+    ///
+    /// Examples:
+    ///   AML_NOTIFY_URL=https://hooks.slack.com/services/T0/B0/XXXX aml-handlers notify --test
+    ///   aml-handlers notify --test --to 'teams:https://proxy.example.com/hook'
+    #[command(verbatim_doc_comment)]
+    Notify(NotifyArgs),
     /// Read a delivery body and print one JSON line per event, as the functions will see it.
     ///
     /// Accepts what Event Grid delivers: Event Grid-schema events (an array, or one bare
@@ -123,6 +144,16 @@ struct PackageArgs {
     /// The binary to ship (default: this one), e.g. a static musl build.
     #[arg(long, value_name = "PATH")]
     executable: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct NotifyArgs {
+    /// Send the sample notice (the only thing `notify` does).
+    #[arg(long, required = true)]
+    test: bool,
+    /// The one target to try, URL or kind:URL (default: every target of AML_NOTIFY_URL).
+    #[arg(long, value_name = "TARGET")]
+    to: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +196,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Send(args) => send(args),
         Command::Package(args) => package(args),
+        Command::Notify(args) => notify(args),
         Command::Inspect { file, content_type } => inspect(file, content_type.as_deref()),
     }
 }
@@ -272,6 +304,65 @@ fn package(args: PackageArgs) -> ExitCode {
     }
 }
 
+fn notify(args: NotifyArgs) -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => return fail(&err.to_string()),
+    };
+    let targets = match args.to.as_deref() {
+        Some(text) => {
+            let key = std::env::var(AML_NOTIFY_PAGERDUTY_KEY)
+                .ok()
+                .filter(|key| !key.trim().is_empty())
+                .map(|key| Secret::new(key.trim()));
+            match Target::parse(text, "--to", 1) {
+                Ok(target) if target.kind == Kind::PagerDuty && key.is_none() => {
+                    return fail(&format!(
+                        "--to: a pagerduty target needs a routing key: set {AML_NOTIFY_PAGERDUTY_KEY}"
+                    ));
+                }
+                Ok(mut target) => {
+                    target.routing_key = key;
+                    vec![target]
+                }
+                Err(err) => return fail(&err.to_string()),
+            }
+        }
+        None => config.notify_targets.clone(),
+    };
+    if targets.is_empty() {
+        return fail(&format!(
+            "no notification target: set {AML_NOTIFY_URL} or pass --to TARGET"
+        ));
+    }
+    let notifier = match Notifier::new(NotifierOptions {
+        deadline: config.deadline,
+        ..NotifierOptions::default()
+    }) {
+        Ok(notifier) => notifier,
+        Err(err) => return fail(&err.to_string()),
+    };
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
+    };
+    let answers = runtime.block_on(aml_handlers::notify::send_test(&notifier, &targets));
+    for answer in &answers {
+        println!("{}", answer.line());
+    }
+    if answers.iter().all(|answer| answer.result.is_ok()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
 fn send(args: SendArgs) -> ExitCode {
     let function = match args
         .function
@@ -303,10 +394,7 @@ fn send(args: SendArgs) -> ExitCode {
         validate: args.validate,
         timeout: std::time::Duration::from_secs(60),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
     };

@@ -106,6 +106,12 @@ impl Outcome {
         self.actions.push(action);
         self
     }
+
+    /// Adds several reports of one action (a notification, one per target).
+    pub fn with_all(mut self, actions: Vec<ActionReport>) -> Self {
+        self.actions.extend(actions);
+        self
+    }
 }
 
 /// A line of [`Outcome::log_lines`], written (or serialized as a JSON string) without first
@@ -149,6 +155,9 @@ pub struct ActionReport {
     /// `METHOD url` of the request, secrets removed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<String>,
+    /// For a notification: the target, as kind and origin (`slack https://hooks.slack.com/…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 /// The actions of SPEC §8.1.
@@ -189,6 +198,7 @@ impl ActionReport {
             status: ActionStatus::Skipped,
             detail: detail.into(),
             request: None,
+            target: None,
         }
     }
 
@@ -199,6 +209,7 @@ impl ActionReport {
             status: ActionStatus::Done,
             detail: detail.into(),
             request: Some(request),
+            target: None,
         }
     }
 
@@ -209,6 +220,7 @@ impl ActionReport {
             status: ActionStatus::Failed,
             detail: detail.into(),
             request: Some(request),
+            target: None,
         }
     }
 
@@ -219,6 +231,7 @@ impl ActionReport {
             status: ActionStatus::Duplicate,
             detail: "already done for this event id (a redelivery); not repeated".into(),
             request: None,
+            target: None,
         }
     }
 
@@ -229,7 +242,16 @@ impl ActionReport {
             status: ActionStatus::DryRun,
             detail: detail.into(),
             request: Some(request),
+            target: None,
         }
+    }
+}
+
+impl ActionReport {
+    /// The same report, naming the notification target it is about.
+    pub fn to(mut self, target: String) -> Self {
+        self.target = Some(target);
+        self
     }
 }
 
@@ -266,13 +288,11 @@ impl ActionStatus {
 
 impl std::fmt::Display for ActionReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.action.as_str(),
-            self.status.as_str(),
-            self.detail
-        )
+        write!(f, "{} {}", self.action.as_str(), self.status.as_str())?;
+        if let Some(target) = &self.target {
+            write!(f, " to {target}")?;
+        }
+        write!(f, ": {}", self.detail)
     }
 }
 

@@ -6,7 +6,7 @@
 //! - [`AmlClient`]: built once per process from a [`TokenSource`] and [`AmlClientOptions`];
 //!   cheap to clone and shared by every invocation. Its operations are grouped by family in
 //!   private modules: `arm` (resource groups, workspaces, models, computes, jobs), `runs`
-//!   (discovery, experiments, runs), `scoring` and `notify` (the notification webhook).
+//!   (discovery, experiments, runs), and `scoring`.
 //! - [`credential`]: where tokens come from ([`ManagedIdentityCredential`],
 //!   [`ClientSecretCredential`]) and [`CachedTokenSource`], one token fetch per scope shared by
 //!   concurrent callers.
@@ -93,7 +93,6 @@ pub mod credential;
 pub mod error;
 mod lenient;
 pub mod models;
-mod notify;
 pub mod retry;
 mod runs;
 mod scoring;
@@ -223,13 +222,6 @@ impl AmlClient {
         })
     }
 
-    /// A client with no Azure identity, for calls that carry no Azure token: a notification
-    /// is not Azure, and is sent whether or not the app has credentials (SPEC §8.1). A call
-    /// that needs a token fails with a credential error saying none is configured.
-    pub fn without_credentials(options: AmlClientOptions) -> Result<AmlClient, ClientError> {
-        AmlClient::new(Arc::new(NoCredentials), options)
-    }
-
     /// The same client, with every operation also bounded by `deadline` (e.g. the end of the
     /// current Event Grid delivery). Cheap: the clone shares everything else.
     pub fn with_deadline(&self, deadline: Instant) -> AmlClient {
@@ -299,9 +291,6 @@ impl AmlClient {
                 request = request.header(AUTHORIZATION, value);
             }
             Auth::Key(None) | Auth::Anonymous => {}
-        }
-        if let Some(key) = call.idempotency_key {
-            request = request.header("Idempotency-Key", key);
         }
         request = match &call.payload {
             Payload::Empty => request,
@@ -451,23 +440,6 @@ fn exceeded(
     }
 }
 
-/// The token source of [`AmlClient::without_credentials`]: never a token.
-#[derive(Debug)]
-struct NoCredentials;
-
-impl TokenSource for NoCredentials {
-    fn token<'a>(&'a self, _scope: &'a str) -> TokenFuture<'a> {
-        Box::pin(async {
-            Err(CredentialError::Other {
-                transient: false,
-                source: Arc::new(std::io::Error::other(
-                    "no Azure credentials are configured (IDENTITY_ENDPOINT and IDENTITY_HEADER, or AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET)",
-                )),
-            })
-        })
-    }
-}
-
 /// `Authorization: Bearer <secret>`, marked sensitive so `Debug` of the headers hides it.
 fn bearer(secret: &Secret) -> Option<HeaderValue> {
     let mut value = HeaderValue::from_str(&format!("Bearer {}", secret.expose())).ok()?;
@@ -502,9 +474,6 @@ struct Call<'a> {
     /// Which failures it is sent again after: from its method, unless the caller says
     /// otherwise where it makes the call.
     repeat: Repeat,
-    /// An `Idempotency-Key` header, which makes a POST safe to repeat for receivers that
-    /// honour it.
-    idempotency_key: Option<&'a str>,
 }
 
 impl<'a> Call<'a> {
@@ -516,7 +485,6 @@ impl<'a> Call<'a> {
             url,
             auth: Auth::Arm,
             payload: Payload::Empty,
-            idempotency_key: None,
         }
     }
 
@@ -524,18 +492,6 @@ impl<'a> Call<'a> {
     /// changes nothing (scoring computes a prediction). Say why where it is used.
     fn idempotent(mut self) -> Self {
         self.repeat = Repeat::Idempotent;
-        self
-    }
-
-    /// Sends it again after connect errors, timeouts, 408, 429 and any 5xx, accepting that it
-    /// may arrive twice (a notification, SPEC §8.3). Say why where it is used.
-    fn at_least_once(mut self) -> Self {
-        self.repeat = Repeat::AtLeastOnce;
-        self
-    }
-
-    fn idempotency_key(mut self, key: &'a str) -> Self {
-        self.idempotency_key = Some(key);
         self
     }
 
@@ -722,7 +678,6 @@ mod tests {
                 "{method}"
             );
         }
-        assert!(call(Method::POST).at_least_once().repeat == Repeat::AtLeastOnce);
     }
 
     #[test]

@@ -9,16 +9,17 @@
 use std::time::Instant;
 
 use aml_events::{
-    Event, Function, WorkspaceId,
+    Function, WorkspaceId,
     azure::{AmlClient, CallbackError, JobOutcome, ML_API_VERSION},
     chain,
+    notify::{Notice, Notifier, Target},
     redact::{self, Show},
 };
 use serde::Serialize;
 use serde_json::{Value, json};
 use tracing::error;
 
-use super::{HandlerError, workspace_of};
+use super::HandlerError;
 use crate::{
     AppContext,
     config::{
@@ -48,7 +49,7 @@ pub struct RunFacts {
 pub struct Actions<'a> {
     ctx: &'a AppContext,
     client: Option<AmlClient>,
-    notifier: Option<AmlClient>,
+    notifier: Option<Notifier>,
 }
 
 /// Why a retraining job is asked for.
@@ -86,69 +87,67 @@ impl<'a> Actions<'a> {
         &self.ctx.config.notify_run_statuses
     }
 
-    /// Notifies, when `AML_NOTIFY_URL` is set and the function is in `AML_NOTIFY_ON`: POSTs the
-    /// readable `text`, the event's facts and its `data`, with the event id as
-    /// `Idempotency-Key`. Sent with or without Azure credentials; only `AML_DRY_RUN=1` holds it
-    /// back (SPEC §8.1).
+    /// Sends `notice` to every target of `AML_NOTIFY_URL`, when the function is in
+    /// `AML_NOTIFY_ON`: one report per target, each naming it. Sent with or without Azure
+    /// credentials; only `AML_DRY_RUN=1` holds it back (SPEC §8.1). A target still failing
+    /// for now when the deadline comes makes the delivery fail, so Event Grid redelivers.
     pub async fn notify(
         &self,
         function: Function,
-        event: &Event<()>,
-        data: &impl Serialize,
-        text: &str,
-        extra: Value,
-    ) -> Result<ActionReport, HandlerError> {
+        notice: &Notice,
+    ) -> Result<Vec<ActionReport>, HandlerError> {
         let config = &self.ctx.config;
         if !config.notify_on.contains(&function) {
-            return Ok(ActionReport::skipped(
+            return Ok(vec![ActionReport::skipped(
                 Action::Notify,
                 format!("{function} is not in {AML_NOTIFY_ON}"),
-            ));
+            )]);
         }
-        let Some(url) = &config.notify_url else {
-            return Ok(ActionReport::skipped(
+        if config.notify_targets.is_empty() {
+            return Ok(vec![ActionReport::skipped(
                 Action::Notify,
                 format!("{AML_NOTIFY_URL} is not set"),
-            ));
-        };
-        let request = format!("POST {}", redacted(url.expose()));
-        let Some(client) = &self.notifier else {
-            return Ok(ActionReport::dry_run(
-                Action::Notify,
-                request,
-                format!("would post: {text}"),
-            ));
-        };
-        let mut body = json!({
-            "text": text,
-            "eventId": event.id,
-            "eventType": event.event_type,
-            "subject": event.subject,
-            "function": function,
-            "workspace": workspace_of(event).map(|workspace| workspace.resource_id()),
-            "time": event.time,
-            "data": data,
-        });
-        if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
-            body.extend(extra);
+            )]);
         }
-        match client.notify(url, &event.id, &body).await {
-            Ok(answer) if (200..300).contains(&answer.status) => Ok(ActionReport::done(
-                Action::Notify,
-                request,
-                format!("posted: {text}"),
-            )),
-            Ok(answer) => {
-                error!(event_id = %event.id, status = answer.status, "the notification webhook refused the notification");
-                Ok(ActionReport::failed(
-                    Action::Notify,
-                    request,
-                    format!("the webhook answered {}", answer.status),
-                ))
+        let sends = config
+            .notify_targets
+            .iter()
+            .map(|target| self.notify_one(target, notice));
+        futures_util::future::join_all(sends)
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    async fn notify_one(
+        &self,
+        target: &Target,
+        notice: &Notice,
+    ) -> Result<ActionReport, HandlerError> {
+        let shown = target.display();
+        let request = format!("POST {}", redacted(target.url.expose()));
+        if !Notifier::wants(target, notice) {
+            let detail = "PagerDuty is sent only failures, breaches and drift";
+            return Ok(ActionReport::skipped(Action::Notify, detail).to(shown));
+        }
+        let Some(notifier) = &self.notifier else {
+            let detail = format!("would post: {}", notice.summary);
+            return Ok(ActionReport::dry_run(Action::Notify, request, detail).to(shown));
+        };
+        match notifier.send(target, notice).await {
+            Ok(delivered) => {
+                let detail = format!("{} took it: {}", delivered.status, notice.summary);
+                Ok(ActionReport::done(Action::Notify, request, detail).to(shown))
             }
-            // The webhook is not Azure: its 401/403 is a permanent failure, not a bad identity.
-            Err(err) if err.is_unauthorized() => Ok(self.failed(Action::Notify, request, &err)),
-            Err(err) => self.settle(Action::Notify, request, err),
+            Err(err) if err.is_transient() => Err(HandlerError::Transient {
+                action: Action::Notify,
+                source: Box::new(err),
+            }),
+            Err(err) => {
+                let why = chain(&err).to_string();
+                error!(event_id = %notice.event_id, target = %shown, error = %why, "the notification target refused the notification");
+                Ok(ActionReport::failed(Action::Notify, request, why).to(shown))
+            }
         }
     }
 
@@ -364,7 +363,7 @@ impl<'a> Actions<'a> {
         if err.is_transient() {
             return Err(HandlerError::Transient {
                 action,
-                source: err,
+                source: Box::new(err),
             });
         }
         Ok(self.failed(action, request, &err))
@@ -389,7 +388,7 @@ impl<'a> Actions<'a> {
 fn unauthorized(action: Action, err: CallbackError) -> HandlerError {
     HandlerError::Unauthorized {
         action,
-        source: err,
+        source: Box::new(err),
     }
 }
 

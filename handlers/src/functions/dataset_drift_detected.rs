@@ -5,14 +5,13 @@
 //! Function name, folder `function-definitions/DatasetDriftDetected/` and route
 //! `/DatasetDriftDetected` are one name.
 
-use aml_events::{Event, Function, events::DatasetDriftDetected};
+use aml_events::{Event, Function, events::DatasetDriftDetected, notify::Severity};
 use serde_json::json;
 
 use super::{
     HandlerError,
     actions::{Actions, RetrainReason},
-    run_status_changed::with_link,
-    workspace_of,
+    notice, workspace_of,
 };
 use crate::outcome::Outcome;
 
@@ -49,24 +48,40 @@ pub async fn handle(
             placeholder,
         )
         .await?;
-    let mut text = format!(
-        "Drift monitor {} detected drift {} on dataset {}; retraining: {}",
-        drift.data_drift_name.as_deref().unwrap_or("(unnamed)"),
-        drift
-            .drift_coefficient
-            .map_or("(unknown)".to_owned(), |value| format!("{value:.3}")),
-        drift.target_dataset_id.as_deref().unwrap_or("(unknown)"),
-        retrain.detail,
+    let monitor = drift.data_drift_name.as_deref().unwrap_or("(unnamed)");
+    let coefficient = drift
+        .drift_coefficient
+        .map_or("(unknown)".to_owned(), |value| format!("{value:.3}"));
+    let dataset = drift.target_dataset_id.as_deref().unwrap_or("(unknown)");
+    let mut notice = notice::notice(Function::DatasetDriftDetected, event, &drift);
+    notice.title = format!("Drift monitor {monitor} detected drift");
+    notice.summary = format!(
+        "Drift monitor {monitor} detected drift {coefficient} on dataset {dataset}; retraining: {}",
+        retrain.detail
     );
-    let link = with_link(&mut text, workspace.as_ref(), drift.run_id.as_deref());
-    let extra = json!({
-        "retrain": { "status": retrain.status.as_str(), "detail": retrain.detail },
-        "link": link,
-    });
+    notice.severity = Severity::Warning;
+    notice.alert = true;
+    notice.facts = notice::facts([
+        ("Drift monitor", Some(monitor)),
+        ("Drift coefficient", Some(coefficient.as_str())),
+        ("Target dataset", Some(dataset)),
+        ("Retrain", Some(retrain.detail.as_str())),
+    ]);
+    notice.alert_key = notice::alert_key(
+        workspace.as_ref(),
+        drift.data_drift_id.as_deref().or(Some(monitor)),
+        NAME,
+    );
+    notice::link_run(&mut notice, workspace.as_ref(), drift.run_id.as_deref());
+    notice::extra(
+        &mut notice,
+        "retrain",
+        json!({ "status": retrain.status.as_str(), "detail": retrain.detail }),
+    );
     let notify = actions
-        .notify(Function::DatasetDriftDetected, event, &drift, &text, extra)
+        .notify(Function::DatasetDriftDetected, &notice)
         .await?;
     Ok(Outcome::new(Some(Function::DatasetDriftDetected), event)
         .with(retrain)
-        .with(notify))
+        .with_all(notify))
 }

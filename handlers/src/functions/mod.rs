@@ -18,12 +18,11 @@ pub mod dataset_drift_detected;
 pub mod model_deployed;
 pub mod model_registered;
 pub mod monitor_breach;
+pub mod notice;
 pub mod run_completed;
 pub mod run_status_changed;
 
-use aml_events::{
-    AmlEvent, Event, Function, ParseError, WorkspaceId, azure::CallbackError, envelope::Decoded,
-};
+use aml_events::{AmlEvent, Event, Function, ParseError, WorkspaceId, envelope::Decoded};
 use std::time::Instant;
 
 use futures_util::FutureExt;
@@ -35,6 +34,9 @@ use crate::{
     AppContext,
     outcome::{Action, ActionReport, Outcome},
 };
+
+/// A failure's cause: an Azure call's or a notification's error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why an event could not be handled; each host maps these to its statuses in one place.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +52,7 @@ pub enum HandlerError {
         action: Action,
         /// Why: the call and its causes (no secrets).
         #[source]
-        source: CallbackError,
+        source: BoxError,
     },
     /// The delivery's time budget (`AML_DEADLINE_SECONDS`) ran out: answer so that Event Grid
     /// redelivers, before its own 30 s timeout gives up on the attempt.
@@ -69,7 +71,7 @@ pub enum HandlerError {
         action: Action,
         /// What Azure said (no secrets).
         #[source]
-        source: CallbackError,
+        source: BoxError,
     },
 }
 

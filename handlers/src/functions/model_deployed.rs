@@ -3,10 +3,10 @@
 //! Function name, folder `function-definitions/ModelDeployed/` and route `/ModelDeployed` are
 //! one name.
 
-use aml_events::{Event, Function, events::ModelDeployed};
+use aml_events::{Event, Function, events::ModelDeployed, notify::Severity};
 use serde_json::json;
 
-use super::{HandlerError, actions::Actions};
+use super::{HandlerError, actions::Actions, notice, workspace_of};
 use crate::outcome::{ActionStatus, Outcome};
 
 /// The function's name.
@@ -20,32 +20,41 @@ pub async fn handle(
 ) -> Result<Outcome, HandlerError> {
     let models: Vec<&str> = deployed.model_ids().collect();
     let (smoke_test, smoke_facts) = actions.smoke_test().await?;
-    let mut text = format!(
-        "Service {} ({}) was deployed with {}",
-        deployed.service_name.as_deref().unwrap_or("(unnamed)"),
-        deployed
-            .service_compute_type
-            .as_deref()
-            .unwrap_or("unknown compute"),
-        if models.is_empty() {
-            "no model ids".to_owned()
-        } else {
-            models.join(", ")
-        },
-    );
-    if matches!(smoke_test.status, ActionStatus::Done | ActionStatus::Failed) {
-        text.push_str(&format!("; smoke test: {}", smoke_test.detail));
+    let service = deployed.service_name.as_deref().unwrap_or("(unnamed)");
+    let compute = deployed
+        .service_compute_type
+        .as_deref()
+        .unwrap_or("unknown compute");
+    let models = if models.is_empty() {
+        "no model ids".to_owned()
+    } else {
+        models.join(", ")
+    };
+    let mut notice = notice::notice(Function::ModelDeployed, event, &deployed);
+    notice.title = format!("Service {service} deployed");
+    notice.summary = format!("Service {service} ({compute}) was deployed with {models}");
+    let tested = matches!(smoke_test.status, ActionStatus::Done | ActionStatus::Failed);
+    if tested {
+        notice
+            .summary
+            .push_str(&format!("; smoke test: {}", smoke_test.detail));
     }
-    let notify = actions
-        .notify(
-            Function::ModelDeployed,
-            event,
-            &deployed,
-            &text,
-            json!({ "smokeTest": smoke_facts }),
-        )
-        .await?;
+    notice.facts = notice::facts([
+        ("Service", Some(service)),
+        ("Compute", Some(compute)),
+        ("Models", Some(models.as_str())),
+        ("Smoke test", tested.then_some(smoke_test.detail.as_str())),
+    ]);
+    // A deployment that fails its smoke test is a failure to page about.
+    if smoke_test.status == ActionStatus::Failed {
+        notice.title = format!("Service {service} failed its smoke test");
+        notice.severity = Severity::Warning;
+        notice.alert = true;
+    }
+    notice.alert_key = notice::alert_key(workspace_of(event).as_ref(), Some(service), NAME);
+    notice::extra(&mut notice, "smokeTest", json!(smoke_facts));
+    let notify = actions.notify(Function::ModelDeployed, &notice).await?;
     Ok(Outcome::new(Some(Function::ModelDeployed), event)
         .with(smoke_test)
-        .with(notify))
+        .with_all(notify))
 }

@@ -3,9 +3,8 @@
 //! are one name.
 
 use aml_events::{Event, Function, events::ModelRegistered};
-use serde_json::json;
 
-use super::{HandlerError, actions::Actions};
+use super::{HandlerError, actions::Actions, notice, workspace_of};
 use crate::outcome::Outcome;
 
 /// The function's name.
@@ -17,13 +16,19 @@ pub async fn handle(
     model: ModelRegistered,
     actions: &Actions<'_>,
 ) -> Result<Outcome, HandlerError> {
-    let text = format!(
-        "Model {} version {} was registered",
+    let (name, version) = (
         model.model_name.as_deref().unwrap_or("(unnamed)"),
         model.model_version.as_deref().unwrap_or("(unknown)"),
     );
-    let notify = actions
-        .notify(Function::ModelRegistered, event, &model, &text, json!({}))
-        .await?;
-    Ok(Outcome::new(Some(Function::ModelRegistered), event).with(notify))
+    let mut notice = notice::notice(Function::ModelRegistered, event, &model);
+    notice.title = format!("Model {name} version {version} registered");
+    notice.summary = format!("Model {name} version {version} was registered");
+    notice.facts = notice::facts([("Model", Some(name)), ("Version", Some(version))]);
+    notice.alert_key = notice::alert_key(
+        workspace_of(event).as_ref(),
+        Some(&format!("{name}:{version}")),
+        NAME,
+    );
+    let notify = actions.notify(Function::ModelRegistered, &notice).await?;
+    Ok(Outcome::new(Some(Function::ModelRegistered), event).with_all(notify))
 }

@@ -10,14 +10,14 @@
 use aml_events::{
     Event, Function,
     events::{MonitorBreach, RunStatusChanged},
+    notify::Severity,
 };
 use serde_json::json;
 
 use super::{
     HandlerError,
     actions::{Actions, RetrainReason},
-    run_status_changed::with_link,
-    workspace_of,
+    notice, workspace_of,
 };
 use crate::outcome::Outcome;
 
@@ -53,22 +53,41 @@ pub async fn handle(
             placeholder,
         )
         .await?;
-    let mut text = drift_text(&breach, run.run_id.as_deref());
-    let link = with_link(&mut text, workspace.as_ref(), run.run_id.as_deref());
-    let extra = json!({
-        "trigger": "monitor-breach",
-        "signal": breach.signal,
-        "violations": breach.violations,
-        "retrain": { "status": retrain.status.as_str(), "detail": retrain.detail },
-        "link": link,
-    });
-    let notify = actions
-        .notify(Function::RunStatusChanged, event, run, &text, extra)
-        .await?;
+    let run_id = run.run_id.as_deref();
+    let mut notice = notice::notice(Function::RunStatusChanged, event, run);
+    notice.title = match &breach.signal {
+        Some(signal) => format!("Model monitor signal '{signal}' breached its thresholds"),
+        None => "A model monitor breached its thresholds".to_owned(),
+    };
+    notice.summary = drift_text(&breach, run_id);
+    notice.severity = Severity::Warning;
+    notice.alert = true;
+    let worst: Vec<String> = breach
+        .worst(NAMED_VIOLATIONS)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    notice.facts = notice::facts([
+        ("Signal", breach.signal.as_deref()),
+        ("Monitor run", run_id),
+        ("Worst violations", Some(worst.join(", ").as_str())),
+        ("Retrain", Some(retrain.detail.as_str())),
+    ]);
+    notice.alert_key = notice::alert_key(workspace.as_ref(), run_id, "monitor-breach");
+    notice::link_run(&mut notice, workspace.as_ref(), run_id);
+    notice::extra(&mut notice, "trigger", json!("monitor-breach"));
+    notice::extra(&mut notice, "signal", json!(breach.signal));
+    notice::extra(&mut notice, "violations", json!(breach.violations));
+    notice::extra(
+        &mut notice,
+        "retrain",
+        json!({ "status": retrain.status.as_str(), "detail": retrain.detail }),
+    );
+    let notify = actions.notify(Function::RunStatusChanged, &notice).await?;
     Ok(Outcome::new(Some(Function::RunStatusChanged), event)
         .with_breach(&breach)
         .with(retrain)
-        .with(notify))
+        .with_all(notify))
 }
 
 /// A monitor run that carries the tag but did not fail (it recovered, or is still running):
@@ -88,9 +107,9 @@ pub fn not_a_breach(event: &Event<()>, run: &RunStatusChanged) -> Outcome {
     )
 }
 
-/// `Model monitor signal 'churn-drift' breached its thresholds: age JensenShannonDistance 0.42
-/// > 0.1, income PopulationStabilityIndex 0.31 > 0.2 (run <runId>)`; the tag's own text when
-/// it names no violation.
+/// The drift text, e.g. `Model monitor signal 'churn-drift' breached its thresholds: age
+/// JensenShannonDistance 0.42 > 0.1, income PopulationStabilityIndex 0.31 > 0.2 (run r1)`;
+/// the tag's own text when it names no violation.
 pub fn drift_text(breach: &MonitorBreach, run_id: Option<&str>) -> String {
     let run = run_id.unwrap_or("(unknown)");
     let mut text = match &breach.signal {

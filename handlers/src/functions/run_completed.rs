@@ -6,6 +6,7 @@
 use aml_events::{Event, Function, events::RunCompleted};
 
 use super::{HandlerError, actions::Actions, run_status_changed::run_notice, workspace_of};
+use crate::functions::notice;
 use crate::{
     config::AML_NOTIFY_ON,
     outcome::{Action, ActionReport, Outcome},
@@ -31,15 +32,16 @@ pub async fn handle(
     let (enrich, facts) = actions
         .enrich(workspace.as_ref(), experiment, run_id)
         .await?;
-    let (text, extra) = run_notice(
+    let mut notice = notice::notice(Function::RunCompleted, event, &run);
+    run_notice(
+        &mut notice,
         workspace.as_ref(),
         experiment,
         run_id,
         "completed",
         facts.as_ref(),
     );
-    let notify = actions
-        .notify(Function::RunCompleted, event, &run, &text, extra)
-        .await?;
-    Ok(outcome.with(enrich).with(notify))
+    notice.title = format!("Run {} completed", run_id.unwrap_or("(unknown)"));
+    let notify = actions.notify(Function::RunCompleted, &notice).await?;
+    Ok(outcome.with(enrich).with_all(notify))
 }

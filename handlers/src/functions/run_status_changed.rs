@@ -5,13 +5,17 @@
 //! Function name, folder `function-definitions/RunStatusChanged/` and route `/RunStatusChanged`
 //! are one name.
 
-use aml_events::{Event, Function, WorkspaceId, events::RunStatusChanged};
-use serde_json::{Value, json};
+use aml_events::{
+    Event, Function, WorkspaceId,
+    events::{RunStatus, RunStatusChanged},
+    notify::{Notice, Severity},
+};
+use serde_json::json;
 
 use super::{
     HandlerError,
     actions::{Actions, RunFacts},
-    monitor_breach, workspace_of,
+    monitor_breach, notice, workspace_of,
 };
 use crate::{
     config::AML_NOTIFY_RUN_STATUSES,
@@ -60,29 +64,43 @@ pub async fn handle(
     let (enrich, facts) = actions
         .enrich(workspace.as_ref(), experiment, run_id)
         .await?;
-    let (text, extra) = run_notice(
+    let mut notice = notice::notice(Function::RunStatusChanged, event, &run);
+    run_notice(
+        &mut notice,
         workspace.as_ref(),
         experiment,
         run_id,
         &format!("is now {status}"),
         facts.as_ref(),
     );
-    let notify = actions
-        .notify(Function::RunStatusChanged, event, &run, &text, extra)
-        .await?;
-    Ok(outcome.with(enrich).with(notify))
+    let run_name = run_id.unwrap_or("(unknown)");
+    (notice.title, notice.severity, notice.alert) = match status {
+        RunStatus::Failed | RunStatus::NotResponding => {
+            (format!("Run {run_name} failed"), Severity::Error, true)
+        }
+        RunStatus::Canceled => (
+            format!("Run {run_name} was canceled"),
+            Severity::Warning,
+            false,
+        ),
+        other => (format!("Run {run_name} is {other}"), Severity::Info, false),
+    };
+    let notify = actions.notify(Function::RunStatusChanged, &notice).await?;
+    Ok(outcome.with(enrich).with_all(notify))
 }
 
-/// The notification of a run event: "Run r of experiment e is now Failed: <error>", saying so
-/// when run history could not be read, and ending with the run's studio link.
+/// Fills in a run event's notice: "Run r of experiment e is now Failed: <error>" (saying so
+/// when run history could not be read), its facts, and its page in Azure ML studio; the alert
+/// key names the run.
 pub(super) fn run_notice(
+    notice: &mut Notice,
     workspace: Option<&WorkspaceId>,
     experiment: Option<&str>,
     run_id: Option<&str>,
     what: &str,
     facts: Option<&RunFacts>,
-) -> (String, Value) {
-    let mut text = format!(
+) {
+    let mut summary = format!(
         "Run {} of experiment {} {what}",
         run_id.unwrap_or("(unknown)"),
         experiment.unwrap_or("(unknown)")
@@ -91,28 +109,21 @@ pub(super) fn run_notice(
         Some(RunFacts {
             unavailable: Some(why),
             ..
-        }) => text.push_str(&format!(" (run details unavailable: {why})")),
+        }) => summary.push_str(&format!(" (run details unavailable: {why})")),
         Some(RunFacts {
             error: Some(message),
             ..
-        }) => text.push_str(&format!(": {message}")),
+        }) => summary.push_str(&format!(": {message}")),
         _ => {}
     }
-    let link = with_link(&mut text, workspace, run_id);
-    (text, json!({ "run": facts, "link": link }))
-}
-
-/// Ends a notification's text with the run's page in Azure ML studio (SPEC §8.1) and returns
-/// the link, when the workspace and run are known.
-pub(super) fn with_link(
-    text: &mut String,
-    workspace: Option<&WorkspaceId>,
-    run_id: Option<&str>,
-) -> Option<String> {
-    let link = workspace
-        .zip(run_id)
-        .map(|(workspace, run)| workspace.studio_run_url(run))?;
-    text.push_str(" - ");
-    text.push_str(&link);
-    Some(link)
+    notice.summary = summary;
+    notice.facts = notice::facts([
+        ("Experiment", experiment),
+        ("Run", run_id),
+        ("Status", facts.and_then(|facts| facts.status.as_deref())),
+        ("Error", facts.and_then(|facts| facts.error.as_deref())),
+    ]);
+    notice.alert_key = notice::alert_key(workspace, run_id, &notice.function);
+    notice::link_run(notice, workspace, run_id);
+    notice::extra(notice, "run", json!(facts));
 }

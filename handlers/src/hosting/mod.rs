@@ -245,7 +245,7 @@ mod tests {
     fn failures_answer_with_every_cause() {
         let err = HostError::from(HandlerError::Transient {
             action: Action::Enrich,
-            source: azure_answered("get run", 503),
+            source: Box::new(azure_answered("get run", 503)),
         });
         let answer = err.to_answer(Context::default());
         assert_eq!(answer.status, 503);
@@ -264,7 +264,7 @@ mod tests {
             (
                 HandlerError::Transient {
                     action: Action::Enrich,
-                    source: azure_answered("get run", 503),
+                    source: Box::new(azure_answered("get run", 503)),
                 }
                 .into(),
                 503,
@@ -272,7 +272,7 @@ mod tests {
             (
                 HandlerError::Unauthorized {
                     action: Action::Retrain,
-                    source: azure_answered("create or update job", 403),
+                    source: Box::new(azure_answered("create or update job", 403)),
                 }
                 .into(),
                 500,

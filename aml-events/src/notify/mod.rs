@@ -1,0 +1,29 @@
+//! Notifications, which are not Azure ML: one neutral [`Notice`] per event, rendered for each
+//! target's kind (SPEC §8.7) and posted to it.
+//!
+//! # Layout
+//! - [`notice`]: the [`Notice`] itself: title, summary, severity, facts, link, event id, and
+//!   the alert key PagerDuty deduplicates on; and [`limit`], the one way every renderer cuts
+//!   a text to its target's limit.
+//! - one module per kind, each a pure `render(&Notice) -> serde_json::Value`: [`teams`]
+//!   (an Adaptive Card in the Workflows envelope), [`slack`] (Block Kit), [`discord`] (an
+//!   embed), [`pagerduty`] (Events API v2, which also takes the routing key), [`webhook`] (the
+//!   project's own JSON).
+//! - [`target`]: where notices go: `AML_NOTIFY_URL`'s targets and their kinds.
+//! - [`send`]: the [`Notifier`], which posts a notice to a target through the shared retry
+//!   pipeline and judges the answer by the target's kind.
+//!
+//! Rendering never fails and never sends; sending lives in one place.
+
+pub mod discord;
+pub mod notice;
+pub mod pagerduty;
+pub mod send;
+pub mod slack;
+pub mod target;
+pub mod teams;
+pub mod webhook;
+
+pub use notice::{Fact, Notice, Severity, limit};
+pub use send::{Delivered, Notifier, NotifierOptions, NotifyError};
+pub use target::{AML_NOTIFY_PAGERDUTY_KEY, Kind, PAGERDUTY_EVENTS_URL, Target, TargetError};

@@ -1,0 +1,278 @@
+//! Posting a notice to its targets: each rendered for its kind, sent through the shared retry
+//! pipeline ([`crate::pipeline`]) deliberately at least once (SPEC §8.3: connect errors,
+//! timeouts, 408, 429 and any 5xx are retried within the deadline, `Retry-After` honoured; a
+//! 4xx refusal is final), and judged by what the kind answers on success.
+//!
+//! A refusal is reported with the target's own answer (Slack's `channel_not_found`,
+//! PagerDuty's `errors`), with the target's key removed from it. No redirect is followed: a
+//! target URL carries its key, and the body is the target's alone.
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use serde_json::Value;
+
+use super::{Kind, Notice, Target, discord, pagerduty, slack, teams, webhook};
+use crate::{
+    azure::{ClientError, RetryPolicy},
+    pipeline::{self, Answer, Deadline, Repeat, Retryable},
+    redact,
+};
+
+/// How much of a target's answer an error repeats.
+const ANSWER_CHARS: usize = 300;
+
+/// How the notifier sends. `Default` is SPEC §8.3's budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifierOptions {
+    /// Longest a single attempt may take; cuts hung targets.
+    pub request_timeout: Duration,
+    /// Longest a single attempt may take to connect.
+    pub connect_timeout: Duration,
+    /// What is retried, and how patiently.
+    pub retry: RetryPolicy,
+    /// Budget of one notice to one target, all attempts and waits included.
+    pub deadline: Duration,
+}
+
+impl Default for NotifierOptions {
+    fn default() -> Self {
+        NotifierOptions {
+            request_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+            deadline: Duration::from_secs(25),
+        }
+    }
+}
+
+/// Sends notices. Build it once and clone it freely: clones share the connection pool.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    http: reqwest::Client,
+    options: NotifierOptions,
+    /// An absolute deadline set by [`Notifier::with_deadline`].
+    deadline: Option<Instant>,
+}
+
+/// A target that took the notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// Its status.
+    pub status: u16,
+    /// From sending the last attempt to the end of its answer.
+    pub latency: Duration,
+    /// Its answer, shortened, without the target's key.
+    pub answer: String,
+}
+
+/// A notice that did not reach its target.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    /// The target answered, and not with success.
+    #[error("{target} answered {status}{}", answer_suffix(answer))]
+    Refused {
+        /// `slack https://hooks.slack.com/…`.
+        target: String,
+        /// The status.
+        status: u16,
+        /// The target's own words (`channel_not_found`), shortened, without its key.
+        answer: String,
+    },
+    /// The target could not be reached: connection refused, timeout, TLS.
+    #[error("could not reach {target}")]
+    Transport {
+        /// The target.
+        target: String,
+        /// Why, without the URL.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The deadline came before the target took the notice.
+    #[error("{target} did not take the notification within its deadline of {} s", budget.as_secs())]
+    DeadlineExceeded {
+        /// The target.
+        target: String,
+        /// How long it had.
+        budget: Duration,
+        /// The failure of the attempt before the one the deadline cut, if any.
+        #[source]
+        last: Option<Box<NotifyError>>,
+    },
+    /// The target's URL cannot be used (checked at start-up, so rare).
+    #[error("{target} has no usable URL")]
+    InvalidUrl {
+        /// The target.
+        target: String,
+    },
+}
+
+fn answer_suffix(answer: &str) -> String {
+    if answer.is_empty() {
+        String::new()
+    } else {
+        format!(": {answer}")
+    }
+}
+
+impl NotifyError {
+    /// Whether trying later may succeed: no connection, a timeout, the deadline, or a final
+    /// answer of 408, 429 or 5xx. A 4xx refusal is final.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            NotifyError::Refused { status, .. } => {
+                crate::azure::retry::is_retryable_status_at_least_once(*status)
+            }
+            NotifyError::Transport { source, .. } => {
+                crate::azure::error::transport_is_transient(source)
+            }
+            NotifyError::DeadlineExceeded { .. } => true,
+            NotifyError::InvalidUrl { .. } => false,
+        }
+    }
+}
+
+impl Retryable for NotifyError {
+    fn retryable(&self, repeat: Repeat) -> bool {
+        match self {
+            NotifyError::Transport { source, .. } => repeat.retries_transport(source),
+            _ => false,
+        }
+    }
+}
+
+impl Notifier {
+    /// A notifier with its own HTTP client.
+    pub fn new(options: NotifierOptions) -> Result<Notifier, ClientError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.request_timeout)
+            .user_agent(concat!("aml-handlers/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(ClientError::Http)?;
+        Ok(Notifier {
+            http,
+            options,
+            deadline: None,
+        })
+    }
+
+    /// The same notifier, with every notice also bounded by `deadline` (the end of the
+    /// current delivery). Cheap: the clone shares the connection pool.
+    pub fn with_deadline(&self, deadline: Instant) -> Notifier {
+        Notifier {
+            deadline: Some(deadline),
+            ..self.clone()
+        }
+    }
+
+    /// Whether `target` takes `notice` at all: PagerDuty pages only for alerts (failures,
+    /// breaches, drift); every other kind takes every notice.
+    pub fn wants(target: &Target, notice: &Notice) -> bool {
+        target.kind != Kind::PagerDuty || notice.alert
+    }
+
+    /// The body `target` is sent for `notice`.
+    pub fn body(target: &Target, notice: &Notice) -> Value {
+        match target.kind {
+            Kind::Teams => teams::render(notice),
+            Kind::Slack => slack::render(notice),
+            Kind::Discord => discord::render(notice),
+            Kind::PagerDuty => pagerduty::render(
+                notice,
+                target.routing_key.as_ref().map_or("", |key| key.expose()),
+            ),
+            Kind::Webhook => webhook::render(notice),
+        }
+    }
+
+    /// Posts `notice` to `target`, with `Idempotency-Key: <event id>` (no chat tool honours
+    /// it, but a webhook of the user's own may).
+    pub async fn send(&self, target: &Target, notice: &Notice) -> Result<Delivered, NotifyError> {
+        let shown = target.display();
+        let url = target.post_url().ok_or_else(|| NotifyError::InvalidUrl {
+            target: shown.clone(),
+        })?;
+        let body = serde_json::to_vec(&Notifier::body(target, notice)).unwrap_or_default();
+        let idempotency_key = HeaderValue::from_str(&notice.event_id).ok();
+        let deadline = Deadline::starting_now(self.options.deadline, self.deadline);
+        let request = pipeline::Request {
+            operation: "notify",
+            // Deliberately at least once (SPEC §8.3): a lost alert costs more than a repeated
+            // one, and the ledger and PagerDuty's `dedup_key` absorb repeats.
+            repeat: Repeat::AtLeastOnce,
+            policy: &self.options.retry,
+            deadline,
+            answered: &|answer: Answer| refused(target, &shown, answer),
+            too_late: &|budget, last: Option<NotifyError>| NotifyError::DeadlineExceeded {
+                target: shown.clone(),
+                budget,
+                last: last.map(Box::new),
+            },
+        };
+        let attempt = || {
+            let mut request = self
+                .http
+                .post(url.clone())
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+            if let Some(key) = &idempotency_key {
+                request = request.header("Idempotency-Key", key.clone());
+            }
+            let shown = shown.clone();
+            async move {
+                Answer::fetch(request)
+                    .await
+                    .map_err(|source| NotifyError::Transport {
+                        target: shown,
+                        source: source.without_url(),
+                    })
+            }
+        };
+        let answer = pipeline::send(request, attempt).await?;
+        if target.kind.accepts(answer.status.as_u16()) {
+            Ok(Delivered {
+                status: answer.status.as_u16(),
+                latency: answer.latency,
+                answer: answer_text(target, &answer.body),
+            })
+        } else {
+            Err(refused(target, &shown, answer))
+        }
+    }
+}
+
+fn refused(target: &Target, shown: &str, answer: Answer) -> NotifyError {
+    NotifyError::Refused {
+        target: shown.to_owned(),
+        status: answer.status.as_u16(),
+        answer: answer_text(target, &answer.body),
+    }
+}
+
+/// A target's answer in a few words: the message of a JSON error (`message`,
+/// `error.message`, PagerDuty's `errors`), or the text as sent (Slack answers
+/// `channel_not_found`); on one line, shortened, the target's key removed.
+fn answer_text(target: &Target, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let words = match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(object)) => {
+            let message = object
+                .get("message")
+                .or_else(|| object.get("error").and_then(|error| error.get("message")))
+                .and_then(Value::as_str);
+            let errors = object.get("errors").filter(|errors| !errors.is_null());
+            match (message, errors) {
+                (Some(message), Some(errors)) => format!("{message} {errors}"),
+                (Some(message), None) => message.to_owned(),
+                _ => text.into_owned(),
+            }
+        }
+        _ => text.into_owned(),
+    };
+    let one_line = words.split_whitespace().collect::<Vec<_>>().join(" ");
+    let secrets = target.secrets();
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    redact::text(&one_line, &secrets, ANSWER_CHARS)
+}

@@ -1,0 +1,41 @@
+//! The plain `webhook` kind: the project's own JSON (SPEC §8.1), for any endpoint that is not
+//! a chat tool or PagerDuty: a Logic App, a function, a queue's HTTP front.
+//!
+//! ```text
+//! {"text": "<summary>", "title", "severity", "eventId", "eventType", "subject", "function",
+//!  "workspace", "time", "link", "data", ...extra}
+//! ```
+//!
+//! `subject`, `workspace`, `time` and `link` are `null` when the notice has none, so a receiver
+//! always finds every key. The keys of [`Notice::extra`] (`run`, `retrain`, `smokeTest`, ...)
+//! sit beside them at the top level; where one has the name of a fixed key, the fixed key
+//! wins, so `text` or `eventId` always mean the same.
+//!
+//! No text is cut: no vendor sets a limit here, and the receiver is the user's own code, which
+//! should see the event's data whole.
+
+use serde_json::{Value, json};
+
+use super::Notice;
+
+/// The webhook body for `notice`.
+pub fn render(notice: &Notice) -> Value {
+    let mut body = notice.extra.clone();
+    let fixed = [
+        ("text", json!(notice.summary)),
+        ("title", json!(notice.title)),
+        ("severity", json!(notice.severity)),
+        ("eventId", json!(notice.event_id)),
+        ("eventType", json!(notice.event_type)),
+        ("subject", json!(notice.subject)),
+        ("function", json!(notice.function)),
+        ("workspace", json!(notice.workspace)),
+        ("time", json!(notice.time)),
+        ("link", json!(notice.link)),
+        ("data", notice.data.clone()),
+    ];
+    for (key, value) in fixed {
+        body.insert(key.to_owned(), value);
+    }
+    Value::Object(body)
+}

@@ -1,0 +1,356 @@
+//! The notifier against loopback stand-ins that answer like each vendor (SPEC §8.7, §8.3):
+//! each kind's success statuses, a refusal reported in the target's own words, 429 with
+//! `Retry-After` within the deadline, at-least-once retries, no redirect, and never the
+//! target's key in an error.
+
+mod azure_mock;
+
+use std::time::Duration;
+
+use aml_events::{
+    Secret, chain,
+    notify::{Fact, Notice, Notifier, NotifierOptions, NotifyError, Severity, Target},
+};
+use azure_mock::RefusingPort;
+use serde_json::{Map, json};
+use wiremock::{
+    Mock, MockServer, ResponseTemplate,
+    matchers::{any, header, method, path, query_param},
+};
+
+/// A failed run, as `RunStatusChanged` notices it.
+fn failed_run() -> Notice {
+    Notice {
+        title: "Run churn_run_7 failed".into(),
+        summary: "Run churn_run_7 of experiment churn-training is now Failed: No module named 'sklearn'".into(),
+        severity: Severity::Error,
+        facts: vec![Fact::new("Experiment", "churn-training"), Fact::new("Run", "churn_run_7")],
+        link: Some("https://ml.azure.com/runs/churn_run_7?wsid=/subscriptions/s/resourcegroups/rg/workspaces/ws".into()),
+        event_id: "event-1".into(),
+        event_type: "Microsoft.MachineLearningServices.RunStatusChanged".into(),
+        function: "RunStatusChanged".into(),
+        subject: Some("experiments/e/runs/churn_run_7".into()),
+        workspace: Some("/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws".into()),
+        time: None,
+        alert: true,
+        alert_key: "ws/churn_run_7/RunStatusChanged".into(),
+        data: json!({"runId": "churn_run_7"}),
+        extra: Map::new(),
+    }
+}
+
+fn target(kind: &str, server: &MockServer, path: &str) -> Target {
+    let mut target = Target::parse(
+        &format!("{kind}:{}{path}", server.uri()),
+        "AML_NOTIFY_URL",
+        1,
+    )
+    .unwrap();
+    if kind == "pagerduty" {
+        target.routing_key = Some(Secret::new("R0UT1NG-KEY-0123456789"));
+    }
+    target
+}
+
+fn notifier(change: impl FnOnce(&mut NotifierOptions)) -> Notifier {
+    let mut options = NotifierOptions {
+        request_timeout: Duration::from_secs(5),
+        ..NotifierOptions::default()
+    };
+    options.retry.initial_backoff = Duration::from_millis(20);
+    change(&mut options);
+    Notifier::new(options).unwrap()
+}
+
+#[tokio::test]
+async fn each_kind_is_judged_by_its_own_success_status() {
+    for (kind, status, body, accepted) in [
+        ("teams", 202, "", true),
+        ("slack", 200, "ok", true),
+        ("slack", 204, "", false),
+        ("discord", 200, r#"{"id":"1"}"#, true),
+        ("discord", 204, "", true),
+        (
+            "pagerduty",
+            202,
+            r#"{"status":"success","message":"Event processed","dedup_key":"k"}"#,
+            true,
+        ),
+        ("pagerduty", 200, "", false),
+        ("webhook", 201, "", true),
+    ] {
+        // Arrange
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(header("idempotency-key", "event-1"))
+            .and(header("content-type", "application/json"))
+            .respond_with(ResponseTemplate::new(status).set_body_string(body))
+            .expect(1)
+            .mount(&server)
+            .await;
+
+        // Act
+        let result = notifier(|_| {})
+            .send(&target(kind, &server, "/hook"), &failed_run())
+            .await;
+
+        // Assert
+        assert_eq!(result.is_ok(), accepted, "{kind} {status}: {result:?}");
+        let requests = server.received_requests().await.unwrap();
+        assert!(
+            requests[0].headers.get("authorization").is_none(),
+            "no token to a chat tool"
+        );
+    }
+}
+
+#[tokio::test]
+async fn discord_is_asked_to_wait_for_its_answer() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/webhooks/1/tok"))
+        .and(query_param("wait", "true"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let delivered = notifier(|_| {})
+        .send(
+            &target("discord", &server, "/api/webhooks/1/tok"),
+            &failed_run(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(delivered.status, 200);
+}
+
+// Slack answers refusals in plain text; PagerDuty in JSON with `errors`.
+// See <https://api.slack.com/messaging/webhooks#handling_errors> and
+// <https://developer.pagerduty.com/docs/events-api-v2-overview#response-codes--retry-logic>.
+#[tokio::test]
+async fn a_refusal_is_reported_in_the_targets_own_words_and_not_retried() {
+    for (kind, status, body, words) in [
+        ("slack", 404, "channel_not_found", "channel_not_found"),
+        ("slack", 403, "invalid_token", "invalid_token"),
+        (
+            "pagerduty",
+            400,
+            r#"{"status":"invalid event","message":"Event object is invalid","errors":["'routing_key' is invalid"]}"#,
+            "Event object is invalid",
+        ),
+        (
+            "discord",
+            400,
+            r#"{"message":"Cannot send an empty message","code":50006}"#,
+            "Cannot send an empty message",
+        ),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(status).set_body_string(body))
+            .expect(1)
+            .mount(&server)
+            .await;
+
+        let err = notifier(|_| {})
+            .send(
+                &target(kind, &server, "/services/T0/B0/H00K-SECRET-PART"),
+                &failed_run(),
+            )
+            .await
+            .unwrap_err();
+
+        let shown = chain(&err).to_string();
+        assert!(
+            shown.contains(&status.to_string()) && shown.contains(words),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("H00K-SECRET-PART") && !shown.contains("R0UT1NG"),
+            "{shown}"
+        );
+        assert!(!err.is_transient(), "{shown}");
+    }
+}
+
+#[tokio::test]
+async fn throttling_is_honoured_within_the_deadline() {
+    // Arrange: Slack's 429 asks for one second.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "1")
+                .set_body_string("rate_limited"),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let started = std::time::Instant::now();
+
+    // Act
+    let delivered = notifier(|_| {})
+        .send(&target("slack", &server, "/hook"), &failed_run())
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(delivered.status, 200);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited as asked"
+    );
+}
+
+#[tokio::test]
+async fn a_throttle_past_the_deadline_is_transient_and_says_so() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "10000000000000000000")
+                .set_body_string("rate_limited"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let err = notifier(|options| options.deadline = Duration::from_secs(5))
+        .send(&target("slack", &server, "/hook"), &failed_run())
+        .await
+        .unwrap_err();
+
+    assert!(err.is_transient());
+    assert!(
+        chain(&err).to_string().contains("429: rate_limited"),
+        "{err}"
+    );
+}
+
+// See: issue 13, "Idempotency from the method": a notification is a POST, yet deliberately
+// at least once (SPEC §8.3): connect errors, timeouts, 408, 429 and any 5xx are retried.
+#[tokio::test]
+async fn a_notification_is_retried_on_any_server_error_and_a_timeout() {
+    let hung = ResponseTemplate::new(200).set_delay(Duration::from_secs(60));
+    for (first, what) in [
+        (ResponseTemplate::new(500), "500"),
+        (ResponseTemplate::new(501), "501"),
+        (ResponseTemplate::new(408), "408"),
+        (hung, "a hung receiver"),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(first)
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+            .expect(1)
+            .mount(&server)
+            .await;
+
+        let delivered = notifier(|options| options.request_timeout = Duration::from_millis(300))
+            .send(&target("webhook", &server, "/hook"), &failed_run())
+            .await;
+
+        assert_eq!(delivered.map(|d| d.status).ok(), Some(200), "after {what}");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_target_says_why_without_its_url() {
+    let closed = RefusingPort::new();
+    let target = Target::parse(
+        &format!(
+            "slack:http://{}/services/T0/B0/H00K-SECRET-PART",
+            closed.addr()
+        ),
+        "AML_NOTIFY_URL",
+        1,
+    )
+    .unwrap();
+
+    let err = notifier(|options| options.deadline = Duration::from_secs(2))
+        .send(&target, &failed_run())
+        .await
+        .unwrap_err();
+
+    let shown = chain(&err).to_string();
+    assert!(err.is_transient(), "{shown}");
+    assert!(
+        shown.to_lowercase().contains("connection refused"),
+        "{shown}"
+    );
+    assert!(!shown.contains("H00K-SECRET-PART"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_notification_cut_by_the_deadline_shows_no_url() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(60)))
+        .mount(&server)
+        .await;
+
+    let err = notifier(|options| {
+        options.request_timeout = Duration::from_millis(300);
+        options.deadline = Duration::from_millis(450);
+    })
+    .send(
+        &target("webhook", &server, "/H00K-SECRET-PART"),
+        &failed_run(),
+    )
+    .await
+    .unwrap_err();
+
+    let shown = chain(&err).to_string();
+    assert!(
+        matches!(
+            err,
+            NotifyError::DeadlineExceeded { .. } | NotifyError::Transport { .. }
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("timed out") || shown.contains("deadline"),
+        "{shown}"
+    );
+    assert!(!shown.contains("H00K-SECRET-PART"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    let elsewhere = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&elsewhere)
+        .await;
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("Location", format!("{}/steal", elsewhere.uri())),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let err = notifier(|_| {})
+        .send(&target("webhook", &server, "/hook"), &failed_run())
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(err, NotifyError::Refused { status: 307, .. }),
+        "{err}"
+    );
+}

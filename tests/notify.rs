@@ -1,0 +1,371 @@
+//! Notifications where teams read them (SPEC §8.7), end to end: the real `serve`, one failed
+//! run, and a loopback stand-in per target kind answering as the vendor does; each body checked
+//! field by field; PagerDuty's alerts collapsing by `dedup_key`; `notify --test` against the
+//! same stand-ins; retired Office 365 connector URLs stopping start-up.
+
+mod common;
+
+use common::{command, stand_in::*};
+use serde_json::{Value, json};
+use wiremock::{
+    Mock, MockServer, ResponseTemplate,
+    matchers::{method, path, query_param},
+};
+
+const PAGERDUTY_KEY: &str = "pd-routing-key-0123456789abcdef";
+
+/// One stand-in per kind, each answering its vendor's success.
+struct Targets {
+    teams: MockServer,
+    slack: MockServer,
+    discord: MockServer,
+    pagerduty: MockServer,
+}
+
+impl Targets {
+    async fn start() -> Targets {
+        let targets = Targets {
+            teams: MockServer::start().await,
+            slack: MockServer::start().await,
+            discord: MockServer::start().await,
+            pagerduty: MockServer::start().await,
+        };
+        // Teams Workflows accept with 202 and an empty body.
+        Mock::given(method("POST"))
+            .and(path("/workflows/w1/triggers/manual/paths/invoke"))
+            .respond_with(ResponseTemplate::new(202))
+            .mount(&targets.teams)
+            .await;
+        // Slack answers 200 `ok`.
+        Mock::given(method("POST"))
+            .and(path("/services/T0/B0/slack-secret"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+            .mount(&targets.slack)
+            .await;
+        // Discord with `wait=true` answers 200 with the message.
+        Mock::given(method("POST"))
+            .and(path("/api/webhooks/1/discord-secret"))
+            .and(query_param("wait", "true"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1", "type": 0})))
+            .mount(&targets.discord)
+            .await;
+        // PagerDuty answers 202 with the dedup key.
+        Mock::given(method("POST"))
+            .and(path("/v2/enqueue"))
+            .respond_with(ResponseTemplate::new(202).set_body_json(
+                json!({"status": "success", "message": "Event processed", "dedup_key": "k"}),
+            ))
+            .mount(&targets.pagerduty)
+            .await;
+        targets
+    }
+
+    /// `AML_NOTIFY_URL`: every kind, by prefix (the stand-ins are on loopback).
+    fn setting(&self) -> String {
+        format!(
+            "teams:{}/workflows/w1/triggers/manual/paths/invoke?api-version=1&sig=teams-secret, slack:{}/services/T0/B0/slack-secret discord:{}/api/webhooks/1/discord-secret,pagerduty:{}/v2/enqueue",
+            self.teams.uri(),
+            self.slack.uri(),
+            self.discord.uri(),
+            self.pagerduty.uri()
+        )
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AML_NOTIFY_URL", self.setting()),
+            ("AML_NOTIFY_PAGERDUTY_KEY", PAGERDUTY_KEY.into()),
+            ("RUST_LOG", "debug".into()),
+        ]
+    }
+}
+
+async fn bodies(server: &MockServer) -> Vec<Value> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|request| serde_json::from_slice(&request.body).unwrap())
+        .collect()
+}
+
+fn failed(id: &str) -> Value {
+    event(
+        "RunStatusChanged",
+        id,
+        json!({"experimentName": "churn-training", "runId": "churn_run_7", "runStatus": "Failed"}),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_failed_run_reaches_every_kind_in_its_own_shape() {
+    // Arrange: no Azure credentials; notifications go out all the same.
+    let targets = Targets::start().await;
+    let server = start(&targets.env());
+    let first = new_id("run");
+
+    // Act: the failure, Event Grid redelivering it, and a second failure of the same run.
+    let (status, body, _) = webhook(&server, "", &[failed(&first)]).await;
+    let (again, _, _) = webhook(&server, "", &[failed(&first)]).await;
+    let (later, _, _) = host(&server, "RunStatusChanged", &failed(&new_id("run"))).await;
+
+    // Assert: one report per target, each naming it.
+    assert_eq!((status, again, later), (200, 200, 200), "{body}");
+    let notified: Vec<(&str, &str)> = body["results"][0]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|action| action["action"] == "notify")
+        .map(|action| {
+            (
+                action["status"].as_str().unwrap(),
+                action["target"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(notified.len(), 4, "{body}");
+    assert!(
+        notified.iter().all(|(status, _)| *status == "done"),
+        "{body}"
+    );
+    let kinds: Vec<&str> = notified
+        .iter()
+        .map(|(_, target)| target.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(kinds, ["teams", "slack", "discord", "pagerduty"]);
+    assert!(
+        !body.to_string().contains("secret"),
+        "no target key in the answer: {body}"
+    );
+
+    // Teams: an Adaptive Card 1.4 in the Workflows message envelope.
+    let teams = bodies(&targets.teams).await;
+    assert_eq!(teams.len(), 2, "the redelivery was not posted again");
+    let card = &teams[0];
+    assert_eq!(card["type"], "message");
+    let attachment = &card["attachments"][0];
+    assert_eq!(
+        attachment["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert_eq!(attachment["contentUrl"], Value::Null);
+    let content = &attachment["content"];
+    assert_eq!(content["type"], "AdaptiveCard");
+    assert_eq!(
+        content["$schema"],
+        "http://adaptivecards.io/schemas/adaptive-card.json"
+    );
+    assert_eq!(content["version"], "1.4");
+    let elements: Vec<&str> = content["body"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(elements, ["TextBlock", "TextBlock", "FactSet"]);
+    assert!(
+        content["body"][1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("churn_run_7")
+    );
+    assert_eq!(content["actions"][0]["type"], "Action.OpenUrl");
+    assert!(
+        content["actions"][0]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://ml.azure.com/runs/churn_run_7?wsid=")
+    );
+
+    // Slack: text and Block Kit blocks.
+    let slack = bodies(&targets.slack).await;
+    let blocks: Vec<&str> = slack[0]["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(blocks.first(), Some(&"header"));
+    assert!(
+        blocks.contains(&"section") && blocks.contains(&"context"),
+        "{blocks:?}"
+    );
+    assert_eq!(blocks.last(), Some(&"actions"));
+    assert!(slack[0]["text"].as_str().unwrap().contains("churn_run_7"));
+
+    // Discord: content and one embed with the event id in its footer.
+    let discord = bodies(&targets.discord).await;
+    let embed = &discord[0]["embeds"][0];
+    assert!(
+        discord[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("churn_run_7")
+    );
+    assert_eq!(embed["footer"]["text"], first);
+    assert!(
+        embed["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://ml.azure.com/runs/")
+    );
+    assert!(!embed["fields"].as_array().unwrap().is_empty());
+
+    // PagerDuty: an Events API v2 trigger; both failures of the run share one dedup_key.
+    let pagerduty = bodies(&targets.pagerduty).await;
+    assert_eq!(pagerduty.len(), 2);
+    let alert = &pagerduty[0];
+    assert_eq!(alert["routing_key"], PAGERDUTY_KEY);
+    assert_eq!(alert["event_action"], "trigger");
+    assert_eq!(alert["payload"]["severity"], "error");
+    assert!(
+        alert["payload"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("churn_run_7")
+    );
+    assert_eq!(alert["payload"]["source"], WORKSPACE);
+    assert_eq!(
+        alert["dedup_key"], pagerduty[1]["dedup_key"],
+        "one incident per run"
+    );
+    assert_eq!(alert["links"][0]["href"], content["actions"][0]["url"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pagerduty_is_sent_only_alerts() {
+    let targets = Targets::start().await;
+    let server = start(&targets.env());
+
+    let (status, body, _) = webhook(&server, "", &[registered(&new_id("model"))]).await;
+
+    assert_eq!(status, 200, "{body}");
+    let pagerduty = body["results"][0]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|action| action["target"].as_str().unwrap().starts_with("pagerduty"))
+        .unwrap()
+        .clone();
+    assert_eq!(pagerduty["status"], "skipped", "{pagerduty}");
+    assert!(bodies(&targets.pagerduty).await.is_empty());
+    assert_eq!(bodies(&targets.slack).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refusing_target_is_reported_in_its_own_words() {
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(404).set_body_string("channel_not_found"))
+        .expect(1)
+        .mount(&slack)
+        .await;
+    let server = start(&[(
+        "AML_NOTIFY_URL",
+        format!("slack:{}/services/T0/B0/slack-secret", slack.uri()),
+    )]);
+
+    let (status, body, _) = webhook(&server, "", &[failed(&new_id("run"))]).await;
+
+    assert_eq!(
+        status, 200,
+        "a refusal is permanent, not a reason to redeliver: {body}"
+    );
+    let notify = &body["results"][0]["actions"][1];
+    assert_eq!(notify["status"], "failed", "{body}");
+    assert!(
+        notify["detail"]
+            .as_str()
+            .unwrap()
+            .contains("404: channel_not_found"),
+        "{notify}"
+    );
+    assert!(!body.to_string().contains("slack-secret"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notify_test_sends_a_sample_to_each_target_and_prints_each_answer() {
+    let targets = Targets::start().await;
+    let env = targets.env();
+
+    let output = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        command(&["notify", "--test"], &env).output().unwrap()
+    })
+    .await
+    .unwrap();
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(
+        lines[0].starts_with("teams http://127.0.0.1:") && lines[0].contains("answered 202"),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with("slack ") && lines[1].ends_with("answered 200: ok"),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].starts_with("discord ") && lines[2].contains("answered 200"),
+        "{stdout}"
+    );
+    assert!(
+        lines[3].starts_with("pagerduty ") && lines[3].contains("answered 202"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("secret"), "{stdout}");
+    assert_eq!(
+        bodies(&targets.pagerduty).await[0]["event_action"],
+        "trigger"
+    );
+
+    // --to one target that refuses: its answer printed, exit 1.
+    let refusing = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(403).set_body_string("invalid_token"))
+        .mount(&refusing)
+        .await;
+    let to = format!("slack:{}/services/T0/B0/other-secret", refusing.uri());
+    let output = tokio::task::spawn_blocking(move || {
+        command(&["notify", "--test", "--to", &to], &[])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("answered 403: invalid_token"), "{stdout}");
+}
+
+#[test]
+fn a_retired_office_365_connector_stops_start_up_naming_workflows() {
+    let output = command(
+        &["serve", "--port", "0"],
+        &[(
+            "AML_NOTIFY_URL",
+            "https://contoso.webhook.office.com/webhookb2/abc/IncomingWebhook/def/connector-secret",
+        )],
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("AML_NOTIFY_URL") && stderr.contains("Workflows"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("connector-secret"), "{stderr}");
+    assert!(output.stdout.is_empty(), "no ready line");
+}
