@@ -515,3 +515,50 @@ fn round_trips() {
         }
     }
 }
+
+#[test]
+fn a_time_without_an_offset_is_read_as_utc() {
+    // See: issue 13, "A time without an offset is read as UTC"
+    // SPEC §6.1: `2018-10-12T15:42:04.949555` (Azure's own SDK tests) reads as UTC, as Azure's
+    // .NET SDK reads it; an event is never refused over the form of its time alone.
+    for name in [
+        "variants/event_grid_kept_as_written.json",
+        "variants/cloud_event_kept_as_written.json",
+    ] {
+        let body = fixture(name);
+        let events = envelope::parse(None, &body).unwrap_or_else(|err| panic!("{name}: {err}"));
+        assert_eq!(
+            events[0].time.unwrap().to_string(),
+            "2018-10-12T15:42:04.949555Z",
+            "{name}"
+        );
+        let decoded = envelope::parse_decoded(None, &body).unwrap();
+        assert_eq!(decoded[0].time, events[0].time);
+    }
+
+    let events = read("variants/event_grid_kept_as_written.json");
+    assert_eq!(
+        events[2].time.unwrap().to_string(),
+        "2019-07-05T01:02:03Z"
+    );
+    let AmlEvent::DatasetDriftDetected(drift) = events[2].decode().unwrap() else {
+        panic!("not a DatasetDriftDetected")
+    };
+    assert_eq!(
+        drift.start_time.unwrap().to_string(),
+        "2019-07-04T00:00:00Z"
+    );
+    assert_eq!(
+        drift.end_time.unwrap().to_string(),
+        "2019-07-05T00:00:00.5Z"
+    );
+
+    // Impossible dates and garbage are still refused, offset or not.
+    for time in ["2024-02-30T12:00:00", "2024-03-01T12:00:00.", "2024-03-01T25:00:00"] {
+        let body = format!(
+            r#"{{"id":"1","eventType":"t","subject":"s","eventTime":"{time}"}}"#
+        );
+        let err = envelope::parse(None, body.as_bytes()).unwrap_err();
+        assert_eq!(err.field().as_deref(), Some("eventTime"), "{time}: {err}");
+    }
+}
