@@ -562,3 +562,69 @@ fn a_time_without_an_offset_is_read_as_utc() {
         assert_eq!(err.field().as_deref(), Some("eventTime"), "{time}: {err}");
     }
 }
+
+#[test]
+fn model_versions_keep_their_digits() {
+    // See: issue 13, "Numbers keep their digits"
+    // SPEC §6.1: `12345678901234567890` reads as that string, `1.10` as "1.10".
+    let versions = |name: &str| -> Vec<Option<String>> {
+        let body = fixture(name);
+        let two_steps: Vec<_> = envelope::parse(None, &body)
+            .unwrap()
+            .iter()
+            .map(|event| event.decode().unwrap())
+            .collect();
+        let one_pass: Vec<_> = envelope::parse_decoded(None, &body)
+            .unwrap()
+            .into_iter()
+            .map(|event| event.data.unwrap().unwrap())
+            .collect();
+        assert_eq!(one_pass, two_steps, "{name}");
+        two_steps
+            .into_iter()
+            .filter_map(|data| match data {
+                AmlEvent::ModelRegistered(model) => Some(model.model_version),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        versions("variants/event_grid_kept_as_written.json"),
+        [
+            Some("1.10".to_owned()),
+            Some("123456789012345678901234".to_owned())
+        ]
+    );
+    assert_eq!(
+        versions("variants/cloud_event_kept_as_written.json"),
+        [Some("12345678901234567890".to_owned())]
+    );
+
+    for (written, expected) in [
+        ("1.10", Some("1.10")),
+        ("-0.0", Some("-0.0")),
+        ("1e400", Some("1e400")),
+        ("9007199254740993", Some("9007199254740993")),
+        (r#""007""#, Some("007")),
+        (r#""\u0031.10""#, Some("1.10")),
+        ("null", None),
+    ] {
+        let data = format!(r#"{{"modelVersion": {written}}}"#);
+        let AmlEvent::ModelRegistered(model) =
+            AmlEvent::decode("1", Function::ModelRegistered.event_type(), Some(&data)).unwrap()
+        else {
+            panic!("{data}")
+        };
+        assert_eq!(model.model_version.as_deref(), expected, "{data}");
+    }
+
+    // A payload built from a `serde_json::Value` keeps what the Value kept.
+    let model: ModelRegistered = serde_json::from_value(serde_json::json!({
+        "ModelVersion": 18446744073709551615u64, "modelName": "m"
+    }))
+    .unwrap();
+    assert_eq!(model.model_version.as_deref(), Some("18446744073709551615"));
+    let model: ModelRegistered =
+        serde_json::from_value(serde_json::json!({"modelVersion": "3"})).unwrap();
+    assert_eq!(model.model_version.as_deref(), Some("3"));
+}
