@@ -628,3 +628,115 @@ fn model_versions_keep_their_digits() {
         serde_json::from_value(serde_json::json!({"modelVersion": "3"})).unwrap();
     assert_eq!(model.model_version.as_deref(), Some("3"));
 }
+
+/// `runTags` holding `depth` levels of nesting in all: the tags object, then arrays around a
+/// string.
+fn nested_tags(depth: usize) -> String {
+    let arrays = depth - 1;
+    format!(
+        r#"{{"t":{}"leaf"{}}}"#,
+        "[".repeat(arrays),
+        "]".repeat(arrays)
+    )
+}
+
+/// One RunCompleted event carrying `tags` as its `runTags`, in each shape the reader takes
+/// apart differently: Event Grid (data read in the envelope's pass), CloudEvents, and data
+/// that comes before the type (kept raw, then decoded).
+fn run_completed_bodies(tags: &str) -> [String; 3] {
+    let data = format!(r#"{{"runId":"r","runTags":{tags}}}"#);
+    [
+        format!(
+            r#"[{{"id":"e1","eventType":"Microsoft.MachineLearningServices.RunCompleted","subject":"s","eventTime":"2024-03-01T12:00:00Z","data":{data}}}]"#
+        ),
+        format!(
+            r#"{{"specversion":"1.0","id":"e1","source":"/w","type":"Microsoft.MachineLearningServices.RunCompleted","data":{data}}}"#
+        ),
+        format!(
+            r#"{{"data":{data},"id":"e1","eventType":"Microsoft.MachineLearningServices.RunCompleted","subject":"s","eventTime":"2024-03-01T12:00:00Z"}}"#
+        ),
+    ]
+}
+
+/// The event's data as every reader sees it: `parse` then `decode`, and `parse_decoded`
+/// (the hosts' one pass); both must agree.
+fn decoded_both_ways(body: &str) -> Result<AmlEvent, ParseError> {
+    let two_steps = envelope::parse(None, body.as_bytes())
+        .unwrap_or_else(|err| panic!("the envelope reads: {err}"))
+        .remove(0)
+        .decode();
+    let one_pass = envelope::parse_decoded_text(None, body)
+        .unwrap_or_else(|err| panic!("the envelope reads: {err}"))
+        .remove(0)
+        .data
+        .expect("data");
+    assert_eq!(format!("{one_pass:?}"), format!("{two_steps:?}"));
+    two_steps
+}
+
+#[test]
+fn tags_nested_beyond_what_serde_json_reads_are_refused_by_name() {
+    // See: issue 13, "Deep nesting"
+    // serde_json keeps such tags raw without counting their depth, but cannot parse them
+    // again: they used to read as `{}` (and two different ones as equal). SPEC §6.1.
+    for depth in [128, 200, 1000] {
+        for body in run_completed_bodies(&nested_tags(depth)) {
+            let err = decoded_both_ways(&body).expect_err("refused");
+            assert_eq!(err.field().as_deref(), Some("data.runTags"), "{err}");
+            let message = err.to_string();
+            assert!(
+                message.contains("`data.runTags`")
+                    && message.contains("nested deeper than 127 levels"),
+                "{message}"
+            );
+        }
+    }
+}
+
+#[test]
+fn tags_nested_as_deep_as_serde_json_reads_are_kept_whole() {
+    // See: issue 13, "Deep nesting"
+    let mut seen = Vec::new();
+    for leaf in ["a", "b"] {
+        let tags = nested_tags(127).replace("leaf", leaf);
+        for body in run_completed_bodies(&tags) {
+            let Ok(AmlEvent::RunCompleted(run)) = decoded_both_ways(&body) else {
+                panic!("127 levels read")
+            };
+            let read = run.run_tags.expect("tags");
+            assert_eq!(read.get(), tags);
+            let expected: serde_json::Value = serde_json::from_str(&tags).unwrap();
+            assert_eq!(serde_json::Value::Object(read.to_map()), expected);
+            seen.push(read);
+        }
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_ne!(seen[0], seen[3], "different tags are not equal");
+}
+
+#[test]
+fn tags_serde_json_cannot_build_are_refused_not_emptied() {
+    // See: issue 13, "Deep nesting"
+    // The same gap as deep nesting: kept raw unchecked, then `{}` when parsed.
+    for (tags, problem) in [
+        (r#"{"n": 1e400}"#, "number out of range"),
+        (r#"{"s": "\ud800"}"#, "hex escape"),
+        (r#"{"\udc00": "s"}"#, "hex escape"),
+    ] {
+        for body in run_completed_bodies(tags) {
+            let err = decoded_both_ways(&body).expect_err("refused");
+            assert_eq!(err.field().as_deref(), Some("data.runTags"), "{err}");
+            assert!(err.to_string().contains(problem), "{err}");
+        }
+    }
+    // Paired surrogates, small exponents and long digit strings in text are fine.
+    let tags = r#"{"s": "\ud83d\ude00", "n": 1e300, "m": -2.5E-400, "id": "1e999"}"#;
+    for body in run_completed_bodies(tags) {
+        let Ok(AmlEvent::RunCompleted(run)) = decoded_both_ways(&body) else {
+            panic!("read")
+        };
+        let tags = run.run_tags.unwrap();
+        assert_eq!(tags.str_value("s").as_deref(), Some("\u{1F600}"));
+        assert_eq!(tags.to_map().len(), 4);
+    }
+}
