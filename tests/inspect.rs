@@ -224,7 +224,10 @@ fn prints_numbers_as_written_and_times_without_an_offset_as_utc() {
         stdout.contains(r#""modelVersion":"12345678901234567890""#),
         "{stdout}"
     );
-    assert_eq!(event_lines(&output)[0]["time"], "2018-10-12T15:42:04.949555Z");
+    assert_eq!(
+        event_lines(&output)[0]["time"],
+        "2018-10-12T15:42:04.949555Z"
+    );
 }
 
 /// `depth` levels of arrays around a string.
@@ -259,9 +262,6 @@ fn deep_tags_are_refused_by_name_and_deep_foreign_data_printed_whole() {
     assert!(output.status.success());
     let stdout = String::from_utf8(output.stdout).unwrap();
     let compact = data.replace(' ', "");
-    assert!(
-        stdout.contains(&format!(r#""data":{compact}"#)),
-        "{stdout}"
-    );
+    assert!(stdout.contains(&format!(r#""data":{compact}"#)), "{stdout}");
     assert_eq!(stdout.lines().count(), 1);
 }

@@ -537,10 +537,7 @@ fn a_time_without_an_offset_is_read_as_utc() {
     }
 
     let events = read("variants/event_grid_kept_as_written.json");
-    assert_eq!(
-        events[2].time.unwrap().to_string(),
-        "2019-07-05T01:02:03Z"
-    );
+    assert_eq!(events[2].time.unwrap().to_string(), "2019-07-05T01:02:03Z");
     let AmlEvent::DatasetDriftDetected(drift) = events[2].decode().unwrap() else {
         panic!("not a DatasetDriftDetected")
     };
@@ -554,10 +551,12 @@ fn a_time_without_an_offset_is_read_as_utc() {
     );
 
     // Impossible dates and garbage are still refused, offset or not.
-    for time in ["2024-02-30T12:00:00", "2024-03-01T12:00:00.", "2024-03-01T25:00:00"] {
-        let body = format!(
-            r#"{{"id":"1","eventType":"t","subject":"s","eventTime":"{time}"}}"#
-        );
+    for time in [
+        "2024-02-30T12:00:00",
+        "2024-03-01T12:00:00.",
+        "2024-03-01T25:00:00",
+    ] {
+        let body = format!(r#"{{"id":"1","eventType":"t","subject":"s","eventTime":"{time}"}}"#);
         let err = envelope::parse(None, body.as_bytes()).unwrap_err();
         assert_eq!(err.field().as_deref(), Some("eventTime"), "{time}: {err}");
     }

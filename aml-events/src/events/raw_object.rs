@@ -181,9 +181,9 @@ fn is_escaped(bytes: &[u8], at: usize) -> bool {
 /// takes an exponent of three digits or more, or over a hundred digits before the point.
 fn skip_number(bytes: &[u8], at: usize, doubtful: &mut bool) -> usize {
     let digits_from = |from: usize| {
-        bytes
-            .get(from..)
-            .map_or(0, |rest| rest.iter().take_while(|b| b.is_ascii_digit()).count())
+        bytes.get(from..).map_or(0, |rest| {
+            rest.iter().take_while(|b| b.is_ascii_digit()).count()
+        })
     };
     let mut at = at + usize::from(bytes.get(at) == Some(&b'-'));
     let integer = digits_from(at);
@@ -246,7 +246,13 @@ mod tests {
     #[test]
     fn takes_only_what_serde_json_parses_again() {
         // See: issue 13, "Deep nesting"
-        let nested = |depth: usize| format!("{{\"t\":{}1{}}}", "[".repeat(depth - 1), "]".repeat(depth - 1));
+        let nested = |depth: usize| {
+            format!(
+                "{{\"t\":{}1{}}}",
+                "[".repeat(depth - 1),
+                "]".repeat(depth - 1)
+            )
+        };
         assert!(agrees_with_serde_json(&nested(MAX_DEPTH)));
         assert!(!agrees_with_serde_json(&nested(MAX_DEPTH + 1)));
         // Brackets, quotes and escapes inside strings do not count, wherever they fall
@@ -265,7 +271,13 @@ mod tests {
             )));
         }
         for number in [
-            "1e308", "1e309", "-1e309", "1E+400", "1e-400", "0.5e0400", "1.7976931348623157e308",
+            "1e308",
+            "1e309",
+            "-1e309",
+            "1E+400",
+            "1e-400",
+            "0.5e0400",
+            "1.7976931348623157e308",
         ] {
             agrees_with_serde_json(&format!(r#"{{"n": {number}}}"#));
         }
