@@ -2,16 +2,20 @@
 //! notifications far more often than they read them, and building a map of every run
 //! property (some hold whole JSON documents as text) was a large share of reading an event.
 //!
-//! The text is taken only if serde_json can parse it again, so that [`RawObject::to_map`] never
-//! comes back empty for an object that is not (SPEC §6.1). serde_json keeps a raw value without
-//! counting its depth, checking its numbers' range or pairing its `\u` surrogates, all of which
-//! parsing it does; an object that would fail there is refused when read, naming the field
-//! (`data.runTags`). One scan of the bytes settles the usual object; only one that nests very
-//! deep, or holds a huge number or a surrogate escape, is parsed to be sure.
+//! serde_json keeps a raw value without counting its depth, pairing its `\u` surrogate escapes
+//! or checking its numbers' range, all of which parsing the text again does; a failed parse
+//! used to make [`RawObject::to_map`] an empty map (SPEC §6.1: never `{}`). So:
+//! - an object nested deeper than serde_json parses, or holding a lone surrogate escape, is
+//!   refused when read, naming the field (`data.runTags`); one counting pass over the bytes
+//!   rules both out for the usual object, and only an object with 128 brackets or a `\u` is
+//!   looked at closely;
+//! - a number beyond an f64 (`1e400`), which only parsing finds, is kept: [`RawObject::to_map`]
+//!   gives it as its text, and the object is written out that way where it would not parse
+//!   back, so that `serde_json::to_value` of a payload never fails.
 //!
-//! It does not parse the object for reading it, and does not rewrite it in any way.
+//! It does not parse the object for reading it, and writes it back as it came.
 
-use std::fmt;
+use std::{collections::BTreeMap, fmt};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 use serde_json::{Map, Value, value::RawValue};
@@ -26,12 +30,14 @@ impl RawObject {
         self.0.get()
     }
 
-    /// The object, parsed.
+    /// The object, parsed. A number too large for an f64, which serde_json cannot hold, comes
+    /// back as a string of its text as written (SPEC §6.1: numbers are kept as written).
     pub fn to_map(&self) -> Map<String, Value> {
-        // Reading took only text that serde_json parses into a map (see `check`), so this
-        // cannot fail; an empty map here would silently drop what the sender wrote.
-        serde_json::from_str(self.0.get())
-            .expect("a RawObject is only made from text that serde_json parses into a map")
+        match serde_json::from_str(self.get()) {
+            Ok(map) => map,
+            // Reading refused whatever else makes this parse fail (see `check`).
+            Err(_) => members_as_written(&self.0),
+        }
     }
 
     /// One member's value, parsed; `None` when absent.
@@ -49,7 +55,9 @@ impl RawObject {
 }
 
 impl PartialEq for RawObject {
-    /// Objects are equal when their members are, whatever the spacing or order.
+    /// Objects are equal when their members are, whatever the spacing or order (as
+    /// [`RawObject::to_map`] gives them: a number beyond an f64 equals the string of its text,
+    /// which is how such an object is written out).
     fn eq(&self, other: &Self) -> bool {
         self.get() == other.get() || self.to_map() == other.to_map()
     }
@@ -63,6 +71,12 @@ impl fmt::Debug for RawObject {
 
 impl Serialize for RawObject {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // serde_json parses a raw value again when it builds a `Value` (the notify action's
+        // `json!` does), and fails on a number beyond an f64: such an object is written as
+        // `to_map` gives it. Looking for such numbers is a scan, paid here rather than on reading.
+        if has_number_beyond_f64(self.get()) {
+            return self.to_map().serialize(serializer);
+        }
         self.0.serialize(serializer)
     }
 }
@@ -85,14 +99,43 @@ impl<'de> Deserialize<'de> for RawObject {
 /// its deserializer refuses the 128th ("recursion limit exceeded").
 pub(crate) const MAX_DEPTH: usize = 127;
 
-/// Whether serde_json can parse `json`, an object already known to be well-formed JSON, into a
-/// map; if not, why, worded to follow the field's name.
+/// Refuses, with the reason worded to follow the field's name, an object (well-formed JSON
+/// already) that serde_json could not parse again for its depth or a lone surrogate escape.
 fn check(json: &str) -> Result<(), String> {
-    let bytes = json.as_bytes();
+    let (brackets, backslashes) = count_brackets_and_backslashes(json.as_bytes());
+    if brackets > MAX_DEPTH && is_deeper_than(json.as_bytes(), MAX_DEPTH) {
+        return Err(format!(
+            "nested deeper than {MAX_DEPTH} levels (serde_json's limit)"
+        ));
+    }
+    if backslashes > 0 && json.contains("\\u") && has_lone_surrogate(json) {
+        return Err(
+            "holds a lone UTF-16 surrogate escape (\\uD800 to \\uDFFF not in a pair), which serde_json refuses"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
+/// How many `{` and `[`, and how many backslashes, wherever they are: one pass that the
+/// compiler turns into vector code (counting in bytes, a chunk of 255 at a time).
+fn count_brackets_and_backslashes(bytes: &[u8]) -> (usize, usize) {
+    bytes
+        .chunks(255)
+        .fold((0, 0), |(brackets, backslashes), chunk| {
+            let (b, s) = chunk.iter().fold((0_u8, 0_u8), |(b, s), &byte| {
+                (
+                    b + u8::from((byte == b'{') | (byte == b'[')),
+                    s + u8::from(byte == b'\\'),
+                )
+            });
+            (brackets + usize::from(b), backslashes + usize::from(s))
+        })
+}
+
+/// Whether objects and arrays nest deeper than `limit` outside strings.
+fn is_deeper_than(bytes: &[u8], limit: usize) -> bool {
     let mut depth = 0_usize;
-    // A number that may be out of f64's range, or a `\u` escape of a UTF-16 surrogate (which
-    // serde_json only takes in a pair): rare, and then settled by parsing.
-    let mut doubtful = has_surrogate_escape(json);
     let mut at = 0;
     while let Some(&byte) = bytes.get(at) {
         at += 1;
@@ -100,43 +143,104 @@ fn check(json: &str) -> Result<(), String> {
             b'"' => at = skip_string(bytes, at),
             b'{' | b'[' => {
                 depth += 1;
-                if depth > MAX_DEPTH {
-                    return Err(format!(
-                        "nested deeper than {MAX_DEPTH} levels (serde_json's limit)"
-                    ));
+                if depth > limit {
+                    return true;
                 }
             }
             b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether a `\uD800`-`\uDBFF` escape is not followed at once by a `\uDC00`-`\uDFFF` one, or
+/// the latter not preceded by the former: serde_json refuses both in a string (a key too).
+fn has_lone_surrogate(json: &str) -> bool {
+    let bytes = json.as_bytes();
+    // Where the low half of a pair must start, after a high half.
+    let mut low_expected_at = None;
+    for (at, _) in json.match_indices("\\u") {
+        // `\\u` is an escaped backslash and a letter, not an escape.
+        if is_escaped(bytes, at) {
+            continue;
+        }
+        let unit = bytes
+            .get(at + 2..at + 6)
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u16::from_str_radix(hex, 16).ok());
+        let Some(unit) = unit else {
+            return true;
+        };
+        match low_expected_at.take() {
+            Some(expected) if expected == at && (0xDC00..=0xDFFF).contains(&unit) => continue,
+            Some(_) => return true,
+            None => {}
+        }
+        match unit {
+            0xD800..=0xDBFF => low_expected_at = Some(at + 6),
+            0xDC00..=0xDFFF => return true,
+            _ => {}
+        }
+    }
+    low_expected_at.is_some()
+}
+
+/// Whether `json` (read by [`RawObject`]) holds a number serde_json cannot parse: beyond an
+/// f64's range (about 1.8e308). Only numbers with an exponent of three digits or more, or over
+/// a hundred digits before the point, can be; those are tried.
+fn has_number_beyond_f64(json: &str) -> bool {
+    let bytes = json.as_bytes();
+    let mut doubtful = false;
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        at += 1;
+        match byte {
+            b'"' => at = skip_string(bytes, at),
             b'-' | b'0'..=b'9' => at = skip_number(bytes, at - 1, &mut doubtful),
             _ => {}
         }
     }
-    if !doubtful {
-        return Ok(());
-    }
-    match serde_json::from_str::<Map<String, Value>>(json) {
-        Ok(_) => Ok(()),
-        Err(err) => {
-            // The position is within the field, which the caller names; serde_json's own
-            // position of the field follows.
-            let message = err.to_string();
-            let position = format!(" at line {} column {}", err.line(), err.column());
-            let problem = message.strip_suffix(&position).unwrap_or(&message);
-            Err(format!("holds a value serde_json cannot read ({problem})"))
-        }
+    doubtful && serde_json::from_str::<Map<String, Value>>(json).is_err()
+}
+
+/// The members of `object`, an object [`RawObject`] read that serde_json does not parse
+/// whole, each value as [`as_written`] gives it.
+fn members_as_written(object: &RawValue) -> Map<String, Value> {
+    match as_written(object) {
+        Value::Object(members) => members,
+        // Not reached: `as_written` gives an object for an object, which reading checked.
+        // Were it reached, the text is kept whole rather than dropped.
+        other => Map::from_iter([(String::new(), other)]),
     }
 }
 
-/// Whether `json` may hold a `\uD800` to `\uDFFF` escape. An escaped backslash before a `u`
-/// counts too, which only costs a parse. (`contains` goes first: it is the faster search.)
-fn has_surrogate_escape(json: &str) -> bool {
-    json.contains("\\u")
-        && json.match_indices("\\u").any(|(at, _)| {
-            matches!(
-                json.as_bytes().get(at + 2..at + 4),
-                Some([b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'])
-            )
-        })
+/// `raw` as a `Value`; a number serde_json cannot hold becomes a string of its text.
+fn as_written(raw: &RawValue) -> Value {
+    let text = raw.get();
+    if let Ok(value) = serde_json::from_str(text) {
+        return value;
+    }
+    // Only a container holding such a number, or the number itself, gets here (see `check`).
+    match text.as_bytes().first() {
+        Some(b'{') => {
+            if let Ok(members) = serde_json::from_str::<BTreeMap<String, Box<RawValue>>>(text) {
+                return Value::Object(
+                    members
+                        .into_iter()
+                        .map(|(key, value)| (key, as_written(&value)))
+                        .collect(),
+                );
+            }
+        }
+        Some(b'[') => {
+            if let Ok(items) = serde_json::from_str::<Vec<Box<RawValue>>>(text) {
+                return Value::Array(items.iter().map(|item| as_written(item)).collect());
+            }
+        }
+        _ => {}
+    }
+    Value::String(text.to_owned())
 }
 
 /// The position just past the string whose contents start at `at`: its first quote not
@@ -165,20 +269,23 @@ fn skip_string(bytes: &[u8], mut at: usize) -> usize {
 }
 
 /// Whether the byte at `at` follows an odd run of backslashes. Each run is looked back over
-/// once: it ends at the quote being tested.
+/// once: it ends at the byte being tested.
 fn is_escaped(bytes: &[u8], at: usize) -> bool {
-    bytes[..at]
-        .iter()
-        .rev()
-        .take_while(|&&byte| byte == b'\\')
-        .count()
-        % 2
-        == 1
+    at > 0
+        && bytes[at - 1] == b'\\'
+        && bytes[..at]
+            .iter()
+            .rev()
+            .take_while(|&&byte| byte == b'\\')
+            .count()
+            % 2
+            == 1
 }
 
-/// The position just past the number starting at `at`. serde_json reads a number that is not
-/// an integer of 64 bits as an f64, and refuses one beyond its range (about 1.8e308): that
-/// takes an exponent of three digits or more, or over a hundred digits before the point.
+/// The position just past the number starting at `at`; `doubtful` is set when it may be
+/// beyond an f64: serde_json reads a number that is not a 64-bit integer as an f64 and
+/// refuses one beyond its range, which takes an exponent of three digits or more, or over a
+/// hundred digits before the point.
 fn skip_number(bytes: &[u8], at: usize, doubtful: &mut bool) -> usize {
     let digits_from = |from: usize| {
         bytes.get(from..).map_or(0, |rest| {
@@ -239,37 +346,66 @@ mod tests {
         assert_eq!(object.is_ok(), map.is_ok(), "{json}: {object:?} / {map:?}");
         if let (Ok(object), Ok(map)) = (&object, map) {
             assert_eq!(object.to_map(), map, "{json}");
+            assert_eq!(
+                serde_json::to_string(object).unwrap(),
+                json,
+                "written as it came"
+            );
         }
         object.is_ok()
     }
 
     #[test]
-    fn takes_only_what_serde_json_parses_again() {
+    fn refuses_what_serde_json_cannot_nest_or_decode() {
         // See: issue 13, "Deep nesting"
         let nested = |depth: usize| {
-            format!(
-                "{{\"t\":{}1{}}}",
-                "[".repeat(depth - 1),
-                "]".repeat(depth - 1)
-            )
+            let arrays = depth - 1;
+            format!(r#"{{"t":{}1{}}}"#, "[".repeat(arrays), "]".repeat(arrays))
         };
         assert!(agrees_with_serde_json(&nested(MAX_DEPTH)));
         assert!(!agrees_with_serde_json(&nested(MAX_DEPTH + 1)));
         // Brackets, quotes and escapes inside strings do not count, wherever they fall
-        // against the eight-byte steps.
-        for pad in 0..9 {
+        // against the sixteen-byte steps.
+        for pad in 0..17 {
             let padding = "x".repeat(pad);
             let brackets = "[{".repeat(200);
             assert!(agrees_with_serde_json(&format!(
                 r#"{{"{padding}": "{padding}\"{brackets}\\", "k\\": "\\\"{brackets}"}}"#
             )));
             assert!(agrees_with_serde_json(&format!(
-                r#"{{"{padding}": "\ud83d\ude00", "s": "{padding}\uDbFf\uDfFf"}}"#
+                r#"{{"{padding}": "\ud83d\ude00", "s": "{padding}\uDbFf\uDfFf\\uD800"}}"#
             )));
-            assert!(!agrees_with_serde_json(&format!(
-                r#"{{"{padding}": "{padding}\uD800"}}"#
-            )));
+            for lone in [
+                r"\uD800",
+                r"\uDC00",
+                r"\uD800\u0041",
+                r"\uD800\\uDC00",
+                r"\uDBFF\uD800\uDC00",
+            ] {
+                assert!(!agrees_with_serde_json(&format!(
+                    r#"{{"{padding}": "{padding}{lone}"}}"#
+                )));
+            }
         }
+    }
+
+    #[test]
+    fn keeps_numbers_beyond_f64_as_written() {
+        // See: issue 13, "Deep nesting": serde_json cannot parse these back either, and they
+        // used to make the map empty.
+        let json = r#"{"n": 1e400, "m": [-1E+999, 2], "o": {"p": 1e-400, "q": 1.5}}"#;
+        assert!(serde_json::from_str::<Map<String, Value>>(json).is_err());
+        let object: RawObject = serde_json::from_str(json).unwrap();
+        assert_eq!(object.get(), json);
+        let expected = serde_json::json!({
+            "n": "1e400", "m": ["-1E+999", 2], "o": {"p": 0.0, "q": 1.5}
+        });
+        assert_eq!(Value::Object(object.to_map()), expected);
+        // Wherever it is written, it parses back.
+        assert_eq!(serde_json::to_value(&object).unwrap(), expected);
+        let written = serde_json::to_string(&object).unwrap();
+        let again: RawObject = serde_json::from_str(&written).unwrap();
+        assert_eq!(again, object);
         for number in [
             "1e308",
             "1e309",
@@ -279,11 +415,10 @@ mod tests {
             "0.5e0400",
             "1.7976931348623157e308",
         ] {
-            agrees_with_serde_json(&format!(r#"{{"n": {number}}}"#));
+            let json = format!(r#"{{"n": {number}}}"#);
+            let object: RawObject = serde_json::from_str(&json).unwrap();
+            assert!(serde_json::to_value(&object).is_ok(), "{json}");
+            assert_eq!(object.to_map().len(), 1);
         }
-        let long = format!("{}.5e99", "9".repeat(250));
-        assert!(!agrees_with_serde_json(&format!(r#"{{"n": {long}}}"#)));
-        let long = format!("-{}", "9".repeat(400));
-        assert!(!agrees_with_serde_json(&format!(r#"{{"n": [{long}]}}"#)));
     }
 }
