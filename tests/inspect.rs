@@ -194,3 +194,74 @@ fn help_explains_the_accepted_shapes() {
         "{help}"
     );
 }
+
+#[test]
+fn prints_numbers_as_written_and_times_without_an_offset_as_utc() {
+    // See: issue 13, "Numbers keep their digits"
+    // See: issue 13, "A time without an offset is read as UTC"
+    let path = fixtures().join("variants/event_grid_kept_as_written.json");
+    let output = inspect(&[path.to_str().unwrap()], None);
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    assert!(stdout.contains(r#""modelVersion":"1.10""#), "{stdout}");
+    assert!(
+        stdout.contains(r#""modelVersion":"123456789012345678901234""#),
+        "{stdout}"
+    );
+    // Tags are printed as they came, numbers included.
+    assert!(
+        stdout.contains(r#""threshold":0.50"#) && stdout.contains("123456789012345678901234}"),
+        "{stdout}"
+    );
+    let lines = event_lines(&output);
+    assert_eq!(lines[0]["time"], "2018-10-12T15:42:04.949555Z");
+    assert_eq!(lines[2]["time"], "2019-07-05T01:02:03Z");
+    assert_eq!(lines[2]["data"]["startTime"], "2019-07-04T00:00:00Z");
+
+    let path = fixtures().join("variants/cloud_event_kept_as_written.json");
+    let output = inspect(&[path.to_str().unwrap()], None);
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    assert!(
+        stdout.contains(r#""modelVersion":"12345678901234567890""#),
+        "{stdout}"
+    );
+    assert_eq!(
+        event_lines(&output)[0]["time"],
+        "2018-10-12T15:42:04.949555Z"
+    );
+}
+
+/// `depth` levels of arrays around a string.
+fn nested(depth: usize) -> String {
+    format!(r#"{}"leaf"{}"#, "[".repeat(depth), "]".repeat(depth))
+}
+
+#[test]
+fn deep_tags_are_refused_by_name_and_deep_foreign_data_printed_whole() {
+    // See: issue 13, "Deep nesting"
+    // Tags deeper than serde_json reads used to print as `{}` or `null` (SPEC §6.1).
+    let body = format!(
+        r#"[{{"id":"1","eventType":"Microsoft.MachineLearningServices.RunCompleted","subject":"s",
+            "eventTime":"2024-03-01T12:00:00Z","data":{{"runId":"r","runTags":{{"t":{}}}}}}}]"#,
+        nested(200)
+    );
+    let output = inspect(&["-"], Some(body.as_bytes()));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(output.stdout.is_empty());
+    assert!(
+        stderr.contains("`data.runTags`") && stderr.contains("nested deeper than 127 levels"),
+        "{stderr}"
+    );
+
+    // A type that is not ours keeps its own data, however deep, and its numbers as written.
+    let data = format!(r#"{{"deep": {}, "ratio": 1.10}}"#, nested(200));
+    let body = format!(
+        r#"{{"id":"1","eventType":"com.example.Deep","subject":"s","eventTime":"2024-03-01T12:00:00Z","data":{data}}}"#
+    );
+    let output = inspect(&["-"], Some(body.as_bytes()));
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let compact = data.replace(' ', "");
+    assert!(stdout.contains(&format!(r#""data":{compact}"#)), "{stdout}");
+    assert_eq!(stdout.lines().count(), 1);
+}

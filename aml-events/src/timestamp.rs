@@ -1,12 +1,16 @@
 //! RFC 3339 times as Event Grid and Azure ML write them: 0 to 9 fractional digits, `Z` or an
-//! offset (`2017-06-26T18:41:00.9584103Z`, `2019-07-04T00:00:00+00:00`).
+//! offset (`2017-06-26T18:41:00.9584103Z`, `2019-07-04T00:00:00+00:00`), and the same without an
+//! offset (`2018-10-12T15:42:04.949555`), read as UTC (SPEC §6.1).
+//!
+//! It does not guess at other forms: a date alone, a week date or `yesterday` is refused.
 
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-/// A point in time read from an RFC 3339 string, written back in RFC 3339 (`+00:00` as `Z`).
+/// A point in time read from an RFC 3339 string (or one without an offset, as UTC), written back
+/// in RFC 3339 (`+00:00` as `Z`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(OffsetDateTime);
 
@@ -16,11 +20,20 @@ pub struct Timestamp(OffsetDateTime);
 pub struct TimestampError(#[source] time::error::Parse);
 
 impl Timestamp {
-    /// Parses an RFC 3339 date-time.
+    /// Parses an RFC 3339 date-time; one written without an offset is read as UTC.
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
-        OffsetDateTime::parse(text, &Rfc3339)
-            .map(Self)
-            .map_err(TimestampError)
+        match OffsetDateTime::parse(text, &Rfc3339) {
+            Ok(time) => Ok(Self(time)),
+            // Azure's own SDK tests deliver `"eventTime": "2018-10-12T15:42:04.949555"` (the
+            // Media Services events), and Azure's .NET SDK reads such a time as UTC; so do we,
+            // rather than refuse the event over it (SPEC §6.1). The RFC 3339 reader then checks
+            // the date and time as for any other.
+            // See: https://github.com/Azure/azure-sdk-for-net/blob/main/sdk/eventgrid/Azure.Messaging.EventGrid/tests/ConsumeEventTests.cs
+            Err(_) if lacks_offset(text) => OffsetDateTime::parse(&format!("{text}Z"), &Rfc3339)
+                .map(Self)
+                .map_err(TimestampError),
+            Err(err) => Err(TimestampError(err)),
+        }
     }
 
     /// The current time, in UTC.
@@ -31,6 +44,17 @@ impl Timestamp {
     /// The instant, with the offset it was written in.
     pub fn as_offset_date_time(&self) -> OffsetDateTime {
         self.0
+    }
+}
+
+/// Whether `text` ends right after its seconds or their fraction: `...T15:42:04` or
+/// `...T15:42:04.949555`, where RFC 3339 wants `Z` or an offset. The rest of the text is left
+/// to the RFC 3339 reader.
+fn lacks_offset(text: &str) -> bool {
+    match text.as_bytes().get(19..) {
+        Some([]) => true,
+        Some([b'.', digits @ ..]) => !digits.is_empty() && digits.iter().all(u8::is_ascii_digit),
+        _ => false,
     }
 }
 
@@ -96,11 +120,36 @@ mod tests {
     }
 
     #[test]
-    fn refuses_what_is_not_rfc_3339() {
+    fn reads_a_time_without_an_offset_as_utc() {
+        // See: issue 13, "A time without an offset is read as UTC"
+        for (text, utc) in [
+            ("2018-10-12T15:42:04.949555", "2018-10-12T15:42:04.949555Z"),
+            ("2024-03-01T12:00:00", "2024-03-01T12:00:00Z"),
+            ("2024-03-01T12:00:00.1", "2024-03-01T12:00:00.1Z"),
+            (
+                "2024-03-01T12:00:00.123456789",
+                "2024-03-01T12:00:00.123456789Z",
+            ),
+        ] {
+            let time = Timestamp::parse(text).unwrap_or_else(|err| panic!("{text}: {err}"));
+            assert_eq!(time.to_string(), utc);
+            assert_eq!(time, Timestamp::parse(utc).unwrap());
+            assert!(time.as_offset_date_time().offset().is_utc());
+        }
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_date_time() {
         for text in [
             "yesterday",
-            "2024-03-01T12:00:00",
             "2024-02-30T12:00:00Z",
+            "2024-02-30T12:00:00",
+            "2024-03-01T24:00:00",
+            "2024-03-01T12:00:00.",
+            "2024-03-01T12:00:00.5x",
+            "2024-03-01T12:00:00+05",
+            "2024-03-01T12:00",
+            "2024-03-01",
             "",
         ] {
             assert!(Timestamp::parse(text).is_err(), "{text}");

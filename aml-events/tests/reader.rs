@@ -515,3 +515,236 @@ fn round_trips() {
         }
     }
 }
+
+#[test]
+fn a_time_without_an_offset_is_read_as_utc() {
+    // See: issue 13, "A time without an offset is read as UTC"
+    // SPEC §6.1: `2018-10-12T15:42:04.949555` (Azure's own SDK tests) reads as UTC, as Azure's
+    // .NET SDK reads it; an event is never refused over the form of its time alone.
+    for name in [
+        "variants/event_grid_kept_as_written.json",
+        "variants/cloud_event_kept_as_written.json",
+    ] {
+        let body = fixture(name);
+        let events = envelope::parse(None, &body).unwrap_or_else(|err| panic!("{name}: {err}"));
+        assert_eq!(
+            events[0].time.unwrap().to_string(),
+            "2018-10-12T15:42:04.949555Z",
+            "{name}"
+        );
+        let decoded = envelope::parse_decoded(None, &body).unwrap();
+        assert_eq!(decoded[0].time, events[0].time);
+    }
+
+    let events = read("variants/event_grid_kept_as_written.json");
+    assert_eq!(events[2].time.unwrap().to_string(), "2019-07-05T01:02:03Z");
+    let AmlEvent::DatasetDriftDetected(drift) = events[2].decode().unwrap() else {
+        panic!("not a DatasetDriftDetected")
+    };
+    assert_eq!(
+        drift.start_time.unwrap().to_string(),
+        "2019-07-04T00:00:00Z"
+    );
+    assert_eq!(
+        drift.end_time.unwrap().to_string(),
+        "2019-07-05T00:00:00.5Z"
+    );
+
+    // Impossible dates and garbage are still refused, offset or not.
+    for time in [
+        "2024-02-30T12:00:00",
+        "2024-03-01T12:00:00.",
+        "2024-03-01T25:00:00",
+    ] {
+        let body = format!(r#"{{"id":"1","eventType":"t","subject":"s","eventTime":"{time}"}}"#);
+        let err = envelope::parse(None, body.as_bytes()).unwrap_err();
+        assert_eq!(err.field().as_deref(), Some("eventTime"), "{time}: {err}");
+    }
+}
+
+#[test]
+fn model_versions_keep_their_digits() {
+    // See: issue 13, "Numbers keep their digits"
+    // SPEC §6.1: `12345678901234567890` reads as that string, `1.10` as "1.10".
+    let versions = |name: &str| -> Vec<Option<String>> {
+        let body = fixture(name);
+        let two_steps: Vec<_> = envelope::parse(None, &body)
+            .unwrap()
+            .iter()
+            .map(|event| event.decode().unwrap())
+            .collect();
+        let one_pass: Vec<_> = envelope::parse_decoded(None, &body)
+            .unwrap()
+            .into_iter()
+            .map(|event| event.data.unwrap().unwrap())
+            .collect();
+        assert_eq!(one_pass, two_steps, "{name}");
+        two_steps
+            .into_iter()
+            .filter_map(|data| match data {
+                AmlEvent::ModelRegistered(model) => Some(model.model_version),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        versions("variants/event_grid_kept_as_written.json"),
+        [
+            Some("1.10".to_owned()),
+            Some("123456789012345678901234".to_owned())
+        ]
+    );
+    assert_eq!(
+        versions("variants/cloud_event_kept_as_written.json"),
+        [Some("12345678901234567890".to_owned())]
+    );
+
+    for (written, expected) in [
+        ("1.10", Some("1.10")),
+        ("-0.0", Some("-0.0")),
+        ("1e400", Some("1e400")),
+        ("9007199254740993", Some("9007199254740993")),
+        (r#""007""#, Some("007")),
+        (r#""\u0031.10""#, Some("1.10")),
+        ("null", None),
+    ] {
+        let data = format!(r#"{{"modelVersion": {written}}}"#);
+        let AmlEvent::ModelRegistered(model) =
+            AmlEvent::decode("1", Function::ModelRegistered.event_type(), Some(&data)).unwrap()
+        else {
+            panic!("{data}")
+        };
+        assert_eq!(model.model_version.as_deref(), expected, "{data}");
+    }
+
+    // A payload built from a `serde_json::Value` keeps what the Value kept.
+    let model: ModelRegistered = serde_json::from_value(serde_json::json!({
+        "ModelVersion": 18446744073709551615u64, "modelName": "m"
+    }))
+    .unwrap();
+    assert_eq!(model.model_version.as_deref(), Some("18446744073709551615"));
+    let model: ModelRegistered =
+        serde_json::from_value(serde_json::json!({"modelVersion": "3"})).unwrap();
+    assert_eq!(model.model_version.as_deref(), Some("3"));
+}
+
+/// `runTags` holding `depth` levels of nesting in all: the tags object, then arrays around a
+/// string.
+fn nested_tags(depth: usize) -> String {
+    let arrays = depth - 1;
+    format!(
+        r#"{{"t":{}"leaf"{}}}"#,
+        "[".repeat(arrays),
+        "]".repeat(arrays)
+    )
+}
+
+/// One RunCompleted event carrying `tags` as its `runTags`, in each shape the reader takes
+/// apart differently: Event Grid (data read in the envelope's pass), CloudEvents, and data
+/// that comes before the type (kept raw, then decoded).
+fn run_completed_bodies(tags: &str) -> [String; 3] {
+    let data = format!(r#"{{"runId":"r","runTags":{tags}}}"#);
+    [
+        format!(
+            r#"[{{"id":"e1","eventType":"Microsoft.MachineLearningServices.RunCompleted","subject":"s","eventTime":"2024-03-01T12:00:00Z","data":{data}}}]"#
+        ),
+        format!(
+            r#"{{"specversion":"1.0","id":"e1","source":"/w","type":"Microsoft.MachineLearningServices.RunCompleted","data":{data}}}"#
+        ),
+        format!(
+            r#"{{"data":{data},"id":"e1","eventType":"Microsoft.MachineLearningServices.RunCompleted","subject":"s","eventTime":"2024-03-01T12:00:00Z"}}"#
+        ),
+    ]
+}
+
+/// The event's data as every reader sees it: `parse` then `decode`, and `parse_decoded`
+/// (the hosts' one pass); both must agree.
+fn decoded_both_ways(body: &str) -> Result<AmlEvent, ParseError> {
+    let two_steps = envelope::parse(None, body.as_bytes())
+        .unwrap_or_else(|err| panic!("the envelope reads: {err}"))
+        .remove(0)
+        .decode();
+    let one_pass = envelope::parse_decoded_text(None, body)
+        .unwrap_or_else(|err| panic!("the envelope reads: {err}"))
+        .remove(0)
+        .data
+        .expect("data");
+    assert_eq!(format!("{one_pass:?}"), format!("{two_steps:?}"));
+    two_steps
+}
+
+#[test]
+fn tags_nested_beyond_what_serde_json_reads_are_refused_by_name() {
+    // See: issue 13, "Deep nesting"
+    // serde_json keeps such tags raw without counting their depth, but cannot parse them
+    // again: they used to read as `{}` (and two different ones as equal). SPEC §6.1.
+    for depth in [128, 200, 1000] {
+        for body in run_completed_bodies(&nested_tags(depth)) {
+            let err = decoded_both_ways(&body).expect_err("refused");
+            assert_eq!(err.field().as_deref(), Some("data.runTags"), "{err}");
+            let message = err.to_string();
+            assert!(
+                message.contains("`data.runTags`")
+                    && message.contains("nested deeper than 127 levels"),
+                "{message}"
+            );
+        }
+    }
+}
+
+#[test]
+fn tags_nested_as_deep_as_serde_json_reads_are_kept_whole() {
+    // See: issue 13, "Deep nesting"
+    let mut seen = Vec::new();
+    for leaf in ["a", "b"] {
+        let tags = nested_tags(127).replace("leaf", leaf);
+        for body in run_completed_bodies(&tags) {
+            let Ok(AmlEvent::RunCompleted(run)) = decoded_both_ways(&body) else {
+                panic!("127 levels read")
+            };
+            let read = run.run_tags.expect("tags");
+            assert_eq!(read.get(), tags);
+            let expected: serde_json::Value = serde_json::from_str(&tags).unwrap();
+            assert_eq!(serde_json::Value::Object(read.to_map()), expected);
+            seen.push(read);
+        }
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_ne!(seen[0], seen[3], "different tags are not equal");
+}
+
+#[test]
+fn tags_serde_json_cannot_parse_again_are_refused_or_kept_as_written() {
+    // See: issue 13, "Deep nesting"
+    // The same gap as deep nesting: kept raw unchecked, then `{}` when parsed. A lone
+    // surrogate escape cannot become a Rust string: refused by name.
+    for tags in [r#"{"s": "\ud800"}"#, r#"{"\udc00": "s"}"#] {
+        for body in run_completed_bodies(tags) {
+            let err = decoded_both_ways(&body).expect_err("refused");
+            assert_eq!(err.field().as_deref(), Some("data.runTags"), "{err}");
+            assert!(
+                err.to_string().contains("lone UTF-16 surrogate escape"),
+                "{err}"
+            );
+        }
+    }
+    // A number beyond an f64 is kept as written (SPEC §6.1): its text, never an empty map.
+    let tags = r#"{"n": 1e400, "s": "\ud83d\ude00", "m": -2.5E-400, "id": "1e999"}"#;
+    for body in run_completed_bodies(tags) {
+        let Ok(AmlEvent::RunCompleted(run)) = decoded_both_ways(&body) else {
+            panic!("read")
+        };
+        let read = run.run_tags.unwrap();
+        assert_eq!(read.get(), tags);
+        assert_eq!(read.str_value("n").as_deref(), Some("1e400"));
+        assert_eq!(read.str_value("s").as_deref(), Some("\u{1F600}"));
+        assert_eq!(read.to_map().len(), 4);
+        // The payload still becomes a `serde_json::Value`, as the notify action's `json!` needs.
+        let value = serde_json::to_value(AmlEvent::RunCompleted(RunCompleted {
+            run_tags: Some(read),
+            ..RunCompleted::default()
+        }))
+        .unwrap();
+        assert_eq!(value["runTags"]["n"], "1e400");
+    }
+}

@@ -1,9 +1,11 @@
 //! `aml-handlers inspect`: shows how a delivery body is read, one JSON line per event, so a
 //! user can check a payload (or a dead-lettered event) before any function runs on it.
 
-use aml_events::{AmlEvent, Event, Function, ParseError, Schema, Timestamp, envelope};
+use aml_events::{
+    AmlEvent, Event, Function, ParseError, Schema, Timestamp,
+    envelope::{self, RawData},
+};
 use serde::Serialize;
-use serde_json::Value;
 
 /// One event as `inspect` prints it (SPEC §6.4).
 #[derive(Debug, Serialize)]
@@ -24,34 +26,31 @@ pub struct EventSummary<'a> {
     /// The function that would handle it.
     pub function: Option<Function>,
     /// The canonical fields for Azure ML and system events, the event's own data otherwise.
-    pub data: SummaryData,
+    pub data: SummaryData<'a>,
     /// CloudEvents `data_base64`, when the event carried binary data.
     #[serde(rename = "dataBase64", skip_serializing_if = "Option::is_none")]
     pub data_base64: Option<&'a str>,
 }
 
-/// The `data` of a summary line.
+/// The `data` of a summary line. Neither kind is parsed again for printing: tags, properties
+/// and foreign data print as they arrived (numbers as written, however deep), only put on one
+/// line by [`render`]. Parsing them into a `serde_json::Value` lost digits (`1.10` became
+/// `1.1`) and printed `null` for data nested deeper than serde_json reads (SPEC §6.1).
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
-pub enum SummaryData {
-    /// A typed payload, under its canonical keys (re-read so that tags and properties kept
-    /// as text print on one line).
-    Typed(Value),
-    /// The data of a type that is not ours (or null), re-read so that it prints on one line.
-    Raw(Option<Value>),
+pub enum SummaryData<'a> {
+    /// A typed payload, under its canonical keys.
+    Typed(AmlEvent),
+    /// The data of a type that is not ours, as it arrived, or null when it had none.
+    Raw(Option<&'a RawData>),
 }
 
 impl<'a> EventSummary<'a> {
     /// Summarises one event, decoding its data; fails when the data does not fit its type.
     pub fn new(event: &'a Event) -> Result<Self, ParseError> {
         let data = match event.decode()? {
-            AmlEvent::Unknown { .. } => SummaryData::Raw(
-                // The reader already checked that the raw text is JSON.
-                event
-                    .raw_data()
-                    .and_then(|raw| serde_json::from_str(raw).ok()),
-            ),
-            typed => SummaryData::Typed(serde_json::to_value(&typed).unwrap_or(Value::Null)),
+            AmlEvent::Unknown { .. } => SummaryData::Raw(event.data.as_ref()),
+            typed => SummaryData::Typed(typed),
         };
         Ok(EventSummary {
             schema: event.schema,
@@ -76,8 +75,42 @@ pub fn render(content_type: Option<&str>, body: &[u8]) -> Result<String, ParseEr
         let summary = EventSummary::new(event)?;
         let line = serde_json::to_string(&summary)
             .expect("a summary has string keys and finite numbers, so it always serializes");
-        out.push_str(&line);
+        push_on_one_line(&mut out, &line);
         out.push('\n');
     }
     Ok(out)
+}
+
+/// Appends `json` without the whitespace between its tokens: raw data keeps the line breaks
+/// and indentation it arrived with. Inside strings a line break is always escaped, so only
+/// whitespace outside them goes.
+fn push_on_one_line(out: &mut String, json: &str) {
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in json.chars() {
+        if in_string {
+            in_string = escaped || c != '"';
+            escaped = !escaped && c == '\\';
+        } else if c == '"' {
+            in_string = true;
+        } else if matches!(c, ' ' | '\n' | '\r' | '\t') {
+            continue;
+        }
+        out.push(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn puts_json_on_one_line_and_leaves_strings_alone() {
+        let mut out = String::new();
+        push_on_one_line(
+            &mut out,
+            "{\n  \"a b\": [1.10, \"c \\\" d\\\\\"],\r\n\t\"e\": \"\\\\\" }",
+        );
+        assert_eq!(out, r#"{"a b":[1.10,"c \" d\\"],"e":"\\"}"#);
+    }
 }

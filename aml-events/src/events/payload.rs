@@ -83,6 +83,7 @@ use serde::{
     Deserialize, Deserializer,
     de::{self, DeserializeSeed, Visitor},
 };
+use serde_json::value::RawValue;
 
 /// Finds a key's position among a payload's canonical keys, ignoring ASCII case.
 pub(crate) struct KeySeed(pub(crate) &'static [&'static str]);
@@ -115,41 +116,39 @@ impl Visitor<'_> for KeySeed {
 }
 
 /// A value Azure ML sends as a number in some payloads and a string in others
-/// (`"ModelVersion": 20` in the docs, `"modelVersion": "3"` live), held as a string.
+/// (`"ModelVersion": 20` in the docs, `"modelVersion": "3"` live), held as a string. A number
+/// keeps the text it was written with: `1.10` reads as `"1.10"` and `123456789012345678901234`
+/// as all its digits (SPEC §6.1), where going through `f64` gave `"1.1"` and
+/// `"123456789012345670000000"`.
 #[derive(Debug)]
 pub(crate) struct StringOrNumber(pub(crate) Option<String>);
 
 impl<'de> Deserialize<'de> for StringOrNumber {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct StringOrNumberVisitor;
-        impl Visitor<'_> for StringOrNumberVisitor {
-            type Value = StringOrNumber;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string or a number")
+        // serde_json shows a visitor a number only as u64, i64 or f64, so the value is taken as
+        // its raw text instead. serde_json's `arbitrary_precision` would keep the digits too,
+        // but it changes every `Number` in the workspace. An owned `RawValue` also comes out of
+        // a `serde_json::Value` (as the Value's text), where a borrowed one would not.
+        let raw: Box<str> = Box::<RawValue>::deserialize(deserializer)?.into();
+        let unexpected = match raw.as_bytes() {
+            [b'"', inner @ .., b'"'] if !inner.contains(&b'\\') => {
+                return Ok(StringOrNumber(Some(raw[1..raw.len() - 1].to_owned())));
             }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<StringOrNumber, E> {
-                Ok(StringOrNumber(Some(text.to_owned())))
+            [b'"', ..] => {
+                return serde_json::from_str(&raw)
+                    .map(|text| StringOrNumber(Some(text)))
+                    .map_err(de::Error::custom);
             }
-            fn visit_string<E: de::Error>(self, text: String) -> Result<StringOrNumber, E> {
-                Ok(StringOrNumber(Some(text)))
-            }
-            fn visit_u64<E: de::Error>(self, number: u64) -> Result<StringOrNumber, E> {
-                Ok(StringOrNumber(Some(number.to_string())))
-            }
-            fn visit_i64<E: de::Error>(self, number: i64) -> Result<StringOrNumber, E> {
-                Ok(StringOrNumber(Some(number.to_string())))
-            }
-            fn visit_f64<E: de::Error>(self, number: f64) -> Result<StringOrNumber, E> {
-                Ok(StringOrNumber(Some(number.to_string())))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<StringOrNumber, E> {
-                Ok(StringOrNumber(None))
-            }
-            fn visit_none<E: de::Error>(self) -> Result<StringOrNumber, E> {
-                Ok(StringOrNumber(None))
-            }
-        }
-        deserializer.deserialize_any(StringOrNumberVisitor)
+            // A RawValue is valid JSON, so this is a whole number as written.
+            [b'-' | b'0'..=b'9', ..] => return Ok(StringOrNumber(Some(raw.into_string()))),
+            [b'n', ..] => return Ok(StringOrNumber(None)),
+            [b't', ..] => de::Unexpected::Bool(true),
+            [b'f', ..] => de::Unexpected::Bool(false),
+            [b'[', ..] => de::Unexpected::Seq,
+            [b'{', ..] => de::Unexpected::Map,
+            _ => de::Unexpected::Other(&raw),
+        };
+        Err(de::Error::invalid_type(unexpected, &"a string or a number"))
     }
 }
 
