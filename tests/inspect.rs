@@ -265,3 +265,44 @@ fn deep_tags_are_refused_by_name_and_deep_foreign_data_printed_whole() {
     assert!(stdout.contains(&format!(r#""data":{compact}"#)), "{stdout}");
     assert_eq!(stdout.lines().count(), 1);
 }
+
+#[test]
+fn prints_a_model_monitors_breach_beside_its_data() {
+    let path = fixtures().join("variants/monitor_breach.json");
+    let lines = event_lines(&inspect(&[path.to_str().unwrap()], None));
+    assert_eq!(
+        lines[0]["monitorBreach"]["signal"], "churn-drift",
+        "{}",
+        lines[0]
+    );
+    assert_eq!(
+        lines[0]["monitorBreach"]["violations"][1],
+        serde_json::json!({"feature": "income", "metric": "PopulationStabilityIndex", "value": 0.3108, "threshold": 0.2})
+    );
+    // PascalCase keys and tag in a CloudEvent, and a tag that does not parse.
+    let path = fixtures().join("variants/monitor_breach.cloud_events.json");
+    let lines = event_lines(&inspect(&[path.to_str().unwrap()], None));
+    assert_eq!(
+        lines[0]["monitorBreach"]["signal"],
+        "churn-prediction-drift"
+    );
+    let path = fixtures().join("variants/monitor_breach_unparseable.json");
+    let lines = event_lines(&inspect(&[path.to_str().unwrap()], None));
+    assert_eq!(
+        lines[0]["monitorBreach"],
+        serde_json::json!({"signal": null, "violations": []})
+    );
+    // The tag on a run that did not fail, and any other event: null, present.
+    for name in [
+        "variants/monitor_recovered.json",
+        "event_grid/run_status_changed.json",
+    ] {
+        let path = fixtures().join(name);
+        let lines = event_lines(&inspect(&[path.to_str().unwrap()], None));
+        assert!(
+            lines[0].as_object().unwrap().contains_key("monitorBreach"),
+            "{name}"
+        );
+        assert_eq!(lines[0]["monitorBreach"], Value::Null, "{name}");
+    }
+}

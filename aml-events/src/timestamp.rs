@@ -17,7 +17,7 @@ pub struct Timestamp(OffsetDateTime);
 /// The text was not an RFC 3339 date-time.
 #[derive(Debug, thiserror::Error)]
 #[error("is not an RFC 3339 date-time such as 2019-07-04T00:00:00.123Z ({0})")]
-pub struct TimestampError(#[source] time::error::Parse);
+pub struct TimestampError(time::error::Parse);
 
 impl Timestamp {
     /// Parses an RFC 3339 date-time; one written without an offset is read as UTC.

@@ -4,6 +4,7 @@
 use aml_events::{
     AmlEvent, Event, Function, ParseError, Schema, Timestamp,
     envelope::{self, RawData},
+    events::MonitorBreach,
 };
 use serde::Serialize;
 
@@ -30,6 +31,10 @@ pub struct EventSummary<'a> {
     /// CloudEvents `data_base64`, when the event carried binary data.
     #[serde(rename = "dataBase64", skip_serializing_if = "Option::is_none")]
     pub data_base64: Option<&'a str>,
+    /// A model monitor's breach (SPEC §8.6): the signal and its violations, read from the
+    /// tag of a failed `RunStatusChanged`; `null` for every other event.
+    #[serde(rename = "monitorBreach")]
+    pub monitor_breach: Option<MonitorBreach>,
 }
 
 /// The `data` of a summary line. Neither kind is parsed again for printing: tags, properties
@@ -52,6 +57,10 @@ impl<'a> EventSummary<'a> {
             AmlEvent::Unknown { .. } => SummaryData::Raw(event.data.as_ref()),
             typed => SummaryData::Typed(typed),
         };
+        let monitor_breach = match &data {
+            SummaryData::Typed(AmlEvent::RunStatusChanged(run)) => run.monitor_breach(),
+            _ => None,
+        };
         Ok(EventSummary {
             schema: event.schema,
             id: &event.id,
@@ -62,6 +71,7 @@ impl<'a> EventSummary<'a> {
             function: event.function(),
             data,
             data_base64: event.data_base64.as_deref(),
+            monitor_breach,
         })
     }
 }
