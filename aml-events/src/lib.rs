@@ -15,6 +15,8 @@
 //! - [`error`]: what can go wrong while reading, with the attribute or JSON path at fault.
 //! - [`notify`]: one neutral notice per event, rendered for Teams, Slack, Discord, PagerDuty or
 //!   a plain JSON webhook.
+//! - [`ledger`]: each effect of an event once across instances and restarts: claims in Azure
+//!   Table storage ([`ledger::TableLedger`]) or in memory ([`ledger::MemoryLedger`]).
 //! - [`azure`]: the Azure ML REST client ([`azure::AmlClient`]) the functions call back with:
 //!   credentials and token cache, retries within a deadline, typed operations.
 //!
@@ -40,6 +42,7 @@ pub mod chain;
 pub mod envelope;
 pub mod error;
 pub mod events;
+pub mod ledger;
 pub mod notify;
 mod pipeline;
 pub mod redact;

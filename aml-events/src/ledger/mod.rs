@@ -1,0 +1,325 @@
+//! The ledger (SPEC §12): each effect of an event (a notification to a target, a retrain, a
+//! smoke test) happens once across instances and restarts, because it is claimed in shared
+//! storage before it runs and marked done after.
+//!
+//! Event Grid delivers at least once and redelivers whole batches, and a Functions app runs on
+//! many instances; the in-memory set of recent ids sees only its own process. The ledger is the
+//! one place every instance asks "has this been done, or is someone doing it?".
+//!
+//! # Layout
+//! - [`Ledger`]: the seam, object-safe with boxed futures like
+//!   [`TokenSource`](crate::azure::TokenSource), so hosts inject an `Arc<dyn Ledger>` and tests
+//!   can count claims.
+//! - [`EffectKey`], [`Claim`], [`ClaimToken`], [`Entry`]: what is claimed and what a claim says.
+//! - [`memory`]: [`MemoryLedger`], one process's ledger, for runs without storage and for tests.
+//! - [`table`]: [`TableLedger`], Azure Table storage over its REST API, with the connection
+//!   settings ([`TableConnection`]) read as SPEC §12 orders them.
+//! - [`LedgerError`]: what can go wrong; never shows an account key or a token.
+//!
+//! How a caller uses it: `claim` before the effect; on [`Claim::Acquired`] act, then `complete`
+//! with the outcome (or `release` if the effect failed and a redelivery should try again); on
+//! [`Claim::Done`] report `duplicate`; on [`Claim::HeldElsewhere`] or any error, do not act and
+//! answer so Event Grid redelivers (503, or a failed invocation). Never act unclaimed.
+//!
+//! It deliberately does not decide the lease (twice the delivery deadline, the caller's
+//! setting), read the environment, or schedule the cleaning: the host calls [`Ledger::clean`]
+//! in bounded background work with [`RETENTION`].
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use crate::azure::CredentialError;
+
+pub mod memory;
+pub mod table;
+
+pub use memory::MemoryLedger;
+pub use table::{
+    DEFAULT_TABLE, LedgerSetting, STORAGE_SCOPE, TableConnection, TableLedger, TableLedgerOptions,
+};
+
+/// How long entries are kept at least (SPEC §12): Event Grid retries for 24 hours, so 48 hours
+/// leaves a redelivery nothing to find missing. Clean with `now - RETENTION`.
+pub const RETENTION: Duration = Duration::from_secs(48 * 60 * 60);
+
+/// One effect of one event: what is claimed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EffectKey {
+    /// The event's source or topic (may be empty): event ids are unique per source only.
+    pub source: String,
+    /// The event id.
+    pub event_id: String,
+    /// The action: `notify`, `retrain`, `smoke-test`.
+    pub action: String,
+    /// The notification target or the job name (may be empty).
+    pub target: String,
+}
+
+impl EffectKey {
+    /// A key from its four parts.
+    pub fn new(
+        source: impl Into<String>,
+        event_id: impl Into<String>,
+        action: impl Into<String>,
+        target: impl Into<String>,
+    ) -> Self {
+        EffectKey {
+            source: source.into(),
+            event_id: event_id.into(),
+            action: action.into(),
+            target: target.into(),
+        }
+    }
+}
+
+impl fmt::Display for EffectKey {
+    /// `action[ target] for event ID[ from SOURCE]`, for messages.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.action)?;
+        if !self.target.is_empty() {
+            write!(f, " {}", self.target)?;
+        }
+        write!(f, " for event {}", self.event_id)?;
+        if !self.source.is_empty() {
+            write!(f, " from {}", self.source)?;
+        }
+        Ok(())
+    }
+}
+
+/// What a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The effect is ours to perform; pass the token to [`Ledger::complete`] or
+    /// [`Ledger::release`].
+    Acquired(ClaimToken),
+    /// Someone completed it already: skip it as a duplicate.
+    Done {
+        /// The outcome it was completed with.
+        outcome: String,
+        /// When it was completed.
+        at: SystemTime,
+    },
+    /// Another claimant holds a live claim (younger than the lease): do not act, answer so the
+    /// event is redelivered.
+    HeldElsewhere {
+        /// When that claim was made.
+        since: SystemTime,
+    },
+}
+
+/// Proof of a claim: what [`Ledger::complete`] and [`Ledger::release`] need to change the entry
+/// only if it is still this claim (its entity tag and claim id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimToken {
+    key: EffectKey,
+    claimed_at: SystemTime,
+    claim_id: String,
+    etag: String,
+}
+
+impl ClaimToken {
+    pub(crate) fn new(
+        key: EffectKey,
+        claimed_at: SystemTime,
+        claim_id: String,
+        etag: String,
+    ) -> Self {
+        ClaimToken {
+            key,
+            claimed_at,
+            claim_id,
+            etag,
+        }
+    }
+
+    /// The effect claimed.
+    pub fn key(&self) -> &EffectKey {
+        &self.key
+    }
+
+    /// When the claim was made.
+    pub fn claimed_at(&self) -> SystemTime {
+        self.claimed_at
+    }
+
+    pub(crate) fn claim_id(&self) -> &str {
+        &self.claim_id
+    }
+
+    pub(crate) fn etag(&self) -> &str {
+        &self.etag
+    }
+}
+
+/// Where an entry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryState {
+    /// Claimed, not (yet) completed: in progress, or its claimant died.
+    Claimed,
+    /// Completed with an outcome.
+    Done,
+}
+
+/// One ledger entry, as [`Ledger::history`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The effect.
+    pub key: EffectKey,
+    /// Claimed or done.
+    pub state: EntryState,
+    /// The outcome, once done.
+    pub outcome: Option<String>,
+    /// When it was (last) claimed.
+    pub claimed_at: SystemTime,
+    /// When it was completed.
+    pub done_at: Option<SystemTime>,
+}
+
+/// The future every [`Ledger`] method returns.
+pub type LedgerFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, LedgerError>> + Send + 'a>>;
+
+/// Claims effects before they run and records their outcomes, shared by every instance that
+/// uses the same store.
+pub trait Ledger: Send + Sync + fmt::Debug {
+    /// Claims `key`: [`Claim::Acquired`] when it is unclaimed, or claimed longer than `lease`
+    /// ago and not done (a crashed claimant; taken over conditionally, so two takers cannot
+    /// both win); [`Claim::Done`] when completed; [`Claim::HeldElsewhere`] when another live
+    /// claim holds it. An error means: do not act.
+    fn claim<'a>(&'a self, key: &'a EffectKey, lease: Duration) -> LedgerFuture<'a, Claim>;
+
+    /// Marks the claimed effect done with `outcome` (`done`, `failed: ...`). Fails with
+    /// [`LedgerError::ClaimLost`] when the claim was taken over or removed meanwhile.
+    fn complete<'a>(&'a self, token: &'a ClaimToken, outcome: &'a str) -> LedgerFuture<'a, ()>;
+
+    /// Gives the claim back after a failed effect, so a redelivery can try again. A claim
+    /// already taken over or gone is left as it is.
+    fn release<'a>(&'a self, token: &'a ClaimToken) -> LedgerFuture<'a, ()>;
+
+    /// The entries claimed at or after `since` and/or for event `event_id`, oldest first.
+    fn history<'a>(
+        &'a self,
+        since: Option<SystemTime>,
+        event_id: Option<&'a str>,
+    ) -> LedgerFuture<'a, Vec<Entry>>;
+
+    /// Removes at most `max_entries` entries claimed before `older_than` (pass
+    /// `now - RETENTION`); returns how many it removed. Bounded so it fits background work.
+    fn clean(&self, older_than: SystemTime, max_entries: usize) -> LedgerFuture<'_, usize>;
+
+    /// Where the ledger lives, for the ready line: `in memory`, or the table and its endpoint
+    /// (never a key).
+    fn describe(&self) -> String;
+}
+
+/// Why the ledger could not answer. Never contains an account key, a signature or a token.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// A ledger setting cannot be used.
+    #[error("ledger setting {setting} is not usable: {problem}")]
+    InvalidSetting {
+        /// The setting (`AML_LEDGER`, `AzureWebJobsStorage`, ...).
+        setting: &'static str,
+        /// What is wrong (never the value).
+        problem: &'static str,
+    },
+    /// The HTTP client could not be built.
+    #[error("could not build the ledger's HTTP client")]
+    Http(#[source] reqwest::Error),
+    /// No storage token could be had (identity-based connection).
+    #[error("could not get a storage token for the ledger")]
+    Credential(#[source] CredentialError),
+    /// The storage endpoint could not be reached or did not answer in time.
+    #[error("ledger {operation} at {endpoint} failed")]
+    Transport {
+        /// The table operation.
+        operation: &'static str,
+        /// The table endpoint (no query, no key).
+        endpoint: String,
+        /// reqwest's description, without the URL.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The table service refused the request.
+    #[error("ledger {operation} at {endpoint} answered {status}{}", detail_text(code.as_deref(), message.as_deref()))]
+    Status {
+        /// The table operation.
+        operation: &'static str,
+        /// The table endpoint (no query, no key).
+        endpoint: String,
+        /// The HTTP status.
+        status: u16,
+        /// The service's error code (`AuthenticationFailed`, `TableNotFound`).
+        code: Option<String>,
+        /// The service's message, with anything key-like masked and shortened.
+        message: Option<String>,
+    },
+    /// The operation, with its retries, did not finish in time.
+    #[error("ledger {operation} did not finish within {budget:?}")]
+    DeadlineExceeded {
+        /// The table operation.
+        operation: &'static str,
+        /// The time it had.
+        budget: Duration,
+        /// The failure before the attempt that was cut, if any.
+        #[source]
+        last: Option<Box<LedgerError>>,
+    },
+    /// The table service answered success with something unreadable.
+    #[error("ledger {operation} got an unusable answer: {problem}")]
+    Malformed {
+        /// The table operation.
+        operation: &'static str,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// The claim was taken over by another claimant (it outlived its lease) or removed.
+    #[error("the claim on {key} was taken over or removed")]
+    ClaimLost {
+        /// The effect.
+        key: EffectKey,
+    },
+    /// A custom ledger failed.
+    #[error("ledger failed")]
+    Other {
+        /// Whether trying again may help.
+        transient: bool,
+        /// The cause.
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+fn detail_text(code: Option<&str>, message: Option<&str>) -> String {
+    match (code, message) {
+        (Some(code), Some(message)) => format!(" ({code}: {message})"),
+        (Some(text), None) | (None, Some(text)) => format!(" ({text})"),
+        (None, None) => String::new(),
+    }
+}
+
+impl LedgerError {
+    /// Whether trying again later may succeed: the store unreachable or slow, a 408, 429 or
+    /// 5xx, a transient token failure. Either way the caller does not act; transient errors
+    /// are answered for redelivery.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            LedgerError::Transport { source, .. } => {
+                source.is_connect() || crate::azure::error::transport_is_transient(source)
+            }
+            LedgerError::Status { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            LedgerError::DeadlineExceeded { .. } => true,
+            LedgerError::Credential(source) => source.is_transient(),
+            LedgerError::Other { transient, .. } => *transient,
+            LedgerError::InvalidSetting { .. }
+            | LedgerError::Http(_)
+            | LedgerError::Malformed { .. }
+            | LedgerError::ClaimLost { .. } => false,
+        }
+    }
+}
