@@ -1,0 +1,328 @@
+//! The Azure Table ledger against a real Azurite (installed and started by `azurite/mod.rs`):
+//! claims across instances and restarts, stale claims and their take-over, release, history,
+//! cleaning, an unreachable store, odd keys, and errors that never show the key.
+
+mod azure_mock;
+mod azurite;
+
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use aml_events::{
+    azure::RetryPolicy,
+    chain,
+    ledger::{
+        Claim, ClaimToken, EffectKey, EntryState, Ledger, LedgerError, TableConnection,
+        TableLedger, TableLedgerOptions,
+    },
+};
+use azure_mock::RefusingPort;
+use azurite::Azurite;
+use futures_util::future::join_all;
+
+const LEASE: Duration = Duration::from_secs(50);
+
+/// A table of its own for each test, so tests run in parallel on one Azurite.
+fn table() -> String {
+    format!("t{}", fastrand::u64(..))
+}
+
+fn options(table: &str) -> TableLedgerOptions {
+    TableLedgerOptions {
+        table: table.to_owned(),
+        retry: RetryPolicy {
+            max_retries: 2,
+            initial_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(100),
+        },
+        ..TableLedgerOptions::default()
+    }
+}
+
+/// A new instance (a new claimant: another server, or this one restarted) on `table`.
+fn ledger(table: &str) -> TableLedger {
+    let connection =
+        TableConnection::parse("AML_LEDGER", &Azurite::shared().connection_string()).unwrap();
+    TableLedger::new(connection, None, options(table)).unwrap()
+}
+
+fn key(event: &str, target: &str) -> EffectKey {
+    EffectKey::new(
+        "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w",
+        event,
+        "notify",
+        target,
+    )
+}
+
+fn acquired(claim: Result<Claim, LedgerError>) -> ClaimToken {
+    match claim {
+        Ok(Claim::Acquired(token)) => token,
+        Ok(other) => panic!("expected Acquired, got {other:?}"),
+        Err(error) => panic!("expected Acquired, got {}", chain(&error)),
+    }
+}
+
+/// Splits claims into the tokens won and the rest.
+fn winners(claims: Vec<Result<Claim, LedgerError>>) -> (Vec<ClaimToken>, Vec<Claim>) {
+    let mut won = Vec::new();
+    let mut lost = Vec::new();
+    for claim in claims {
+        match claim {
+            Ok(Claim::Acquired(token)) => won.push(token),
+            Ok(other) => lost.push(other),
+            Err(error) => panic!("claim failed: {}", chain(&error)),
+        }
+    }
+    (won, lost)
+}
+
+#[tokio::test]
+async fn the_table_is_created_when_missing_and_creating_it_again_is_fine() {
+    let table = table();
+    // Arrange: two instances, each creating the table on its first call.
+    let first = ledger(&table);
+    let second = ledger(&table);
+    // Act
+    assert!(first.history(None, None).await.unwrap().is_empty());
+    acquired(second.claim(&key("e1", "t"), LEASE).await);
+    // Assert: a third, restarted instance finds the table and the entry.
+    let third = ledger(&table);
+    assert_eq!(third.history(None, None).await.unwrap().len(), 1);
+    assert!(third.describe().contains(&table), "{}", third.describe());
+}
+
+#[tokio::test]
+async fn of_two_claimants_on_one_key_only_one_acquires() {
+    let table = table();
+    let (a, b) = (ledger(&table), ledger(&table));
+    let k = key("e1", "teams");
+    a.history(None, None).await.unwrap(); // the table exists before the race
+    let claims = join_all([a.claim(&k, LEASE), b.claim(&k, LEASE)]).await;
+    let (won, lost) = winners(claims);
+    assert_eq!(won.len(), 1, "{lost:?}");
+    assert!(
+        matches!(lost[..], [Claim::HeldElsewhere { since }] if since <= SystemTime::now()),
+        "{lost:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_completed_effect_is_done_on_every_later_claim_and_after_a_restart() {
+    let table = table();
+    let a = ledger(&table);
+    let k = key("e1", "slack");
+    let token = acquired(a.claim(&k, LEASE).await);
+    a.complete(&token, "done").await.unwrap();
+    for claimant in [ledger(&table), ledger(&table), a] {
+        match claimant.claim(&k, Duration::ZERO).await.unwrap() {
+            Claim::Done { outcome, at } => {
+                assert_eq!(outcome, "done");
+                assert!(at >= token.claimed_at());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stale_claim_is_taken_over_and_only_one_of_two_takers_wins() {
+    let table = table();
+    let lease = Duration::from_secs(1);
+    let (crashed, b, c) = (ledger(&table), ledger(&table), ledger(&table));
+    let k = key("e1", "retrain");
+    let old = acquired(crashed.claim(&k, lease).await);
+    assert!(matches!(
+        b.claim(&k, lease).await.unwrap(),
+        Claim::HeldElsewhere { .. }
+    ));
+
+    tokio::time::sleep(lease + Duration::from_millis(300)).await;
+    let (won, lost) = winners(join_all([b.claim(&k, lease), c.claim(&k, lease)]).await);
+    assert_eq!(won.len(), 1, "{lost:?}");
+    assert!(
+        matches!(lost[..], [Claim::HeldElsewhere { .. }]),
+        "{lost:?}"
+    );
+
+    // The crashed claimant comes back: its claim is lost, and releasing it changes nothing.
+    let error = crashed.complete(&old, "done").await.unwrap_err();
+    assert!(
+        matches!(error, LedgerError::ClaimLost { .. }),
+        "{}",
+        chain(&error)
+    );
+    assert!(!error.is_transient());
+    crashed.release(&old).await.unwrap();
+    // The winner's claim still holds, and it completes it (a token works from any instance).
+    assert!(matches!(
+        c.claim(&k, LEASE).await.unwrap(),
+        Claim::HeldElsewhere { .. }
+    ));
+    b.complete(&won[0], "done").await.unwrap();
+    assert!(matches!(
+        crashed.claim(&k, lease).await.unwrap(),
+        Claim::Done { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_released_claim_can_be_claimed_again() {
+    let table = table();
+    let (a, b) = (ledger(&table), ledger(&table));
+    let k = key("e1", "smoke");
+    let token = acquired(a.claim(&k, LEASE).await);
+    a.release(&token).await.unwrap();
+    let again = acquired(b.claim(&k, LEASE).await);
+    // Releasing twice, or a claim no longer there, is harmless.
+    a.release(&token).await.unwrap();
+    b.complete(&again, "failed: 500").await.unwrap();
+    let history = a.history(None, Some("e1")).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].outcome.as_deref(), Some("failed: 500"));
+}
+
+#[tokio::test]
+async fn history_lists_entries_since_a_time_or_for_an_event() {
+    let table = table();
+    let a = ledger(&table);
+    let first = acquired(a.claim(&key("e1", "teams"), LEASE).await);
+    a.complete(&first, "done").await.unwrap();
+    acquired(a.claim(&key("e1", "slack"), LEASE).await);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let since = SystemTime::now();
+    acquired(a.claim(&key("e2", "teams"), LEASE).await);
+
+    let all = a.history(None, None).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(
+        all.windows(2).all(|w| w[0].claimed_at <= w[1].claimed_at),
+        "oldest first"
+    );
+    assert_eq!(all[0].key, key("e1", "teams"));
+    assert_eq!(all[0].state, EntryState::Done);
+    assert!(all[0].done_at.is_some());
+
+    let recent = a.history(Some(since), None).await.unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].key, key("e2", "teams"));
+    assert_eq!(recent[0].state, EntryState::Claimed);
+
+    let e1 = a.history(None, Some("e1")).await.unwrap();
+    assert_eq!(e1.len(), 2);
+    assert!(e1.iter().all(|entry| entry.key.event_id == "e1"));
+    assert!(a.history(None, Some("nothing")).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn clean_removes_only_older_entries_and_stops_at_the_bound() {
+    let table = table();
+    let a = ledger(&table);
+    for i in 0..5 {
+        acquired(a.claim(&key(&format!("old{i}"), "t"), LEASE).await);
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let cut = SystemTime::now();
+    acquired(a.claim(&key("new", "t"), LEASE).await);
+
+    assert_eq!(a.clean(cut, 3).await.unwrap(), 3);
+    assert_eq!(a.clean(cut, 3).await.unwrap(), 2);
+    assert_eq!(a.clean(cut, 3).await.unwrap(), 0);
+    assert_eq!(a.clean(cut, 0).await.unwrap(), 0);
+    let left = a.history(None, None).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].key.event_id, "new");
+}
+
+#[tokio::test]
+async fn an_unreachable_ledger_is_a_transient_error_never_a_claim() {
+    let port = RefusingPort::new();
+    let text = format!(
+        "AccountName=devstoreaccount1;AccountKey={};TableEndpoint={}devstoreaccount1",
+        azurite::KEY,
+        port.url()
+    );
+    let connection = TableConnection::parse("AML_LEDGER", &text).unwrap();
+    let options = TableLedgerOptions {
+        deadline: Duration::from_secs(2),
+        ..options("amlhandlers")
+    };
+    let ledger = TableLedger::new(connection, None, options).unwrap();
+    let error = ledger.claim(&key("e1", "t"), LEASE).await.unwrap_err();
+    let shown = chain(&error).to_string();
+    assert!(error.is_transient(), "{shown}");
+    assert!(!shown.contains(azurite::KEY), "{shown}");
+    assert!(
+        shown.contains(&port.addr().to_string()),
+        "names the endpoint: {shown}"
+    );
+    assert!(ledger.history(None, None).await.unwrap_err().is_transient());
+}
+
+#[tokio::test]
+async fn keys_with_reserved_characters_round_trip() {
+    let table = table();
+    let a = ledger(&table);
+    let odd = EffectKey::new("a/b\\c#d?e'f %g", "id/1#2?3", "notify", "x/y!z~2F");
+    let plain = EffectKey::new("a/b\\c#d?e'f %g", "id/1#2?3", "notify", "x/y!z/");
+    let token = acquired(a.claim(&odd, LEASE).await);
+    acquired(a.claim(&plain, LEASE).await);
+    a.complete(&token, "done").await.unwrap();
+    let history = a.history(None, Some("id/1#2?3")).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert!(
+        history
+            .iter()
+            .any(|entry| entry.key == odd && entry.state == EntryState::Done)
+    );
+    assert!(history.iter().any(|entry| entry.key == plain));
+    assert!(matches!(
+        ledger(&table).claim(&odd, LEASE).await.unwrap(),
+        Claim::Done { .. }
+    ));
+    let empty = EffectKey::new("", "e", "retrain", "");
+    acquired(a.claim(&empty, LEASE).await);
+}
+
+#[tokio::test]
+async fn errors_and_debug_output_never_show_the_key() {
+    let azurite = Azurite::shared();
+    // A valid base64 key that is not Azurite's: every call is refused as unauthenticated.
+    let wrong = "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXk=";
+    let text = format!(
+        "AccountName=devstoreaccount1;AccountKey={wrong};TableEndpoint={}",
+        azurite.endpoint()
+    );
+    let connection = TableConnection::parse("AML_LEDGER", &text).unwrap();
+    assert!(!format!("{connection:?}").contains(wrong));
+    let ledger = TableLedger::new(connection, None, options(&table())).unwrap();
+    assert!(!format!("{ledger:?}").contains(wrong));
+    let error = ledger.claim(&key("e1", "t"), LEASE).await.unwrap_err();
+    let shown = format!("{} / {error:?}", chain(&error));
+    assert!(
+        matches!(error, LedgerError::Status { status: 403, .. }),
+        "{shown}"
+    );
+    assert!(!error.is_transient(), "{shown}");
+    assert!(
+        !shown.contains(wrong) && !shown.contains(azurite::KEY),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn many_instances_claiming_one_effect_act_once() {
+    let table = table();
+    let instances: Vec<Arc<dyn Ledger>> = (0..6).map(|_| Arc::new(ledger(&table)) as _).collect();
+    instances[0].history(None, None).await.unwrap();
+    let k = key("burst", "teams");
+    let claims = join_all(instances.iter().map(|ledger| ledger.claim(&k, LEASE))).await;
+    let (won, lost) = winners(claims);
+    assert_eq!(won.len(), 1, "{lost:?}");
+    assert!(
+        lost.iter()
+            .all(|claim| matches!(claim, Claim::HeldElsewhere { .. }))
+    );
+}
