@@ -15,8 +15,21 @@
 //!   [`TableConnection::from_lookup`] picks the setting in SPEC §12's order.
 //! - [`TableLedger`]: claim = conditional insert, take-over = replace with `If-Match`, complete
 //!   = replace with `If-Match`, release = delete with `If-Match`, history and clean = queries.
-//! - Auth: Shared Key Lite for the account key, or `Authorization: Bearer` with scope
-//!   [`STORAGE_SCOPE`] (https only, or http to loopback).
+//! - Auth: Shared Key Lite for the account key (`HMAC-SHA256(key, x-ms-date + "\n" +
+//!   "/{account}{path}")`; with Azurite's path-style URLs the account appears twice, which
+//!   Azurite checks), or `Authorization: Bearer` with scope [`STORAGE_SCOPE`] (https only, or
+//!   http to loopback); `x-ms-version: 2019-02-02`, the first to accept bearer tokens.
+//!   See <https://learn.microsoft.com/rest/api/storageservices/authorize-with-shared-key#shared-key-lite-and-table-service-format-for-2009-09-19-and-later>.
+//! - The calls: `POST /Tables` (create table), `POST /{table}` (insert entity, `Prefer:
+//!   return-no-content`, 409 when it exists), `GET /{table}(PartitionKey='..',RowKey='..')`,
+//!   `PUT` of the same with `If-Match` (update entity: 412 when it changed), `DELETE` with
+//!   `If-Match`, and `GET /{table}()?$filter=..` (query entities, paged by the
+//!   `x-ms-continuation-NextPartitionKey` / `NextRowKey` headers), all on the crate's retry
+//!   pipeline within [`TableLedgerOptions::deadline`].
+//!   See <https://learn.microsoft.com/rest/api/storageservices/insert-entity>,
+//!   <https://learn.microsoft.com/rest/api/storageservices/update-entity2>,
+//!   <https://learn.microsoft.com/rest/api/storageservices/delete-entity1>,
+//!   <https://learn.microsoft.com/rest/api/storageservices/query-entities>.
 //!
 //! # The entities
 //! One row per effect: `PartitionKey` is the event id, `RowKey` is `source!action!target`,
@@ -562,7 +575,9 @@ impl TableLedger {
         }
     }
 
-    /// Creates the table once per instance; `TableAlreadyExists` is success.
+    /// Creates the table on the first call of this instance (one per process);
+    /// `TableAlreadyExists` (409) is success.
+    /// See <https://learn.microsoft.com/rest/api/storageservices/create-table>.
     async fn ensure_table(&self) -> Result<(), LedgerError> {
         self.table_ready
             .get_or_try_init(|| async {
