@@ -124,12 +124,9 @@ pub struct ClaimToken {
 }
 
 impl ClaimToken {
-    pub(crate) fn new(
-        key: EffectKey,
-        claimed_at: SystemTime,
-        claim_id: String,
-        etag: String,
-    ) -> Self {
+    /// A token for `key`, claimed at `claimed_at` as claim `claim_id`, whose entry's version is
+    /// now `etag`: for [`Ledger`] implementations outside this crate (a counting test double).
+    pub fn new(key: EffectKey, claimed_at: SystemTime, claim_id: String, etag: String) -> Self {
         ClaimToken {
             key,
             claimed_at,
@@ -148,11 +145,13 @@ impl ClaimToken {
         self.claimed_at
     }
 
-    pub(crate) fn claim_id(&self) -> &str {
+    /// This claim's id (unique per claim), stored with the entry.
+    pub fn claim_id(&self) -> &str {
         &self.claim_id
     }
 
-    pub(crate) fn etag(&self) -> &str {
+    /// The entry's version when claimed (the table entity's ETag).
+    pub fn etag(&self) -> &str {
         &self.etag
     }
 }
