@@ -35,6 +35,7 @@ pub mod notify;
 pub mod outcome;
 pub mod package;
 pub mod recent;
+pub mod routes;
 pub mod send;
 pub mod telemetry;
 
@@ -56,16 +57,16 @@ impl AppContext {
     /// The context for these settings, with one Azure ML client for the process unless this
     /// is a dry run. Fails when a credential cannot be built (naming the setting).
     pub fn new(config: config::Config) -> Result<Self, ClientError> {
-        let client = if config.dry_run {
+        let client = if config.azure.dry_run {
             None
         } else {
             Some(client(&config)?)
         };
-        let notifier = if config.hold_notifications || config.notify_targets.is_empty() {
+        let notifier = if config.actions.hold_notifications || !needs_notifier(&config) {
             None
         } else {
             Some(Notifier::new(NotifierOptions {
-                deadline: config.deadline,
+                deadline: config.host.deadline,
                 ..NotifierOptions::default()
             })?)
         };
@@ -78,8 +79,16 @@ impl AppContext {
     }
 }
 
+/// Whether any notification can be sent: a target in `AML_NOTIFY_URL`, or in the routes file.
+fn needs_notifier(config: &config::Config) -> bool {
+    match &config.routes {
+        Some(routes) => !routes.targets.is_empty(),
+        None => !config.actions.notify_targets.is_empty(),
+    }
+}
+
 fn client(config: &config::Config) -> Result<AmlClient, ClientError> {
-    let credential: Arc<dyn TokenSource> = match &config.credentials {
+    let credential: Arc<dyn TokenSource> = match &config.azure.credentials {
         Credentials::ManagedIdentity {
             endpoint,
             header,
@@ -109,8 +118,8 @@ fn client(config: &config::Config) -> Result<AmlClient, ClientError> {
         }
     };
     let options = AmlClientOptions {
-        arm_endpoint: config.arm_endpoint.clone(),
-        deadline: config.deadline,
+        arm_endpoint: config.azure.arm_endpoint.clone(),
+        deadline: config.host.deadline,
         ..AmlClientOptions::default()
     };
     AmlClient::new(credential, options)

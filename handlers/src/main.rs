@@ -209,12 +209,12 @@ fn serve(args: ServeArgs) -> ExitCode {
         Err(err) => return fail(&err.to_string()),
     };
     telemetry::init(&config);
-    let port = config.host_port.or(args.port).unwrap_or(DEFAULT_PORT);
+    let port = config.host.host_port.or(args.port).unwrap_or(DEFAULT_PORT);
     let bind = args
         .bind
-        .or(config.bind)
+        .or(config.host.bind)
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    if !bind.is_loopback() && config.webhook_key.is_none() {
+    if !bind.is_loopback() && config.host.webhook_key.is_none() {
         return fail(&format!(
             "refusing to listen on {bind} without a key: set {AML_WEBHOOK_KEY} (or bind 127.0.0.1 with {AML_BIND})"
         ));
@@ -222,7 +222,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let listener = match TcpListener::bind((bind, port)) {
         Ok(listener) => listener,
         Err(err) => {
-            let source = if config.host_port.is_some() {
+            let source = if config.host.host_port.is_some() {
                 FUNCTIONS_CUSTOMHANDLER_PORT
             } else {
                 "--port"
@@ -236,7 +236,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(address) => address,
         Err(err) => return fail(&format!("cannot read the listening address: {err}")),
     };
-    let mode = match (&config.credentials, config.dry_run) {
+    let mode = match (&config.azure.credentials, config.azure.dry_run) {
         (Credentials::None, _) => "dry run: no Azure credentials, nothing is sent to Azure",
         (_, true) => "dry run: AML_DRY_RUN is set, nothing is sent to Azure",
         (Credentials::ManagedIdentity { .. }, false) => "managed identity",
@@ -328,7 +328,7 @@ fn notify(args: NotifyArgs) -> ExitCode {
                 Err(err) => return fail(&err.to_string()),
             }
         }
-        None => config.notify_targets.clone(),
+        None => config.actions.notify_targets.clone(),
     };
     if targets.is_empty() {
         return fail(&format!(
@@ -336,7 +336,7 @@ fn notify(args: NotifyArgs) -> ExitCode {
         ));
     }
     let notifier = match Notifier::new(NotifierOptions {
-        deadline: config.deadline,
+        deadline: config.host.deadline,
         ..NotifierOptions::default()
     }) {
         Ok(notifier) => notifier,
