@@ -431,7 +431,7 @@ impl Config {
         };
 
         let routes = get(AML_ROUTES_FILE)
-            .map(|path| crate::routes::Routes::load(std::path::Path::new(&path), &get))
+            .map(|path| crate::routes::Routes::load(&app_path(&path), &get))
             .transpose()
             .map_err(ConfigError::Routes)?
             .map(std::sync::Arc::new);
@@ -481,6 +481,21 @@ impl HostSettings {
             (Some(_), None) => false,
         }
     }
+}
+
+/// A file named by a setting: as given, or, when relative and not found from the working
+/// directory, beside the executable (the app root of a package, where host.json is).
+fn app_path(path: &str) -> PathBuf {
+    let given = PathBuf::from(path);
+    if given.is_relative() && !given.exists() {
+        let beside = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join(&given)));
+        if let Some(beside) = beside.filter(|beside| beside.exists()) {
+            return beside;
+        }
+    }
+    given
 }
 
 fn credentials(get: &impl Fn(&str) -> Option<String>) -> Result<Credentials, ConfigError> {

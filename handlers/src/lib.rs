@@ -5,6 +5,8 @@
 //! - [`config`]: every setting, read and checked once at start-up.
 //! - [`functions`]: the five functions, a typed event in and an [`outcome::Outcome`] out.
 //! - [`hosting`]: the transports (Functions custom handler; the actix-web server).
+//! - [`routes`]: the routes file (`AML_ROUTES_FILE`): who hears about what, and what runs.
+//! - [`explain`]: which routes each event matches and what they would do, as a dry run.
 //! - [`inspect`]: one JSON line per event of a delivery body, for people and scripts.
 //! - [`notify`]: `notify --test`, a sample notice to every notification target.
 //! - [`package`]: a deployable Functions app (host.json, function folders, executable, zip).
@@ -28,6 +30,7 @@ use aml_events::{
 use config::Credentials;
 
 pub mod config;
+pub mod explain;
 pub mod functions;
 pub mod hosting;
 pub mod inspect;

@@ -191,8 +191,11 @@ impl Routes {
                 crate::functions::actions::redacted(smoke.uri.as_str())
             ));
         }
-        let enrich = if route.enriches() { "yes" } else { "no" };
-        lines.push(format!("enrich run events: {enrich}"));
+        let runs = [Function::RunStatusChanged, Function::RunCompleted];
+        if route.functions.iter().any(|f| runs.contains(f)) {
+            let enrich = if route.enriches() { "yes" } else { "no" };
+            lines.push(format!("enrich run events: {enrich}"));
+        }
         lines
     }
 }
