@@ -81,7 +81,9 @@ async fn the_example_routes_page_on_call_tell_the_team_and_retrain() {
         .and(path_regex(format!(
             "^/history/v1.0{WORKSPACE}/experiments/[^/]+/runs/[^/]+$"
         )))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "Failed", "error": {"error": {"message": "out of memory"}}})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"status": "Failed", "error": {"error": {"message": "out of memory"}}}),
+        ))
         .mount(&azure.server)
         .await;
     azure
@@ -105,7 +107,10 @@ async fn the_example_routes_page_on_call_tell_the_team_and_retrain() {
         ("IDENTITY_HEADER", IDENTITY_HEADER.to_owned()),
         ("AML_ARM_ENDPOINT", azure.uri()),
         ("AML_ROUTES_FILE", routes.display().to_string()),
-        ("ML_TEAM_WEBHOOK", format!("slack:{}{TEAM_PATH}", team.uri())),
+        (
+            "ML_TEAM_WEBHOOK",
+            format!("slack:{}{TEAM_PATH}", team.uri()),
+        ),
         ("PAGERDUTY_URL", format!("{}/v2/enqueue", pagerduty.uri())),
         ("PAGERDUTY_KEY", PAGERDUTY_KEY.to_owned()),
         ("SMOKE_TEST_URI", format!("{}/score", azure.uri())),
@@ -187,10 +192,7 @@ async fn the_example_routes_page_on_call_tell_the_team_and_retrain() {
     );
     let other = &other["results"][0];
     assert!(
-        other["note"]
-            .as_str()
-            .unwrap()
-            .contains("no route of")
+        other["note"].as_str().unwrap().contains("no route of")
             && other["actions"].as_array().unwrap().is_empty(),
         "{other}"
     );
@@ -207,7 +209,9 @@ async fn the_example_routes_page_on_call_tell_the_team_and_retrain() {
     );
     let told = team.received_requests().await.unwrap();
     assert_eq!(told.len(), 3, "production, dev and the breach");
-    let jobs = azure.requests_to_prefix(&format!("{WORKSPACE}/jobs/")).await;
+    let jobs = azure
+        .requests_to_prefix(&format!("{WORKSPACE}/jobs/"))
+        .await;
     let job: Value = serde_json::from_slice(&jobs[0].body).unwrap();
     assert_eq!(
         job["properties"]["experimentName"], "churn-retrain",
@@ -268,9 +272,15 @@ async fn the_example_routes_page_on_call_tell_the_team_and_retrain() {
 
 fn example_settings() -> Vec<(&'static str, &'static str)> {
     vec![
-        ("ML_TEAM_WEBHOOK", "https://hooks.slack.com/services/T0/B0/x"),
+        (
+            "ML_TEAM_WEBHOOK",
+            "https://hooks.slack.com/services/T0/B0/x",
+        ),
         ("PAGERDUTY_KEY", "k"),
-        ("SMOKE_TEST_URI", "https://churn.westeurope.inference.ml.azure.com/score"),
+        (
+            "SMOKE_TEST_URI",
+            "https://churn.westeurope.inference.ml.azure.com/score",
+        ),
         ("SMOKE_TEST_KEY", "s"),
     ]
 }
@@ -325,7 +335,11 @@ fn routes_check_accepts_the_example_and_names_file_line_and_key_of_a_broken_one(
     // `serve` refuses to start on a file with an unknown key, naming it.
     std::fs::write(
         &broken,
-        text.replacen("name = \"churn drift\"", "name = \"churn drift\"\nnotfy = []", 1),
+        text.replacen(
+            "name = \"churn drift\"",
+            "name = \"churn drift\"\nnotfy = []",
+            1,
+        ),
     )
     .unwrap();
     let mut env = example_settings();
@@ -339,4 +353,55 @@ fn routes_check_accepts_the_example_and_names_file_line_and_key_of_a_broken_one(
         "{stderr}"
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn package_ships_the_routes_file_and_its_job_files() {
+    let out = std::env::temp_dir().join(new_id("package-routes"));
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/routes.toml");
+    let output = command(
+        &[
+            "package",
+            "--out",
+            out.to_str().unwrap(),
+            "--functions",
+            "RunStatusChanged",
+            "--routes",
+            example.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("AML_ROUTES_FILE=routes/routes.toml"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(out.join("routes/routes.toml")).unwrap(),
+        std::fs::read(&example).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(out.join("routes/jobs/churn-retrain.json")).unwrap(),
+        std::fs::read(example.with_file_name("jobs/churn-retrain.json")).unwrap()
+    );
+    // The shipped file checks where it lands, its job file found beside it.
+    let output = command(
+        &[
+            "routes",
+            "check",
+            out.join("routes/routes.toml").to_str().unwrap(),
+        ],
+        &example_settings(),
+    )
+    .output()
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let _ = std::fs::remove_dir_all(out);
 }
