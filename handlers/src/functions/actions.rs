@@ -31,6 +31,14 @@ use crate::{
     routes::{Route, Routes},
 };
 
+/// One smoke test to run: the URI, its key, the payload, and the route that asked.
+type SmokeTestCall<'a> = (
+    &'a url::Url,
+    Option<&'a Secret>,
+    Cow<'a, Value>,
+    Option<&'a str>,
+);
+
 /// Why a routed event sends no notification.
 const NO_ROUTE_NOTIFIES: &str = "no matching route notifies";
 
@@ -511,9 +519,7 @@ impl<'a> Actions<'a> {
     /// endpoint answers is the result: a failing deployment is news to report, not a reason
     /// to redeliver the event.
     pub async fn smoke_test(&self) -> Result<Vec<(ActionReport, Option<Value>)>, HandlerError> {
-        let tests: Vec<(&url::Url, Option<&Secret>, Cow<'_, Value>, Option<&str>)> = match &self
-            .plan
-        {
+        let tests: Vec<SmokeTestCall<'_>> = match &self.plan {
             Plan::Settings => {
                 let Some(uri) = &self.settings.smoke_test_uri else {
                     return Ok(vec![(
@@ -535,8 +541,7 @@ impl<'a> Actions<'a> {
                 )]
             }
             Plan::Routes { matched, .. } => {
-                let mut tests: Vec<(&url::Url, Option<&Secret>, Cow<'_, Value>, Option<&str>)> =
-                    Vec::new();
+                let mut tests: Vec<SmokeTestCall<'_>> = Vec::new();
                 for route in matched {
                     let Some(smoke) = &route.smoke_test else {
                         continue;

@@ -56,8 +56,7 @@ pub async fn handle(
     let mut notice = notice::notice(Function::DatasetDriftDetected, event, &drift);
     notice.title = format!("Drift monitor {monitor} detected drift");
     notice.summary = format!(
-        "Drift monitor {monitor} detected drift {coefficient} on dataset {dataset}; retraining: {}",
-        retrain_detail
+        "Drift monitor {monitor} detected drift {coefficient} on dataset {dataset}; retraining: {retrain_detail}"
     );
     notice.severity = Severity::Warning;
     notice.alert = true;
