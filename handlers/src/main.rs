@@ -108,20 +108,7 @@ enum Command {
     ///   aml-handlers notify --test --to 'teams:https://proxy.example.com/hook'
     #[command(verbatim_doc_comment)]
     Notify(NotifyArgs),
-    /// Read a delivery body and print one JSON line per event, as the functions will see it.
-    ///
-    /// Accepts what Event Grid delivers: Event Grid-schema events (an array, or one bare
-    /// object) and CloudEvents 1.0 JSON (one structured event, or a batch array). Each line
-    /// holds schema, id, type, source, subject, time, the function that handles the event, and
-    /// its data under canonical camelCase names (keys are matched in any casing).
-    ///
-    /// Unreadable input prints one line naming the problem (JSON position, or the event and
-    /// attribute at fault) on stderr, nothing on stdout, and exits with status 1.
-    ///
-    /// Examples:
-    ///   aml-handlers inspect tests/fixtures/event_grid/run_completed.json
-    ///   curl -s https://example.com/event.json | aml-handlers inspect -
-    #[command(verbatim_doc_comment)]
+    /// Validate a routes file (AML_ROUTES_FILE, SPEC §11): `routes check [FILE]`.
     Routes {
         #[command(subcommand)]
         command: RoutesCommand,
@@ -145,6 +132,19 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         routes: Option<PathBuf>,
     },
+    /// Read a delivery body and print one JSON line per event, as the functions will see it.
+    ///
+    /// Accepts what Event Grid delivers: Event Grid-schema events (an array, or one bare
+    /// object) and CloudEvents 1.0 JSON (one structured event, or a batch array). Each line
+    /// holds schema, id, type, source, subject, time, the function that handles the event, and
+    /// its data under canonical camelCase names (keys are matched in any casing).
+    ///
+    /// Unreadable input prints one line naming the problem (JSON position, or the event and
+    /// attribute at fault) on stderr, nothing on stdout, and exits with status 1.
+    ///
+    /// Examples:
+    ///   aml-handlers inspect tests/fixtures/event_grid/run_completed.json
+    ///   curl -s https://example.com/event.json | aml-handlers inspect -
     #[command(verbatim_doc_comment)]
     Inspect {
         /// The delivery body to read; `-` or nothing reads standard input.
