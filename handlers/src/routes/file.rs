@@ -679,7 +679,11 @@ enrich = false
     }
 
     fn folder() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("aml-routes-{}", std::process::id()));
+        // One folder per call: tests run in parallel, and a job file being rewritten by one
+        // would read as empty in another.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("aml-routes-{}-{call}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("job.json"),

@@ -69,18 +69,19 @@ impl Field {
     }
 }
 
-/// A text as it arrived, and lowercased for matching.
+/// A text as it arrived, and lowercased into characters for matching (once per event, not
+/// once per pattern).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Value {
     /// As it arrived (for `explain`).
     pub text: String,
-    lower: String,
+    lower: Vec<char>,
 }
 
 impl Value {
     fn new(text: impl Into<String>) -> Value {
         let text = text.into();
-        let lower = text.to_lowercase();
+        let lower = text.chars().flat_map(char::to_lowercase).collect();
         Value { text, lower }
     }
 }
@@ -213,18 +214,13 @@ impl Glob {
     pub fn new(pattern: &str) -> Glob {
         Glob {
             pattern: pattern.to_owned(),
-            lower: pattern.to_lowercase().chars().collect(),
+            lower: pattern.chars().flat_map(char::to_lowercase).collect(),
         }
     }
 
     /// Whether `text` (already lowercased) matches.
-    fn matches_lower(&self, text: &str) -> bool {
+    fn matches_lower(&self, text: &[char]) -> bool {
         let pattern = &self.lower;
-        // Whole-text literal patterns are the common case: no backtracking needed.
-        if !pattern.iter().any(|c| matches!(c, '*' | '?')) {
-            return pattern.iter().copied().eq(text.chars());
-        }
-        let text: Vec<char> = text.chars().collect();
         let (mut p, mut t) = (0, 0);
         let mut star: Option<(usize, usize)> = None;
         while t < text.len() {
@@ -256,7 +252,7 @@ impl Glob {
 
     /// Whether `text` matches, ignoring case.
     pub fn matches(&self, text: &str) -> bool {
-        self.matches_lower(&text.to_lowercase())
+        self.matches_lower(&Value::new(text).lower)
     }
 }
 
@@ -293,11 +289,10 @@ impl Matcher {
     /// Whether the condition holds for the event.
     pub fn holds(&self, view: &EventView) -> bool {
         match self {
-            Matcher::Text { field, any_of } => view.values(*field).iter().any(|value| {
-                any_of
-                    .iter()
-                    .any(|glob| glob.matches_lower(value.lower.as_str()))
-            }),
+            Matcher::Text { field, any_of } => view
+                .values(*field)
+                .iter()
+                .any(|value| any_of.iter().any(|glob| glob.matches_lower(&value.lower))),
             Matcher::MonitorBreach(wanted) => view.monitor_breach == *wanted,
             Matcher::DriftAtLeast(threshold) => view.drift.is_some_and(|drift| drift >= *threshold),
             Matcher::Tag { key, any_of } => view
