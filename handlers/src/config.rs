@@ -62,6 +62,8 @@ pub const AZURE_AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
 pub const RUST_LOG: &str = "RUST_LOG";
 /// Log format: `text` (default) or `json`.
 pub const AML_LOG_FORMAT: &str = "AML_LOG_FORMAT";
+/// The routes file (SPEC §11): who hears about what, and what runs.
+pub const AML_ROUTES_FILE: &str = "AML_ROUTES_FILE";
 
 /// Every setting a user may set (the host's port aside); mirrored in
 /// `local.settings.example.json` and the README.
@@ -89,6 +91,7 @@ pub const SETTINGS: &[&str] = &[
     AZURE_AUTHORITY_HOST,
     RUST_LOG,
     AML_LOG_FORMAT,
+    AML_ROUTES_FILE,
 ];
 
 /// Event Grid gives up on an attempt after 30 s; answering within 25 leaves room.
@@ -133,6 +136,9 @@ pub enum ConfigError {
     /// kind, a PagerDuty target without its key); never echoes the URL.
     #[error(transparent)]
     Target(TargetError),
+    /// The routes file is unreadable or invalid: `<file>:<line>: <key>: <problem>`.
+    #[error(transparent)]
+    Routes(crate::routes::RoutesError),
     /// A file named by a setting could not be used.
     #[error("setting {name}: cannot use {path}: {problem}")]
     File {
@@ -182,26 +188,58 @@ pub enum Credentials {
     None,
 }
 
-/// The validated settings.
+/// The validated settings, split by who reads them: the host (transport, time, logs), Azure
+/// (credentials, endpoint), the actions (the `AML_*` action settings), and the routes file.
+/// No function reads the host's settings, and no host reads the actions'.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// What the hosts and the process read.
+    pub host: HostSettings,
+    /// How Azure is reached.
+    pub azure: AzureSettings,
+    /// What the actions do without a routes file (and the defaults routes fall back on).
+    pub actions: ActionSettings,
+    /// `AML_ROUTES_FILE`, validated; `None`: the action settings act as one implicit route
+    /// per function.
+    pub routes: Option<std::sync::Arc<crate::routes::Routes>>,
+}
+
+/// The settings of the hosts and the process: where to listen, keys, time, logs.
+#[derive(Debug, Clone)]
+pub struct HostSettings {
     /// `FUNCTIONS_CUSTOMHANDLER_PORT`, when the host set it.
     pub host_port: Option<u16>,
     /// `AML_BIND`, when set.
     pub bind: Option<IpAddr>,
     /// `AML_WEBHOOK_KEY`.
     pub webhook_key: Option<Secret>,
-    /// No request goes to Azure: `AML_DRY_RUN=1`, or no credentials.
-    pub dry_run: bool,
-    /// `AML_DRY_RUN=1`: notifications are held back too. Without credentials alone they are
-    /// sent, since a notification target is not Azure (SPEC §8.1).
-    pub hold_notifications: bool,
     /// `AML_DEADLINE_SECONDS`.
     pub deadline: Duration,
     /// `AML_WORKSPACES`; `None` allows every workspace.
     pub workspaces: Option<Vec<WorkspaceId>>,
+    /// `RUST_LOG`, or `info` (with actix-server at `warn`).
+    pub log_filter: String,
+    /// `AML_LOG_FORMAT`.
+    pub log_format: LogFormat,
+}
+
+/// How Azure is reached.
+#[derive(Debug, Clone)]
+pub struct AzureSettings {
+    /// No request goes to Azure: `AML_DRY_RUN=1`, or no credentials.
+    pub dry_run: bool,
     /// `AML_ARM_ENDPOINT`.
     pub arm_endpoint: Url,
+    /// Credentials, in SPEC §8.2's order.
+    pub credentials: Credentials,
+}
+
+/// The action settings of SPEC §8.5: without a routes file, one implicit route per function.
+#[derive(Debug, Clone)]
+pub struct ActionSettings {
+    /// `AML_DRY_RUN=1`: notifications are held back too. Without credentials alone they are
+    /// sent, since a notification target is not Azure (SPEC §8.1).
+    pub hold_notifications: bool,
     /// `AML_NOTIFY_URL`'s targets (with `AML_NOTIFY_PAGERDUTY_KEY` for PagerDuty); their URLs
     /// are secrets, since webhook URLs carry their key.
     pub notify_targets: Vec<Target>,
@@ -219,12 +257,6 @@ pub struct Config {
     pub smoke_test_key: Option<Secret>,
     /// `AML_SMOKE_TEST_PAYLOAD`, checked to be JSON.
     pub smoke_test_payload: String,
-    /// Credentials, in SPEC §8.2's order.
-    pub credentials: Credentials,
-    /// `RUST_LOG`, or `info` (with actix-server at `warn`).
-    pub log_filter: String,
-    /// `AML_LOG_FORMAT`.
-    pub log_format: LogFormat,
 }
 
 /// The retraining job body, with `{{placeholders}}` still in it.
@@ -398,29 +430,49 @@ impl Config {
             Some(other) => return Err(invalid(AML_LOG_FORMAT, "log format (text or json)", other)),
         };
 
+        let routes = get(AML_ROUTES_FILE)
+            .map(|path| crate::routes::Routes::load(&app_path(&path), &get))
+            .transpose()
+            .map_err(ConfigError::Routes)?
+            .map(std::sync::Arc::new);
+
         Ok(Config {
-            host_port,
-            bind,
-            webhook_key: secret(AML_WEBHOOK_KEY),
-            dry_run: dry_run_set.unwrap_or(false) || credentials == Credentials::None,
-            hold_notifications: dry_run_set.unwrap_or(false),
-            deadline: Duration::from_secs(deadline_seconds),
-            workspaces,
-            arm_endpoint,
-            notify_targets,
-            notify_on,
-            notify_run_statuses,
-            retrain_drift_threshold,
-            retrain_job,
-            smoke_test_uri,
-            smoke_test_key,
-            smoke_test_payload,
-            credentials,
-            log_filter,
-            log_format,
+            host: HostSettings {
+                host_port,
+                bind,
+                webhook_key: secret(AML_WEBHOOK_KEY),
+                deadline: Duration::from_secs(deadline_seconds),
+                workspaces,
+                log_filter,
+                log_format,
+            },
+            azure: AzureSettings {
+                dry_run: dry_run_set.unwrap_or(false) || credentials == Credentials::None,
+                arm_endpoint,
+                credentials,
+            },
+            actions: ActionSettings {
+                hold_notifications: dry_run_set.unwrap_or(false),
+                notify_targets,
+                notify_on,
+                notify_run_statuses,
+                retrain_drift_threshold,
+                retrain_job,
+                smoke_test_uri,
+                smoke_test_key,
+                smoke_test_payload,
+            },
+            routes,
         })
     }
 
+    /// Whether events from `workspace` are acted on (`AML_WORKSPACES`).
+    pub fn allows(&self, workspace: Option<&WorkspaceId>) -> bool {
+        self.host.allows(workspace)
+    }
+}
+
+impl HostSettings {
     /// Whether events from `workspace` are acted on (`AML_WORKSPACES`).
     pub fn allows(&self, workspace: Option<&WorkspaceId>) -> bool {
         match (&self.workspaces, workspace) {
@@ -429,6 +481,21 @@ impl Config {
             (Some(_), None) => false,
         }
     }
+}
+
+/// A file named by a setting: as given, or, when relative and not found from the working
+/// directory, beside the executable (the app root of a package, where host.json is).
+fn app_path(path: &str) -> PathBuf {
+    let given = PathBuf::from(path);
+    if given.is_relative() && !given.exists() {
+        let beside = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join(&given)));
+        if let Some(beside) = beside.filter(|beside| beside.exists()) {
+            return beside;
+        }
+    }
+    given
 }
 
 fn credentials(get: &impl Fn(&str) -> Option<String>) -> Result<Credentials, ConfigError> {
@@ -487,33 +554,38 @@ fn credentials(get: &impl Fn(&str) -> Option<String>) -> Result<Credentials, Con
 }
 
 fn read_job_template(path: &str) -> Result<JobTemplate, ConfigError> {
-    let problem = |problem: String| ConfigError::File {
+    JobTemplate::read(std::path::Path::new(path)).map_err(|problem| ConfigError::File {
         name: AML_RETRAIN_JOB_FILE,
         path: path.to_owned(),
         problem,
-    };
-    let text = std::fs::read_to_string(path).map_err(|err| problem(err.to_string()))?;
-    let template = JobTemplate {
-        path: PathBuf::from(path),
-        text,
-    };
-    // A template must be JSON once filled in; try it with harmless values.
-    let sample = template.fill(|name| {
-        if name == "driftCoefficient" {
-            "0.5".into()
-        } else {
-            "x".into()
-        }
-    });
-    serde_json::from_str::<serde_json::Value>(&sample)
-        .map_err(|err| {
-            problem(format!(
-                "not a JSON job body once its placeholders are filled in ({err})"
-            ))
-        })?
-        .as_object()
-        .ok_or_else(|| problem("the job body must be a JSON object".into()))?;
-    Ok(template)
+    })
+}
+
+impl JobTemplate {
+    /// Reads and checks a job template: JSON (an object) once its placeholders are filled in.
+    /// The error is the problem alone, for the caller to name the setting or key.
+    pub fn read(path: &std::path::Path) -> Result<JobTemplate, String> {
+        let text = std::fs::read_to_string(path).map_err(|err| err.to_string())?;
+        let template = JobTemplate {
+            path: path.to_path_buf(),
+            text,
+        };
+        // A template must be JSON once filled in; try it with harmless values.
+        let sample = template.fill(|name| {
+            if name == "driftCoefficient" {
+                "0.5".into()
+            } else {
+                "x".into()
+            }
+        });
+        serde_json::from_str::<serde_json::Value>(&sample)
+            .map_err(|err| {
+                format!("not a JSON job body once its placeholders are filled in ({err})")
+            })?
+            .as_object()
+            .ok_or_else(|| "the job body must be a JSON object".to_owned())?;
+        Ok(template)
+    }
 }
 
 /// A URL a token or key is sent to: https, or http to a loopback address only.
@@ -583,18 +655,18 @@ mod tests {
     #[test]
     fn defaults_are_a_dry_run_on_loopback() {
         let config = config(&[]).unwrap();
-        assert!(config.dry_run);
-        assert_eq!(config.bind, None);
-        assert_eq!(config.deadline, Duration::from_secs(25));
-        assert_eq!(config.credentials, Credentials::None);
-        assert!(!config.notify_on.contains(&Function::RunCompleted));
-        assert_eq!(config.notify_on.len(), 4);
+        assert!(config.azure.dry_run);
+        assert_eq!(config.host.bind, None);
+        assert_eq!(config.host.deadline, Duration::from_secs(25));
+        assert_eq!(config.azure.credentials, Credentials::None);
+        assert!(!config.actions.notify_on.contains(&Function::RunCompleted));
+        assert_eq!(config.actions.notify_on.len(), 4);
         assert_eq!(
-            config.notify_run_statuses,
+            config.actions.notify_run_statuses,
             [RunStatus::Failed, RunStatus::Canceled]
         );
         assert_eq!(
-            config.arm_endpoint.as_str(),
+            config.azure.arm_endpoint.as_str(),
             "https://management.azure.com/"
         );
     }
@@ -663,7 +735,7 @@ mod tests {
             !debug.contains("s3cr3t-value") && !debug.contains("key-value"),
             "{debug}"
         );
-        assert!(!config.dry_run, "credentials switch dry-run off");
+        assert!(!config.azure.dry_run, "credentials switch dry-run off");
     }
 
     #[test]
@@ -677,7 +749,7 @@ mod tests {
         ])
         .unwrap();
         assert!(matches!(
-            identity.credentials,
+            identity.azure.credentials,
             Credentials::ManagedIdentity {
                 client_id: Some(_),
                 ..
@@ -699,6 +771,7 @@ mod tests {
                 (AZURE_CLIENT_SECRET, "s")
             ])
             .unwrap()
+            .azure
             .dry_run
         );
     }
@@ -713,7 +786,7 @@ mod tests {
         std::fs::write(&bad, "{not json").unwrap();
 
         let config = config(&[(AML_RETRAIN_JOB_FILE, good.to_str().unwrap())]).unwrap();
-        let filled = config.retrain_job.unwrap().fill(|name| match name {
+        let filled = config.actions.retrain_job.unwrap().fill(|name| match name {
             "dataDriftId" => "a\"b".into(),
             "driftCoefficient" => "0.9".into(),
             _ => String::new(),
@@ -740,7 +813,11 @@ mod tests {
     fn the_example_job_templates_are_accepted() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/retrain-job.json");
         let drift = config(&[(AML_RETRAIN_JOB_FILE, path)]).unwrap();
-        let filled = drift.retrain_job.unwrap().fill(|name| format!("<{name}>"));
+        let filled = drift
+            .actions
+            .retrain_job
+            .unwrap()
+            .fill(|name| format!("<{name}>"));
         assert!(
             filled.contains("<eventId>") && filled.contains("${{inputs.baseline}}"),
             "{filled}"
@@ -750,7 +827,11 @@ mod tests {
             "/examples/retrain-on-monitor-breach.json"
         );
         let breach = config(&[(AML_RETRAIN_JOB_FILE, path)]).unwrap();
-        let filled = breach.retrain_job.unwrap().fill(|name| format!("<{name}>"));
+        let filled = breach
+            .actions
+            .retrain_job
+            .unwrap()
+            .fill(|name| format!("<{name}>"));
         assert!(
             filled.contains("<signalName>") && filled.contains("<monitorRunId>"),
             "{filled}"

@@ -5,6 +5,8 @@
 //! - [`config`]: every setting, read and checked once at start-up.
 //! - [`functions`]: the five functions, a typed event in and an [`outcome::Outcome`] out.
 //! - [`hosting`]: the transports (Functions custom handler; the actix-web server).
+//! - [`routes`]: the routes file (`AML_ROUTES_FILE`): who hears about what, and what runs.
+//! - [`explain`]: which routes each event matches and what they would do, as a dry run.
 //! - [`inspect`]: one JSON line per event of a delivery body, for people and scripts.
 //! - [`notify`]: `notify --test`, a sample notice to every notification target.
 //! - [`package`]: a deployable Functions app (host.json, function folders, executable, zip).
@@ -28,6 +30,7 @@ use aml_events::{
 use config::Credentials;
 
 pub mod config;
+pub mod explain;
 pub mod functions;
 pub mod hosting;
 pub mod inspect;
@@ -35,6 +38,7 @@ pub mod notify;
 pub mod outcome;
 pub mod package;
 pub mod recent;
+pub mod routes;
 pub mod send;
 pub mod telemetry;
 
@@ -56,16 +60,16 @@ impl AppContext {
     /// The context for these settings, with one Azure ML client for the process unless this
     /// is a dry run. Fails when a credential cannot be built (naming the setting).
     pub fn new(config: config::Config) -> Result<Self, ClientError> {
-        let client = if config.dry_run {
+        let client = if config.azure.dry_run {
             None
         } else {
             Some(client(&config)?)
         };
-        let notifier = if config.hold_notifications || config.notify_targets.is_empty() {
+        let notifier = if config.actions.hold_notifications || !needs_notifier(&config) {
             None
         } else {
             Some(Notifier::new(NotifierOptions {
-                deadline: config.deadline,
+                deadline: config.host.deadline,
                 ..NotifierOptions::default()
             })?)
         };
@@ -78,8 +82,16 @@ impl AppContext {
     }
 }
 
+/// Whether any notification can be sent: a target in `AML_NOTIFY_URL`, or in the routes file.
+fn needs_notifier(config: &config::Config) -> bool {
+    match &config.routes {
+        Some(routes) => !routes.targets.is_empty(),
+        None => !config.actions.notify_targets.is_empty(),
+    }
+}
+
 fn client(config: &config::Config) -> Result<AmlClient, ClientError> {
-    let credential: Arc<dyn TokenSource> = match &config.credentials {
+    let credential: Arc<dyn TokenSource> = match &config.azure.credentials {
         Credentials::ManagedIdentity {
             endpoint,
             header,
@@ -109,8 +121,8 @@ fn client(config: &config::Config) -> Result<AmlClient, ClientError> {
         }
     };
     let options = AmlClientOptions {
-        arm_endpoint: config.arm_endpoint.clone(),
-        deadline: config.deadline,
+        arm_endpoint: config.azure.arm_endpoint.clone(),
+        deadline: config.host.deadline,
         ..AmlClientOptions::default()
     };
     AmlClient::new(credential, options)

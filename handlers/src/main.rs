@@ -16,10 +16,12 @@ use aml_events::{
 use aml_handlers::{
     AppContext,
     config::{
-        AML_BIND, AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_URL, AML_WEBHOOK_KEY, Config, Credentials,
-        FUNCTIONS_CUSTOMHANDLER_PORT,
+        AML_BIND, AML_DRY_RUN, AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_URL, AML_ROUTES_FILE,
+        AML_WEBHOOK_KEY, Config, Credentials, FUNCTIONS_CUSTOMHANDLER_PORT,
     },
-    hosting, send, telemetry,
+    hosting,
+    routes::Routes,
+    send, telemetry,
 };
 use clap::{Args, Parser, Subcommand};
 use tracing::{error, info};
@@ -106,6 +108,30 @@ enum Command {
     ///   aml-handlers notify --test --to 'teams:https://proxy.example.com/hook'
     #[command(verbatim_doc_comment)]
     Notify(NotifyArgs),
+    /// Validate a routes file (AML_ROUTES_FILE, SPEC §11): `routes check [FILE]`.
+    Routes {
+        #[command(subcommand)]
+        command: RoutesCommand,
+    },
+    /// Show which routes each event of a delivery body matches, and what each action would do.
+    ///
+    /// For every event: each route of the routes file (--routes, else AML_ROUTES_FILE), each
+    /// of its conditions held or not with what the event has, then the actions the functions
+    /// would take, as a dry run: the same matcher and functions as serve, with AML_DRY_RUN=1,
+    /// so nothing is sent to Azure or to any notification target. Without a routes file, the
+    /// AML_* settings act, as in serve.
+    ///
+    /// Examples:
+    ///   aml-handlers explain tests/fixtures/event_grid/run_status_changed.json --routes examples/routes.toml
+    #[command(verbatim_doc_comment)]
+    Explain {
+        /// The delivery body: Event Grid events or CloudEvents; `-` reads standard input.
+        #[arg(value_name = "EVENT_FILE")]
+        event_file: PathBuf,
+        /// The routes file (default: AML_ROUTES_FILE).
+        #[arg(long, value_name = "FILE")]
+        routes: Option<PathBuf>,
+    },
     /// Read a delivery body and print one JSON line per event, as the functions will see it.
     ///
     /// Accepts what Event Grid delivers: Event Grid-schema events (an array, or one bare
@@ -130,6 +156,26 @@ enum Command {
     },
 }
 
+/// `aml-handlers routes ...`.
+#[derive(Debug, Subcommand)]
+enum RoutesCommand {
+    /// Validate a routes file and print each route: name, functions, conditions, actions.
+    ///
+    /// Checks what serve checks at start-up: unknown keys, functions and targets, job files
+    /// (relative to the routes file's folder), literal secrets, and that every ${NAME} it
+    /// references is set. A problem prints `aml-handlers: FILE:LINE: KEY: PROBLEM` and exits 1.
+    ///
+    /// Examples:
+    ///   aml-handlers routes check examples/routes.toml
+    ///   AML_ROUTES_FILE=routes.toml aml-handlers routes check
+    #[command(verbatim_doc_comment)]
+    Check {
+        /// The routes file (default: AML_ROUTES_FILE).
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+}
+
 #[derive(Debug, Args)]
 struct PackageArgs {
     /// Folder to write the app into (created if missing).
@@ -144,6 +190,10 @@ struct PackageArgs {
     /// The binary to ship (default: this one), e.g. a static musl build.
     #[arg(long, value_name = "PATH")]
     executable: Option<PathBuf>,
+    /// A routes file to ship in the app (as routes/<name>, with the job files it names); set
+    /// AML_ROUTES_FILE=routes/<name>, relative to the app root.
+    #[arg(long, value_name = "FILE")]
+    routes: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -198,6 +248,10 @@ fn main() -> ExitCode {
         Command::Package(args) => package(args),
         Command::Notify(args) => notify(args),
         Command::Inspect { file, content_type } => inspect(file, content_type.as_deref()),
+        Command::Routes {
+            command: RoutesCommand::Check { file },
+        } => routes_check(file),
+        Command::Explain { event_file, routes } => explain(event_file, routes),
     }
 }
 
@@ -209,12 +263,12 @@ fn serve(args: ServeArgs) -> ExitCode {
         Err(err) => return fail(&err.to_string()),
     };
     telemetry::init(&config);
-    let port = config.host_port.or(args.port).unwrap_or(DEFAULT_PORT);
+    let port = config.host.host_port.or(args.port).unwrap_or(DEFAULT_PORT);
     let bind = args
         .bind
-        .or(config.bind)
+        .or(config.host.bind)
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    if !bind.is_loopback() && config.webhook_key.is_none() {
+    if !bind.is_loopback() && config.host.webhook_key.is_none() {
         return fail(&format!(
             "refusing to listen on {bind} without a key: set {AML_WEBHOOK_KEY} (or bind 127.0.0.1 with {AML_BIND})"
         ));
@@ -222,7 +276,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let listener = match TcpListener::bind((bind, port)) {
         Ok(listener) => listener,
         Err(err) => {
-            let source = if config.host_port.is_some() {
+            let source = if config.host.host_port.is_some() {
                 FUNCTIONS_CUSTOMHANDLER_PORT
             } else {
                 "--port"
@@ -236,7 +290,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(address) => address,
         Err(err) => return fail(&format!("cannot read the listening address: {err}")),
     };
-    let mode = match (&config.credentials, config.dry_run) {
+    let mode = match (&config.azure.credentials, config.azure.dry_run) {
         (Credentials::None, _) => "dry run: no Azure credentials, nothing is sent to Azure",
         (_, true) => "dry run: AML_DRY_RUN is set, nothing is sent to Azure",
         (Credentials::ManagedIdentity { .. }, false) => "managed identity",
@@ -293,10 +347,24 @@ fn package(args: PackageArgs) -> ExitCode {
         Ok(executable) => executable,
         Err(err) => return fail(&format!("cannot find this executable: {err}")),
     };
-    match aml_handlers::package::write(&args.out, &functions, &executable, args.zip) {
+    let routes = match args
+        .routes
+        .as_deref()
+        .map(aml_handlers::package::routes_files)
+    {
+        None => Vec::new(),
+        Some(Ok(files)) => files,
+        Some(Err(err)) => return fail(&err.to_string()),
+    };
+    match aml_handlers::package::write(&args.out, &functions, &executable, args.zip, &routes) {
         Ok(written) => {
             for path in written {
                 println!("{}", path.display());
+            }
+            if let Some((name, _)) = routes.first() {
+                eprintln!(
+                    "aml-handlers: set the app setting {AML_ROUTES_FILE}={name} (relative to the app root, where host.json is)"
+                );
             }
             ExitCode::SUCCESS
         }
@@ -328,7 +396,7 @@ fn notify(args: NotifyArgs) -> ExitCode {
                 Err(err) => return fail(&err.to_string()),
             }
         }
-        None => config.notify_targets.clone(),
+        None => config.actions.notify_targets.clone(),
     };
     if targets.is_empty() {
         return fail(&format!(
@@ -336,7 +404,7 @@ fn notify(args: NotifyArgs) -> ExitCode {
         ));
     }
     let notifier = match Notifier::new(NotifierOptions {
-        deadline: config.deadline,
+        deadline: config.host.deadline,
         ..NotifierOptions::default()
     }) {
         Ok(notifier) => notifier,
@@ -355,6 +423,72 @@ fn notify(args: NotifyArgs) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+fn routes_check(file: Option<PathBuf>) -> ExitCode {
+    let Some(file) = file.or_else(|| {
+        std::env::var_os(AML_ROUTES_FILE)
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from)
+    }) else {
+        return fail(&format!(
+            "no routes file: pass FILE or set {AML_ROUTES_FILE}"
+        ));
+    };
+    match Routes::load(&file, &|name| std::env::var(name).ok()) {
+        Ok(routes) => {
+            println!(
+                "{}: ok, {} targets, {} routes",
+                file.display(),
+                routes.targets.len(),
+                routes.routes.len()
+            );
+            for described in routes.describe() {
+                print!("\n{described}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => fail(&err.to_string()),
+    }
+}
+
+fn explain(event_file: PathBuf, routes: Option<PathBuf>) -> ExitCode {
+    let (name, body) = match read_input(Some(event_file)) {
+        Ok(input) => input,
+        Err((name, err)) => return fail(&format!("cannot read {name}: {err}")),
+    };
+    let text = match String::from_utf8(body) {
+        Ok(text) => text,
+        Err(_) => return fail(&format!("{name}: not UTF-8 text")),
+    };
+    let events = match aml_events::envelope::parse_decoded_text(None, &text) {
+        Ok(events) => events,
+        Err(err) => return fail(&format!("{name}: {err}")),
+    };
+    // A dry run whatever the settings say: nothing is sent to Azure or to any target.
+    let routes = routes.map(|path| path.display().to_string());
+    let config = Config::from_lookup(|setting| match setting {
+        AML_DRY_RUN => Some("1".to_owned()),
+        AML_ROUTES_FILE if routes.is_some() => routes.clone(),
+        other => std::env::var(other).ok(),
+    });
+    let config = match config {
+        Ok(config) => config,
+        Err(err) => return fail(&err.to_string()),
+    };
+    let ctx = match AppContext::new(config) {
+        Ok(ctx) => ctx,
+        Err(err) => return fail(&err.to_string()),
+    };
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
+    };
+    print!(
+        "{}",
+        runtime.block_on(aml_handlers::explain::explain(events, &ctx))
+    );
+    ExitCode::SUCCESS
 }
 
 fn runtime() -> io::Result<tokio::runtime::Runtime> {

@@ -155,9 +155,13 @@ pub struct ActionReport {
     /// `METHOD url` of the request, secrets removed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<String>,
-    /// For a notification: the target, as kind and origin (`slack https://hooks.slack.com/…`).
+    /// For a notification: the target, as kind and origin (`slack https://hooks.slack.com/…`),
+    /// or with a routes file as its name and kind (`oncall (pagerduty)`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// With a routes file (SPEC §11): the route that asked for the action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
 }
 
 /// The actions of SPEC §8.1.
@@ -199,6 +203,7 @@ impl ActionReport {
             detail: detail.into(),
             request: None,
             target: None,
+            route: None,
         }
     }
 
@@ -210,6 +215,7 @@ impl ActionReport {
             detail: detail.into(),
             request: Some(request),
             target: None,
+            route: None,
         }
     }
 
@@ -221,6 +227,7 @@ impl ActionReport {
             detail: detail.into(),
             request: Some(request),
             target: None,
+            route: None,
         }
     }
 
@@ -232,6 +239,7 @@ impl ActionReport {
             detail: "already done for this event id (a redelivery); not repeated".into(),
             request: None,
             target: None,
+            route: None,
         }
     }
 
@@ -243,6 +251,7 @@ impl ActionReport {
             detail: detail.into(),
             request: Some(request),
             target: None,
+            route: None,
         }
     }
 }
@@ -251,6 +260,12 @@ impl ActionReport {
     /// The same report, naming the notification target it is about.
     pub fn to(mut self, target: String) -> Self {
         self.target = Some(target);
+        self
+    }
+
+    /// The same report, naming the route that asked for it.
+    pub fn by(mut self, route: &str) -> Self {
+        self.route = Some(route.to_owned());
         self
     }
 }

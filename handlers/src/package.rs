@@ -60,6 +60,14 @@ pub enum PackageError {
         #[source]
         source: io::Error,
     },
+    /// The routes file (or a job file it names) cannot be shipped.
+    #[error("--routes {path}: {problem}")]
+    Routes {
+        /// The routes file.
+        path: PathBuf,
+        /// Why.
+        problem: String,
+    },
     /// The zip could not be written.
     #[error("cannot write the zip {path}: {source}")]
     Zip {
@@ -94,6 +102,61 @@ pub fn select(list: Option<&str>) -> Result<Vec<Function>, PackageError> {
     Ok(chosen)
 }
 
+/// The folder of the app the routes file and its job files are shipped in.
+pub const ROUTES_FOLDER: &str = "routes";
+
+/// The routes file and the job files it names, as files of the app: `routes/<file name>`
+/// first, then each job file at its path relative to the routes file (so the shipped file
+/// finds them as it did). Job paths must stay inside the routes file's folder. The file is
+/// checked for what `routes check` would refuse only when the app starts, where its
+/// `${NAME}`s are set; here it must at least be TOML.
+pub fn routes_files(path: &Path) -> Result<Vec<(String, Vec<u8>)>, PackageError> {
+    let problem = |problem: String| PackageError::Routes {
+        path: path.to_owned(),
+        problem,
+    };
+    let text = fs::read_to_string(path).map_err(|err| problem(err.to_string()))?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|err| problem(format!("not TOML: {}", err.message())))?;
+    let name = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .ok_or_else(|| problem("has no file name".into()))?;
+    let mut files = vec![(format!("{ROUTES_FOLDER}/{name}"), text.into_bytes())];
+    let folder = path.parent().unwrap_or(Path::new(""));
+    let routes = table.get("routes").and_then(|routes| routes.as_array());
+    for route in routes.into_iter().flatten() {
+        let Some(job) = route
+            .get("retrain")
+            .and_then(|retrain| retrain.get("job_file"))
+            .and_then(|job| job.as_str())
+        else {
+            continue;
+        };
+        let relative = Path::new(job);
+        if relative.is_absolute()
+            || relative.components().any(|part| {
+                !matches!(
+                    part,
+                    std::path::Component::Normal(_) | std::path::Component::CurDir
+                )
+            })
+        {
+            return Err(problem(format!(
+                "job_file {job:?} must be a path inside the routes file's folder to be shipped"
+            )));
+        }
+        let app_name = format!("{ROUTES_FOLDER}/{}", job.trim_start_matches("./"));
+        if files.iter().any(|(seen, _)| *seen == app_name) {
+            continue;
+        }
+        let content = fs::read(folder.join(relative))
+            .map_err(|err| problem(format!("job_file {job:?}: {err}")))?;
+        files.push((app_name, content));
+    }
+    Ok(files)
+}
+
 /// The files of an app: relative path, content, whether it is executable.
 fn files(functions: &[Function], executable: &[u8]) -> Vec<(String, Vec<u8>, bool)> {
     let mut files = vec![
@@ -123,13 +186,19 @@ pub fn write(
     functions: &[Function],
     executable: &Path,
     zip: bool,
+    extra: &[(String, Vec<u8>)],
 ) -> Result<Vec<PathBuf>, PackageError> {
     let io_error = |path: &Path| {
         let path = path.to_owned();
         move |source| PackageError::Io { path, source }
     };
     let binary = fs::read(executable).map_err(io_error(executable))?;
-    let files = files(functions, &binary);
+    let mut files = files(functions, &binary);
+    files.extend(
+        extra
+            .iter()
+            .map(|(name, content)| (name.clone(), content.clone(), false)),
+    );
     let mut written = Vec::new();
     for (name, content, executable) in &files {
         let path = out.join(name);

@@ -7,12 +7,13 @@ use crate::config::{Config, LogFormat};
 
 /// Installs the global subscriber; later calls are ignored.
 pub fn init(config: &Config) {
-    let filter = EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_new(&config.host.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(false);
-    let _ = match config.log_format {
+    let _ = match config.host.log_format {
         LogFormat::Text => builder.with_target(false).try_init(),
         LogFormat::Json => builder
             .json()

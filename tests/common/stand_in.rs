@@ -221,6 +221,18 @@ impl StandIn {
     }
 }
 
+impl StandIn {
+    pub async fn requests_to_prefix(&self, prefix: &str) -> Vec<wiremock::Request> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|request| request.url.path().starts_with(prefix))
+            .collect()
+    }
+}
+
 impl Drop for StandIn {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.job_file);

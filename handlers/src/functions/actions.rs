@@ -6,12 +6,13 @@
 //! fails the delivery, a transient failure that outlasted the retries makes Event Grid
 //! redeliver, and anything else is a permanent failure reported in the outcome.
 
-use std::time::Instant;
+use std::{borrow::Cow, time::Instant};
 
 use aml_events::{
-    Function, WorkspaceId,
+    Function, Secret, WorkspaceId,
     azure::{AmlClient, CallbackError, JobOutcome, ML_API_VERSION},
     chain,
+    events::RunStatus,
     notify::{Notice, Notifier, Target},
     redact::{self, Show},
 };
@@ -23,11 +24,23 @@ use super::HandlerError;
 use crate::{
     AppContext,
     config::{
-        AML_NOTIFY_ON, AML_NOTIFY_URL, AML_RETRAIN_DRIFT_THRESHOLD, AML_RETRAIN_JOB_FILE,
-        AML_SMOKE_TEST_URI,
+        AML_NOTIFY_ON, AML_NOTIFY_RUN_STATUSES, AML_NOTIFY_URL, AML_RETRAIN_DRIFT_THRESHOLD,
+        AML_RETRAIN_JOB_FILE, AML_SMOKE_TEST_URI, ActionSettings, JobTemplate,
     },
     outcome::{Action, ActionReport},
+    routes::{Route, Routes},
 };
+
+/// One smoke test to run: the URI, its key, the payload, and the route that asked.
+type SmokeTestCall<'a> = (
+    &'a url::Url,
+    Option<&'a Secret>,
+    Cow<'a, Value>,
+    Option<&'a str>,
+);
+
+/// Why a routed event sends no notification.
+const NO_ROUTE_NOTIFIES: &str = "no matching route notifies";
 
 /// Why a workspace action cannot run for an event whose source is not a workspace.
 const NO_WORKSPACE: &str = "the event's topic/source is not an Azure ML workspace resource id";
@@ -44,27 +57,18 @@ pub struct RunFacts {
     pub unavailable: Option<String>,
 }
 
-/// The actions of one delivery: the shared context and, unless this is a dry run, the client
-/// bounded by the delivery's deadline; the notifier likewise, unless notifications are held.
-pub struct Actions<'a> {
+/// What one delivery shares: the clients bounded by its deadline (the Azure client unless this
+/// is a dry run; the notifier unless notifications are held back).
+pub struct Delivery<'a> {
     ctx: &'a AppContext,
     client: Option<AmlClient>,
     notifier: Option<Notifier>,
 }
 
-/// Why a retraining job is asked for.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum RetrainReason {
-    /// A v1 dataset monitor's drift coefficient, held to `AML_RETRAIN_DRIFT_THRESHOLD`.
-    Drift(Option<f64>),
-    /// A model monitor's breach (SPEC §8.6): the monitor already judged, no threshold applies.
-    MonitorBreach,
-}
-
-impl<'a> Actions<'a> {
-    /// Actions that must finish by `deadline`.
+impl<'a> Delivery<'a> {
+    /// A delivery that must finish by `deadline`.
     pub fn new(ctx: &'a AppContext, deadline: Instant) -> Self {
-        Actions {
+        Delivery {
             ctx,
             client: ctx
                 .client
@@ -77,42 +81,146 @@ impl<'a> Actions<'a> {
         }
     }
 
-    /// Whether `function` notifies (`AML_NOTIFY_ON`).
-    pub fn notifies(&self, function: Function) -> bool {
-        self.ctx.config.notify_on.contains(&function)
+    /// The actions of one event of the delivery, under `plan`.
+    pub fn actions(&self, plan: Plan<'a>) -> Actions<'_> {
+        Actions {
+            settings: &self.ctx.config.actions,
+            arm_endpoint: &self.ctx.config.azure.arm_endpoint,
+            client: self.client.as_ref(),
+            notifier: self.notifier.as_ref(),
+            plan,
+        }
+    }
+}
+
+/// Who decides what an event's actions do.
+#[derive(Debug, Clone)]
+pub enum Plan<'a> {
+    /// No routes file: the `AML_*` action settings, one implicit route per function.
+    Settings,
+    /// The routes of the file that match the event (at least one).
+    Routes {
+        /// The file.
+        routes: &'a Routes,
+        /// The routes whose function and conditions match, in the file's order.
+        matched: Vec<&'a Route>,
+    },
+}
+
+/// The actions of one event: what the settings or its routes ask for, and the means to do it.
+/// A function reads nothing else.
+pub struct Actions<'a> {
+    settings: &'a ActionSettings,
+    arm_endpoint: &'a url::Url,
+    client: Option<&'a AmlClient>,
+    notifier: Option<&'a Notifier>,
+    plan: Plan<'a>,
+}
+
+/// Why a retraining job is asked for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RetrainReason {
+    /// A v1 dataset monitor's drift coefficient, held to `AML_RETRAIN_DRIFT_THRESHOLD` (or the
+    /// route's `drift_threshold`).
+    Drift(Option<f64>),
+    /// A model monitor's breach (SPEC §8.6): the monitor already judged, no threshold applies.
+    MonitorBreach,
+}
+
+/// One retraining job to create: the template, the threshold for drift, and who asked.
+struct Job<'a> {
+    template: Option<&'a JobTemplate>,
+    threshold: f64,
+    threshold_name: String,
+    route: Option<&'a str>,
+}
+
+impl<'a> Actions<'a> {
+    /// Why `function` sends no notification for this event, if it sends none: not in
+    /// `AML_NOTIFY_ON`, or no matching route notifies.
+    pub fn silence(&self, function: Function) -> Option<String> {
+        match &self.plan {
+            Plan::Settings => (!self.settings.notify_on.contains(&function))
+                .then(|| format!("{function} is not in {AML_NOTIFY_ON}")),
+            Plan::Routes { matched, .. } => matched
+                .iter()
+                .all(|route| route.notify.is_empty())
+                .then(|| NO_ROUTE_NOTIFIES.to_owned()),
+        }
     }
 
-    /// The run statuses `RunStatusChanged` acts on (`AML_NOTIFY_RUN_STATUSES`).
-    pub fn notify_run_statuses(&self) -> &[aml_events::events::RunStatus] {
-        &self.ctx.config.notify_run_statuses
+    /// Why `RunStatusChanged` does nothing for a run in `status`, if it does nothing: without
+    /// routes, a status not in `AML_NOTIFY_RUN_STATUSES`; with routes, their own `run_status`
+    /// conditions already decided.
+    pub fn ignores_run_status(&self, status: Option<&RunStatus>) -> Option<String> {
+        let Plan::Settings = self.plan else {
+            return None;
+        };
+        let wanted = &self.settings.notify_run_statuses;
+        if status.is_some_and(|status| wanted.contains(status)) {
+            return None;
+        }
+        let listed: Vec<&str> = wanted.iter().map(|status| status.as_str()).collect();
+        let status = status.map_or("(none)", |status| status.as_str());
+        Some(format!(
+            "status {status} is not in {AML_NOTIFY_RUN_STATUSES} ({})",
+            listed.join(", ")
+        ))
     }
 
-    /// Sends `notice` to every target of `AML_NOTIFY_URL`, when the function is in
-    /// `AML_NOTIFY_ON`: one report per target, each naming it. Sent with or without Azure
-    /// credentials; only `AML_DRY_RUN=1` holds it back (SPEC §8.1). A target still failing
-    /// for now when the deadline comes makes the delivery fail, so Event Grid redelivers.
+    /// Sends `notice` to every target: without routes, those of `AML_NOTIFY_URL` when the
+    /// function is in `AML_NOTIFY_ON`; with routes, each target the matching routes name,
+    /// once, reported with the first route that named it. One report per target. Sent with or
+    /// without Azure credentials; only `AML_DRY_RUN=1` holds it back (SPEC §8.1). A target
+    /// still failing for now when the deadline comes makes the delivery fail, so Event Grid
+    /// redelivers.
     pub async fn notify(
         &self,
         function: Function,
         notice: &Notice,
     ) -> Result<Vec<ActionReport>, HandlerError> {
-        let config = &self.ctx.config;
-        if !config.notify_on.contains(&function) {
-            return Ok(vec![ActionReport::skipped(
-                Action::Notify,
-                format!("{function} is not in {AML_NOTIFY_ON}"),
-            )]);
-        }
-        if config.notify_targets.is_empty() {
-            return Ok(vec![ActionReport::skipped(
-                Action::Notify,
-                format!("{AML_NOTIFY_URL} is not set"),
-            )]);
-        }
-        let sends = config
-            .notify_targets
-            .iter()
-            .map(|target| self.notify_one(target, notice));
+        let sends: Vec<_> = match &self.plan {
+            Plan::Settings => {
+                if let Some(why) = self.silence(function) {
+                    return Ok(vec![ActionReport::skipped(Action::Notify, why)]);
+                }
+                if self.settings.notify_targets.is_empty() {
+                    return Ok(vec![ActionReport::skipped(
+                        Action::Notify,
+                        format!("{AML_NOTIFY_URL} is not set"),
+                    )]);
+                }
+                self.settings
+                    .notify_targets
+                    .iter()
+                    .map(|target| self.notify_one(target, target.display(), None, notice))
+                    .collect()
+            }
+            Plan::Routes { routes, matched } => {
+                let mut wanted: Vec<(usize, &str)> = Vec::new();
+                for route in matched {
+                    for index in &route.notify {
+                        if !wanted.iter().any(|(seen, _)| seen == index) {
+                            wanted.push((*index, &route.name));
+                        }
+                    }
+                }
+                if wanted.is_empty() {
+                    return Ok(vec![ActionReport::skipped(
+                        Action::Notify,
+                        NO_ROUTE_NOTIFIES,
+                    )]);
+                }
+                wanted
+                    .into_iter()
+                    .map(|(index, route)| {
+                        let named = routes.target(index);
+                        let shown = format!("{} ({})", named.name, named.target.kind);
+                        self.notify_one(&named.target, shown, Some(route), notice)
+                    })
+                    .collect()
+            }
+        };
         futures_util::future::join_all(sends)
             .await
             .into_iter()
@@ -122,22 +230,34 @@ impl<'a> Actions<'a> {
     async fn notify_one(
         &self,
         target: &Target,
+        shown: String,
+        route: Option<&str>,
         notice: &Notice,
     ) -> Result<ActionReport, HandlerError> {
-        let shown = target.display();
         let request = format!("POST {}", redacted(target.url.expose()));
+        let label = |report: ActionReport| {
+            let report = report.to(shown.clone());
+            match route {
+                Some(route) => report.by(route),
+                None => report,
+            }
+        };
         if !Notifier::wants(target, notice) {
             let detail = "PagerDuty is sent only failures, breaches and drift";
-            return Ok(ActionReport::skipped(Action::Notify, detail).to(shown));
+            return Ok(label(ActionReport::skipped(Action::Notify, detail)));
         }
-        let Some(notifier) = &self.notifier else {
+        let Some(notifier) = self.notifier else {
             let detail = format!("would post: {}", notice.summary);
-            return Ok(ActionReport::dry_run(Action::Notify, request, detail).to(shown));
+            return Ok(label(ActionReport::dry_run(
+                Action::Notify,
+                request,
+                detail,
+            )));
         };
         match notifier.send(target, notice).await {
             Ok(delivered) => {
                 let detail = format!("{} took it: {}", delivered.status, notice.summary);
-                Ok(ActionReport::done(Action::Notify, request, detail).to(shown))
+                Ok(label(ActionReport::done(Action::Notify, request, detail)))
             }
             Err(err) if err.is_transient() => Err(HandlerError::Transient {
                 action: Action::Notify,
@@ -146,7 +266,7 @@ impl<'a> Actions<'a> {
             Err(err) => {
                 let why = chain(&err).to_string();
                 error!(event_id = %notice.event_id, target = %shown, error = %why, "the notification target refused the notification");
-                Ok(ActionReport::failed(Action::Notify, request, why).to(shown))
+                Ok(label(ActionReport::failed(Action::Notify, request, why)))
             }
         }
     }
@@ -154,6 +274,37 @@ impl<'a> Actions<'a> {
     /// Reads the run from run history (workspace -> discovery -> run). A failure other than a
     /// refused identity is reported and the notification goes out anyway, saying so.
     pub async fn enrich(
+        &self,
+        workspace: Option<&WorkspaceId>,
+        experiment_name: Option<&str>,
+        run_id: Option<&str>,
+    ) -> Result<(ActionReport, Option<RunFacts>), HandlerError> {
+        let route = match &self.plan {
+            Plan::Settings => None,
+            Plan::Routes { matched, .. } => match matched.iter().find(|route| route.enriches()) {
+                Some(route) => Some(route.name.as_str()),
+                None => {
+                    return Ok((
+                        ActionReport::skipped(
+                            Action::Enrich,
+                            "no matching route enriches run events",
+                        ),
+                        None,
+                    ));
+                }
+            },
+        };
+        let (report, facts) = self.enrich_run(workspace, experiment_name, run_id).await?;
+        Ok((
+            match route {
+                Some(route) => report.by(route),
+                None => report,
+            },
+            facts,
+        ))
+    }
+
+    async fn enrich_run(
         &self,
         workspace: Option<&WorkspaceId>,
         experiment_name: Option<&str>,
@@ -171,7 +322,7 @@ impl<'a> Actions<'a> {
                 None,
             ));
         };
-        let Some(client) = &self.client else {
+        let Some(client) = self.client else {
             let request = format!(
                 "GET {}?api-version={ML_API_VERSION}",
                 self.arm_url(&workspace.resource_id())
@@ -216,17 +367,88 @@ impl<'a> Actions<'a> {
         }
     }
 
-    /// Creates the retraining job: for drift when it reaches the threshold, for a monitor
-    /// breach always; in both cases only when a job file is set. The job's name comes from the
-    /// event id, so a redelivery finds it already there.
+    /// Creates the retraining jobs: for drift when it reaches the threshold, for a monitor
+    /// breach always; in both cases only when a job file is set (`AML_RETRAIN_JOB_FILE`, or
+    /// the matching routes' `retrain`, each job file once). A job's name comes from the event
+    /// id, so a redelivery finds it already there. One report per job.
     pub async fn retrain(
         &self,
         workspace: Option<&WorkspaceId>,
         reason: RetrainReason,
         event_id: &str,
         placeholder: impl Fn(&str) -> String,
+    ) -> Result<Vec<ActionReport>, HandlerError> {
+        let default_threshold = self.settings.retrain_drift_threshold;
+        let jobs: Vec<Job<'_>> = match &self.plan {
+            Plan::Settings => vec![Job {
+                template: self.settings.retrain_job.as_ref(),
+                threshold: default_threshold,
+                threshold_name: AML_RETRAIN_DRIFT_THRESHOLD.to_owned(),
+                route: None,
+            }],
+            Plan::Routes { matched, .. } => {
+                let mut jobs: Vec<Job<'_>> = Vec::new();
+                for route in matched {
+                    let Some(retrain) = &route.retrain else {
+                        continue;
+                    };
+                    if jobs
+                        .iter()
+                        .any(|job| job.template.is_some_and(|t| t.path == retrain.job.path))
+                    {
+                        continue;
+                    }
+                    jobs.push(Job {
+                        template: Some(&retrain.job),
+                        threshold: retrain.drift_threshold.unwrap_or(default_threshold),
+                        threshold_name: match retrain.drift_threshold {
+                            Some(_) => format!("route {:?}'s drift_threshold", route.name),
+                            None => AML_RETRAIN_DRIFT_THRESHOLD.to_owned(),
+                        },
+                        route: Some(&route.name),
+                    });
+                }
+                if jobs.is_empty() {
+                    return Ok(vec![ActionReport::skipped(
+                        Action::Retrain,
+                        "no matching route retrains",
+                    )]);
+                }
+                jobs
+            }
+        };
+        let several = jobs.len() > 1;
+        let runs = jobs.iter().map(|job| {
+            let name = match (several, job.template) {
+                (true, Some(template)) => job_name_for(event_id, &template.path),
+                _ => retrain_job_name(event_id),
+            };
+            let placeholder = &placeholder;
+            async move {
+                let report = self
+                    .retrain_one(workspace, reason, job, name, placeholder)
+                    .await?;
+                Ok(match job.route {
+                    Some(route) => report.by(route),
+                    None => report,
+                })
+            }
+        });
+        futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    async fn retrain_one(
+        &self,
+        workspace: Option<&WorkspaceId>,
+        reason: RetrainReason,
+        job: &Job<'_>,
+        name: String,
+        placeholder: &impl Fn(&str) -> String,
     ) -> Result<ActionReport, HandlerError> {
-        let threshold = self.ctx.config.retrain_drift_threshold;
+        let (threshold, threshold_name) = (job.threshold, &job.threshold_name);
         let why = match reason {
             RetrainReason::Drift(None) => {
                 return Ok(ActionReport::skipped(
@@ -237,9 +459,7 @@ impl<'a> Actions<'a> {
             RetrainReason::Drift(Some(drift)) if drift < threshold => {
                 return Ok(ActionReport::skipped(
                     Action::Retrain,
-                    format!(
-                        "driftCoefficient {drift} is below {AML_RETRAIN_DRIFT_THRESHOLD} {threshold}"
-                    ),
+                    format!("driftCoefficient {drift} is below {threshold_name} {threshold}"),
                 ));
             }
             RetrainReason::Drift(Some(drift)) => {
@@ -247,7 +467,7 @@ impl<'a> Actions<'a> {
             }
             RetrainReason::MonitorBreach => "the model monitor breached its thresholds".to_owned(),
         };
-        let Some(job) = &self.ctx.config.retrain_job else {
+        let Some(job) = job.template else {
             return Ok(ActionReport::skipped(
                 Action::Retrain,
                 format!("{AML_RETRAIN_JOB_FILE} is not set"),
@@ -256,12 +476,11 @@ impl<'a> Actions<'a> {
         let Some(workspace) = workspace else {
             return Ok(ActionReport::skipped(Action::Retrain, NO_WORKSPACE));
         };
-        let name = retrain_job_name(event_id);
         let request = format!(
             "PUT {}/jobs/{name}?api-version={ML_API_VERSION}",
             self.arm_url(&workspace.resource_id())
         );
-        let Some(client) = &self.client else {
+        let Some(client) = self.client else {
             let detail = format!("{why}: would create job {name} from {}", job.path.display());
             return Ok(ActionReport::dry_run(Action::Retrain, request, detail));
         };
@@ -295,38 +514,86 @@ impl<'a> Actions<'a> {
         }
     }
 
-    /// Scores `AML_SMOKE_TEST_URI` once and records status and latency. Whatever the endpoint
-    /// answers is the result: a failing deployment is news to report, not a reason to
-    /// redeliver the event.
-    pub async fn smoke_test(&self) -> Result<(ActionReport, Option<Value>), HandlerError> {
-        let config = &self.ctx.config;
-        let Some(uri) = &config.smoke_test_uri else {
-            return Ok((
-                ActionReport::skipped(
-                    Action::SmokeTest,
-                    format!("{AML_SMOKE_TEST_URI} is not set"),
-                ),
-                None,
-            ));
+    /// Scores the deployment once per scoring URI (`AML_SMOKE_TEST_URI`, or the matching
+    /// routes' `smoke_test`, each URI once) and records status and latency. Whatever the
+    /// endpoint answers is the result: a failing deployment is news to report, not a reason
+    /// to redeliver the event.
+    pub async fn smoke_test(&self) -> Result<Vec<(ActionReport, Option<Value>)>, HandlerError> {
+        let tests: Vec<SmokeTestCall<'_>> = match &self.plan {
+            Plan::Settings => {
+                let Some(uri) = &self.settings.smoke_test_uri else {
+                    return Ok(vec![(
+                        ActionReport::skipped(
+                            Action::SmokeTest,
+                            format!("{AML_SMOKE_TEST_URI} is not set"),
+                        ),
+                        None,
+                    )]);
+                };
+                // Checked to be JSON at start-up.
+                let payload: Value =
+                    serde_json::from_str(&self.settings.smoke_test_payload).unwrap_or(Value::Null);
+                vec![(
+                    uri,
+                    self.settings.smoke_test_key.as_ref(),
+                    Cow::Owned(payload),
+                    None,
+                )]
+            }
+            Plan::Routes { matched, .. } => {
+                let mut tests: Vec<SmokeTestCall<'_>> = Vec::new();
+                for route in matched {
+                    let Some(smoke) = &route.smoke_test else {
+                        continue;
+                    };
+                    if tests.iter().any(|(uri, ..)| *uri == &smoke.uri) {
+                        continue;
+                    }
+                    tests.push((
+                        &smoke.uri,
+                        smoke.key.as_ref(),
+                        Cow::Borrowed(&smoke.payload),
+                        Some(route.name.as_str()),
+                    ));
+                }
+                if tests.is_empty() {
+                    return Ok(vec![(
+                        ActionReport::skipped(Action::SmokeTest, "no matching route smoke-tests"),
+                        None,
+                    )]);
+                }
+                tests
+            }
         };
+        let runs = tests.iter().map(|(uri, key, payload, route)| async move {
+            let (report, facts) = self.smoke_test_one(uri, *key, payload).await;
+            let report = match route {
+                Some(route) => report.by(route),
+                None => report,
+            };
+            (report, facts)
+        });
+        Ok(futures_util::future::join_all(runs).await)
+    }
+
+    async fn smoke_test_one(
+        &self,
+        uri: &url::Url,
+        key: Option<&Secret>,
+        payload: &Value,
+    ) -> (ActionReport, Option<Value>) {
         let request = format!("POST {}", redacted(uri.as_str()));
-        let Some(client) = &self.client else {
-            return Ok((
+        let Some(client) = self.client else {
+            return (
                 ActionReport::dry_run(
                     Action::SmokeTest,
                     request,
                     "would score the endpoint once and record status and latency",
                 ),
                 None,
-            ));
+            );
         };
-        // Checked to be JSON at start-up.
-        let payload: Value =
-            serde_json::from_str(&config.smoke_test_payload).unwrap_or(Value::Null);
-        match client
-            .score(uri, config.smoke_test_key.as_ref(), &payload)
-            .await
-        {
+        match client.score(uri, key, payload).await {
             Ok(answer) => {
                 let latency_ms = answer.latency.as_secs_f64() * 1000.0;
                 let facts = json!({ "status": answer.status, "latencyMs": (latency_ms * 10.0).round() / 10.0 });
@@ -339,12 +606,12 @@ impl<'a> Actions<'a> {
                 } else {
                     ActionReport::failed(Action::SmokeTest, request, detail)
                 };
-                Ok((report, Some(facts)))
+                (report, Some(facts))
             }
             Err(err) => {
                 let report = self.failed(Action::SmokeTest, request, &err);
                 let facts = json!({ "error": report.detail });
-                Ok((report, Some(facts)))
+                (report, Some(facts))
             }
         }
     }
@@ -379,7 +646,7 @@ impl<'a> Actions<'a> {
     fn arm_url(&self, path: &str) -> String {
         format!(
             "{}{}",
-            self.ctx.config.arm_endpoint.as_str().trim_end_matches('/'),
+            self.arm_endpoint.as_str().trim_end_matches('/'),
             path
         )
     }
@@ -407,6 +674,42 @@ pub fn retrain_job_name(event_id: &str) -> String {
         .take(200)
         .collect();
     format!("retrain-{id}")
+}
+
+/// The reports of one action (several jobs or smoke tests with routes) as a notice shows them:
+/// their details joined, and `{"status", "detail"}` (an array of them when there are several).
+pub fn summarize(reports: &[ActionReport]) -> (String, Value) {
+    let detail = reports
+        .iter()
+        .map(|report| report.detail.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let each = |report: &ActionReport| json!({ "status": report.status.as_str(), "detail": report.detail });
+    let value = match reports {
+        [one] => each(one),
+        many => Value::Array(many.iter().map(each).collect()),
+    };
+    (detail, value)
+}
+
+/// A job's name when an event starts several (routes naming several job files): the event's
+/// job name and the job file's stem, so each is stable across redeliveries.
+fn job_name_for(event_id: &str, path: &std::path::Path) -> String {
+    let stem: String = path
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .unwrap_or("job")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    format!("{}-{stem}", retrain_job_name(event_id))
 }
 
 /// `scheme://host[:port]/…`: the path and query of webhook and scoring URLs can hold keys.

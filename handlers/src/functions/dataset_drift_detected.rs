@@ -6,11 +6,10 @@
 //! `/DatasetDriftDetected` are one name.
 
 use aml_events::{Event, Function, events::DatasetDriftDetected, notify::Severity};
-use serde_json::json;
 
 use super::{
     HandlerError,
-    actions::{Actions, RetrainReason},
+    actions::{Actions, RetrainReason, summarize},
     notice, workspace_of,
 };
 use crate::outcome::Outcome;
@@ -48,6 +47,7 @@ pub async fn handle(
             placeholder,
         )
         .await?;
+    let (retrain_detail, retrain_json) = summarize(&retrain);
     let monitor = drift.data_drift_name.as_deref().unwrap_or("(unnamed)");
     let coefficient = drift
         .drift_coefficient
@@ -56,8 +56,7 @@ pub async fn handle(
     let mut notice = notice::notice(Function::DatasetDriftDetected, event, &drift);
     notice.title = format!("Drift monitor {monitor} detected drift");
     notice.summary = format!(
-        "Drift monitor {monitor} detected drift {coefficient} on dataset {dataset}; retraining: {}",
-        retrain.detail
+        "Drift monitor {monitor} detected drift {coefficient} on dataset {dataset}; retraining: {retrain_detail}"
     );
     notice.severity = Severity::Warning;
     notice.alert = true;
@@ -65,7 +64,7 @@ pub async fn handle(
         ("Drift monitor", Some(monitor)),
         ("Drift coefficient", Some(coefficient.as_str())),
         ("Target dataset", Some(dataset)),
-        ("Retrain", Some(retrain.detail.as_str())),
+        ("Retrain", Some(retrain_detail.as_str())),
     ]);
     notice.alert_key = notice::alert_key(
         workspace.as_ref(),
@@ -73,15 +72,11 @@ pub async fn handle(
         NAME,
     );
     notice::link_run(&mut notice, workspace.as_ref(), drift.run_id.as_deref());
-    notice::extra(
-        &mut notice,
-        "retrain",
-        json!({ "status": retrain.status.as_str(), "detail": retrain.detail }),
-    );
+    notice::extra(&mut notice, "retrain", retrain_json);
     let notify = actions
         .notify(Function::DatasetDriftDetected, &notice)
         .await?;
     Ok(Outcome::new(Some(Function::DatasetDriftDetected), event)
-        .with(retrain)
+        .with_all(retrain)
         .with_all(notify))
 }

@@ -27,12 +27,13 @@ use std::time::Instant;
 
 use futures_util::FutureExt;
 
-use actions::Actions;
+use actions::{Delivery, Plan};
 use tracing::{info, warn};
 
 use crate::{
     AppContext,
     outcome::{Action, ActionReport, Outcome},
+    routes::matcher::EventView,
 };
 
 /// A failure's cause: an Azure call's or a notification's error.
@@ -131,7 +132,7 @@ pub fn prepare(
         }
     };
     let workspace = workspace_of(&event);
-    if !ctx.config.allows(workspace.as_ref()) {
+    if !ctx.config.host.allows(workspace.as_ref()) {
         warn!(event_id = %event.id, source = event.source.as_deref(), "workspace is not in AML_WORKSPACES; acknowledged, nothing done");
         let note = format!(
             "source {} is not a workspace in AML_WORKSPACES; acknowledged, nothing done",
@@ -170,16 +171,51 @@ pub fn prepare(
     })))
 }
 
-/// Runs a prepared event's function, and remembers the event once its function completed.
+/// What the actions of a typed event follow: the `AML_*` settings without a routes file; with
+/// one, the routes that match it, or, when none does, the note that acknowledges it.
+pub fn plan<'a>(typed: &Typed, ctx: &'a AppContext) -> Result<Plan<'a>, String> {
+    let Some(routes) = ctx.config.routes.as_deref() else {
+        return Ok(Plan::Settings);
+    };
+    let Some(function) = typed.data.function() else {
+        return Err("no payload to act on".into());
+    };
+    let view = EventView::new(function, &typed.event, &typed.data);
+    let matched = routes.matching(&view);
+    if matched.is_empty() {
+        return Err(format!(
+            "no route of {} matches this {function} event; acknowledged, nothing done",
+            routes.file.display()
+        ));
+    }
+    Ok(Plan::Routes { routes, matched })
+}
+
+/// Runs a prepared event's function under its plan, and remembers the event once its
+/// function completed.
 pub async fn run(
     prepared: Prepared,
-    actions: &Actions<'_>,
+    delivery: &Delivery<'_>,
     ctx: &AppContext,
 ) -> Result<Outcome, HandlerError> {
-    let Typed { event, data } = match prepared {
+    let typed = match prepared {
         Prepared::Acknowledged(outcome) => return Ok(outcome),
         Prepared::Act(typed) => *typed,
     };
+    let plan = match plan(&typed, ctx) {
+        Ok(plan) => plan,
+        Err(note) => {
+            info!(event_id = %typed.event.id, "{note}");
+            return Ok(Outcome::acknowledged(
+                typed.data.function(),
+                &typed.event,
+                note,
+            ));
+        }
+    };
+    let actions = delivery.actions(plan);
+    let actions = &actions;
+    let Typed { event, data } = typed;
     let outcome = match data {
         AmlEvent::ModelRegistered(model) => model_registered::handle(&event, model, actions).await,
         AmlEvent::ModelDeployed(deployed) => {
@@ -217,15 +253,15 @@ pub async fn handle_all(
         .into_iter()
         .map(|event| prepare(event, function, ctx))
         .collect::<Result<Vec<_>, _>>()?;
-    let budget = ctx.config.deadline;
+    let budget = ctx.config.host.deadline;
     let started = Instant::now();
     // The client stops retrying a little before the delivery's deadline, so that its own
     // error (naming the call) is what gets reported, in time to answer.
-    let actions = Actions::new(ctx, started + budget.saturating_sub(budget / 10));
+    let delivery = Delivery::new(ctx, started + budget.saturating_sub(budget / 10));
     let mut work = std::pin::pin!(futures_util::future::join_all(
         prepared
             .into_iter()
-            .map(|prepared| run(prepared, &actions, ctx)),
+            .map(|prepared| run(prepared, &delivery, ctx)),
     ));
     // Events that need no request (a dry run, nothing enabled) are done at the first poll:
     // only work that waits is given a timer.

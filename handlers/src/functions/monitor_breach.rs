@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::{
     HandlerError,
-    actions::{Actions, RetrainReason},
+    actions::{Actions, RetrainReason, summarize},
     notice, workspace_of,
 };
 use crate::outcome::Outcome;
@@ -53,6 +53,7 @@ pub async fn handle(
             placeholder,
         )
         .await?;
+    let (retrain_detail, retrain_json) = summarize(&retrain);
     let run_id = run.run_id.as_deref();
     let mut notice = notice::notice(Function::RunStatusChanged, event, run);
     notice.title = match &breach.signal {
@@ -71,22 +72,18 @@ pub async fn handle(
         ("Signal", breach.signal.as_deref()),
         ("Monitor run", run_id),
         ("Worst violations", Some(worst.join(", ").as_str())),
-        ("Retrain", Some(retrain.detail.as_str())),
+        ("Retrain", Some(retrain_detail.as_str())),
     ]);
     notice.alert_key = notice::alert_key(workspace.as_ref(), run_id, "monitor-breach");
     notice::link_run(&mut notice, workspace.as_ref(), run_id);
     notice::extra(&mut notice, "trigger", json!("monitor-breach"));
     notice::extra(&mut notice, "signal", json!(breach.signal));
     notice::extra(&mut notice, "violations", json!(breach.violations));
-    notice::extra(
-        &mut notice,
-        "retrain",
-        json!({ "status": retrain.status.as_str(), "detail": retrain.detail }),
-    );
+    notice::extra(&mut notice, "retrain", retrain_json);
     let notify = actions.notify(Function::RunStatusChanged, &notice).await?;
     Ok(Outcome::new(Some(Function::RunStatusChanged), event)
         .with_breach(&breach)
-        .with(retrain)
+        .with_all(retrain)
         .with_all(notify))
 }
 

@@ -7,25 +7,21 @@ use aml_events::{Event, Function, events::RunCompleted};
 
 use super::{HandlerError, actions::Actions, run_status_changed::run_notice, workspace_of};
 use crate::functions::notice;
-use crate::{
-    config::AML_NOTIFY_ON,
-    outcome::{Action, ActionReport, Outcome},
-};
+use crate::outcome::{Action, ActionReport, Outcome};
 
 /// The function's name.
 pub const NAME: &str = Function::RunCompleted.name();
 
 /// Enriches and notifies when `RunCompleted` is in `AML_NOTIFY_ON` (it is not by default:
-/// completed runs are frequent).
+/// completed runs are frequent), or when a matching route notifies.
 pub async fn handle(
     event: &Event<()>,
     run: RunCompleted,
     actions: &Actions<'_>,
 ) -> Result<Outcome, HandlerError> {
     let outcome = Outcome::new(Some(Function::RunCompleted), event);
-    if !actions.notifies(Function::RunCompleted) {
-        let detail = format!("RunCompleted is not in {AML_NOTIFY_ON}");
-        return Ok(outcome.with(ActionReport::skipped(Action::Notify, detail)));
+    if let Some(why) = actions.silence(Function::RunCompleted) {
+        return Ok(outcome.with(ActionReport::skipped(Action::Notify, why)));
     }
     let workspace = workspace_of(event);
     let (experiment, run_id) = (run.experiment_name.as_deref(), run.run_id.as_deref());

@@ -17,10 +17,7 @@ use super::{
     actions::{Actions, RunFacts},
     monitor_breach, notice, workspace_of,
 };
-use crate::{
-    config::AML_NOTIFY_RUN_STATUSES,
-    outcome::{Action, ActionReport, Outcome},
-};
+use crate::outcome::{Action, ActionReport, Outcome};
 
 /// The function's name.
 pub const NAME: &str = Function::RunStatusChanged.name();
@@ -40,25 +37,13 @@ pub async fn handle(
     if run.monitor_breach_text().is_some() {
         return Ok(monitor_breach::not_a_breach(event, &run));
     }
-    let wanted = actions.notify_run_statuses();
-    let Some(status) = run
+    if let Some(why) = actions.ignores_run_status(run.run_status.as_ref()) {
+        return Ok(outcome.with(ActionReport::skipped(Action::Notify, why)));
+    }
+    let status = run
         .run_status
-        .as_ref()
-        .filter(|status| wanted.contains(status))
-    else {
-        let listed: Vec<&str> = wanted.iter().map(|status| status.as_str()).collect();
-        let status = run
-            .run_status
-            .as_ref()
-            .map_or("(none)", |status| status.as_str());
-        return Ok(outcome.with(ActionReport::skipped(
-            Action::Notify,
-            format!(
-                "status {status} is not in {AML_NOTIFY_RUN_STATUSES} ({})",
-                listed.join(", ")
-            ),
-        )));
-    };
+        .clone()
+        .unwrap_or_else(|| RunStatus::Other("(unknown)".to_owned()));
     let workspace = workspace_of(event);
     let (experiment, run_id) = (run.experiment_name.as_deref(), run.run_id.as_deref());
     let (enrich, facts) = actions

@@ -47,7 +47,7 @@ pub fn configure(ctx: web::Data<AppContext>) -> impl FnOnce(&mut web::ServiceCon
 /// Starts serving on `listener`; the returned server runs until SIGINT/SIGTERM (or its
 /// handle stops it), then finishes the requests in flight before resolving.
 pub fn serve(listener: TcpListener, ctx: Arc<AppContext>) -> std::io::Result<Server> {
-    let grace = ctx.config.deadline + Duration::from_secs(5);
+    let grace = ctx.config.host.deadline + Duration::from_secs(5);
     let ctx = web::Data::from(ctx);
     let server = HttpServer::new(move || App::new().configure(configure(ctx.clone())))
         .listen(listener)?

@@ -73,7 +73,7 @@ pub fn admit(
     request: &WebhookRequest<'_>,
     ctx: &AppContext,
 ) -> Result<Option<Function>, HostError> {
-    if let Some(key) = &ctx.config.webhook_key {
+    if let Some(key) = &ctx.config.host.webhook_key {
         let offered = request
             .key_header
             .map(str::to_owned)

@@ -1,0 +1,122 @@
+//! `aml-handlers explain EVENT_FILE [--routes FILE]`: for each event of a delivery body, the
+//! routes that match it (each condition, held or not, with what the event has) and what each
+//! action would do. The functions run for real on a dry-run context (no Azure client, no
+//! notifier), so the decisions printed are the ones `serve` takes; nothing is sent.
+
+use std::fmt::Write as _;
+
+use aml_events::{Event, envelope::Decoded};
+
+use crate::{
+    AppContext,
+    functions::{self, Prepared, actions::Delivery},
+    routes::matcher::EventView,
+};
+
+/// The explanation of `events` under `ctx` (which must be a dry run), as text.
+pub async fn explain(events: Vec<Event<Decoded>>, ctx: &AppContext) -> String {
+    let mut out = String::new();
+    let deadline = std::time::Instant::now() + ctx.config.host.deadline;
+    let delivery = Delivery::new(ctx, deadline);
+    for event in events {
+        let _ = writeln!(
+            out,
+            "event {} ({}), subject {}",
+            event.id,
+            event.event_type,
+            event.subject.as_deref().unwrap_or("(none)")
+        );
+        let prepared = match functions::prepare(event, None, ctx) {
+            Ok(prepared) => prepared,
+            Err(err) => {
+                let _ = writeln!(out, "  cannot be handled: {err}\n");
+                continue;
+            }
+        };
+        if let Prepared::Act(typed) = &prepared {
+            match (&ctx.config.routes, typed.data.function()) {
+                (Some(routes), Some(function)) => {
+                    let view = EventView::new(function, &typed.event, &typed.data);
+                    let _ = writeln!(
+                        out,
+                        "  function {function}; routes of {}:",
+                        routes.file.display()
+                    );
+                    for route in &routes.routes {
+                        let applies = route.applies(&view);
+                        let verdict = if applies { "matches" } else { "does not match" };
+                        let _ = writeln!(
+                            out,
+                            "  route {:?} (line {}): {verdict}",
+                            route.name, route.line
+                        );
+                        if !route.functions.contains(&function) {
+                            let names: Vec<&str> =
+                                route.functions.iter().map(|f| f.name()).collect();
+                            let _ = writeln!(
+                                out,
+                                "    [ ] functions = {} (event: {function})",
+                                names.join(", ")
+                            );
+                            continue;
+                        }
+                        for matcher in &route.matchers {
+                            let mark = if matcher.holds(&view) { "[x]" } else { "[ ]" };
+                            let _ = writeln!(
+                                out,
+                                "    {mark} {matcher} (event: {})",
+                                matcher.found(&view)
+                            );
+                        }
+                        if applies {
+                            for action in routes.actions(route) {
+                                let _ = writeln!(out, "    asks: {action}");
+                            }
+                        }
+                    }
+                }
+                (None, Some(function)) => {
+                    let _ = writeln!(
+                        out,
+                        "  function {function}; no routes file: the AML_* settings act (one implicit route per function)"
+                    );
+                }
+                _ => {}
+            }
+        }
+        match functions::run(prepared, &delivery, ctx).await {
+            Ok(outcome) => {
+                if let Some(note) = &outcome.note {
+                    let _ = writeln!(out, "  outcome: {note}");
+                }
+                if !outcome.actions.is_empty() {
+                    let _ = writeln!(out, "  would do (dry run, nothing sent):");
+                }
+                for action in &outcome.actions {
+                    let _ = write!(
+                        out,
+                        "    {} {}",
+                        action.action.as_str(),
+                        action.status.as_str()
+                    );
+                    if let Some(target) = &action.target {
+                        let _ = write!(out, " to {target}");
+                    }
+                    if let Some(route) = &action.route {
+                        let _ = write!(out, " (route {route:?})");
+                    }
+                    let _ = write!(out, ": {}", action.detail);
+                    if let Some(request) = &action.request {
+                        let _ = write!(out, " [{request}]");
+                    }
+                    out.push('\n');
+                }
+            }
+            Err(err) => {
+                let _ = writeln!(out, "  failed: {err}");
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
