@@ -67,6 +67,18 @@ pub fn url_text(text: &str, show: Show) -> String {
     }
 }
 
+/// A short, stable name for a secret value (a webhook URL, a scoring URI): the first 16 hex
+/// digits of its SHA-256. Same value, same name, on every instance; the value cannot be read
+/// back from it, so it may be stored and shown (the ledger's keys, `history`).
+pub fn fingerprint(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(secret.as_bytes());
+    digest[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 /// `text` with every non-empty `secrets` value replaced by [`MASK`], then cut to `max_chars`
 /// characters (an ellipsis marks the cut). Longer secrets are removed first, so one that
 /// contains another goes whole.
@@ -130,6 +142,14 @@ mod tests {
             shown.starts_with(&"x".repeat(290)) && shown.contains(MASK),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn fingerprints_are_stable_short_and_distinct() {
+        let a = fingerprint("https://hooks.slack.com/services/T0/B0/A");
+        assert_eq!(a, fingerprint("https://hooks.slack.com/services/T0/B0/A"));
+        assert_eq!(a.len(), 16);
+        assert_ne!(a, fingerprint("https://hooks.slack.com/services/T0/B0/B"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use std::{collections::BTreeSet, net::IpAddr, path::PathBuf, time::Duration};
 
+use aml_events::ledger::table::{DEFAULT_TABLE, LedgerSetting, TableConnection};
 use aml_events::{
     Function, Secret, WorkspaceId,
     azure::is_token_safe,
@@ -64,6 +65,10 @@ pub const RUST_LOG: &str = "RUST_LOG";
 pub const AML_LOG_FORMAT: &str = "AML_LOG_FORMAT";
 /// The routes file (SPEC §11): who hears about what, and what runs.
 pub const AML_ROUTES_FILE: &str = "AML_ROUTES_FILE";
+/// The action ledger's storage (SPEC §12); else `AzureWebJobsStorage`.
+pub const AML_LEDGER: &str = aml_events::ledger::table::AML_LEDGER;
+/// The ledger's table (default `amlhandlers`).
+pub const AML_LEDGER_TABLE: &str = "AML_LEDGER_TABLE";
 
 /// Every setting a user may set (the host's port aside); mirrored in
 /// `local.settings.example.json` and the README.
@@ -92,6 +97,8 @@ pub const SETTINGS: &[&str] = &[
     RUST_LOG,
     AML_LOG_FORMAT,
     AML_ROUTES_FILE,
+    AML_LEDGER,
+    AML_LEDGER_TABLE,
 ];
 
 /// Event Grid gives up on an attempt after 30 s; answering within 25 leaves room.
@@ -139,6 +146,9 @@ pub enum ConfigError {
     /// The routes file is unreadable or invalid: `<file>:<line>: <key>: <problem>`.
     #[error(transparent)]
     Routes(crate::routes::RoutesError),
+    /// The ledger's storage setting cannot be used (never echoes a key).
+    #[error(transparent)]
+    Ledger(aml_events::ledger::LedgerError),
     /// A file named by a setting could not be used.
     #[error("setting {name}: cannot use {path}: {problem}")]
     File {
@@ -202,6 +212,18 @@ pub struct Config {
     /// `AML_ROUTES_FILE`, validated; `None`: the action settings act as one implicit route
     /// per function.
     pub routes: Option<std::sync::Arc<crate::routes::Routes>>,
+    /// Where the action ledger lives (`AML_LEDGER`, else `AzureWebJobsStorage`); `None`: no
+    /// ledger, the in-memory set of recent events only.
+    pub ledger: Option<LedgerSettings>,
+}
+
+/// The action ledger's storage and table (SPEC §12).
+#[derive(Debug, Clone)]
+pub struct LedgerSettings {
+    /// The setting it came from and its connection.
+    pub storage: LedgerSetting,
+    /// `AML_LEDGER_TABLE`.
+    pub table: String,
 }
 
 /// The settings of the hosts and the process: where to listen, keys, time, logs.
@@ -435,6 +457,12 @@ impl Config {
             .transpose()
             .map_err(ConfigError::Routes)?
             .map(std::sync::Arc::new);
+        let ledger = TableConnection::from_lookup(get)
+            .map_err(ConfigError::Ledger)?
+            .map(|storage| {
+                let table = get(AML_LEDGER_TABLE).unwrap_or_else(|| DEFAULT_TABLE.to_owned());
+                LedgerSettings { storage, table }
+            });
 
         Ok(Config {
             host: HostSettings {
@@ -463,6 +491,7 @@ impl Config {
                 smoke_test_payload,
             },
             routes,
+            ledger,
         })
     }
 

@@ -7,6 +7,7 @@
 //! - [`hosting`]: the transports (Functions custom handler; the actix-web server).
 //! - [`routes`]: the routes file (`AML_ROUTES_FILE`): who hears about what, and what runs.
 //! - [`explain`]: which routes each event matches and what they would do, as a dry run.
+//! - [`history`]: `history`, what was done per event, read back from the ledger.
 //! - [`inspect`]: one JSON line per event of a delivery body, for people and scripts.
 //! - [`notify`]: `notify --test`, a sample notice to every notification target.
 //! - [`package`]: a deployable Functions app (host.json, function folders, executable, zip).
@@ -25,6 +26,10 @@ use aml_events::{
         AmlClient, AmlClientOptions, ClientError, ClientSecretCredential,
         ManagedIdentityCredential, TokenSource,
     },
+    ledger::{
+        Ledger, LedgerError,
+        table::{TableLedger, TableLedgerOptions},
+    },
     notify::{Notifier, NotifierOptions},
 };
 use config::Credentials;
@@ -32,6 +37,7 @@ use config::Credentials;
 pub mod config;
 pub mod explain;
 pub mod functions;
+pub mod history;
 pub mod hosting;
 pub mod inspect;
 pub mod notify;
@@ -54,16 +60,34 @@ pub struct AppContext {
     pub notifier: Option<Notifier>,
     /// Events handled recently.
     pub recent: recent::RecentEvents,
+    /// The action ledger (SPEC §12), when one is configured: each effect claimed before it
+    /// runs and marked done after, across instances and restarts.
+    pub ledger: Option<Arc<dyn Ledger>>,
+}
+
+/// Why the process cannot start with these settings.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// An Azure client or credential cannot be built.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The ledger's storage cannot be used.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
 }
 
 impl AppContext {
     /// The context for these settings, with one Azure ML client for the process unless this
     /// is a dry run. Fails when a credential cannot be built (naming the setting).
-    pub fn new(config: config::Config) -> Result<Self, ClientError> {
-        let client = if config.azure.dry_run {
-            None
-        } else {
-            Some(client(&config)?)
+    pub fn new(config: config::Config) -> Result<Self, StartError> {
+        let credential = credential(&config)?;
+        let client = match (&credential, config.azure.dry_run) {
+            (Some(credential), false) => Some(client(&config, Arc::clone(credential))?),
+            _ => None,
+        };
+        let ledger = match &config.ledger {
+            Some(settings) => Some(ledger(&config, settings, credential)?),
+            None => None,
         };
         let notifier = if config.actions.hold_notifications || !needs_notifier(&config) {
             None
@@ -78,8 +102,46 @@ impl AppContext {
             client,
             notifier,
             recent: recent::RecentEvents::default(),
+            ledger,
         })
     }
+
+    /// How long a claim in the ledger holds before another instance may take it over: twice
+    /// the deadline (SPEC §12).
+    pub fn lease(&self) -> std::time::Duration {
+        self.config.host.deadline * 2
+    }
+
+    /// Where the ledger is, for the ready line.
+    pub fn ledger_description(&self) -> String {
+        match &self.ledger {
+            Some(ledger) => ledger.describe(),
+            None => "in memory (recent event ids, this instance only)".to_owned(),
+        }
+    }
+}
+
+/// The ledger of `settings`: Azure Table storage, with a key or with the app's identity.
+fn ledger(
+    config: &config::Config,
+    settings: &config::LedgerSettings,
+    credential: Option<Arc<dyn TokenSource>>,
+) -> Result<Arc<dyn Ledger>, StartError> {
+    let connection = settings.storage.connection.clone();
+    let tokens = if connection.needs_token() {
+        Some(credential.ok_or(ClientError::InvalidSetting {
+            setting: settings.storage.setting,
+            problem: "it names a table service without a key, which needs the app's identity (IDENTITY_ENDPOINT and IDENTITY_HEADER, or a service principal)",
+        })?)
+    } else {
+        None
+    };
+    let options = TableLedgerOptions {
+        table: settings.table.clone(),
+        deadline: config.host.deadline / 2,
+        ..TableLedgerOptions::default()
+    };
+    Ok(Arc::new(TableLedger::new(connection, tokens, options)?))
 }
 
 /// Whether any notification can be sent: a target in `AML_NOTIFY_URL`, or in the routes file.
@@ -90,36 +152,37 @@ fn needs_notifier(config: &config::Config) -> bool {
     }
 }
 
-fn client(config: &config::Config) -> Result<AmlClient, ClientError> {
-    let credential: Arc<dyn TokenSource> = match &config.azure.credentials {
+/// The app's identity, when it has one (SPEC §8.2's order).
+fn credential(config: &config::Config) -> Result<Option<Arc<dyn TokenSource>>, ClientError> {
+    Ok(match &config.azure.credentials {
         Credentials::ManagedIdentity {
             endpoint,
             header,
             client_id,
-        } => Arc::new(ManagedIdentityCredential::new(
+        } => Some(Arc::new(ManagedIdentityCredential::new(
             endpoint.clone(),
             header.clone(),
             client_id.clone(),
-        )?),
+        )?)),
         Credentials::ServicePrincipal {
             tenant_id,
             client_id,
             client_secret,
             authority_host,
-        } => Arc::new(ClientSecretCredential::new(
+        } => Some(Arc::new(ClientSecretCredential::new(
             tenant_id,
             client_id.clone(),
             client_secret.clone(),
             authority_host.clone(),
-        )?),
-        // `Config` turns dry-run on when there are no credentials.
-        Credentials::None => {
-            return Err(ClientError::InvalidSetting {
-                setting: "AZURE_CLIENT_SECRET",
-                problem: "no credentials: this is a dry run",
-            });
-        }
-    };
+        )?)),
+        Credentials::None => None,
+    })
+}
+
+fn client(
+    config: &config::Config,
+    credential: Arc<dyn TokenSource>,
+) -> Result<AmlClient, ClientError> {
     let options = AmlClientOptions {
         arm_endpoint: config.azure.arm_endpoint.clone(),
         deadline: config.host.deadline,

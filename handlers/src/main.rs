@@ -108,6 +108,18 @@ enum Command {
     ///   aml-handlers notify --test --to 'teams:https://proxy.example.com/hook'
     #[command(verbatim_doc_comment)]
     Notify(NotifyArgs),
+    /// Show what was done for recent events, from the action ledger (AML_LEDGER, else
+    /// AzureWebJobsStorage): one line per effect (notification per target, retrain, smoke
+    /// test), oldest first, with its state and outcome.
+    ///
+    /// --since takes a duration back from now (30m, 1h, 2d) or an RFC 3339 time; --event one
+    /// event id; --json prints one JSON object per line.
+    ///
+    /// Examples:
+    ///   aml-handlers history --since 1h
+    ///   aml-handlers history --event 831e1650-001e-001b-66ab-eeb76e069631 --json
+    #[command(verbatim_doc_comment)]
+    History(HistoryArgs),
     /// Validate a routes file (AML_ROUTES_FILE, SPEC §11): `routes check [FILE]`.
     Routes {
         #[command(subcommand)]
@@ -197,6 +209,19 @@ struct PackageArgs {
 }
 
 #[derive(Debug, Args)]
+struct HistoryArgs {
+    /// Only entries claimed since then: 30m, 1h, 2d, or an RFC 3339 time.
+    #[arg(long, value_name = "D")]
+    since: Option<String>,
+    /// Only this event's entries.
+    #[arg(long, value_name = "ID")]
+    event: Option<String>,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
 struct NotifyArgs {
     /// Send the sample notice (the only thing `notify` does).
     #[arg(long, required = true)]
@@ -247,6 +272,7 @@ fn main() -> ExitCode {
         Command::Send(args) => send(args),
         Command::Package(args) => package(args),
         Command::Notify(args) => notify(args),
+        Command::History(args) => history(args),
         Command::Inspect { file, content_type } => inspect(file, content_type.as_deref()),
         Command::Routes {
             command: RoutesCommand::Check { file },
@@ -300,15 +326,19 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(ctx) => Arc::new(ctx),
         Err(err) => return fail(&err.to_string()),
     };
+    let ledger = ctx.ledger_description();
     let result = actix_web::rt::System::new().block_on(async move {
+        if let Some(ledger) = ctx.ledger.clone() {
+            actix_web::rt::spawn(clean_ledger(ledger));
+        }
         let server = hosting::server::serve(listener, ctx)?;
         let functions = Function::list();
         println!(
-            "aml-handlers {} ready on http://{address} ({mode}); functions: {functions}",
+            "aml-handlers {} ready on http://{address} ({mode}; ledger: {ledger}); functions: {functions}",
             env!("CARGO_PKG_VERSION")
         );
         let _ = io::stdout().flush();
-        info!(%address, mode, "ready");
+        info!(%address, mode, %ledger, "ready");
         server.await
     });
     match result {
@@ -369,6 +399,58 @@ fn package(args: PackageArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => fail(&err.to_string()),
+    }
+}
+
+fn history(args: HistoryArgs) -> ExitCode {
+    let since = match args
+        .since
+        .as_deref()
+        .map(aml_handlers::history::parse_since)
+        .transpose()
+    {
+        Ok(since) => since,
+        Err(err) => return fail(&err),
+    };
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => return fail(&err.to_string()),
+    };
+    if config.ledger.is_none() {
+        return fail(
+            "no ledger is configured: set AML_LEDGER (or AzureWebJobsStorage) to the storage the app uses",
+        );
+    }
+    let ctx = match AppContext::new(config) {
+        Ok(ctx) => ctx,
+        Err(err) => return fail(&err.to_string()),
+    };
+    let Some(ledger) = ctx.ledger.clone() else {
+        return fail("no ledger is configured");
+    };
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
+    };
+    match runtime.block_on(ledger.history(since, args.event.as_deref())) {
+        Ok(entries) => {
+            let mut out = io::stdout().lock();
+            for entry in &entries {
+                let line = if args.json {
+                    aml_handlers::history::json_line(entry)
+                } else {
+                    aml_handlers::history::text_line(entry)
+                };
+                if writeln!(out, "{line}").is_err() {
+                    break;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => fail(&format!(
+            "cannot read the ledger: {}",
+            aml_events::chain(&err)
+        )),
     }
 }
 
@@ -489,6 +571,28 @@ fn explain(event_file: PathBuf, routes: Option<PathBuf>) -> ExitCode {
         runtime.block_on(aml_handlers::explain::explain(events, &ctx))
     );
     ExitCode::SUCCESS
+}
+
+/// How often the ledger's old entries are removed, and how many at most each time: bounded
+/// background work, so that cleaning never competes with deliveries (SPEC §12).
+const CLEAN_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+const CLEAN_AT_MOST: usize = 500;
+
+/// Removes ledger entries older than their 48 h, a bounded batch at a time, until the server
+/// stops. Every instance cleans; the removals are conditional, so they never clash.
+async fn clean_ledger(ledger: Arc<dyn aml_events::ledger::Ledger>) {
+    let mut every = tokio::time::interval(CLEAN_EVERY);
+    loop {
+        every.tick().await;
+        let before = std::time::SystemTime::now() - aml_events::ledger::RETENTION;
+        match ledger.clean(before, CLEAN_AT_MOST).await {
+            Ok(0) => {}
+            Ok(removed) => info!(removed, "old ledger entries removed"),
+            Err(err) => {
+                tracing::warn!(error = %aml_events::chain(&err), "could not clean the ledger")
+            }
+        }
+    }
 }
 
 fn runtime() -> io::Result<tokio::runtime::Runtime> {

@@ -252,6 +252,12 @@ impl Target {
         Some(url)
     }
 
+    /// A name for the ledger (SPEC §12) that tells two targets apart without holding their
+    /// keys: `slack-<fingerprint of the URL>`.
+    pub fn ledger_id(&self) -> String {
+        format!("{}-{}", self.kind, redact::fingerprint(self.url.expose()))
+    }
+
     /// `slack https://hooks.slack.com/…`: the kind and origin, never the key.
     pub fn display(&self) -> String {
         format!(

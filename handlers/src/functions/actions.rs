@@ -6,21 +6,26 @@
 //! fails the delivery, a transient failure that outlasted the retries makes Event Grid
 //! redeliver, and anything else is a permanent failure reported in the outcome.
 
-use std::{borrow::Cow, time::Instant};
+use std::{
+    borrow::Cow,
+    future::Future,
+    time::{Duration, Instant, SystemTime},
+};
 
 use aml_events::{
-    Function, Secret, WorkspaceId,
+    Event, Function, Secret, WorkspaceId,
     azure::{AmlClient, CallbackError, JobOutcome, ML_API_VERSION},
     chain,
     events::RunStatus,
+    ledger::{Claim, EffectKey, Ledger},
     notify::{Notice, Notifier, Target},
     redact::{self, Show},
 };
 use serde::Serialize;
 use serde_json::{Value, json};
-use tracing::error;
+use tracing::{error, warn};
 
-use super::HandlerError;
+use super::{BoxError, HandlerError};
 use crate::{
     AppContext,
     config::{
@@ -81,14 +86,23 @@ impl<'a> Delivery<'a> {
         }
     }
 
-    /// The actions of one event of the delivery, under `plan`.
-    pub fn actions(&self, plan: Plan<'a>) -> Actions<'_> {
+    /// The actions of `event`, one event of the delivery, under `plan`.
+    pub fn actions<'b>(&'b self, plan: Plan<'a>, event: &'b Event<()>) -> Actions<'b>
+    where
+        'a: 'b,
+    {
         Actions {
             settings: &self.ctx.config.actions,
             arm_endpoint: &self.ctx.config.azure.arm_endpoint,
             client: self.client.as_ref(),
             notifier: self.notifier.as_ref(),
             plan,
+            claims: Claims {
+                ledger: self.ctx.ledger.as_deref(),
+                source: event.source.as_deref().unwrap_or_default(),
+                event_id: &event.id,
+                lease: self.ctx.lease(),
+            },
         }
     }
 }
@@ -115,6 +129,24 @@ pub struct Actions<'a> {
     client: Option<&'a AmlClient>,
     notifier: Option<&'a Notifier>,
     plan: Plan<'a>,
+    claims: Claims<'a>,
+}
+
+/// Where an event's effects are claimed before they run (SPEC §12), when there is a ledger.
+struct Claims<'a> {
+    ledger: Option<&'a dyn Ledger>,
+    source: &'a str,
+    event_id: &'a str,
+    lease: Duration,
+}
+
+/// An effect another instance claimed less than a lease ago: the event is redelivered, and
+/// by then that instance has done it or its claim has gone stale.
+#[derive(Debug, thiserror::Error)]
+#[error("{key} is being carried out by another instance (claimed {} s ago)", age.as_secs())]
+pub struct ClaimedElsewhere {
+    key: EffectKey,
+    age: Duration,
 }
 
 /// Why a retraining job is asked for.
@@ -254,21 +286,26 @@ impl<'a> Actions<'a> {
                 detail,
             )));
         };
-        match notifier.send(target, notice).await {
-            Ok(delivered) => {
-                let detail = format!("{} took it: {}", delivered.status, notice.summary);
-                Ok(label(ActionReport::done(Action::Notify, request, detail)))
+        let send = || async {
+            match notifier.send(target, notice).await {
+                Ok(delivered) => {
+                    let detail = format!("{} took it: {}", delivered.status, notice.summary);
+                    Ok(ActionReport::done(Action::Notify, request, detail))
+                }
+                Err(err) if err.is_transient() => Err(HandlerError::Transient {
+                    action: Action::Notify,
+                    source: Box::new(err),
+                }),
+                Err(err) => {
+                    let why = chain(&err).to_string();
+                    error!(event_id = %notice.event_id, target = %shown, error = %why, "the notification target refused the notification");
+                    Ok(ActionReport::failed(Action::Notify, request, why))
+                }
             }
-            Err(err) if err.is_transient() => Err(HandlerError::Transient {
-                action: Action::Notify,
-                source: Box::new(err),
-            }),
-            Err(err) => {
-                let why = chain(&err).to_string();
-                error!(event_id = %notice.event_id, target = %shown, error = %why, "the notification target refused the notification");
-                Ok(label(ActionReport::failed(Action::Notify, request, why)))
-            }
-        }
+        };
+        self.once(Action::Notify, &target.ledger_id(), send)
+            .await
+            .map(label)
     }
 
     /// Reads the run from run history (workspace -> discovery -> run). A failure other than a
@@ -497,21 +534,24 @@ impl<'a> Actions<'a> {
                 ));
             }
         };
-        match client.create_or_update_job(workspace, &name, &body).await {
-            Ok(JobOutcome::Created(_) | JobOutcome::Updated(_)) => Ok(ActionReport::done(
-                Action::Retrain,
-                request,
-                format!("{why}: created job {name}"),
-            )),
-            Ok(JobOutcome::AlreadyExists { status, .. }) => Ok(ActionReport::done(
-                Action::Retrain,
-                request,
-                format!(
-                    "job {name} already exists (Azure answered {status}): this event was handled before"
-                ),
-            )),
-            Err(err) => self.settle(Action::Retrain, request, err),
-        }
+        let create = || async {
+            match client.create_or_update_job(workspace, &name, &body).await {
+                Ok(JobOutcome::Created(_) | JobOutcome::Updated(_)) => Ok(ActionReport::done(
+                    Action::Retrain,
+                    request,
+                    format!("{why}: created job {name}"),
+                )),
+                Ok(JobOutcome::AlreadyExists { status, .. }) => Ok(ActionReport::done(
+                    Action::Retrain,
+                    request,
+                    format!(
+                        "job {name} already exists (Azure answered {status}): this event was handled before"
+                    ),
+                )),
+                Err(err) => self.settle(Action::Retrain, request, err),
+            }
+        };
+        self.once(Action::Retrain, &name, create).await
     }
 
     /// Scores the deployment once per scoring URI (`AML_SMOKE_TEST_URI`, or the matching
@@ -593,6 +633,42 @@ impl<'a> Actions<'a> {
                 None,
             );
         };
+        let mut facts = None;
+        let score = || async {
+            let (report, found) = self.score(client, uri, key, payload, request).await;
+            facts = found;
+            Ok(report)
+        };
+        match self
+            .once(Action::SmokeTest, &redact::fingerprint(uri.as_str()), score)
+            .await
+        {
+            Ok(report) => (report, facts),
+            // A smoke test never fails the delivery, not even for a ledger down or a claim
+            // held elsewhere: reported, like any other failure to test the endpoint.
+            Err(err) => {
+                let why = chain(&err).to_string();
+                (
+                    ActionReport::failed(
+                        Action::SmokeTest,
+                        format!("POST {}", redacted(uri.as_str())),
+                        why,
+                    ),
+                    None,
+                )
+            }
+        }
+    }
+
+    /// Scores `uri` once and reads the answer as the smoke test's result.
+    async fn score(
+        &self,
+        client: &AmlClient,
+        uri: &url::Url,
+        key: Option<&Secret>,
+        payload: &Value,
+        request: String,
+    ) -> (ActionReport, Option<Value>) {
         match client.score(uri, key, payload).await {
             Ok(answer) => {
                 let latency_ms = answer.latency.as_secs_f64() * 1000.0;
@@ -614,6 +690,67 @@ impl<'a> Actions<'a> {
                 (report, Some(facts))
             }
         }
+    }
+
+    /// Runs `effect` once for this event across instances and restarts (SPEC §12): claimed in
+    /// the ledger before it runs, marked done with its report after, given back when it
+    /// failed for now. Already done: reported as a duplicate. Claimed by another instance
+    /// less than a lease ago, or the ledger unreachable: never acted on unclaimed, the
+    /// delivery fails so Event Grid redelivers. Without a ledger, `effect` simply runs.
+    async fn once<F, Fut>(
+        &self,
+        action: Action,
+        target: &str,
+        effect: F,
+    ) -> Result<ActionReport, HandlerError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<ActionReport, HandlerError>>,
+    {
+        let Some(ledger) = self.claims.ledger else {
+            return effect().await;
+        };
+        let key = EffectKey::new(
+            self.claims.source,
+            self.claims.event_id,
+            action.as_str(),
+            target,
+        );
+        let transient = |source: BoxError| HandlerError::Transient { action, source };
+        let token = match ledger.claim(&key, self.claims.lease).await {
+            Ok(Claim::Acquired(token)) => token,
+            Ok(Claim::Done { outcome, .. }) => {
+                let mut report = ActionReport::duplicate(action);
+                report.detail = format!(
+                    "already done for this event (the ledger says: {outcome}); not repeated"
+                );
+                return Ok(report);
+            }
+            Ok(Claim::HeldElsewhere { since }) => {
+                let age = SystemTime::now().duration_since(since).unwrap_or_default();
+                return Err(transient(Box::new(ClaimedElsewhere { key, age })));
+            }
+            Err(err) => return Err(transient(Box::new(err))),
+        };
+        let result = effect().await;
+        let settled = match &result {
+            Ok(report) => {
+                let outcome = format!(
+                    "{} {}: {}",
+                    report.action,
+                    report.status.as_str(),
+                    report.detail
+                );
+                ledger.complete(&token, &outcome).await
+            }
+            Err(_) => ledger.release(&token).await,
+        };
+        if let Err(err) = settled {
+            // The effect itself happened (or failed) as reported; a stale claim is taken over
+            // after the lease, at worst repeating it once.
+            warn!(effect = %key, error = %chain(&err), "could not record the effect in the ledger");
+        }
+        result
     }
 
     /// Sorts a failed call: a refused identity fails the delivery, a transient failure makes

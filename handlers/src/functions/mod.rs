@@ -213,9 +213,9 @@ pub async fn run(
             ));
         }
     };
-    let actions = delivery.actions(plan);
-    let actions = &actions;
     let Typed { event, data } = typed;
+    let actions = delivery.actions(plan, &event);
+    let actions = &actions;
     let outcome = match data {
         AmlEvent::ModelRegistered(model) => model_registered::handle(&event, model, actions).await,
         AmlEvent::ModelDeployed(deployed) => {
