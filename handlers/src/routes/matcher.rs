@@ -101,8 +101,19 @@ pub struct EventView {
 }
 
 impl EventView {
-    /// The view of an event handled by `function`, with its data.
+    /// The view of an event handled by `function`, with its data; its tags are read (their
+    /// JSON parsed) only `with_tags`, when some route asks about them.
     pub fn new<T>(function: Function, event: &Event<T>, data: &AmlEvent) -> EventView {
+        EventView::reading(function, event, data, true)
+    }
+
+    /// [`EventView::new`], reading the tags only when `with_tags`.
+    pub fn reading<T>(
+        function: Function,
+        event: &Event<T>,
+        data: &AmlEvent,
+        with_tags: bool,
+    ) -> EventView {
         let mut view = EventView {
             function,
             fields: Default::default(),
@@ -162,7 +173,7 @@ impl EventView {
             | AmlEvent::SubscriptionDeleted(_)
             | AmlEvent::Unknown { .. } => None,
         };
-        if let Some(tags) = tags {
+        if let Some(tags) = tags.filter(|_| with_tags) {
             view.tags = tags
                 .to_map()
                 .into_iter()
@@ -286,6 +297,11 @@ pub enum Matcher {
 }
 
 impl Matcher {
+    /// Whether it asks about the event's tags.
+    pub fn reads_tags(&self) -> bool {
+        matches!(self, Matcher::Tag { .. })
+    }
+
     /// Whether the condition holds for the event.
     pub fn holds(&self, view: &EventView) -> bool {
         match self {

@@ -98,6 +98,13 @@ impl Routes {
         file::load(path, get)
     }
 
+    /// The routes that name `function`.
+    pub fn for_function(&self, function: Function) -> impl Iterator<Item = &Route> + Clone {
+        self.routes
+            .iter()
+            .filter(move |route| route.functions.contains(&function))
+    }
+
     /// The routes that act on the event: those of its function whose conditions all hold.
     pub fn matching<'a>(&'a self, view: &EventView) -> Vec<&'a Route> {
         self.routes
