@@ -69,20 +69,51 @@ impl Field {
     }
 }
 
-/// A text as it arrived, and lowercased into characters for matching (once per event, not
-/// once per pattern).
+/// A text as it arrived and, unless it is ASCII (the usual case, compared byte by byte without
+/// a copy), lowercased into characters for matching: once per event, not once per pattern.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Value {
     /// As it arrived (for `explain`).
     pub text: String,
-    lower: Vec<char>,
+    lower: Option<Vec<char>>,
 }
 
 impl Value {
     fn new(text: impl Into<String>) -> Value {
         let text = text.into();
-        let lower = text.chars().flat_map(char::to_lowercase).collect();
+        let lower = (!text.is_ascii()).then(|| text.chars().flat_map(char::to_lowercase).collect());
         Value { text, lower }
+    }
+
+    /// Its characters, lowercased, by position.
+    fn lowered(&self) -> Lowered<'_> {
+        match &self.lower {
+            Some(chars) => Lowered::Chars(chars),
+            None => Lowered::Ascii(self.text.as_bytes()),
+        }
+    }
+}
+
+/// A lowercased text, read by position.
+#[derive(Clone, Copy)]
+enum Lowered<'a> {
+    Ascii(&'a [u8]),
+    Chars(&'a [char]),
+}
+
+impl Lowered<'_> {
+    fn len(self) -> usize {
+        match self {
+            Lowered::Ascii(bytes) => bytes.len(),
+            Lowered::Chars(chars) => chars.len(),
+        }
+    }
+
+    fn at(self, index: usize) -> char {
+        match self {
+            Lowered::Ascii(bytes) => char::from(bytes[index].to_ascii_lowercase()),
+            Lowered::Chars(chars) => chars[index],
+        }
     }
 }
 
@@ -229,8 +260,8 @@ impl Glob {
         }
     }
 
-    /// Whether `text` (already lowercased) matches.
-    fn matches_lower(&self, text: &[char]) -> bool {
+    /// Whether `text` (lowercased) matches.
+    fn matches_lower(&self, text: Lowered<'_>) -> bool {
         let pattern = &self.lower;
         let (mut p, mut t) = (0, 0);
         let mut star: Option<(usize, usize)> = None;
@@ -244,7 +275,7 @@ impl Glob {
                     p += 1;
                     t += 1;
                 }
-                Some(c) if *c == text[t] => {
+                Some(c) if *c == text.at(t) => {
                     p += 1;
                     t += 1;
                 }
@@ -263,7 +294,7 @@ impl Glob {
 
     /// Whether `text` matches, ignoring case.
     pub fn matches(&self, text: &str) -> bool {
-        self.matches_lower(&Value::new(text).lower)
+        self.matches_lower(Value::new(text).lowered())
     }
 }
 
@@ -305,15 +336,18 @@ impl Matcher {
     /// Whether the condition holds for the event.
     pub fn holds(&self, view: &EventView) -> bool {
         match self {
-            Matcher::Text { field, any_of } => view
-                .values(*field)
-                .iter()
-                .any(|value| any_of.iter().any(|glob| glob.matches_lower(&value.lower))),
+            Matcher::Text { field, any_of } => view.values(*field).iter().any(|value| {
+                any_of
+                    .iter()
+                    .any(|glob| glob.matches_lower(value.lowered()))
+            }),
             Matcher::MonitorBreach(wanted) => view.monitor_breach == *wanted,
             Matcher::DriftAtLeast(threshold) => view.drift.is_some_and(|drift| drift >= *threshold),
-            Matcher::Tag { key, any_of } => view
-                .tag(key)
-                .is_some_and(|value| any_of.iter().any(|glob| glob.matches_lower(&value.lower))),
+            Matcher::Tag { key, any_of } => view.tag(key).is_some_and(|value| {
+                any_of
+                    .iter()
+                    .any(|glob| glob.matches_lower(value.lowered()))
+            }),
         }
     }
 
