@@ -682,14 +682,7 @@ impl TableLedger {
             let answer = self.send(&call).await?;
             match answer.status.as_u16() {
                 200..=299 => {
-                    let etag =
-                        answer
-                            .header("etag")
-                            .map(str::to_owned)
-                            .ok_or(LedgerError::Malformed {
-                                operation: call.operation,
-                                problem: "no ETag",
-                            })?;
+                    let etag = etag_of(&answer, call.operation)?;
                     return Ok(Claim::Acquired(ClaimToken::new(
                         key.clone(),
                         now,
@@ -740,14 +733,7 @@ impl TableLedger {
             let answer = self.send(&call).await?;
             match answer.status.as_u16() {
                 200..=299 => {
-                    let etag =
-                        answer
-                            .header("etag")
-                            .map(str::to_owned)
-                            .ok_or(LedgerError::Malformed {
-                                operation: call.operation,
-                                problem: "no ETag",
-                            })?;
+                    let etag = etag_of(&answer, call.operation)?;
                     return Ok(Claim::Acquired(ClaimToken::new(
                         key.clone(),
                         now,
@@ -1158,6 +1144,17 @@ fn mask_key_like(text: &str) -> String {
     }
     flush(&mut run, &mut shown);
     shown
+}
+
+/// The ETag of a write Azure accepted: what a later conditional write or delete needs.
+fn etag_of(answer: &Answer, operation: &'static str) -> Result<String, LedgerError> {
+    answer
+        .header("etag")
+        .map(str::to_owned)
+        .ok_or(LedgerError::Malformed {
+            operation,
+            problem: "no ETag",
+        })
 }
 
 #[cfg(test)]
