@@ -22,14 +22,16 @@ pub struct TestAnswer {
 }
 
 impl TestAnswer {
-    /// `slack https://hooks.slack.com/… answered 200: ok`, or the failure with its causes.
+    /// `slack https://hooks.slack.com/… answered 200: ok`, or the failure with its causes
+    /// (`could not reach slack https://…: … Connection refused`).
     pub fn line(&self) -> String {
         match &self.result {
             Ok((status, answer)) if answer.is_empty() => {
                 format!("{} answered {status}", self.target)
             }
             Ok((status, answer)) => format!("{} answered {status}: {answer}", self.target),
-            Err(err) => format!("{} failed: {}", self.target, aml_events::chain(err)),
+            // Every notification error names its target already.
+            Err(err) => aml_events::chain(err).to_string(),
         }
     }
 }
