@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use aml_events::{AmlEvent, Event, Function};
+use aml_events::{AmlEvent, Event, Function, events::RawObject};
 
 use crate::functions::workspace_of;
 
@@ -127,8 +127,11 @@ pub struct EventView {
     pub monitor_breach: bool,
     /// A v1 drift event's coefficient.
     pub drift: Option<f64>,
-    /// The run's, model's or service's tags: key and value as text.
-    pub tags: Vec<(Value, Value)>,
+    /// The run's, model's or service's tags, as they arrived; read into `tags` the first time
+    /// a route asks about one, so routes that do not (or fail a condition before) cost no
+    /// parse.
+    raw_tags: Option<RawObject>,
+    tags: std::cell::OnceCell<Vec<(Value, Value)>>,
 }
 
 impl EventView {
@@ -150,7 +153,8 @@ impl EventView {
             fields: Default::default(),
             monitor_breach: false,
             drift: None,
-            tags: Vec::new(),
+            raw_tags: None,
+            tags: std::cell::OnceCell::new(),
         };
         if let Some(workspace) = workspace_of(event) {
             view.push(Field::Workspace, workspace.resource_id());
@@ -204,19 +208,7 @@ impl EventView {
             | AmlEvent::SubscriptionDeleted(_)
             | AmlEvent::Unknown { .. } => None,
         };
-        if let Some(tags) = tags.filter(|_| with_tags) {
-            view.tags = tags
-                .to_map()
-                .into_iter()
-                .map(|(key, value)| {
-                    let value = match value {
-                        serde_json::Value::String(text) => text,
-                        other => other.to_string(),
-                    };
-                    (Value::new(key), Value::new(value))
-                })
-                .collect();
-        }
+        view.raw_tags = tags.filter(|_| with_tags).cloned();
         view
     }
 
@@ -235,9 +227,28 @@ impl EventView {
         &self.fields[field as usize]
     }
 
+    /// The run's, model's or service's tags: key and value as text.
+    pub fn tags(&self) -> &[(Value, Value)] {
+        self.tags.get_or_init(|| {
+            let Some(raw) = &self.raw_tags else {
+                return Vec::new();
+            };
+            raw.to_map()
+                .into_iter()
+                .map(|(key, value)| {
+                    let value = match value {
+                        serde_json::Value::String(text) => text,
+                        other => other.to_string(),
+                    };
+                    (Value::new(key), Value::new(value))
+                })
+                .collect()
+        })
+    }
+
     /// The value of the tag named `key` (any casing).
     pub fn tag(&self, key: &str) -> Option<&Value> {
-        self.tags
+        self.tags()
             .iter()
             .find(|(name, _)| name.text.eq_ignore_ascii_case(key))
             .map(|(_, value)| value)
