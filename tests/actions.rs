@@ -521,7 +521,10 @@ async fn a_failed_call_says_why_in_the_outcome_the_notification_and_the_log() {
         .mount(&azure.server)
         .await;
     let mut env = azure.env();
-    env.push(("AML_DEADLINE_SECONDS", "3".into()));
+    // Enrichment retries the refused connection (at most 4 retries, 7.5 s of waiting) within
+    // the deadline; a deadline well past that leaves the notification its time on a loaded
+    // machine too (with 3 s, the retries could use it all and the delivery answered 503).
+    env.push(("AML_DEADLINE_SECONDS", "20".into()));
     let server = start(&env);
 
     let (status, body, _) = webhook(&server, "", &[failed_run(&new_id("run"))]).await;
