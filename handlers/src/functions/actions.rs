@@ -799,8 +799,13 @@ fn unauthorized(action: Action, err: CallbackError) -> HandlerError {
 /// The retraining job's name: derived from the event id alone, so a redelivered event names
 /// the same job and can never start a second one. Job names allow letters, digits, `-` and `_`.
 pub fn retrain_job_name(event_id: &str) -> String {
-    let id: String = event_id
-        .chars()
+    format!("retrain-{}", job_name_part(event_id, 200))
+}
+
+/// At most `max` characters of `text` fit for a job name: letters and digits lowercased, `-`
+/// and `_` kept, anything else `-`.
+fn job_name_part(text: &str, max: usize) -> String {
+    text.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c.to_ascii_lowercase()
@@ -808,9 +813,8 @@ pub fn retrain_job_name(event_id: &str) -> String {
                 '-'
             }
         })
-        .take(200)
-        .collect();
-    format!("retrain-{id}")
+        .take(max)
+        .collect()
 }
 
 /// The reports of one action (several jobs or smoke tests with routes) as a notice shows them:
@@ -832,21 +836,11 @@ pub fn summarize(reports: &[ActionReport]) -> (String, Value) {
 /// A job's name when an event starts several (routes naming several job files): the event's
 /// job name and the job file's stem, so each is stable across redeliveries.
 fn job_name_for(event_id: &str, path: &std::path::Path) -> String {
-    let stem: String = path
+    let stem = path
         .file_stem()
         .and_then(|stem| stem.to_str())
-        .unwrap_or("job")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .take(40)
-        .collect();
-    format!("{}-{stem}", retrain_job_name(event_id))
+        .unwrap_or("job");
+    format!("{}-{}", retrain_job_name(event_id), job_name_part(stem, 40))
 }
 
 /// `scheme://host[:port]/…`: the path and query of webhook and scoring URLs can hold keys.
