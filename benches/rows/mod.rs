@@ -1,0 +1,128 @@
+//! The whole-function rows both benchmarks run: the host's invocation bodies, and the dry-run
+//! contexts with and without a routes file (SPEC §11: a 20-route file within 5% of none).
+//! `invocation` times them with criterion; `instructions` counts what one event costs.
+
+use aml_events::envelope;
+use aml_handlers::{AppContext, config::Config, functions, hosting::custom_handler::event_body};
+
+const EVENT: &str = include_str!("../../tests/fixtures/event_grid/run_completed.json");
+
+/// The body the host sends today: the event, indented, as a JSON string in a JSON string.
+pub(crate) fn invocation(id: &str) -> String {
+    let events: serde_json::Value = serde_json::from_str(EVENT).unwrap();
+    let mut event = events[0].clone();
+    event["id"] = id.into();
+    let indented = serde_json::to_string_pretty(&event).unwrap();
+    let data = serde_json::to_string(&serde_json::to_string(&indented).unwrap()).unwrap();
+    format!(r#"{{"Data":{{"event":{data}}},"Metadata":{{"sys":{{"MethodName":"RunCompleted"}}}}}}"#)
+}
+
+/// 4096 invocations of the same event, each with its own id, so that no row takes the
+/// duplicate short cut.
+pub(crate) fn bodies() -> Vec<String> {
+    (0..4096).map(|i| invocation(&format!("{i:036}"))).collect()
+}
+
+/// One whole-function row: a dry run's context and the name criterion gives it.
+pub(crate) struct Row {
+    /// The criterion name: `whole function (dry run, 20 routes)`.
+    pub(crate) name: &'static str,
+    /// The context the function runs in.
+    pub(crate) ctx: AppContext,
+}
+
+/// The four rows, in pairs doing the same work with and without a routes file of 20 routes.
+/// 19 of the routes, half for RunCompleted and half for RunStatusChanged, do not match the
+/// event (other experiments, a run type and an owner tag it lacks); the 20th matches only in
+/// the "notify" pair. Without notify, no route matches and the event is acknowledged, as the
+/// default settings acknowledge a RunCompleted; with notify, both do the same dry-run
+/// notification to one target. The routes files are written under `dir`.
+pub(crate) fn rows(dir: &std::path::Path) -> Vec<Row> {
+    vec![
+        Row {
+            name: "whole function (dry run)",
+            ctx: AppContext::new(Config::from_lookup(|_| None).unwrap()).unwrap(),
+        },
+        Row {
+            name: "whole function (dry run, 20 routes)",
+            ctx: routed(dir, "Failed"),
+        },
+        Row {
+            name: "whole function (dry run, notify)",
+            ctx: notifying(),
+        },
+        Row {
+            name: "whole function (dry run, notify, 20 routes)",
+            ctx: routed(dir, "Completed"),
+        },
+    ]
+}
+
+/// One invocation handled whole: unwrapped, read, run, its outcomes encoded.
+pub(crate) fn handle(body: &str, ctx: &AppContext, runtime: &tokio::runtime::Runtime) -> usize {
+    let (_, event) = event_body(body.as_bytes()).unwrap();
+    let events = envelope::parse_decoded_text(None, &event).unwrap();
+    let outcomes = runtime
+        .block_on(functions::handle_all(
+            events,
+            Some(aml_events::Function::RunCompleted),
+            ctx,
+        ))
+        .unwrap();
+    serde_json::to_vec(&outcomes).unwrap().len()
+}
+
+/// The runtime the hosts give the functions: one thread.
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+const TEAM_WEBHOOK: &str = "https://hooks.slack.com/services/T0/B0/x";
+
+/// A dry run with a 20-route file whose last route matches a RunCompleted in `last_status`.
+fn routed(dir: &std::path::Path, last_status: &str) -> AppContext {
+    let routes = dir.join(format!("routes-{last_status}.toml"));
+    let mut text = String::from("[targets.team]\nurl = \"${TEAM_WEBHOOK}\"\n");
+    for i in 0..19 {
+        let function = if i % 2 == 0 {
+            "RunCompleted"
+        } else {
+            "RunStatusChanged"
+        };
+        text.push_str(&format!(
+            "[[routes]]\nname = \"route {i}\"\nfunctions = [\"{function}\"]\nmatch = {{ experiment = [\"team-{i}-*\", \"automl-*\"], run_type = \"azureml.*\", tags = {{ owner = \"team-{i}\" }} }}\nnotify = [\"team\"]\n"
+        ));
+    }
+    text.push_str(&format!(
+        "[[routes]]\nname = \"the rest\"\nfunctions = [\"RunCompleted\"]\nmatch = {{ run_status = \"{last_status}\" }}\nnotify = [\"team\"]\n"
+    ));
+    std::fs::write(&routes, text).unwrap();
+    let setting = routes.display().to_string();
+    AppContext::new(
+        Config::from_lookup(|name| match name {
+            "AML_ROUTES_FILE" => Some(setting.clone()),
+            "TEAM_WEBHOOK" => Some(TEAM_WEBHOOK.into()),
+            "AML_DRY_RUN" => Some("1".into()),
+            _ => None,
+        })
+        .unwrap(),
+    )
+    .unwrap()
+}
+
+/// A dry run without a routes file that notifies about RunCompleted, as the routes do.
+fn notifying() -> AppContext {
+    AppContext::new(
+        Config::from_lookup(|name| match name {
+            "AML_NOTIFY_URL" => Some(TEAM_WEBHOOK.into()),
+            "AML_NOTIFY_ON" => Some("RunCompleted".into()),
+            "AML_DRY_RUN" => Some("1".into()),
+            _ => None,
+        })
+        .unwrap(),
+    )
+    .unwrap()
+}
