@@ -33,7 +33,6 @@ use tracing::{info, warn};
 use crate::{
     AppContext,
     outcome::{Action, ActionReport, Outcome},
-    routes::matcher::EventView,
 };
 
 /// A failure's cause: an Azure call's or a notification's error.
@@ -180,24 +179,9 @@ pub fn plan<'a>(typed: &Typed, ctx: &'a AppContext) -> Result<Plan<'a>, String> 
     let Some(function) = typed.data.function() else {
         return Err("no payload to act on".into());
     };
-    // Only routes of this function can match; an event none of them is for, or that no
-    // route asks the tags of, costs no view or no parse of its tags.
-    let candidates = routes.for_function(function);
-    let matched = if candidates.clone().next().is_none() {
-        Vec::new()
-    } else {
-        let with_tags = candidates
-            .clone()
-            .any(|route| route.matchers.iter().any(|matcher| matcher.reads_tags()));
-        let view = EventView::reading(function, &typed.event, &typed.data, with_tags);
-        routes.matching(&view)
-    };
-    if matched.is_empty() {
-        return Err(format!(
-            "no route of {} matches this {function} event; acknowledged, nothing done",
-            routes.file.display()
-        ));
-    }
+    let matched = routes
+        .matching(function, &typed.event, &typed.data)
+        .map_err(str::to_owned)?;
     Ok(Plan::Routes { routes, matched })
 }
 

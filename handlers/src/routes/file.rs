@@ -438,11 +438,7 @@ pub fn parse(
             problem: "the file has no [[routes]]: without routes no event would be acted on".into(),
         });
     }
-    Ok(Routes {
-        file: path.to_path_buf(),
-        targets,
-        routes,
-    })
+    Ok(Routes::new(path.to_path_buf(), targets, routes))
 }
 
 type Problem<'a> = &'a dyn Fn(Range<usize>, &str, String) -> RoutesError;

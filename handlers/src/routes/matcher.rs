@@ -6,7 +6,7 @@
 //! character); a list of patterns means any of them. A field with several values (the models
 //! of a deployment, a workspace's resource id and name) matches when any value does.
 
-use std::fmt;
+use std::{borrow::Cow, fmt};
 
 use aml_events::{AmlEvent, Event, Function, events::RawObject};
 
@@ -69,17 +69,18 @@ impl Field {
     }
 }
 
-/// A text as it arrived and, unless it is ASCII (the usual case, compared byte by byte without
-/// a copy), lowercased into characters for matching: once per event, not once per pattern.
+/// A text as it arrived (borrowed from the event where it can be) and, unless it is ASCII (the
+/// usual case, compared byte by byte without a copy), lowercased into characters for
+/// matching: once per event, not once per pattern.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Value {
+pub struct Value<'a> {
     /// As it arrived (for `explain`).
-    pub text: String,
+    pub text: Cow<'a, str>,
     lower: Option<Vec<char>>,
 }
 
-impl Value {
-    fn new(text: impl Into<String>) -> Value {
+impl<'a> Value<'a> {
+    fn new(text: impl Into<Cow<'a, str>>) -> Value<'a> {
         let text = text.into();
         let lower = (!text.is_ascii()).then(|| text.chars().flat_map(char::to_lowercase).collect());
         Value { text, lower }
@@ -117,12 +118,51 @@ impl Lowered<'_> {
     }
 }
 
-/// Everything a route may ask about one event, read once.
+/// What the routes of a function ask about an event: the view reads only that, so a route
+/// on the experiment costs no parse of the workspace, the tags or a monitor's breach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Asks {
+    /// One bit per [`Field`], by its position in [`Field::ALL`].
+    fields: u16,
+    /// Whether a `monitor_breach` condition is asked (a breach is read from the run's tags).
+    breach: bool,
+    /// Whether a `tags.<key>` condition is asked.
+    tags: bool,
+}
+
+impl Asks {
+    /// Everything, as `explain` shows it.
+    pub const ALL: Asks = Asks {
+        fields: u16::MAX,
+        breach: true,
+        tags: true,
+    };
+
+    /// What `matcher` asks, added.
+    pub fn with(mut self, matcher: &Matcher) -> Asks {
+        match matcher {
+            Matcher::Text { field, .. } => self.fields |= 1 << *field as u16,
+            Matcher::MonitorBreach(_) => self.breach = true,
+            // The drift coefficient is a number already read: always in the view.
+            Matcher::DriftAtLeast(_) => {}
+            Matcher::Tag { .. } => self.tags = true,
+        }
+        self
+    }
+
+    fn field(self, field: Field) -> bool {
+        self.fields & (1 << field as u16) != 0
+    }
+}
+
+/// Everything a route may ask about one event, read once, borrowing the event's texts.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EventView {
+pub struct EventView<'a> {
     /// The function handling it.
     pub function: Function,
-    fields: [Vec<Value>; Field::ALL.len()],
+    /// The asked fields' values, in the order read; a field may have several (a deployment's
+    /// models) or none.
+    values: Vec<(Field, Value<'a>)>,
     /// A model monitor's breach (SPEC §8.6) or a v1 monitor's drift.
     pub monitor_breach: bool,
     /// A v1 drift event's coefficient.
@@ -130,107 +170,107 @@ pub struct EventView {
     /// The run's, model's or service's tags, as they arrived; read into `tags` the first time
     /// a route asks about one, so routes that do not (or fail a condition before) cost no
     /// parse.
-    raw_tags: Option<RawObject>,
-    tags: std::cell::OnceCell<Vec<(Value, Value)>>,
+    raw_tags: Option<&'a RawObject>,
+    tags: std::cell::OnceCell<Vec<(Value<'static>, Value<'static>)>>,
 }
 
-impl EventView {
-    /// The view of an event handled by `function`, with its data; its tags are read (their
-    /// JSON parsed) only `with_tags`, when some route asks about them.
-    pub fn new<T>(function: Function, event: &Event<T>, data: &AmlEvent) -> EventView {
-        EventView::reading(function, event, data, true)
+impl<'a> EventView<'a> {
+    /// The whole view of an event handled by `function`, with its data.
+    pub fn new<T>(function: Function, event: &'a Event<T>, data: &'a AmlEvent) -> EventView<'a> {
+        EventView::reading(function, event, data, Asks::ALL)
     }
 
-    /// [`EventView::new`], reading the tags only when `with_tags`.
+    /// The view of what `asks` names (every field when it names them all).
     pub fn reading<T>(
         function: Function,
-        event: &Event<T>,
-        data: &AmlEvent,
-        with_tags: bool,
-    ) -> EventView {
+        event: &'a Event<T>,
+        data: &'a AmlEvent,
+        asks: Asks,
+    ) -> EventView<'a> {
         let mut view = EventView {
             function,
-            fields: Default::default(),
+            values: Vec::new(),
             monitor_breach: false,
             drift: None,
             raw_tags: None,
             tags: std::cell::OnceCell::new(),
         };
-        if let Some(workspace) = workspace_of(event) {
-            view.push(Field::Workspace, workspace.resource_id());
-            view.push(Field::Workspace, workspace.workspace.clone());
+        let mut push = |field: Field, text: Option<Cow<'a, str>>| {
+            if let Some(text) = text.filter(|text| !text.is_empty() && asks.field(field)) {
+                view.values.push((field, Value::new(text)));
+            }
+        };
+        let borrowed = |text: &'a Option<String>| text.as_deref().map(Cow::Borrowed);
+        if asks.field(Field::Workspace)
+            && let Some(workspace) = workspace_of(event)
+        {
+            push(Field::Workspace, Some(workspace.resource_id().into()));
+            push(Field::Workspace, Some(workspace.workspace.into()));
         }
-        view.push_opt(Field::Subject, event.subject.as_deref());
-        let tags = match data {
+        push(Field::Subject, borrowed(&event.subject));
+        let (tags, breach) = match data {
             AmlEvent::RunStatusChanged(run) => {
-                view.push_opt(Field::Experiment, run.experiment_name.as_deref());
-                view.push_opt(Field::RunType, run.run_type.as_deref());
-                view.push_opt(
-                    Field::RunStatus,
-                    run.run_status.as_ref().map(|status| status.as_str()),
-                );
-                if let Some(breach) = run.monitor_breach() {
-                    view.monitor_breach = true;
-                    view.push_opt(Field::Signal, breach.signal.as_deref());
+                push(Field::Experiment, borrowed(&run.experiment_name));
+                push(Field::RunType, borrowed(&run.run_type));
+                let status = run.run_status.as_ref().map(|status| status.as_str().into());
+                push(Field::RunStatus, status);
+                let breach = (asks.breach || asks.field(Field::Signal))
+                    .then(|| run.monitor_breach())
+                    .flatten();
+                if let Some(breach) = breach {
+                    push(Field::Signal, breach.signal.map(Cow::Owned));
+                    (run.run_tags.as_ref(), true)
+                } else {
+                    (run.run_tags.as_ref(), false)
                 }
-                run.run_tags.as_ref()
             }
             AmlEvent::RunCompleted(run) => {
-                view.push_opt(Field::Experiment, run.experiment_name.as_deref());
-                view.push_opt(Field::RunType, run.run_type.as_deref());
-                view.push(Field::RunStatus, "Completed");
-                run.run_tags.as_ref()
+                push(Field::Experiment, borrowed(&run.experiment_name));
+                push(Field::RunType, borrowed(&run.run_type));
+                push(Field::RunStatus, Some("Completed".into()));
+                (run.run_tags.as_ref(), false)
             }
             AmlEvent::ModelRegistered(model) => {
-                view.push_opt(Field::Model, model.model_name.as_deref());
-                view.push_opt(Field::ModelVersion, model.model_version.as_deref());
-                model.model_tags.as_ref()
+                push(Field::Model, borrowed(&model.model_name));
+                push(Field::ModelVersion, borrowed(&model.model_version));
+                (model.model_tags.as_ref(), false)
             }
             AmlEvent::ModelDeployed(deployed) => {
-                view.push_opt(Field::Service, deployed.service_name.as_deref());
-                view.push_opt(Field::ComputeType, deployed.service_compute_type.as_deref());
+                push(Field::Service, borrowed(&deployed.service_name));
+                push(Field::ComputeType, borrowed(&deployed.service_compute_type));
                 for id in deployed.model_ids() {
                     let (name, version) = id.split_once(':').unwrap_or((id, ""));
-                    view.push(Field::Model, name);
-                    if !version.is_empty() {
-                        view.push(Field::ModelVersion, version);
-                    }
+                    push(Field::Model, Some(name.into()));
+                    push(Field::ModelVersion, Some(version.into()));
                 }
-                deployed.service_tags.as_ref()
+                (deployed.service_tags.as_ref(), false)
             }
             AmlEvent::DatasetDriftDetected(drift) => {
-                view.monitor_breach = true;
                 view.drift = drift.drift_coefficient;
-                view.push_opt(Field::Signal, drift.data_drift_name.as_deref());
-                None
+                push(Field::Signal, borrowed(&drift.data_drift_name));
+                (None, true)
             }
             AmlEvent::SubscriptionValidation(_)
             | AmlEvent::SubscriptionDeleted(_)
-            | AmlEvent::Unknown { .. } => None,
+            | AmlEvent::Unknown { .. } => (None, false),
         };
-        view.raw_tags = tags.filter(|_| with_tags).cloned();
+        view.monitor_breach = breach;
+        view.raw_tags = tags.filter(|_| asks.tags);
         view
     }
 
-    fn push(&mut self, field: Field, text: impl Into<String>) {
-        self.fields[field as usize].push(Value::new(text));
-    }
-
-    fn push_opt(&mut self, field: Field, text: Option<&str>) {
-        if let Some(text) = text.filter(|text| !text.is_empty()) {
-            self.push(field, text);
-        }
-    }
-
-    /// A field's values (empty when the event has none).
-    pub fn values(&self, field: Field) -> &[Value] {
-        &self.fields[field as usize]
+    /// A field's values (none when the event has none, or the view was not asked for it).
+    pub fn values(&self, field: Field) -> impl Iterator<Item = &Value<'a>> {
+        self.values
+            .iter()
+            .filter(move |(of, _)| *of == field)
+            .map(|(_, value)| value)
     }
 
     /// The run's, model's or service's tags: key and value as text.
-    pub fn tags(&self) -> &[(Value, Value)] {
+    pub fn tags(&self) -> &[(Value<'static>, Value<'static>)] {
         self.tags.get_or_init(|| {
-            let Some(raw) = &self.raw_tags else {
+            let Some(raw) = self.raw_tags else {
                 return Vec::new();
             };
             raw.to_map()
@@ -247,7 +287,7 @@ impl EventView {
     }
 
     /// The value of the tag named `key` (any casing).
-    pub fn tag(&self, key: &str) -> Option<&Value> {
+    pub fn tag(&self, key: &str) -> Option<&Value<'static>> {
         self.tags()
             .iter()
             .find(|(name, _)| name.text.eq_ignore_ascii_case(key))
@@ -256,23 +296,97 @@ impl EventView {
 }
 
 /// A case-insensitive glob: `*` matches any run of characters, `?` one character.
+///
+/// Most patterns in a routes file are a literal with a star at one end or both (`prod-*`,
+/// `*-nightly`) or none (`Failed`); those are compared as such, without the general
+/// backtracking walk.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Glob {
     pattern: String,
     lower: Vec<char>,
+    shape: Shape,
+}
+
+/// The form of a glob's lowercased pattern, when it has one of the common ones and its
+/// literal is ASCII.
+#[derive(Debug, Clone, PartialEq)]
+enum Shape {
+    /// `*`: anything.
+    Any,
+    /// No wildcard: this text.
+    Exact(Box<[u8]>),
+    /// `literal*`.
+    Prefix(Box<[u8]>),
+    /// `*literal`.
+    Suffix(Box<[u8]>),
+    /// `*literal*`.
+    Contains(Box<[u8]>),
+    /// Anything else (`?`, a star inside, a literal that is not ASCII): the general walk.
+    General,
+}
+
+impl Shape {
+    fn of(lower: &[char]) -> Shape {
+        if lower.contains(&'?') || !lower.iter().all(char::is_ascii) {
+            return Shape::General;
+        }
+        let text: String = lower.iter().collect();
+        let literal = text.trim_matches('*');
+        if literal.is_empty() && !text.is_empty() {
+            return Shape::Any;
+        }
+        if literal.contains('*') {
+            return Shape::General;
+        }
+        let bytes: Box<[u8]> = literal.as_bytes().into();
+        match (text.starts_with('*'), text.ends_with('*')) {
+            (false, false) => Shape::Exact(bytes),
+            (false, true) => Shape::Prefix(bytes),
+            (true, false) => Shape::Suffix(bytes),
+            (true, true) => Shape::Contains(bytes),
+        }
+    }
 }
 
 impl Glob {
     /// The glob written as `pattern`.
     pub fn new(pattern: &str) -> Glob {
+        let lower: Vec<char> = pattern.chars().flat_map(char::to_lowercase).collect();
         Glob {
             pattern: pattern.to_owned(),
-            lower: pattern.chars().flat_map(char::to_lowercase).collect(),
+            shape: Shape::of(&lower),
+            lower,
         }
     }
 
     /// Whether `text` (lowercased) matches.
     fn matches_lower(&self, text: Lowered<'_>) -> bool {
+        // An ASCII literal against an ASCII text: compare bytes (the literal is lowercase).
+        let same = |text: &[u8], literal: &[u8]| {
+            text.iter()
+                .zip(literal)
+                .all(|(t, l)| t.to_ascii_lowercase() == *l)
+        };
+        match (&self.shape, text) {
+            (Shape::Any, _) => true,
+            (Shape::Exact(literal), Lowered::Ascii(text)) => {
+                text.len() == literal.len() && same(text, literal)
+            }
+            (Shape::Prefix(literal), Lowered::Ascii(text)) => {
+                text.len() >= literal.len() && same(&text[..literal.len()], literal)
+            }
+            (Shape::Suffix(literal), Lowered::Ascii(text)) => {
+                text.len() >= literal.len() && same(&text[text.len() - literal.len()..], literal)
+            }
+            (Shape::Contains(literal), Lowered::Ascii(text)) => text
+                .windows(literal.len())
+                .any(|window| same(window, literal)),
+            _ => self.walk(text),
+        }
+    }
+
+    /// The general match: a walk over pattern and text that backtracks to the last star.
+    fn walk(&self, text: Lowered<'_>) -> bool {
         let pattern = &self.lower;
         let (mut p, mut t) = (0, 0);
         let mut star: Option<(usize, usize)> = None;
@@ -345,9 +459,9 @@ impl Matcher {
     }
 
     /// Whether the condition holds for the event.
-    pub fn holds(&self, view: &EventView) -> bool {
+    pub fn holds(&self, view: &EventView<'_>) -> bool {
         match self {
-            Matcher::Text { field, any_of } => view.values(*field).iter().any(|value| {
+            Matcher::Text { field, any_of } => view.values(*field).any(|value| {
                 any_of
                     .iter()
                     .any(|glob| glob.matches_lower(value.lowered()))
@@ -363,8 +477,8 @@ impl Matcher {
     }
 
     /// What the event has for this condition, for `explain`.
-    pub fn found(&self, view: &EventView) -> String {
-        let list = |values: &[&Value]| {
+    pub fn found(&self, view: &EventView<'_>) -> String {
+        let list = |values: &[&Value<'_>]| {
             if values.is_empty() {
                 "(none)".to_owned()
             } else {
@@ -376,7 +490,7 @@ impl Matcher {
             }
         };
         match self {
-            Matcher::Text { field, .. } => list(&view.values(*field).iter().collect::<Vec<_>>()),
+            Matcher::Text { field, .. } => list(&view.values(*field).collect::<Vec<_>>()),
             Matcher::MonitorBreach(_) => view.monitor_breach.to_string(),
             Matcher::DriftAtLeast(_) => view
                 .drift
@@ -419,7 +533,7 @@ mod tests {
 
     const WORKSPACE: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/prod-ws";
 
-    fn view(function: &str, data: serde_json::Value) -> EventView {
+    fn view(function: &str, data: serde_json::Value) -> EventView<'static> {
         let body = json!([{
             "id": "e1", "topic": WORKSPACE, "subject": "experiments/x/runs/r1",
             "eventType": format!("Microsoft.MachineLearningServices.{function}"),
@@ -428,9 +542,9 @@ mod tests {
         .to_string();
         let mut events: Vec<Event<Decoded>> =
             envelope::parse_decoded_text(None, &body).expect("an event");
-        let mut event = events.remove(0);
-        let data = event.data.take().unwrap().unwrap();
-        EventView::new(data.function().unwrap(), &event, &data)
+        let event = Box::leak(Box::new(events.remove(0)));
+        let data = Box::leak(Box::new(event.data.take().unwrap().unwrap()));
+        EventView::new(data.function().unwrap(), event, data)
     }
 
     fn text(field: Field, globs: &[&str]) -> Matcher {
@@ -456,6 +570,43 @@ mod tests {
             ("é*", "Ét", true),
         ] {
             assert_eq!(Glob::new(glob).matches(text), expected, "{glob} ~ {text}");
+        }
+    }
+
+    #[test]
+    fn literal_shapes_are_recognised() {
+        for (glob, shape) in [
+            ("*", Shape::Any),
+            ("**", Shape::Any),
+            ("", Shape::Exact([].into())),
+            ("Failed", Shape::Exact((*b"failed").into())),
+            ("prod-*", Shape::Prefix((*b"prod-").into())),
+            ("*-Nightly", Shape::Suffix((*b"-nightly").into())),
+            ("*churn*", Shape::Contains((*b"churn").into())),
+            ("a*b", Shape::General),
+            ("p?od", Shape::General),
+            ("é*", Shape::General),
+        ] {
+            assert_eq!(Glob::new(glob).shape, shape, "{glob}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The short cuts for literal shapes decide as the general walk does, for any
+        /// pattern and text over letters of both cases, stars, question marks and a letter
+        /// outside ASCII.
+        #[test]
+        fn literal_shapes_decide_as_the_general_walk(
+            pattern in "[aAb*?é]{0,6}",
+            text in "[aAbBé-]{0,8}",
+        ) {
+            let glob = Glob::new(&pattern);
+            let value = Value::new(text.as_str());
+            proptest::prop_assert_eq!(
+                glob.matches_lower(value.lowered()),
+                glob.walk(value.lowered()),
+                "{:?} ~ {:?}", pattern, text
+            );
         }
     }
 
@@ -488,6 +639,38 @@ mod tests {
             text(Field::Experiment, &["x"]).found(&failed),
             "\"prod-churn\""
         );
+    }
+
+    #[test]
+    fn a_view_reads_only_what_it_is_asked() {
+        let body = json!([{
+            "id": "e1", "topic": WORKSPACE, "subject": "experiments/x/runs/r1",
+            "eventType": "Microsoft.MachineLearningServices.RunStatusChanged",
+            "eventTime": "2024-03-01T12:00:00Z",
+            "data": {"experimentName": "prod-churn", "runStatus": "Failed", "runTags": {"team": "growth", "azureml_modelmonitor_threshold_breached": "The signal 'churn-drift' has failed due to one or more features violating metric thresholds."}}
+        }])
+        .to_string();
+        let mut events: Vec<Event<Decoded>> =
+            envelope::parse_decoded_text(None, &body).expect("an event");
+        let data = events[0].data.take().unwrap().unwrap();
+        let experiment = text(Field::Experiment, &["prod-*"]);
+        let asks = Asks::default().with(&experiment);
+        let view = EventView::reading(Function::RunStatusChanged, &events[0], &data, asks);
+        assert!(experiment.holds(&view));
+        assert_eq!(view.values(Field::Workspace).count(), 0, "not asked");
+        assert!(!view.monitor_breach, "not asked");
+        assert!(view.tags().is_empty(), "not asked");
+
+        let asks = asks
+            .with(&Matcher::MonitorBreach(true))
+            .with(&Matcher::Tag {
+                key: "team".into(),
+                any_of: vec![Glob::new("*")],
+            });
+        let view = EventView::reading(Function::RunStatusChanged, &events[0], &data, asks);
+        assert!(view.monitor_breach);
+        assert_eq!(view.tag("TEAM").map(|value| &*value.text), Some("growth"));
+        assert_eq!(view.values(Field::Signal).count(), 0, "not asked");
     }
 
     #[test]

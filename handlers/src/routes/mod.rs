@@ -19,11 +19,11 @@ pub mod matcher;
 
 use std::{fmt, path::PathBuf};
 
-use aml_events::{Function, Secret, notify::Target};
+use aml_events::{AmlEvent, Event, Function, Secret, notify::Target};
 use url::Url;
 
 use crate::config::JobTemplate;
-use matcher::{EventView, Matcher};
+use matcher::{Asks, EventView, Matcher};
 
 pub use file::RoutesError;
 
@@ -36,6 +36,21 @@ pub struct Routes {
     pub targets: Vec<NamedTarget>,
     /// Its routes, in the file's order.
     pub routes: Vec<Route>,
+    /// Per function (by position in [`Function::ALL`]): what an event of it is checked
+    /// against, worked out once at start-up.
+    by_function: [Candidates; Function::ALL.len()],
+}
+
+/// The routes of one function, what they ask about an event, and the note of an event none
+/// of them matches.
+#[derive(Debug, Clone, Default)]
+struct Candidates {
+    /// Indices into [`Routes::routes`].
+    routes: Vec<usize>,
+    /// What their conditions read.
+    asks: Asks,
+    /// `no route of FILE matches this FUNCTION event; ...`.
+    no_match: String,
 }
 
 /// A notification target of the file, with its name.
@@ -98,19 +113,64 @@ impl Routes {
         file::load(path, get)
     }
 
-    /// The routes that name `function`.
-    pub fn for_function(&self, function: Function) -> impl Iterator<Item = &Route> + Clone {
-        self.routes
-            .iter()
-            .filter(move |route| route.functions.contains(&function))
+    /// The routes of a checked file, with what each function's events are checked against.
+    fn new(file: PathBuf, targets: Vec<NamedTarget>, routes: Vec<Route>) -> Routes {
+        let by_function = Function::ALL.map(|function| {
+            let of_function: Vec<usize> = (0..routes.len())
+                .filter(|index| routes[*index].functions.contains(&function))
+                .collect();
+            let asks = of_function
+                .iter()
+                .flat_map(|index| &routes[*index].matchers)
+                .fold(Asks::default(), Asks::with);
+            Candidates {
+                routes: of_function,
+                asks,
+                no_match: format!(
+                    "no route of {} matches this {function} event; acknowledged, nothing done",
+                    file.display()
+                ),
+            }
+        });
+        Routes {
+            file,
+            targets,
+            routes,
+            by_function,
+        }
     }
 
-    /// The routes that act on the event: those of its function whose conditions all hold.
-    pub fn matching<'a>(&'a self, view: &EventView) -> Vec<&'a Route> {
-        self.routes
-            .iter()
-            .filter(|route| route.applies(view))
-            .collect()
+    fn candidates(&self, function: Function) -> &Candidates {
+        let position = Function::ALL.iter().position(|f| *f == function);
+        // Every function is in `Function::ALL`.
+        &self.by_function[position.unwrap_or_default()]
+    }
+
+    /// The routes that act on an event of `function`, with its envelope and data: those of
+    /// its function whose conditions all hold. Reads of the event only what those routes
+    /// ask about; an event of a function no route names costs no read at all.
+    pub fn matching<T>(
+        &self,
+        function: Function,
+        event: &Event<T>,
+        data: &AmlEvent,
+    ) -> Result<Vec<&Route>, &str> {
+        let candidates = self.candidates(function);
+        let mut matched = Vec::new();
+        if !candidates.routes.is_empty() {
+            let view = EventView::reading(function, event, data, candidates.asks);
+            matched.extend(
+                candidates
+                    .routes
+                    .iter()
+                    .map(|index| &self.routes[*index])
+                    .filter(|route| route.holds(&view)),
+            );
+        }
+        if matched.is_empty() {
+            return Err(&candidates.no_match);
+        }
+        Ok(matched)
     }
 
     /// A target's name and kind, as reports show it: `oncall (pagerduty)`.
@@ -121,9 +181,13 @@ impl Routes {
 
 impl Route {
     /// Whether the route acts on the event: its function, and every condition.
-    pub fn applies(&self, view: &EventView) -> bool {
-        self.functions.contains(&view.function)
-            && self.matchers.iter().all(|matcher| matcher.holds(view))
+    pub fn applies(&self, view: &EventView<'_>) -> bool {
+        self.functions.contains(&view.function) && self.holds(view)
+    }
+
+    /// Whether every condition holds (the function is the caller's to check).
+    fn holds(&self, view: &EventView<'_>) -> bool {
+        self.matchers.iter().all(|matcher| matcher.holds(view))
     }
 
     /// Whether run events matched by this route are enriched: `enrich`, else whenever the
@@ -204,5 +268,116 @@ impl Routes {
             lines.push(format!("enrich run events: {enrich}"));
         }
         lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aml_events::envelope::{self, Decoded};
+
+    use super::*;
+    use matcher::Field;
+
+    /// One route per condition, each for every function, with a pattern any value matches:
+    /// a view that left out what a route asks about would fail that route.
+    fn every_condition() -> Routes {
+        let mut text = String::from("[targets.team]\nurl = \"${TEAM_WEBHOOK}\"\n");
+        let functions = r#"["ModelRegistered", "ModelDeployed", "RunCompleted", "DatasetDriftDetected", "RunStatusChanged"]"#;
+        let conditions = Field::ALL
+            .iter()
+            .map(|field| format!("{} = \"*\"", field.key()))
+            .chain([
+                "tags = { area = \"*\" }".to_owned(),
+                "monitor_breach = true".to_owned(),
+                "monitor_breach = false".to_owned(),
+                "drift_at_least = 0".to_owned(),
+            ]);
+        for (index, condition) in conditions.enumerate() {
+            text.push_str(&format!(
+                "[[routes]]\nname = \"{index}: {}\"\nfunctions = {functions}\nmatch = {{ {condition} }}\nnotify = [\"team\"]\n",
+                condition.replace('"', "'")
+            ));
+        }
+        file::parse(std::path::Path::new("routes.toml"), &text, &|name| {
+            (name == "TEAM_WEBHOOK").then(|| "https://hooks.slack.com/services/T0/B0/x".into())
+        })
+        .expect("a good file")
+    }
+
+    #[test]
+    fn the_functions_decide_as_explain_shows() {
+        let routes = every_condition();
+        let bodies = [
+            include_str!("../../../tests/fixtures/event_grid/model_registered.json"),
+            include_str!("../../../tests/fixtures/event_grid/model_deployed.json"),
+            include_str!("../../../tests/fixtures/event_grid/run_completed.json"),
+            include_str!("../../../tests/fixtures/event_grid/dataset_drift_detected.json"),
+            include_str!("../../../tests/fixtures/event_grid/run_status_changed.json"),
+            include_str!("../../../tests/fixtures/variants/monitor_breach.json"),
+            include_str!("../../../tests/fixtures/variants/monitor_recovered.json"),
+            r#"[{"id": "typed", "subject": "experiments/e/runs/r1", "topic": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws",
+                "eventType": "Microsoft.MachineLearningServices.RunStatusChanged", "eventTime": "2024-03-01T12:00:00Z",
+                "data": {"runId": "r1", "runStatus": "Failed", "runType": "azureml.scriptrun"}}]"#,
+        ];
+        let mut matched_somewhere = std::collections::BTreeSet::new();
+        for body in bodies {
+            let events: Vec<Event<Decoded>> = envelope::parse_decoded_text(None, body).unwrap();
+            for mut event in events {
+                let data = event.data.take().unwrap().unwrap();
+                let function = data.function().unwrap();
+                let full = EventView::new(function, &event, &data);
+                // Each route alone, so that what the view reads is what that route asks.
+                for route in &routes.routes {
+                    let alone = Routes::new(
+                        routes.file.clone(),
+                        routes.targets.clone(),
+                        vec![route.clone()],
+                    );
+                    let decided = alone.matching(function, &event, &data).is_ok();
+                    assert_eq!(
+                        decided,
+                        route.applies(&full),
+                        "route {:?}, {function} event {}",
+                        route.name,
+                        event.id
+                    );
+                    if decided {
+                        matched_somewhere.insert(route.name.clone());
+                    }
+                }
+                let all = routes.matching(function, &event, &data).unwrap_or_default();
+                let shown = routes.routes.iter().filter(|route| route.applies(&full));
+                assert!(
+                    all.iter()
+                        .map(|route| &route.name)
+                        .eq(shown.map(|route| &route.name))
+                );
+            }
+        }
+        // Every condition held for some sample, so each was really put to the test.
+        assert_eq!(
+            matched_somewhere.len(),
+            routes.routes.len(),
+            "{matched_somewhere:?}"
+        );
+    }
+
+    #[test]
+    fn an_event_no_route_matches_gets_the_files_note() {
+        let routes = every_condition();
+        let only_tags = Routes::new(
+            routes.file.clone(),
+            routes.targets.clone(),
+            routes.routes[Field::ALL.len()..=Field::ALL.len()].to_vec(),
+        );
+        let body = include_str!("../../../tests/fixtures/event_grid/run_completed.json");
+        let mut events: Vec<Event<Decoded>> = envelope::parse_decoded_text(None, body).unwrap();
+        let data = events[0].data.take().unwrap().unwrap();
+        assert_eq!(
+            only_tags
+                .matching(Function::RunCompleted, &events[0], &data)
+                .unwrap_err(),
+            "no route of routes.toml matches this RunCompleted event; acknowledged, nothing done"
+        );
     }
 }
