@@ -1,9 +1,12 @@
 //! The whole-function rows both benchmarks run: the host's invocation bodies, and the dry-run
 //! contexts with and without a routes file (SPEC §11: a 20-route file within 5% of none).
-//! `invocation` times them with criterion; `instructions` counts what one event costs.
+//! `invocation` times them with criterion; `paired` counts the instructions of one event and times the pairs interleaved.
 
 use aml_events::envelope;
-use aml_handlers::{AppContext, config::Config, functions, hosting::custom_handler::event_body};
+use aml_handlers::{
+    AppContext, config::Config, functions, hosting::custom_handler::event_body,
+    outcome::ActionStatus,
+};
 
 const EVENT: &str = include_str!("../../tests/fixtures/event_grid/run_completed.json");
 
@@ -17,10 +20,40 @@ pub(crate) fn invocation(id: &str) -> String {
     format!(r#"{{"Data":{{"event":{data}}},"Metadata":{{"sys":{{"MethodName":"RunCompleted"}}}}}}"#)
 }
 
-/// 4096 invocations of the same event, each with its own id, so that no row takes the
-/// duplicate short cut.
-pub(crate) fn bodies() -> Vec<String> {
-    (0..4096).map(|i| invocation(&format!("{i:036}"))).collect()
+/// Invocations of the same event, each with an id never used before: the functions remember
+/// the last 10,000 events they completed and acknowledge a redelivery at once, so a row that
+/// reused ids would time that short cut instead of the function.
+pub(crate) struct Invocations {
+    body: String,
+    id: std::ops::Range<usize>,
+    next: u64,
+}
+
+impl Invocations {
+    pub(crate) fn new() -> Invocations {
+        let first = "0".repeat(36);
+        let body = invocation(&first);
+        let start = body.find(&first).expect("the id in the body");
+        Invocations {
+            id: start..start + first.len(),
+            body,
+            next: 0,
+        }
+    }
+
+    /// The next invocation: the same body with the next id, written in place in its digits.
+    pub(crate) fn next(&mut self) -> &str {
+        self.next += 1;
+        let mut number = self.next;
+        let mut digits = [b'0'; 36];
+        for digit in digits.iter_mut().rev() {
+            *digit = b'0' + (number % 10) as u8;
+            number /= 10;
+        }
+        let digits = std::str::from_utf8(&digits).expect("ASCII digits");
+        self.body.replace_range(self.id.clone(), digits);
+        &self.body
+    }
 }
 
 /// One whole-function row: a dry run's context and the name criterion gives it.
@@ -69,6 +102,13 @@ pub(crate) fn handle(body: &str, ctx: &AppContext, runtime: &tokio::runtime::Run
             ctx,
         ))
         .unwrap();
+    let redelivered = |outcome: &aml_handlers::outcome::Outcome| {
+        (outcome.actions.iter()).any(|report| report.status == ActionStatus::Duplicate)
+    };
+    assert!(
+        !outcomes.iter().any(redelivered),
+        "a row timed a redelivery"
+    );
     serde_json::to_vec(&outcomes).unwrap().len()
 }
 
