@@ -217,12 +217,12 @@ impl<'a> EventView<'a> {
                 let breach = (asks.breach || asks.field(Field::Signal))
                     .then(|| run.monitor_breach())
                     .flatten();
-                if let Some(breach) = breach {
-                    push(Field::Signal, breach.signal.map(Cow::Owned));
-                    (run.run_tags.as_ref(), true)
-                } else {
-                    (run.run_tags.as_ref(), false)
-                }
+                let is_breach = breach.is_some();
+                push(
+                    Field::Signal,
+                    breach.and_then(|breach| breach.signal).map(Cow::Owned),
+                );
+                (run.run_tags.as_ref(), is_breach)
             }
             AmlEvent::RunCompleted(run) => {
                 push(Field::Experiment, borrowed(&run.experiment_name));
@@ -453,11 +453,6 @@ pub enum Matcher {
 }
 
 impl Matcher {
-    /// Whether it asks about the event's tags.
-    pub fn reads_tags(&self) -> bool {
-        matches!(self, Matcher::Tag { .. })
-    }
-
     /// Whether the condition holds for the event.
     pub fn holds(&self, view: &EventView<'_>) -> bool {
         match self {

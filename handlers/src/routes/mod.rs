@@ -41,6 +41,16 @@ pub struct Routes {
     by_function: [Candidates; Function::ALL.len()],
 }
 
+// `by_function` is built from `Function::ALL` and read by `function as usize`: the two agree
+// when `ALL` lists the variants in the order they are declared.
+const _: () = {
+    let mut index = 0;
+    while index < Function::ALL.len() {
+        assert!(Function::ALL[index] as usize == index);
+        index += 1;
+    }
+};
+
 /// The routes of one function, what they ask about an event, and the note of an event none
 /// of them matches.
 #[derive(Debug, Clone, Default)]
@@ -141,9 +151,7 @@ impl Routes {
     }
 
     fn candidates(&self, function: Function) -> &Candidates {
-        let position = Function::ALL.iter().position(|f| *f == function);
-        // Every function is in `Function::ALL`.
-        &self.by_function[position.unwrap_or_default()]
+        &self.by_function[function as usize]
     }
 
     /// The routes that act on an event of `function`, with its envelope and data: those of
