@@ -374,6 +374,12 @@ impl fmt::Debug for TableLedger {
     }
 }
 
+/// How a claim is written: a new entity, or over a stale one, if it is still the one read.
+enum ClaimWrite {
+    Insert,
+    TakeOver { etag: String },
+}
+
 /// One request to the table service.
 struct Call {
     operation: &'static str,
@@ -667,31 +673,8 @@ impl TableLedger {
         // A few rounds: an entity can vanish (released, cleaned) or be taken over between our
         // insert, read and replace; each round starts from what the table says.
         for _ in 0..4 {
-            let now = SystemTime::now();
-            let entity = self.entity(key, &claim_id, now);
-            let call = Call {
-                operation: "claim",
-                method: Method::POST,
-                url: self.url(&self.table),
-                body: Some(serde_json::to_vec(&entity).unwrap_or_default()),
-                if_match: None,
-                // Conditional: a retry that finds 409 reads the entity and recognises its own
-                // insert by the claim id.
-                repeat: Repeat::Idempotent,
-            };
-            let answer = self.send(&call).await?;
-            match answer.status.as_u16() {
-                200..=299 => {
-                    let etag = etag_of(&answer, call.operation)?;
-                    return Ok(Claim::Acquired(ClaimToken::new(
-                        key.clone(),
-                        now,
-                        claim_id,
-                        etag,
-                    )));
-                }
-                409 => {}
-                _ => return Err(self.fail(call.operation, &answer)),
+            if let Some(acquired) = self.write_claim(key, &claim_id, ClaimWrite::Insert).await? {
+                return Ok(acquired);
             }
             let Some(found) = self.read(key).await? else {
                 continue;
@@ -719,38 +702,69 @@ impl TableLedger {
                 });
             }
             // Stale: take it over only if it is still the claim we read.
-            let now = SystemTime::now();
-            let entity = self.entity(key, &claim_id, now);
-            let (partition, row) = keys(key);
-            let call = Call {
-                operation: "take over claim",
-                method: Method::PUT,
-                url: self.entity_url(&partition, &row),
-                body: Some(serde_json::to_vec(&entity).unwrap_or_default()),
-                if_match: Some(found.etag),
-                repeat: Repeat::Idempotent,
-            };
-            let answer = self.send(&call).await?;
-            match answer.status.as_u16() {
-                200..=299 => {
-                    let etag = etag_of(&answer, call.operation)?;
-                    return Ok(Claim::Acquired(ClaimToken::new(
-                        key.clone(),
-                        now,
-                        claim_id,
-                        etag,
-                    )));
-                }
-                // Someone else changed or removed it first (or our own retried replace
-                // succeeded): the next round reads what is there.
-                404 | 412 => {}
-                _ => return Err(self.fail(call.operation, &answer)),
+            let take_over = ClaimWrite::TakeOver { etag: found.etag };
+            if let Some(acquired) = self.write_claim(key, &claim_id, take_over).await? {
+                return Ok(acquired);
             }
         }
         Err(LedgerError::Malformed {
             operation: "claim",
             problem: "the entry kept changing under the claim",
         })
+    }
+
+    /// Writes our claim on `key` as `write` says. The claim is ours on a 2xx; `None` when the
+    /// answer says another entity stands there (the next round reads it); an error otherwise.
+    async fn write_claim(
+        &self,
+        key: &EffectKey,
+        claim_id: &str,
+        write: ClaimWrite,
+    ) -> Result<Option<Claim>, LedgerError> {
+        let now = SystemTime::now();
+        let body = Some(serde_json::to_vec(&self.entity(key, claim_id, now)).unwrap_or_default());
+        let (call, contested): (Call, &[u16]) = match write {
+            ClaimWrite::Insert => (
+                Call {
+                    operation: "claim",
+                    method: Method::POST,
+                    url: self.url(&self.table),
+                    body,
+                    if_match: None,
+                    // Conditional: a retry that finds 409 reads the entity and recognises its
+                    // own insert by the claim id.
+                    repeat: Repeat::Idempotent,
+                },
+                // The entity exists already.
+                &[409],
+            ),
+            ClaimWrite::TakeOver { etag } => {
+                let (partition, row) = keys(key);
+                (
+                    Call {
+                        operation: "take over claim",
+                        method: Method::PUT,
+                        url: self.entity_url(&partition, &row),
+                        body,
+                        if_match: Some(etag),
+                        repeat: Repeat::Idempotent,
+                    },
+                    // Someone else changed or removed it first (or our own retried replace
+                    // succeeded).
+                    &[404, 412],
+                )
+            }
+        };
+        let answer = self.send(&call).await?;
+        match answer.status.as_u16() {
+            200..=299 => {
+                let etag = etag_of(&answer, call.operation)?;
+                let token = ClaimToken::new(key.clone(), now, claim_id.to_owned(), etag);
+                Ok(Some(Claim::Acquired(token)))
+            }
+            status if contested.contains(&status) => Ok(None),
+            _ => Err(self.fail(call.operation, &answer)),
+        }
     }
 
     async fn complete_now(&self, token: &ClaimToken, outcome: &str) -> Result<(), LedgerError> {
