@@ -207,11 +207,7 @@ async fn a_dry_run_sends_nothing_and_reports_the_requests() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redelivered_event_is_not_acted_on_twice() {
     let azure = StandIn::start().await;
-    azure.mount_identity(1).await;
-    azure.mount_sink(1).await;
-    azure
-        .mount_jobs(ResponseTemplate::new(201).set_body_json(json!({})), 1)
-        .await;
+    azure.mount_one_retrain_and_notification().await;
     let server = start(&azure.env());
     let event = drift(&new_id("drift"));
 

@@ -18,7 +18,7 @@ use aml_events::{
     notify::Target,
 };
 use azurite::Azurite;
-use common::{Server, command, stand_in::*};
+use common::{Server, command, stand_in::*, stdout_of_success};
 use serde_json::Value;
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
 
@@ -122,13 +122,7 @@ async fn one_event_on_two_servers_and_a_restarted_one_posts_once() {
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = stdout_of_success(&output);
     let entries: Vec<Value> = stdout
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())

@@ -126,11 +126,7 @@ async fn a_breach_delivered_by_the_functions_host_retrains_once_and_notifies() {
 async fn a_cloud_event_with_pascal_case_keys_and_tag_is_a_breach_too() {
     let azure = StandIn::start().await;
     breach_job_template(&azure);
-    azure.mount_identity(1).await;
-    azure.mount_sink(1).await;
-    azure
-        .mount_jobs(ResponseTemplate::new(201).set_body_json(json!({})), 1)
-        .await;
+    azure.mount_one_retrain_and_notification().await;
     let server = start(&env(&azure));
 
     let (status, outcome) = deliver(&server, false, &first_event(BREACH_CLOUD_EVENT)).await;
@@ -158,11 +154,7 @@ async fn a_cloud_event_with_pascal_case_keys_and_tag_is_a_breach_too() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreadable_breach_still_retrains_and_tells_its_text() {
     let azure = StandIn::start().await;
-    azure.mount_identity(1).await;
-    azure.mount_sink(1).await;
-    azure
-        .mount_jobs(ResponseTemplate::new(201).set_body_json(json!({})), 1)
-        .await;
+    azure.mount_one_retrain_and_notification().await;
     let server = start(&env(&azure));
 
     let (status, outcome) = deliver(&server, true, &first_event(UNPARSEABLE)).await;

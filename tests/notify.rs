@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{command, stand_in::*};
+use common::{command, stand_in::*, stdout_of_success};
 use serde_json::{Value, json};
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
@@ -299,13 +299,7 @@ async fn notify_test_sends_a_sample_to_each_target_and_prints_each_answer() {
     .await
     .unwrap();
 
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = stdout_of_success(&output);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 4, "{stdout}");
     assert!(

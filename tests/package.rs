@@ -7,7 +7,7 @@ mod common;
 use std::{collections::BTreeSet, fs, path::Path};
 
 use aml_events::Function;
-use common::command;
+use common::{command, stdout_of_success};
 
 fn package(out: &Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["package", "--out", out.to_str().unwrap()];
@@ -57,11 +57,7 @@ fn packages_one_two_or_all_functions() {
     for (args, expected) in cases {
         let out = scratch(&expected.len().to_string());
         let output = package(&out, args);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        stdout_of_success(&output);
         assert_eq!(folders(&out), expected);
         // host.json and every function.json are the committed files, byte for byte.
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -117,11 +113,7 @@ fn writes_a_zip_for_zip_deploy() {
             stand_in.to_str().unwrap(),
         ],
     );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    stdout_of_success(&output);
     let file = fs::File::open(out.join("app.zip")).unwrap();
     let mut archive = zip::ZipArchive::new(file).unwrap();
     let mut names: Vec<String> = archive.file_names().map(str::to_owned).collect();
@@ -193,11 +185,7 @@ fn zip_deploys_to_flex_with_the_app_at_the_root_and_the_run_bit() {
         std::env::temp_dir().join(format!("aml-handlers-flex-stand-in-{}", std::process::id()));
     fs::write(&stand_in, "#!/bin/sh\necho stand-in\n").unwrap();
     let output = package(&out, &["--zip", "--executable", stand_in.to_str().unwrap()]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    stdout_of_success(&output);
     let bytes = fs::read(out.join("app.zip")).unwrap();
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.as_slice())).unwrap();
 

@@ -8,7 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{command, stand_in::*};
+use common::{command, stand_in::*, stdout_of_success};
 use serde_json::{Value, json};
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
@@ -249,8 +249,7 @@ async fn the_example_routes_page_on_call_tell_the_team_and_retrain() {
     )
     .output()
     .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
+    let stdout = stdout_of_success(&output);
     for line in [
         "route \"production training failures\" (line 21): matches",
         "[x] experiment = \"prod-*\" (event: \"prod-churn\")",
@@ -294,12 +293,7 @@ fn routes_check_accepts_the_example_and_names_file_line_and_key_of_a_broken_one(
     )
     .output()
     .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = stdout_of_success(&output);
     assert!(stdout.contains("ok, 2 targets, 4 routes"), "{stdout}");
     assert!(
         stdout.contains("notify: oncall (pagerduty), ml-team (slack)"),
@@ -398,10 +392,6 @@ fn package_ships_the_routes_file_and_its_job_files() {
     )
     .output()
     .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    stdout_of_success(&output);
     let _ = std::fs::remove_dir_all(out);
 }

@@ -24,6 +24,19 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(fixtures().join(name)).unwrap_or_else(|err| panic!("{name}: {err}"))
 }
 
+/// The standard output of a finished command that must have succeeded; when it did not, the
+/// failure shows its exit code and both outputs.
+pub fn stdout_of_success(output: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "exit code {:?}\n{stdout}{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 /// The binary, started with only `env` (plus PATH) in its environment.
 pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_aml-handlers"));

@@ -191,6 +191,15 @@ impl StandIn {
             .await;
     }
 
+    /// One retrain and its notification, each expected once: a token, a job created (201)
+    /// and a post to the sink.
+    pub async fn mount_one_retrain_and_notification(&self) {
+        self.mount_identity(1).await;
+        self.mount_sink(1).await;
+        self.mount_jobs(ResponseTemplate::new(201).set_body_json(json!({})), 1)
+            .await;
+    }
+
     pub async fn mount_scoring(&self, expected: u64) {
         Mock::given(method("POST"))
             .and(path("/score"))
@@ -249,31 +258,28 @@ pub fn start(env: &[(&'static str, String)]) -> Server {
 
 /// Delivers `events` to the webhook; returns status, body and how long the answer took.
 pub async fn webhook(server: &Server, query: &str, events: &[Value]) -> (u16, Value, Duration) {
-    let started = Instant::now();
-    let response = reqwest::Client::new()
+    let request = reqwest::Client::new()
         .post(format!("{}/runtime/webhooks/eventgrid{query}", server.url))
         .header("aeg-event-type", "Notification")
-        .json(events)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let body = response.json().await.unwrap();
-    (status, body, started.elapsed())
+        .json(events);
+    answer_of(request).await
 }
 
 /// Invokes `function` as the Functions host does, the event double-encoded.
 pub async fn host(server: &Server, function: &str, event: &Value) -> (u16, Value, Duration) {
     let data = serde_json::to_string(&serde_json::to_string_pretty(event).unwrap()).unwrap();
-    let started = Instant::now();
-    let response = reqwest::Client::new()
+    let request = reqwest::Client::new()
         .post(format!("{}/{function}", server.url))
         .header("content-type", "application/json")
         .header("X-Azure-Functions-InvocationId", new_id("invocation"))
-        .body(json!({"Data": {"event": data}, "Metadata": {}}).to_string())
-        .send()
-        .await
-        .unwrap();
+        .body(json!({"Data": {"event": data}, "Metadata": {}}).to_string());
+    answer_of(request).await
+}
+
+/// Sends `request`; returns the answer's status and JSON body, and how long it took.
+async fn answer_of(request: reqwest::RequestBuilder) -> (u16, Value, Duration) {
+    let started = Instant::now();
+    let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     let body = response.json().await.unwrap();
     (status, body, started.elapsed())
