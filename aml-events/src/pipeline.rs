@@ -15,6 +15,22 @@ use reqwest::{Method, StatusCode, header::HeaderMap};
 
 use crate::azure::retry::{self, RetryPolicy};
 
+/// An HTTP client for one service, with its timeouts and user agent, that follows no
+/// redirect: a redirect would take a signed request, a key or a notification elsewhere, and
+/// here can only be a misconfiguration; its 3xx is the answer.
+pub(crate) fn client_following_no_redirect(
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    user_agent: &'static str,
+) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .timeout(request_timeout)
+        .user_agent(user_agent)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
 /// Which failures a request may be sent again after (SPEC §8.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Repeat {

@@ -454,14 +454,13 @@ impl TableLedger {
                 problem: "the table endpoint must be https, or http to loopback",
             });
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.request_timeout)
-            .user_agent(concat!("aml-events/", env!("CARGO_PKG_VERSION")))
-            // The signature covers one URL; a redirect can only be a misconfiguration.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(LedgerError::Http)?;
+        // The signature covers one URL; a redirect can only be a misconfiguration.
+        let http = pipeline::client_following_no_redirect(
+            options.connect_timeout,
+            options.request_timeout,
+            concat!("aml-events/", env!("CARGO_PKG_VERSION")),
+        )
+        .map_err(LedgerError::Http)?;
         Ok(TableLedger {
             http,
             endpoint,

@@ -144,13 +144,12 @@ impl Retryable for NotifyError {
 impl Notifier {
     /// A notifier with its own HTTP client.
     pub fn new(options: NotifierOptions) -> Result<Notifier, ClientError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.request_timeout)
-            .user_agent(concat!("aml-handlers/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(ClientError::Http)?;
+        let http = pipeline::client_following_no_redirect(
+            options.connect_timeout,
+            options.request_timeout,
+            concat!("aml-handlers/", env!("CARGO_PKG_VERSION")),
+        )
+        .map_err(ClientError::Http)?;
         Ok(Notifier {
             http,
             options,
