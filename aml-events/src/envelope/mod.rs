@@ -192,6 +192,12 @@ impl<T> Event<T> {
         Function::from_event_type(&self.event_type)
     }
 
+    /// The workspace the event came from, when its topic/source is a workspace resource id
+    /// (the docs' samples carry `{subscription-id}` placeholders: `None`).
+    pub fn workspace(&self) -> Option<crate::WorkspaceId> {
+        self.source.as_deref().and_then(crate::WorkspaceId::parse)
+    }
+
     /// The same event carrying other data, typically its decoded payload.
     pub fn with_data<U>(self, data: U) -> Event<U> {
         Event {

@@ -252,10 +252,17 @@ impl Target {
         Some(url)
     }
 
-    /// A name for the ledger (SPEC §12) that tells two targets apart without holding their
-    /// keys: `slack-<fingerprint of the URL>`.
+    /// The target's identity, for the ledger: everything that makes posting to it a different
+    /// effect (its kind, its URL and, for PagerDuty, its routing key: two services behind one
+    /// endpoint), fingerprinted so no key is stored: `slack-<fingerprint>`. Two names for the
+    /// very same target share it; two PagerDuty targets that differ only in routing key do not.
     pub fn ledger_id(&self) -> String {
-        format!("{}-{}", self.kind, redact::fingerprint(self.url.expose()))
+        let fingerprint = match &self.routing_key {
+            None => redact::fingerprint(self.url.expose()),
+            // A line break cannot occur in a URL: the two parts cannot run into each other.
+            Some(key) => redact::fingerprint(&format!("{}\n{}", self.url.expose(), key.expose())),
+        };
+        format!("{}-{fingerprint}", self.kind)
     }
 
     /// `slack https://hooks.slack.com/…`: the kind and origin, never the key.
@@ -383,6 +390,26 @@ mod tests {
         assert_eq!(targets[1].routing_key.as_ref(), Some(&key));
         let err = Target::parse_list(PAGERDUTY_EVENTS_URL, None).unwrap_err();
         assert!(err.to_string().contains(AML_NOTIFY_PAGERDUTY_KEY));
+    }
+
+    // See: issue 22, finding 1: two PagerDuty services behind one endpoint shared one claim,
+    // and the second was never paged.
+    #[test]
+    fn a_targets_identity_includes_its_routing_key() {
+        let mut team_a = Target::parse(PAGERDUTY_EVENTS_URL, "url", 1).unwrap();
+        let mut team_b = team_a.clone();
+        team_a.routing_key = Some(Secret::new("key-of-team-a"));
+        team_b.routing_key = Some(Secret::new("key-of-team-b"));
+        assert_ne!(team_a.ledger_id(), team_b.ledger_id());
+        assert_eq!(team_a.ledger_id(), team_a.clone().ledger_id());
+        assert!(team_a.ledger_id().starts_with("pagerduty-"));
+        assert!(!team_a.ledger_id().contains("team-a"), "no key stored");
+        let slack = Target::parse("https://hooks.slack.com/services/T0/B0/X", "url", 1).unwrap();
+        assert_eq!(
+            slack.ledger_id(),
+            format!("slack-{}", redact::fingerprint("https://hooks.slack.com/services/T0/B0/X")),
+            "targets without a routing key keep the identity they had"
+        );
     }
 
     #[test]
