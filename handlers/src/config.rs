@@ -15,91 +15,10 @@ use aml_events::{
 };
 use url::Url;
 
-/// Port the Functions host tells the custom handler to listen on.
-pub const FUNCTIONS_CUSTOMHANDLER_PORT: &str = "FUNCTIONS_CUSTOMHANDLER_PORT";
-/// Listen address of `serve` (default `127.0.0.1`).
-pub const AML_BIND: &str = "AML_BIND";
-/// Key required on webhook POSTs (`?code=` or `x-functions-key`).
-pub const AML_WEBHOOK_KEY: &str = "AML_WEBHOOK_KEY";
-/// `1`: never call Azure.
-pub const AML_DRY_RUN: &str = "AML_DRY_RUN";
-/// Time budget of one invocation or delivery, in seconds (default 25).
-pub const AML_DEADLINE_SECONDS: &str = "AML_DEADLINE_SECONDS";
-/// Comma-separated workspace resource ids whose events are acted on.
-pub const AML_WORKSPACES: &str = "AML_WORKSPACES";
-/// ARM base URL (default `https://management.azure.com`).
-pub const AML_ARM_ENDPOINT: &str = "AML_ARM_ENDPOINT";
-/// Incoming-webhook URL notifications are POSTed to.
-pub const AML_NOTIFY_URL: &str = "AML_NOTIFY_URL";
-/// PagerDuty's routing key for `pagerduty` targets (SPEC §8.7).
-pub const AML_NOTIFY_PAGERDUTY_KEY: &str = aml_events::notify::AML_NOTIFY_PAGERDUTY_KEY;
-/// Functions that notify (default all but `RunCompleted`; `none` for none).
-pub const AML_NOTIFY_ON: &str = "AML_NOTIFY_ON";
-/// Run statuses `RunStatusChanged` notifies about (default `Failed,Canceled`).
-pub const AML_NOTIFY_RUN_STATUSES: &str = "AML_NOTIFY_RUN_STATUSES";
-/// Drift coefficient from which `DatasetDriftDetected` retrains (default 0.5).
-pub const AML_RETRAIN_DRIFT_THRESHOLD: &str = "AML_RETRAIN_DRIFT_THRESHOLD";
-/// Job body template for retraining.
-pub const AML_RETRAIN_JOB_FILE: &str = "AML_RETRAIN_JOB_FILE";
-/// Scoring URI `ModelDeployed` smoke-tests.
-pub const AML_SMOKE_TEST_URI: &str = "AML_SMOKE_TEST_URI";
-/// Key for the scoring URI (sent as a bearer token).
-pub const AML_SMOKE_TEST_KEY: &str = "AML_SMOKE_TEST_KEY";
-/// JSON body of the smoke test (default `{}`).
-pub const AML_SMOKE_TEST_PAYLOAD: &str = "AML_SMOKE_TEST_PAYLOAD";
-/// Managed identity token endpoint (set by App Service / Functions).
-pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
-/// Managed identity header value (set by App Service / Functions).
-pub const IDENTITY_HEADER: &str = "IDENTITY_HEADER";
-/// Service principal tenant.
-pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
-/// Service principal client id, or the user-assigned managed identity to use.
-pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
-/// Service principal secret.
-pub const AZURE_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
-/// Microsoft Entra authority (default `https://login.microsoftonline.com`).
-pub const AZURE_AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
-/// Log filter, `tracing_subscriber::EnvFilter` syntax (default `info`).
-pub const RUST_LOG: &str = "RUST_LOG";
-/// Log format: `text` (default) or `json`.
-pub const AML_LOG_FORMAT: &str = "AML_LOG_FORMAT";
-/// The routes file (SPEC §11): who hears about what, and what runs.
-pub const AML_ROUTES_FILE: &str = "AML_ROUTES_FILE";
-/// The action ledger's storage (SPEC §12); else `AzureWebJobsStorage`.
-pub const AML_LEDGER: &str = aml_events::ledger::table::AML_LEDGER;
-/// The ledger's table (default `amlhandlers`).
-pub const AML_LEDGER_TABLE: &str = "AML_LEDGER_TABLE";
+use crate::routes::{SmokeTest, implicit};
 
-/// Every setting a user may set (the host's port aside); mirrored in
-/// `local.settings.example.json` and the README.
-pub const SETTINGS: &[&str] = &[
-    AML_BIND,
-    AML_WEBHOOK_KEY,
-    AML_DRY_RUN,
-    AML_DEADLINE_SECONDS,
-    AML_WORKSPACES,
-    AML_ARM_ENDPOINT,
-    AML_NOTIFY_URL,
-    AML_NOTIFY_PAGERDUTY_KEY,
-    AML_NOTIFY_ON,
-    AML_NOTIFY_RUN_STATUSES,
-    AML_RETRAIN_DRIFT_THRESHOLD,
-    AML_RETRAIN_JOB_FILE,
-    AML_SMOKE_TEST_URI,
-    AML_SMOKE_TEST_KEY,
-    AML_SMOKE_TEST_PAYLOAD,
-    IDENTITY_ENDPOINT,
-    IDENTITY_HEADER,
-    AZURE_TENANT_ID,
-    AZURE_CLIENT_ID,
-    AZURE_CLIENT_SECRET,
-    AZURE_AUTHORITY_HOST,
-    RUST_LOG,
-    AML_LOG_FORMAT,
-    AML_ROUTES_FILE,
-    AML_LEDGER,
-    AML_LEDGER_TABLE,
-];
+pub use crate::routes::job::JobTemplate;
+pub use crate::settings::*;
 
 /// Event Grid gives up on an attempt after 30 s; answering within 25 leaves room.
 /// See <https://learn.microsoft.com/azure/event-grid/delivery-and-retry>.
@@ -209,9 +128,9 @@ pub struct Config {
     pub azure: AzureSettings,
     /// What the actions do without a routes file (and the defaults routes fall back on).
     pub actions: ActionSettings,
-    /// `AML_ROUTES_FILE`, validated; `None`: the action settings act as one implicit route
-    /// per function.
-    pub routes: Option<std::sync::Arc<crate::routes::Routes>>,
+    /// The routes every event goes through: `AML_ROUTES_FILE`'s, validated, or without a file
+    /// the implicit routes of the action settings (`settings: <Function>`).
+    pub routes: std::sync::Arc<crate::routes::Routes>,
     /// Where the action ledger lives (`AML_LEDGER`, else `AzureWebJobsStorage`); `None`: no
     /// ledger, the in-memory set of recent events only.
     pub ledger: Option<LedgerSettings>,
@@ -279,44 +198,6 @@ pub struct ActionSettings {
     pub smoke_test_key: Option<Secret>,
     /// `AML_SMOKE_TEST_PAYLOAD`, checked to be JSON.
     pub smoke_test_payload: String,
-}
-
-/// The retraining job body, with `{{placeholders}}` still in it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobTemplate {
-    /// Where it was read from.
-    pub path: PathBuf,
-    /// Its text.
-    pub text: String,
-}
-
-/// The placeholders a job template may use (SPEC §8.1, §8.6): a v1 drift event fills the
-/// drift ones, a model-monitor breach `signalName` and `monitorRunId`; the others are empty.
-pub const JOB_PLACEHOLDERS: [&str; 8] = [
-    "eventId",
-    "runId",
-    "dataDriftId",
-    "baseDatasetId",
-    "targetDatasetId",
-    "driftCoefficient",
-    "signalName",
-    "monitorRunId",
-];
-
-impl JobTemplate {
-    /// The template with each `{{name}}` replaced by `value(name)`, JSON-escaped (numbers are
-    /// written as they are, so `{{driftCoefficient}}` may stand outside quotes).
-    pub fn fill(&self, value: impl Fn(&str) -> String) -> String {
-        let mut text = self.text.clone();
-        for name in JOB_PLACEHOLDERS {
-            let placeholder = format!("{{{{{name}}}}}");
-            if text.contains(&placeholder) {
-                let escaped = serde_json::to_string(&value(name)).unwrap_or_default();
-                text = text.replace(&placeholder, &escaped[1..escaped.len() - 1]);
-            }
-        }
-        text
-    }
 }
 
 impl Config {
@@ -390,7 +271,7 @@ impl Config {
                 })?,
             None => Vec::new(),
         };
-        let notify_on = match get(AML_NOTIFY_ON) {
+        let notify_on: BTreeSet<Function> = match get(AML_NOTIFY_ON) {
             None => Function::ALL.into_iter().filter(|f| *f != Function::RunCompleted).collect(),
             Some(list) if list.eq_ignore_ascii_case("none") => BTreeSet::new(),
             Some(list) => split_list(&list)
@@ -401,7 +282,7 @@ impl Config {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let notify_run_statuses = split_list(&get(AML_NOTIFY_RUN_STATUSES).unwrap_or_else(|| "Failed,Canceled".into()))
+        let notify_run_statuses: Vec<RunStatus> = split_list(&get(AML_NOTIFY_RUN_STATUSES).unwrap_or_else(|| "Failed,Canceled".into()))
             .map(|name| match RunStatus::parse(name) {
                 RunStatus::Other(_) => Err(invalid(AML_NOTIFY_RUN_STATUSES, "comma-separated list of run statuses (NotStarted, Queued, Preparing, Provisioning, Starting, Running, Finalizing, CancelRequested, Completed, Failed, Canceled, NotResponding)", name)),
                 status => Ok(status),
@@ -452,11 +333,24 @@ impl Config {
             Some(other) => return Err(invalid(AML_LOG_FORMAT, "log format (text or json)", other)),
         };
 
-        let routes = get(AML_ROUTES_FILE)
-            .map(|path| crate::routes::Routes::load(&app_path(&path), &get))
-            .transpose()
-            .map_err(ConfigError::Routes)?
-            .map(std::sync::Arc::new);
+        let smoke_test = smoke_test_uri.clone().map(|uri| SmokeTest {
+            uri,
+            key: smoke_test_key.clone(),
+            // Checked to be JSON above.
+            payload: serde_json::from_str(&smoke_test_payload).unwrap_or_default(),
+        });
+        let routes = match get(AML_ROUTES_FILE) {
+            Some(path) => crate::routes::Routes::load(&app_path(&path), &get)
+                .map_err(ConfigError::Routes)?,
+            None => implicit::routes(implicit::Settings {
+                notify_targets: &notify_targets,
+                notify_on: &notify_on,
+                notify_run_statuses: &notify_run_statuses,
+                retrain_job: retrain_job.as_ref(),
+                smoke_test: smoke_test.as_ref(),
+            }),
+        };
+        let routes = std::sync::Arc::new(routes);
         let ledger = TableConnection::from_lookup(get)
             .map_err(ConfigError::Ledger)?
             .map(|storage| {
@@ -588,33 +482,6 @@ fn read_job_template(path: &str) -> Result<JobTemplate, ConfigError> {
         path: path.to_owned(),
         problem,
     })
-}
-
-impl JobTemplate {
-    /// Reads and checks a job template: JSON (an object) once its placeholders are filled in.
-    /// The error is the problem alone, for the caller to name the setting or key.
-    pub fn read(path: &std::path::Path) -> Result<JobTemplate, String> {
-        let text = std::fs::read_to_string(path).map_err(|err| err.to_string())?;
-        let template = JobTemplate {
-            path: path.to_path_buf(),
-            text,
-        };
-        // A template must be JSON once filled in; try it with harmless values.
-        let sample = template.fill(|name| {
-            if name == "driftCoefficient" {
-                "0.5".into()
-            } else {
-                "x".into()
-            }
-        });
-        serde_json::from_str::<serde_json::Value>(&sample)
-            .map_err(|err| {
-                format!("not a JSON job body once its placeholders are filled in ({err})")
-            })?
-            .as_object()
-            .ok_or_else(|| "the job body must be a JSON object".to_owned())?;
-        Ok(template)
-    }
 }
 
 /// A URL a token or key is sent to: https, or http to a loopback address only.

@@ -133,24 +133,14 @@ pub fn routes_files(path: &Path) -> Result<Vec<(String, Vec<u8>)>, PackageError>
         else {
             continue;
         };
-        let relative = Path::new(job);
-        if relative.is_absolute()
-            || relative.components().any(|part| {
-                !matches!(
-                    part,
-                    std::path::Component::Normal(_) | std::path::Component::CurDir
-                )
-            })
-        {
-            return Err(problem(format!(
-                "job_file {job:?} must be a path inside the routes file's folder to be shipped"
-            )));
-        }
+        // The rule start-up and `routes check` apply: a file that starts can be shipped.
+        let source = crate::routes::file::job_file_path(folder, job)
+            .map_err(|why| problem(format!("job_file {why}")))?;
         let app_name = format!("{ROUTES_FOLDER}/{}", job.trim_start_matches("./"));
         if files.iter().any(|(seen, _)| *seen == app_name) {
             continue;
         }
-        let content = fs::read(folder.join(relative))
+        let content = fs::read(&source)
             .map_err(|err| problem(format!("job_file {job:?}: {err}")))?;
         files.push((app_name, content));
     }

@@ -5,13 +5,18 @@
 //! (its value `URL` or `kind:URL`, as in `AML_NOTIFY_URL`), except PagerDuty's public Events
 //! API endpoint, which holds no key and may be written out. `routing_key` and a smoke test's
 //! `key` are always `${NAME}` references. A smoke test's `uri` may be written out unless it
-//! carries a query (where scoring keys travel). A reference is the whole value: `"${NAME}"`.
+//! carries a query (where scoring keys travel). A reference is the whole value: `"${NAME}"`;
+//! `${` anywhere else in a value is refused, since it would be taken literally.
+//!
+//! Beyond its syntax, a route must be able to act: a condition on a key none of its functions'
+//! events carry, or an action none of its functions performs, is refused (see [`super::scope`]),
+//! and so are two routes whose retraining jobs would share names.
 
 use std::{
     collections::BTreeMap,
     fmt,
     ops::Range,
-    path::{Path, PathBuf},
+    path::{Component, Path, PathBuf},
 };
 
 use aml_events::{
@@ -24,10 +29,11 @@ use toml::Spanned;
 use url::Url;
 
 use super::{
-    NamedTarget, Retrain, Route, Routes, SmokeTest,
+    NamedTarget, Origin, Retrain, Route, Routes, SmokeTest, WhyNot,
+    job::{self, JobTemplate},
     matcher::{Field, Glob, Matcher},
+    scope::{self, Act, Key},
 };
-use crate::config::JobTemplate;
 
 /// A routes file that cannot be used: `<file>:<line>: <key>: <problem>`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -102,7 +108,7 @@ struct MatchEntry {
     compute_type: Option<Spanned<Patterns>>,
     subject: Option<Spanned<Patterns>>,
     signal: Option<Spanned<Patterns>>,
-    monitor_breach: Option<bool>,
+    monitor_breach: Option<Spanned<bool>>,
     drift_at_least: Option<Spanned<Number>>,
     tags: Option<BTreeMap<String, Spanned<Patterns>>>,
 }
@@ -155,14 +161,15 @@ impl Number {
 }
 
 impl Patterns {
-    fn globs(&self) -> Vec<Glob> {
-        let text = |scalar: &Scalar| match scalar {
-            Scalar::Text(text) => Glob::new(text),
-            Scalar::Integer(number) => Glob::new(&number.to_string()),
+    /// The globs; a pattern holding `${` is refused (a pattern is never a reference).
+    fn globs(&self) -> Result<Vec<Glob>, String> {
+        let glob = |scalar: &Scalar| match scalar {
+            Scalar::Text(text) => literal(text).map(Glob::new),
+            Scalar::Integer(number) => Ok(Glob::new(&number.to_string())),
         };
         match self {
-            Patterns::One(one) => vec![text(one)],
-            Patterns::Many(many) => many.iter().map(text).collect(),
+            Patterns::One(one) => glob(one).map(|one| vec![one]),
+            Patterns::Many(many) => many.iter().map(glob).collect(),
         }
     }
 }
@@ -221,18 +228,14 @@ pub fn parse(
         };
         let mut target = match &entry.url {
             Some(url) => {
-                let value = match reference(url.get_ref()) {
-                    Some(setting) => resolve(setting, get)
-                        .map_err(|problem| at(url.span(), &key("url"), problem))?,
-                    None if is_public_pagerduty(url.get_ref()) => url.get_ref().clone(),
-                    None => {
-                        return Err(at(
-                            url.span(),
-                            &key("url"),
-                            "a literal URL is refused: webhook URLs carry their key; write url = \"${NAME}\" and set NAME as an app setting (only PagerDuty's Events API endpoint may be written out)".into(),
-                        ));
+                let value = setting_or_literal(url.get_ref(), get, |literal| {
+                    if is_public_pagerduty(literal) {
+                        Ok(literal.to_owned())
+                    } else {
+                        Err("a literal URL is refused: webhook URLs carry their key; write url = \"${NAME}\" and set NAME as an app setting (only PagerDuty's Events API endpoint may be written out)".into())
                     }
-                };
+                })
+                .map_err(|problem| at(url.span(), &key("url"), problem))?;
                 Target::parse(&value, "url", 1).map_err(|err| {
                     // The target's own message names a setting and a position; keep its reason.
                     let message = err.to_string();
@@ -257,15 +260,10 @@ pub fn parse(
         }
         match (&entry.routing_key, target.kind) {
             (Some(routing_key), Kind::PagerDuty) => {
-                let setting = reference(routing_key.get_ref()).ok_or_else(|| {
-                    at(
-                        routing_key.span(),
-                        &key("routing_key"),
-                        "a literal routing key is refused: write routing_key = \"${NAME}\" and set NAME as an app setting".into(),
-                    )
-                })?;
-                let value = resolve(setting, get)
-                    .map_err(|problem| at(routing_key.span(), &key("routing_key"), problem))?;
+                let value = setting_or_literal(routing_key.get_ref(), get, |_| {
+                    Err("a literal routing key is refused: write routing_key = \"${NAME}\" and set NAME as an app setting".into())
+                })
+                .map_err(|problem| at(routing_key.span(), &key("routing_key"), problem))?;
                 target.routing_key = Some(Secret::new(value));
             }
             (Some(routing_key), kind) => {
@@ -284,10 +282,7 @@ pub fn parse(
             }
             (None, _) => {}
         }
-        targets.push(NamedTarget {
-            name: name.clone(),
-            target,
-        });
+        targets.push(NamedTarget::new(name.clone(), target));
     }
 
     let mut routes: Vec<Route> = Vec::new();
@@ -341,9 +336,11 @@ pub fn parse(
         };
         let matchers = match &entry.conditions {
             None => Vec::new(),
-            Some(conditions) => matchers(conditions.get_ref(), |span, leaf, problem| {
-                at(span, &key(&format!("match.{leaf}")), problem)
-            })?,
+            Some(conditions) => {
+                matchers(conditions.get_ref(), &functions, |span, leaf, problem| {
+                    at(span, &key(&format!("match.{leaf}")), problem)
+                })?
+            }
         };
         let mut notify = Vec::new();
         if let Some(list) = &entry.notify {
@@ -377,10 +374,12 @@ pub fn parse(
             None => None,
             Some(retrain) => {
                 let retrain = retrain.get_ref();
-                let job_path = folder.join(retrain.job_file.get_ref());
+                let job_file = &retrain.job_file;
+                let job_path = job_file_path(folder, job_file.get_ref())
+                    .map_err(|problem| at(job_file.span(), &key("retrain.job_file"), problem))?;
                 let job = JobTemplate::read(&job_path).map_err(|problem| {
                     at(
-                        retrain.job_file.span(),
+                        job_file.span(),
                         &key("retrain.job_file"),
                         format!("cannot use {}: {problem}", job_path.display()),
                     )
@@ -419,6 +418,44 @@ pub fn parse(
                 format!("route {name:?} does nothing: give it notify, retrain or smoke_test"),
             ));
         }
+        let asked = [
+            (Act::Retrain, entry.retrain.as_ref().map(Spanned::span)),
+            (Act::SmokeTest, entry.smoke_test.as_ref().map(Spanned::span)),
+            (
+                Act::Enrich,
+                entry.enrich.as_ref().filter(|on| *on.get_ref()).map(Spanned::span),
+            ),
+        ];
+        for (act, span) in asked {
+            let Some(span) = span else { continue };
+            if !functions.iter().any(|function| scope::performs(*function, act)) {
+                return Err(at(
+                    span,
+                    &key(act.name()),
+                    format!(
+                        "none of this route's functions ({}) can {}; it is done by {}",
+                        names(&functions),
+                        act.name(),
+                        scope::performed_by(act)
+                    ),
+                ));
+            }
+        }
+        let job_part = retrain.as_ref().map(|_| job::route_part(&name));
+        if let Some(part) = &job_part
+            && let Some(other) = routes
+                .iter()
+                .find(|route| route.job_part.as_ref() == Some(part))
+        {
+            return Err(at(
+                entry.name.span(),
+                &key("name"),
+                format!(
+                    "the retraining jobs of {name:?} would be named like those of {:?} (line {}): retrain-<event>-{part}; give one of them another name",
+                    other.name, other.line
+                ),
+            ));
+        }
         routes.push(Route {
             name,
             line,
@@ -428,6 +465,8 @@ pub fn parse(
             retrain,
             smoke_test,
             enrich,
+            job_part,
+            why_not: WhyNot::FILE,
         });
     }
     if routes.is_empty() {
@@ -438,17 +477,53 @@ pub fn parse(
             problem: "the file has no [[routes]]: without routes no event would be acted on".into(),
         });
     }
-    Ok(Routes::new(path.to_path_buf(), targets, routes))
+    let file_name = path.display().to_string();
+    Ok(Routes::new(
+        Origin::File(path.to_path_buf()),
+        targets,
+        routes,
+        |function| {
+            format!("no route of {file_name} matches this {function} event; acknowledged, nothing done")
+        },
+    ))
 }
 
 type Problem<'a> = &'a dyn Fn(Range<usize>, &str, String) -> RoutesError;
 
+/// The conditions of a `match` table, each checked to be one some function of the route
+/// (`functions`) can meet.
 fn matchers(
     entry: &MatchEntry,
+    functions: &[Function],
     at: impl Fn(Range<usize>, &str, String) -> RoutesError,
 ) -> Result<Vec<Matcher>, RoutesError> {
     let at: Problem<'_> = &at;
     let mut matchers = Vec::new();
+    // A condition no function of the route can meet would keep the route from ever matching.
+    let carried = |matcher: &Matcher, span: Range<usize>, written: &str| {
+        let key = Key::of(matcher);
+        if key == Key::DriftAtLeast && functions.contains(&Function::RunStatusChanged) {
+            return Err(at(
+                span,
+                written,
+                "cannot be used with RunStatusChanged: a model-monitor breach has no drift coefficient (the monitor already judged); give RunStatusChanged a route of its own".into(),
+            ));
+        }
+        if functions.iter().any(|function| scope::carries(*function, key)) {
+            return Ok(());
+        }
+        Err(at(
+            span,
+            written,
+            format!(
+                "none of this route's functions ({}) has {}, so the route could never match; {} is carried by {}",
+                names(functions),
+                key.name(),
+                key.name(),
+                scope::carried_by(key)
+            ),
+        ))
+    };
     let fields = [
         (Field::Workspace, &entry.workspace),
         (Field::Experiment, &entry.experiment),
@@ -463,7 +538,10 @@ fn matchers(
     ];
     for (field, patterns) in fields {
         if let Some(patterns) = patterns {
-            let any_of = patterns.get_ref().globs();
+            let any_of = patterns
+                .get_ref()
+                .globs()
+                .map_err(|problem| at(patterns.span(), field.key(), problem))?;
             if any_of.is_empty() {
                 return Err(at(
                     patterns.span(),
@@ -471,11 +549,15 @@ fn matchers(
                     "an empty list matches nothing".into(),
                 ));
             }
-            matchers.push(Matcher::Text { field, any_of });
+            let matcher = Matcher::Text { field, any_of };
+            carried(&matcher, patterns.span(), field.key())?;
+            matchers.push(matcher);
         }
     }
-    if let Some(breach) = entry.monitor_breach {
-        matchers.push(Matcher::MonitorBreach(breach));
+    if let Some(breach) = &entry.monitor_breach {
+        let matcher = Matcher::MonitorBreach(*breach.get_ref());
+        carried(&matcher, breach.span(), "monitor_breach")?;
+        matchers.push(matcher);
     }
     if let Some(drift) = &entry.drift_at_least {
         let value = drift.get_ref().value();
@@ -486,21 +568,29 @@ fn matchers(
                 format!("{value} is not a number from 0 to 1"),
             ));
         }
-        matchers.push(Matcher::DriftAtLeast(value));
+        let matcher = Matcher::DriftAtLeast(value);
+        carried(&matcher, drift.span(), "drift_at_least")?;
+        matchers.push(matcher);
     }
     for (tag, patterns) in entry.tags.iter().flatten() {
-        let any_of = patterns.get_ref().globs();
+        let written = format!("tags.{tag}");
+        let any_of = patterns
+            .get_ref()
+            .globs()
+            .map_err(|problem| at(patterns.span(), &written, problem))?;
         if any_of.is_empty() {
             return Err(at(
                 patterns.span(),
-                &format!("tags.{tag}"),
+                &written,
                 "an empty list matches nothing".into(),
             ));
         }
-        matchers.push(Matcher::Tag {
+        let matcher = Matcher::Tag {
             key: tag.clone(),
             any_of,
-        });
+        };
+        carried(&matcher, patterns.span(), &written)?;
+        matchers.push(matcher);
     }
     Ok(matchers)
 }
@@ -510,24 +600,20 @@ fn smoke_test(
     get: &dyn Fn(&str) -> Option<String>,
     at: impl Fn(Range<usize>, &str, String) -> RoutesError,
 ) -> Result<SmokeTest, RoutesError> {
-    let uri_text = match reference(entry.uri.get_ref()) {
-        Some(setting) => {
-            resolve(setting, get).map_err(|problem| at(entry.uri.span(), "uri", problem))?
+    let uri_text = setting_or_literal(entry.uri.get_ref(), get, |literal| {
+        match Url::parse(literal) {
+            Ok(uri) if uri.query().is_some() => Err(
+                "a literal URI with a query is refused (keys travel there): write uri = \"${NAME}\""
+                    .into(),
+            ),
+            _ => Ok(literal.to_owned()),
         }
-        None => entry.uri.get_ref().clone(),
-    };
+    })
+    .map_err(|problem| at(entry.uri.span(), "uri", problem))?;
     let uri = Url::parse(&uri_text)
         .ok()
         .filter(|uri| matches!(uri.scheme(), "http" | "https"))
         .ok_or_else(|| at(entry.uri.span(), "uri", "is not an http(s) URL".into()))?;
-    if reference(entry.uri.get_ref()).is_none() && uri.query().is_some() {
-        return Err(at(
-            entry.uri.span(),
-            "uri",
-            "a literal URI with a query is refused (keys travel there): write uri = \"${NAME}\""
-                .into(),
-        ));
-    }
     if !is_token_safe(&uri) {
         return Err(at(
             entry.uri.span(),
@@ -537,29 +623,27 @@ fn smoke_test(
     }
     let key = match &entry.key {
         None => None,
-        Some(key) => {
-            let setting = reference(key.get_ref()).ok_or_else(|| {
-                at(
-                    key.span(),
-                    "key",
-                    "a literal key is refused: write key = \"${NAME}\" and set NAME as an app setting".into(),
-                )
-            })?;
-            Some(Secret::new(
-                resolve(setting, get).map_err(|problem| at(key.span(), "key", problem))?,
-            ))
-        }
+        Some(key) => Some(Secret::new(
+            setting_or_literal(key.get_ref(), get, |_| {
+                Err("a literal key is refused: write key = \"${NAME}\" and set NAME as an app setting".into())
+            })
+            .map_err(|problem| at(key.span(), "key", problem))?,
+        )),
     };
     let payload = match &entry.payload {
         None => serde_json::json!({}),
         Some(payload) => match payload.get_ref() {
-            toml::Value::String(json) => serde_json::from_str(json).map_err(|err| {
-                at(
-                    payload.span(),
-                    "payload",
-                    format!("is not a JSON document ({err})"),
-                )
-            })?,
+            toml::Value::String(json) => literal(json)
+                .map_err(|problem| at(payload.span(), "payload", problem))
+                .and_then(|json| {
+                    serde_json::from_str(json).map_err(|err| {
+                        at(
+                            payload.span(),
+                            "payload",
+                            format!("is not a JSON document ({err})"),
+                        )
+                    })
+                })?,
             other => serde_json::to_value(other).map_err(|err| {
                 at(
                     payload.span(),
@@ -570,6 +654,57 @@ fn smoke_test(
         },
     };
     Ok(SmokeTest { uri, key, payload })
+}
+
+/// A value that may be written as a reference to a setting: the setting's value when it is the
+/// whole reference `${NAME}`, else `literal(value)` (which refuses or accepts a written-out
+/// value, as the key allows). `${` anywhere else is refused.
+fn setting_or_literal(
+    value: &str,
+    get: &dyn Fn(&str) -> Option<String>,
+    literal_allowed: impl FnOnce(&str) -> Result<String, String>,
+) -> Result<String, String> {
+    match reference(value) {
+        Some(name) => resolve(name, get),
+        None => literal_allowed(literal(value)?),
+    }
+}
+
+/// `value` when it holds no `${`: a reference stands for a whole value only, and one inside a
+/// longer text would be taken literally.
+fn literal(value: &str) -> Result<&str, String> {
+    if value.contains("${") {
+        return Err(
+            "${NAME} stands for a whole value only (write \"${NAME}\" alone, and only for url, routing_key, uri or key); here it would be taken literally".into(),
+        );
+    }
+    Ok(value)
+}
+
+/// Where a route's `job_file` is: a relative path inside the routes file's folder (no `..`,
+/// not absolute), the one rule for start-up, `routes check` and `package --routes`, so a file
+/// that starts is a file that can be shipped.
+pub fn job_file_path(folder: &Path, job_file: &str) -> Result<PathBuf, String> {
+    let relative = Path::new(literal(job_file)?);
+    let inside = !relative.as_os_str().is_empty()
+        && relative
+            .components()
+            .all(|part| matches!(part, Component::Normal(_) | Component::CurDir));
+    if !inside {
+        return Err(format!(
+            "{job_file:?} must be a relative path inside the routes file's folder (no .., not absolute), so that the file can be shipped with the app"
+        ));
+    }
+    Ok(folder.join(relative))
+}
+
+/// `RunStatusChanged, DatasetDriftDetected`.
+fn names(functions: &[Function]) -> String {
+    functions
+        .iter()
+        .map(|function| function.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `NAME` when `value` is the whole reference `${NAME}`.
@@ -658,7 +793,7 @@ notify = ["oncall", "ml-team"]
 [[routes]]
 name = "churn drift"
 functions = ["RunStatusChanged", "DatasetDriftDetected"]
-match = { monitor_breach = true, signal = "churn-*", drift_at_least = 0 }
+match = { monitor_breach = true, signal = "churn-*" }
 retrain = { job_file = "job.json", drift_threshold = 0.3 }
 notify = ["ml-team"]
 enrich = false
@@ -857,6 +992,92 @@ notify = ["pd", "team"]
             "all functions by default"
         );
         assert!(routes.routes[0].matchers.is_empty());
+    }
+
+    // See: issue 22, finding 10: routes that were valid TOML but could never work passed
+    // start-up and `routes check`.
+    #[test]
+    fn routes_that_could_never_work_are_refused_naming_line_and_key() {
+        let route = |body: &str| {
+            format!(
+                "[targets.team]\nurl = \"${{ML_TEAM_WEBHOOK}}\"\n[[routes]]\nname = \"r\"\n{body}\n"
+            )
+        };
+        let cases = [
+            (
+                route("functions = [\"RunStatusChanged\", \"DatasetDriftDetected\"]\nmatch = { drift_at_least = 0.3 }\nnotify = [\"team\"]"),
+                6,
+                "routes[0].match.drift_at_least",
+                "cannot be used with RunStatusChanged",
+            ),
+            (
+                route("functions = [\"RunStatusChanged\"]\nsmoke_test = { uri = \"https://x.example.com/score\" }"),
+                6,
+                "routes[0].smoke_test",
+                "none of this route's functions (RunStatusChanged) can smoke_test",
+            ),
+            (
+                route("functions = [\"ModelRegistered\"]\nmatch = { experiment = \"prod-*\" }\nnotify = [\"team\"]"),
+                6,
+                "routes[0].match.experiment",
+                "could never match; experiment is carried by RunStatusChanged, RunCompleted",
+            ),
+            (
+                route("functions = [\"ModelRegistered\"]\nenrich = true\nnotify = [\"team\"]"),
+                6,
+                "routes[0].enrich",
+                "can enrich",
+            ),
+            (
+                route("functions = [\"ModelDeployed\"]\nsmoke_test = { uri = \"https://x.example.com/score?code=${SCORING_KEY}\" }"),
+                6,
+                "routes[0].smoke_test.uri",
+                "stands for a whole value only",
+            ),
+            (
+                route("functions = [\"DatasetDriftDetected\"]\nretrain = { job_file = \"../job.json\" }"),
+                6,
+                "routes[0].retrain.job_file",
+                "inside the routes file's folder",
+            ),
+            (
+                route("functions = [\"RunCompleted\"]\nmatch = { experiment = \"${EXPERIMENT}\" }\nnotify = [\"team\"]"),
+                6,
+                "routes[0].match.experiment",
+                "stands for a whole value only",
+            ),
+            (
+                format!(
+                    "{}[[routes]]\nname = \"Churn drift\"\nfunctions = [\"DatasetDriftDetected\"]\nretrain = {{ job_file = \"job.json\" }}\n",
+                    route("functions = [\"DatasetDriftDetected\"]\nretrain = { job_file = \"job.json\" }")
+                        .replace("name = \"r\"", "name = \"churn-drift\"")
+                ),
+                8,
+                "routes[1].name",
+                "would be named like those of \"churn-drift\" (line 3)",
+            ),
+        ];
+        for (text, line, key, problem) in cases {
+            let err = error(&text);
+            assert_eq!((err.line, err.key.as_str()), (line, key), "{err}\n{text}");
+            assert!(err.problem.contains(problem), "{err}");
+        }
+        let target = "[targets.team]\nurl = \"https://hooks.slack.com/services/${TOKEN}\"\n[[routes]]\nname = \"r\"\nnotify = [\"team\"]\n";
+        let err = error(target);
+        assert_eq!((err.line, err.key.as_str()), (2, "targets.team.url"), "{err}");
+        assert!(err.problem.contains("whole value only"), "{err}");
+    }
+
+    #[test]
+    fn the_job_file_rule_is_one_for_start_up_check_and_package() {
+        let folder = Path::new("routes");
+        assert_eq!(
+            job_file_path(folder, "./jobs/retrain.json").unwrap(),
+            folder.join("./jobs/retrain.json")
+        );
+        for bad in ["../x.json", "/etc/job.json", "jobs/../../x.json", "", "${JOB}"] {
+            assert!(job_file_path(folder, bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -10,8 +10,6 @@ use std::{borrow::Cow, fmt};
 
 use aml_events::{AmlEvent, Event, Function, events::RawObject};
 
-use crate::functions::workspace_of;
-
 /// The string fields a route can match on; the names are the file's keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -202,7 +200,7 @@ impl<'a> EventView<'a> {
         };
         let borrowed = |text: &'a Option<String>| text.as_deref().map(Cow::Borrowed);
         if asks.field(Field::Workspace)
-            && let Some(workspace) = workspace_of(event)
+            && let Some(workspace) = event.workspace()
         {
             push(Field::Workspace, Some(workspace.resource_id().into()));
             push(Field::Workspace, Some(workspace.workspace.into()));

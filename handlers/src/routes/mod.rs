@@ -1,44 +1,74 @@
-//! Routes (SPEC §11): who hears about what, and what runs, per experiment, model and monitor.
-//! `AML_ROUTES_FILE` names a TOML file of named notification targets and routes; each route
-//! names its functions, its conditions and its actions. Every route whose conditions hold
-//! acts; a target or job asked for by several routes runs once per event.
+//! Routes: who hears about what, and what runs, per experiment, model and monitor. Every
+//! event's actions come from routes: those of the file `AML_ROUTES_FILE` names (TOML: named
+//! notification targets and routes, each with its functions, conditions and actions), or,
+//! without a file, the implicit routes the `AML_*` action settings make at start-up (one per
+//! function, named `settings: <Function>`). Every route whose conditions hold acts; an effect
+//! several routes ask for (the same target, job or scoring URI) runs once per event.
 //!
 //! # Layout
 //! - [`file`]: the TOML file read with spans, checked, and turned into [`Routes`]; every
 //!   problem names the file, line and key.
+//! - [`implicit`]: the `AML_*` settings as routes.
 //! - [`matcher`]: [`matcher::EventView`], the flat view of one event, and
 //!   [`matcher::Matcher`], one condition, evaluated against it by the functions and by
 //!   `explain` alike.
+//! - [`scope`]: what each function's events carry and what it can do, the table routes are
+//!   checked against.
+//! - [`job`]: retraining job templates and job names.
 //!
-//! Without a file nothing here runs: the `AML_*` action settings act as one implicit route per
-//! function (see `functions::actions`). What the actions do is decided in `functions`, not
-//! here; this module says which routes apply and with what.
+//! Routes are data the functions read: this module says which routes apply and with what,
+//! and imports nothing of the functions; what the actions do is decided in `functions`.
 
 pub mod file;
+pub mod implicit;
+pub mod job;
 pub mod matcher;
+pub mod scope;
 
-use std::{fmt, path::PathBuf};
+use std::{borrow::Cow, fmt, path::PathBuf};
 
-use aml_events::{AmlEvent, Event, Function, Secret, notify::Target};
+use aml_events::{
+    AmlEvent, Event, Function, Secret,
+    notify::Target,
+    redact::{self, Show},
+};
 use url::Url;
 
-use crate::config::JobTemplate;
+use job::JobTemplate;
 use matcher::{Asks, EventView, Matcher};
 
 pub use file::RoutesError;
 
-/// A validated routes file.
+/// The routes every event is checked against: a file's, or the settings' implicit ones.
 #[derive(Debug, Clone)]
 pub struct Routes {
-    /// The file, as named.
-    pub file: PathBuf,
-    /// Its targets, in the file's order (by name).
+    /// Where they come from.
+    pub origin: Origin,
+    /// The notification targets, by name.
     pub targets: Vec<NamedTarget>,
-    /// Its routes, in the file's order.
+    /// The routes, in order.
     pub routes: Vec<Route>,
     /// Per function (by position in [`Function::ALL`]): what an event of it is checked
     /// against, worked out once at start-up.
     by_function: [Candidates; Function::ALL.len()],
+}
+
+/// Where a set of routes comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A routes file, as named.
+    File(PathBuf),
+    /// The `AML_*` action settings (no routes file).
+    Settings,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(path) => write!(f, "{}", path.display()),
+            Origin::Settings => f.write_str("the AML_* settings"),
+        }
+    }
 }
 
 // `by_function` is built from `Function::ALL` and read by `function as usize`: the two agree
@@ -59,25 +89,40 @@ struct Candidates {
     routes: Vec<usize>,
     /// What their conditions read.
     asks: Asks,
-    /// `no route of FILE matches this FUNCTION event; ...`.
+    /// Why an event of the function none of them matches is acknowledged.
     no_match: String,
 }
 
-/// A notification target of the file, with its name.
+/// A notification target with its name.
 #[derive(Debug, Clone)]
 pub struct NamedTarget {
-    /// `[targets.<name>]`.
+    /// `[targets.<name>]`, or, for `AML_NOTIFY_URL`'s targets, the kind (`slack`, then
+    /// `slack-2`, ...).
     pub name: String,
     /// Kind, URL and routing key, the `${NAME}`s resolved (secrets).
     pub target: Target,
+    /// What makes posting to it a distinct effect ([`Target::ledger_id`]): two names for the
+    /// very same target share it.
+    pub identity: String,
 }
 
-/// One `[[routes]]` entry.
+impl NamedTarget {
+    /// `target` under `name`.
+    pub fn new(name: String, target: Target) -> NamedTarget {
+        NamedTarget {
+            name,
+            identity: target.ledger_id(),
+            target,
+        }
+    }
+}
+
+/// One route: a `[[routes]]` entry of the file, or an implicit route of the settings.
 #[derive(Debug, Clone)]
 pub struct Route {
-    /// `name`.
+    /// `name` (`settings: RunStatusChanged` for the implicit ones).
     pub name: String,
-    /// The line of its `[[routes]]` header.
+    /// The line of its `[[routes]]` header (0 for the implicit routes).
     pub line: usize,
     /// `functions`.
     pub functions: Vec<Function>,
@@ -91,6 +136,35 @@ pub struct Route {
     pub smoke_test: Option<SmokeTest>,
     /// `enrich`: `None` is the default (run events that notify are enriched).
     pub enrich: Option<bool>,
+    /// The route's part of its jobs' names (see [`job::job_name`]); `None` for the implicit
+    /// routes, whose jobs are named after the event alone.
+    pub job_part: Option<String>,
+    /// Why an action the route does not take is not taken, as outcomes say it.
+    pub why_not: WhyNot,
+}
+
+/// Why a route does not take an action: a routes file's generic words, or the setting that
+/// would turn it on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhyNot {
+    /// No notification.
+    pub notify: Cow<'static, str>,
+    /// No retrain.
+    pub retrain: Cow<'static, str>,
+    /// No smoke test.
+    pub smoke_test: Cow<'static, str>,
+    /// No enrichment.
+    pub enrich: Cow<'static, str>,
+}
+
+impl WhyNot {
+    /// The words for a routes file's routes.
+    pub const FILE: WhyNot = WhyNot {
+        notify: Cow::Borrowed("no matching route notifies"),
+        retrain: Cow::Borrowed("no matching route retrains"),
+        smoke_test: Cow::Borrowed("no matching route smoke-tests"),
+        enrich: Cow::Borrowed("no matching route enriches run events"),
+    };
 }
 
 /// A route's `retrain` action.
@@ -113,6 +187,13 @@ pub struct SmokeTest {
     pub payload: serde_json::Value,
 }
 
+impl SmokeTest {
+    /// What makes scoring it a distinct effect: its URI, fingerprinted (it may hold a key).
+    pub fn identity(&self) -> String {
+        redact::fingerprint(self.uri.as_str())
+    }
+}
+
 impl Routes {
     /// Reads and checks the file at `path`; `${NAME}`s are looked up through `get` (app
     /// settings, environment).
@@ -123,8 +204,14 @@ impl Routes {
         file::load(path, get)
     }
 
-    /// The routes of a checked file, with what each function's events are checked against.
-    fn new(file: PathBuf, targets: Vec<NamedTarget>, routes: Vec<Route>) -> Routes {
+    /// Routes from their parts, with what each function's events are checked against and the
+    /// note of an event none matches (`no_match(function)`).
+    fn new(
+        origin: Origin,
+        targets: Vec<NamedTarget>,
+        routes: Vec<Route>,
+        no_match: impl Fn(Function) -> String,
+    ) -> Routes {
         let by_function = Function::ALL.map(|function| {
             let of_function: Vec<usize> = (0..routes.len())
                 .filter(|index| routes[*index].functions.contains(&function))
@@ -136,14 +223,11 @@ impl Routes {
             Candidates {
                 routes: of_function,
                 asks,
-                no_match: format!(
-                    "no route of {} matches this {function} event; acknowledged, nothing done",
-                    file.display()
-                ),
+                no_match: no_match(function),
             }
         });
         Routes {
-            file,
+            origin,
             targets,
             routes,
             by_function,
@@ -156,7 +240,8 @@ impl Routes {
 
     /// The routes that act on an event of `function`, with its envelope and data: those of
     /// its function whose conditions all hold. Reads of the event only what those routes
-    /// ask about; an event of a function no route names costs no read at all.
+    /// ask about; an event of a function no route names costs no read at all. None: the note
+    /// that acknowledges it.
     pub fn matching<T>(
         &self,
         function: Function,
@@ -181,7 +266,7 @@ impl Routes {
         Ok(matched)
     }
 
-    /// A target's name and kind, as reports show it: `oncall (pagerduty)`.
+    /// A target by its index in a route's `notify`.
     pub fn target(&self, index: usize) -> &NamedTarget {
         &self.targets[index]
     }
@@ -205,7 +290,7 @@ impl Route {
     }
 }
 
-/// The route as `routes check` prints it: name, functions, conditions, actions.
+/// The route as `routes check` and `explain` print it: name, functions, conditions, actions.
 pub struct Described<'a> {
     routes: &'a Routes,
     route: &'a Route,
@@ -224,7 +309,10 @@ impl Routes {
 impl fmt::Display for Described<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let route = self.route;
-        writeln!(f, "route {:?} (line {})", route.name, route.line)?;
+        match route.line {
+            0 => writeln!(f, "route {:?}", route.name)?,
+            line => writeln!(f, "route {:?} (line {line})", route.name)?,
+        }
         let functions: Vec<&str> = route.functions.iter().map(|f| f.name()).collect();
         writeln!(f, "  functions: {}", functions.join(", "))?;
         if route.matchers.is_empty() {
@@ -244,7 +332,9 @@ impl Routes {
     /// One line per action of `route`: `notify: oncall (pagerduty), ml-team (slack)`.
     pub fn actions(&self, route: &Route) -> Vec<String> {
         let mut lines = Vec::new();
-        if !route.notify.is_empty() {
+        if route.notify.is_empty() {
+            lines.push(format!("notify: none ({})", route.why_not.notify));
+        } else {
             let targets: Vec<String> = route
                 .notify
                 .iter()
@@ -267,7 +357,7 @@ impl Routes {
         if let Some(smoke) = &route.smoke_test {
             lines.push(format!(
                 "smoke_test: POST {}",
-                crate::functions::actions::redacted(smoke.uri.as_str())
+                redact::url(&smoke.uri, Show::Origin)
             ));
         }
         let runs = [Function::RunStatusChanged, Function::RunCompleted];
@@ -290,7 +380,7 @@ mod tests {
     /// a view that left out what a route asks about would fail that route.
     fn every_condition() -> Routes {
         let mut text = String::from("[targets.team]\nurl = \"${TEAM_WEBHOOK}\"\n");
-        let functions = r#"["ModelRegistered", "ModelDeployed", "RunCompleted", "DatasetDriftDetected", "RunStatusChanged"]"#;
+        let all = r#"["ModelRegistered", "ModelDeployed", "RunCompleted", "DatasetDriftDetected", "RunStatusChanged"]"#;
         let conditions = Field::ALL
             .iter()
             .map(|field| format!("{} = \"*\"", field.key()))
@@ -301,6 +391,12 @@ mod tests {
                 "drift_at_least = 0".to_owned(),
             ]);
         for (index, condition) in conditions.enumerate() {
+            // A breach has no drift coefficient: drift_at_least is refused with RunStatusChanged.
+            let functions = if condition.starts_with("drift_at_least") {
+                r#"["DatasetDriftDetected", "ModelRegistered"]"#
+            } else {
+                all
+            };
             text.push_str(&format!(
                 "[[routes]]\nname = \"{index}: {}\"\nfunctions = {functions}\nmatch = {{ {condition} }}\nnotify = [\"team\"]\n",
                 condition.replace('"', "'")
@@ -337,9 +433,10 @@ mod tests {
                 // Each route alone, so that what the view reads is what that route asks.
                 for route in &routes.routes {
                     let alone = Routes::new(
-                        routes.file.clone(),
+                        routes.origin.clone(),
                         routes.targets.clone(),
                         vec![route.clone()],
+                        |_| String::from("no match"),
                     );
                     let decided = alone.matching(function, &event, &data).is_ok();
                     assert_eq!(
@@ -372,12 +469,11 @@ mod tests {
 
     #[test]
     fn an_event_no_route_matches_gets_the_files_note() {
-        let routes = every_condition();
-        let only_tags = Routes::new(
-            routes.file.clone(),
-            routes.targets.clone(),
-            routes.routes[Field::ALL.len()..=Field::ALL.len()].to_vec(),
-        );
+        let text = "[targets.team]\nurl = \"${TEAM_WEBHOOK}\"\n[[routes]]\nname = \"owners\"\nfunctions = [\"RunCompleted\"]\nmatch = { tags = { owner = \"*\" } }\nnotify = [\"team\"]\n";
+        let only_tags = file::parse(std::path::Path::new("routes.toml"), text, &|name| {
+            (name == "TEAM_WEBHOOK").then(|| "https://hooks.slack.com/services/T0/B0/x".into())
+        })
+        .expect("a good file");
         let body = include_str!("../../../tests/fixtures/event_grid/run_completed.json");
         let mut events: Vec<Event<Decoded>> = envelope::parse_decoded_text(None, body).unwrap();
         let data = events[0].data.take().unwrap().unwrap();
