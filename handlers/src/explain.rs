@@ -1,7 +1,9 @@
 //! `aml-handlers explain EVENT_FILE [--routes FILE]`: for each event of a delivery body, the
 //! routes that match it (each condition, held or not, with what the event has) and what each
-//! action would do. The functions run for real on a dry-run context (no Azure client, no
-//! notifier), so the decisions printed are the ones `serve` takes; nothing is sent.
+//! action would do. Without a routes file the routes are the implicit ones of the `AML_*`
+//! settings, shown by name (`settings: RunStatusChanged`). The functions run for real on a
+//! dry-run context (no Azure client, no notifier), so the decisions printed are the ones
+//! `serve` takes; nothing is sent.
 
 use std::fmt::Write as _;
 
@@ -16,7 +18,7 @@ use crate::{
 /// The explanation of `events` under `ctx` (which must be a dry run), as text.
 pub async fn explain(events: Vec<Event<Decoded>>, ctx: &AppContext) -> String {
     let mut out = String::new();
-    let deadline = std::time::Instant::now() + ctx.config.host.deadline;
+    let deadline = tokio::time::Instant::now() + ctx.config.host.deadline;
     let delivery = Delivery::new(ctx, deadline);
     for event in events {
         let _ = writeln!(
@@ -34,22 +36,19 @@ pub async fn explain(events: Vec<Event<Decoded>>, ctx: &AppContext) -> String {
             }
         };
         if let Prepared::Act(typed) = &prepared {
-            match (&ctx.config.routes, typed.data.function()) {
-                (Some(routes), Some(function)) => {
+            let routes = &ctx.config.routes;
+            match typed.data.function() {
+                Some(function) => {
                     let view = EventView::new(function, &typed.event, &typed.data);
-                    let _ = writeln!(
-                        out,
-                        "  function {function}; routes of {}:",
-                        routes.file.display()
-                    );
+                    let _ = writeln!(out, "  function {function}; routes of {}:", routes.origin);
                     for route in &routes.routes {
                         let applies = route.applies(&view);
                         let verdict = if applies { "matches" } else { "does not match" };
-                        let _ = writeln!(
-                            out,
-                            "  route {:?} (line {}): {verdict}",
-                            route.name, route.line
-                        );
+                        match route.line {
+                            0 => writeln!(out, "  route {:?}: {verdict}", route.name),
+                            line => writeln!(out, "  route {:?} (line {line}): {verdict}", route.name),
+                        }
+                        .unwrap_or_default();
                         if !route.functions.contains(&function) {
                             let names: Vec<&str> =
                                 route.functions.iter().map(|f| f.name()).collect();
@@ -75,13 +74,7 @@ pub async fn explain(events: Vec<Event<Decoded>>, ctx: &AppContext) -> String {
                         }
                     }
                 }
-                (None, Some(function)) => {
-                    let _ = writeln!(
-                        out,
-                        "  function {function}; no routes file: the AML_* settings act (one implicit route per function)"
-                    );
-                }
-                _ => {}
+                None => {}
             }
         }
         match functions::run(prepared, &delivery, ctx).await {
@@ -99,8 +92,14 @@ pub async fn explain(events: Vec<Event<Decoded>>, ctx: &AppContext) -> String {
                         action.action.as_str(),
                         action.status.as_str()
                     );
-                    if let Some(target) = &action.target {
-                        let _ = write!(out, " to {target}");
+                    match (&action.target, action.kind) {
+                        (Some(target), Some(kind)) => {
+                            let _ = write!(out, " to {target} ({kind})");
+                        }
+                        (Some(target), None) => {
+                            let _ = write!(out, " to {target}");
+                        }
+                        _ => {}
                     }
                     if let Some(route) = &action.route {
                         let _ = write!(out, " (route {route:?})");

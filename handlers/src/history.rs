@@ -41,7 +41,7 @@ pub fn parse_since(text: &str) -> Result<SystemTime, String> {
         })
 }
 
-/// `2026-12-02T05:00:00Z  done     notify slack-1a2b... for event E  notify done: ...`
+/// `2026-12-02T05:00:00Z  done     notify slack-1a2b... for event E  done: 200 took it: ...`
 pub fn text_line(entry: &Entry) -> String {
     let state = match entry.state {
         EntryState::Claimed => "claimed",
@@ -49,8 +49,7 @@ pub fn text_line(entry: &Entry) -> String {
     };
     let mut line = format!("{}  {state:<7}  {}", rfc3339(entry.claimed_at), entry.key);
     if let Some(outcome) = &entry.outcome {
-        line.push_str("  ");
-        line.push_str(outcome);
+        line.push_str(&format!("  {}: {}", outcome.status, outcome.detail));
     }
     line
 }

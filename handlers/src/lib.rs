@@ -2,7 +2,7 @@
 //! that run them.
 //!
 //! # Layout
-//! - [`config`]: every setting, read and checked once at start-up.
+//! - [`config`]: every setting, read and checked once at start-up; [`settings`]: their names.
 //! - [`functions`]: the five functions, a typed event in and an [`outcome::Outcome`] out.
 //! - [`hosting`]: the transports (Functions custom handler; the actix-web server).
 //! - [`routes`]: the routes file (`AML_ROUTES_FILE`): who hears about what, and what runs.
@@ -27,7 +27,7 @@ use aml_events::{
         ManagedIdentityCredential, TokenSource,
     },
     ledger::{
-        Ledger, LedgerError,
+        Ledger, LedgerError, MemoryLedger,
         table::{TableLedger, TableLedgerOptions},
     },
     notify::{Notifier, NotifierOptions},
@@ -46,6 +46,7 @@ pub mod package;
 pub mod recent;
 pub mod routes;
 pub mod send;
+pub mod settings;
 pub mod telemetry;
 
 /// What every function invocation shares, built once per process.
@@ -60,9 +61,12 @@ pub struct AppContext {
     pub notifier: Option<Notifier>,
     /// Events handled recently.
     pub recent: recent::RecentEvents,
-    /// The action ledger (SPEC §12), when one is configured: each effect claimed before it
-    /// runs and marked done after, across instances and restarts.
-    pub ledger: Option<Arc<dyn Ledger>>,
+    /// The action ledger: each effect claimed before it runs and marked done after. Shared
+    /// storage when one is configured (across instances and restarts), else this process's
+    /// memory (across this instance's deliveries, in flight ones included).
+    pub ledger: Arc<dyn Ledger>,
+    /// Whether the ledger is shared storage (else this process's memory).
+    pub ledger_shared: bool,
 }
 
 /// Why the process cannot start with these settings.
@@ -85,17 +89,14 @@ impl AppContext {
             (Some(credential), false) => Some(client(&config, Arc::clone(credential))?),
             _ => None,
         };
-        let ledger = match &config.ledger {
-            Some(settings) => Some(ledger(&config, settings, credential)?),
-            None => None,
+        let (ledger, ledger_shared) = match &config.ledger {
+            Some(settings) => (ledger(&config, settings, credential)?, true),
+            None => (Arc::new(MemoryLedger::new()) as Arc<dyn Ledger>, false),
         };
         let notifier = if config.actions.hold_notifications || !needs_notifier(&config) {
             None
         } else {
-            Some(Notifier::new(NotifierOptions {
-                deadline: config.host.deadline,
-                ..NotifierOptions::default()
-            })?)
+            Some(Notifier::new(notifier_options(config.host.deadline))?)
         };
         Ok(AppContext {
             config,
@@ -103,21 +104,62 @@ impl AppContext {
             notifier,
             recent: recent::RecentEvents::default(),
             ledger,
+            ledger_shared,
         })
     }
 
+    /// A context from parts built elsewhere (tests put in-process stand-ins here): the
+    /// settings, the Azure client (`None`: a dry run), the notifier (`None`: notifications
+    /// held back) and the ledger.
+    pub fn from_parts(
+        config: config::Config,
+        client: Option<AmlClient>,
+        notifier: Option<Notifier>,
+        ledger: Arc<dyn Ledger>,
+        ledger_shared: bool,
+    ) -> Self {
+        AppContext {
+            config,
+            client,
+            notifier,
+            recent: recent::RecentEvents::default(),
+            ledger,
+            ledger_shared,
+        }
+    }
+
     /// How long a claim in the ledger holds before another instance may take it over: twice
-    /// the deadline (SPEC §12).
+    /// the deadline, longer than any effect can take (its attempts end by the deadline plus
+    /// one request's timeout).
     pub fn lease(&self) -> std::time::Duration {
         self.config.host.deadline * 2
     }
 
+    /// How long before a delivery's answer its effects stop, to leave time to record them.
+    pub fn reserve(&self) -> std::time::Duration {
+        functions::actions::reserve(self.config.host.deadline)
+    }
+
     /// Where the ledger is, for the ready line.
     pub fn ledger_description(&self) -> String {
-        match &self.ledger {
-            Some(ledger) => ledger.describe(),
-            None => "in memory (recent event ids, this instance only)".to_owned(),
+        if self.ledger_shared {
+            self.ledger.describe()
+        } else {
+            "in memory (this instance only)".to_owned()
         }
+    }
+}
+
+/// How the notifier sends within a delivery of `deadline`: each attempt at most 10 s, or less
+/// than half of what is left once the reserve for recording is set aside, so that a retry can
+/// start and finish in time; no retry starts without that time.
+pub fn notifier_options(deadline: std::time::Duration) -> NotifierOptions {
+    let reserve = functions::actions::reserve(deadline);
+    NotifierOptions {
+        deadline,
+        request_timeout: ((deadline - reserve) / 2).min(std::time::Duration::from_secs(10)),
+        reserve,
+        ..NotifierOptions::default()
     }
 }
 
@@ -144,12 +186,9 @@ fn ledger(
     Ok(Arc::new(TableLedger::new(connection, tokens, options)?))
 }
 
-/// Whether any notification can be sent: a target in `AML_NOTIFY_URL`, or in the routes file.
+/// Whether any notification can be sent: the routes (a file's, or the settings') name a target.
 fn needs_notifier(config: &config::Config) -> bool {
-    match &config.routes {
-        Some(routes) => !routes.targets.is_empty(),
-        None => !config.actions.notify_targets.is_empty(),
-    }
+    !config.routes.targets.is_empty()
 }
 
 /// The app's identity, when it has one (SPEC §8.2's order).
@@ -186,6 +225,7 @@ fn client(
     let options = AmlClientOptions {
         arm_endpoint: config.azure.arm_endpoint.clone(),
         deadline: config.host.deadline,
+        reserve: functions::actions::reserve(config.host.deadline),
         ..AmlClientOptions::default()
     };
     AmlClient::new(credential, options)

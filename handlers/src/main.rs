@@ -110,10 +110,11 @@ enum Command {
     Notify(NotifyArgs),
     /// Show what was done for recent events, from the action ledger (AML_LEDGER, else
     /// AzureWebJobsStorage): one line per effect (notification per target, retrain, smoke
-    /// test), oldest first, with its state and outcome.
+    /// test), newest first, with its state and outcome.
     ///
     /// --since takes a duration back from now (30m, 1h, 2d) or an RFC 3339 time; --event one
-    /// event id; --json prints one JSON object per line.
+    /// event id (any length); --limit the most lines (default 100); --json prints one JSON
+    /// object per line.
     ///
     /// Examples:
     ///   aml-handlers history --since 1h
@@ -219,6 +220,9 @@ struct HistoryArgs {
     /// One JSON object per line.
     #[arg(long)]
     json: bool,
+    /// The most entries to show, newest first.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    limit: usize,
 }
 
 #[derive(Debug, Args)]
@@ -328,8 +332,8 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     let ledger = ctx.ledger_description();
     let result = actix_web::rt::System::new().block_on(async move {
-        if let Some(ledger) = ctx.ledger.clone() {
-            actix_web::rt::spawn(clean_ledger(ledger));
+        if ctx.ledger_shared {
+            actix_web::rt::spawn(clean_ledger(ctx.ledger.clone()));
         }
         let server = hosting::server::serve(listener, ctx)?;
         let functions = Function::list();
@@ -425,14 +429,16 @@ fn history(args: HistoryArgs) -> ExitCode {
         Ok(ctx) => ctx,
         Err(err) => return fail(&err.to_string()),
     };
-    let Some(ledger) = ctx.ledger.clone() else {
-        return fail("no ledger is configured");
-    };
     let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
     };
-    match runtime.block_on(ledger.history(since, args.event.as_deref())) {
+    let query = aml_events::ledger::HistoryQuery {
+        since,
+        event_id: args.event.as_deref(),
+        limit: args.limit,
+    };
+    match runtime.block_on(ctx.ledger.history(&query)) {
         Ok(entries) => {
             let mut out = io::stdout().lock();
             for entry in &entries {
@@ -574,17 +580,31 @@ fn explain(event_file: PathBuf, routes: Option<PathBuf>) -> ExitCode {
 }
 
 /// How often the ledger's old entries are removed, and how many at most each time: bounded
-/// background work, so that cleaning never competes with deliveries (SPEC §12).
+/// background work, so that cleaning never competes with deliveries.
 const CLEAN_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 const CLEAN_AT_MOST: usize = 500;
 
 /// Removes ledger entries older than their 48 h, a bounded batch at a time, until the server
-/// stops. Every instance cleans; the removals are conditional, so they never clash.
+/// stops: one instance at a time, whichever takes the turn (a claim in the ledger itself,
+/// held for [`CLEAN_EVERY`] and never completed), starting after a random delay so that
+/// instances started together (a scale-out) do not all ask at once.
 async fn clean_ledger(ledger: Arc<dyn aml_events::ledger::Ledger>) {
-    let mut every = tokio::time::interval(CLEAN_EVERY);
+    use aml_events::ledger::{Claim, EffectKey, RETENTION};
+    let turn = EffectKey::new("", "~clean-turn", "clean", "");
+    let first = std::time::Duration::from_secs(fastrand::u64(60..=CLEAN_EVERY.as_secs()));
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + first, CLEAN_EVERY);
     loop {
         every.tick().await;
-        let before = std::time::SystemTime::now() - aml_events::ledger::RETENTION;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        match ledger.claim(&turn, CLEAN_EVERY, deadline).await {
+            Ok(Claim::Acquired(_)) => {}
+            Ok(_) => continue,
+            Err(err) => {
+                tracing::warn!(error = %aml_events::chain(&err), "could not take the ledger's cleaning turn");
+                continue;
+            }
+        }
+        let before = std::time::SystemTime::now() - RETENTION;
         match ledger.clean(before, CLEAN_AT_MOST).await {
             Ok(0) => {}
             Ok(removed) => info!(removed, "old ledger entries removed"),

@@ -1,9 +1,12 @@
-//! What a function did with one event (SPEC §8.4): the `ReturnValue` of a host invocation and
-//! one entry of a webhook answer's `results`.
+//! What a function did with one event: the `ReturnValue` of a host invocation and one entry of
+//! a webhook answer's `results`. Its fields are for programs: names and statuses, never
+//! display text inside a name.
 
 use aml_events::{
     Event, Function,
     events::{MonitorBreach, Violation},
+    ledger::Recorded,
+    notify::Kind,
 };
 use serde::Serialize;
 
@@ -155,13 +158,28 @@ pub struct ActionReport {
     /// `METHOD url` of the request, secrets removed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<String>,
-    /// For a notification: the target, as kind and origin (`slack https://hooks.slack.com/…`),
-    /// or with a routes file as its name and kind (`oncall (pagerduty)`).
+    /// For a notification: the target's name as configured (`oncall`; `AML_NOTIFY_URL`'s
+    /// targets by their kind, `slack`, `slack-2`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    /// With a routes file (SPEC §11): the route that asked for the action.
+    /// For a notification: the target's kind (`pagerduty`).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "kind_name")]
+    pub kind: Option<Kind>,
+    /// The route that asked for the action (`settings: RunStatusChanged` for the implicit
+    /// routes of the `AML_*` settings).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,
+    /// What the effect came to when it was carried out, now or (for a duplicate) before, as
+    /// the ledger keeps it: what a redelivery's notice is built from.
+    #[serde(skip)]
+    pub recorded: Option<Recorded>,
+}
+
+fn kind_name<S: serde::Serializer>(kind: &Option<Kind>, serializer: S) -> Result<S::Ok, S::Error> {
+    match kind {
+        Some(kind) => serializer.serialize_str(kind.as_str()),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// The actions of SPEC §8.1.
@@ -192,6 +210,9 @@ pub enum ActionStatus {
     Duplicate,
     /// It failed permanently.
     Failed,
+    /// Not carried out now (another instance holds it, or the ledger could not be asked): the
+    /// event is redelivered.
+    Deferred,
 }
 
 impl ActionReport {
@@ -203,7 +224,9 @@ impl ActionReport {
             detail: detail.into(),
             request: None,
             target: None,
+            kind: None,
             route: None,
+            recorded: None,
         }
     }
 
@@ -215,7 +238,9 @@ impl ActionReport {
             detail: detail.into(),
             request: Some(request),
             target: None,
+            kind: None,
             route: None,
+            recorded: None,
         }
     }
 
@@ -227,8 +252,77 @@ impl ActionReport {
             detail: detail.into(),
             request: Some(request),
             target: None,
+            kind: None,
             route: None,
+            recorded: None,
         }
+    }
+
+    /// An effect carried out now, reported as it came to.
+    pub fn recorded(action: Action, request: Option<String>, recorded: Recorded) -> Self {
+        let status = match recorded.status.as_str() {
+            "failed" => ActionStatus::Failed,
+            _ => ActionStatus::Done,
+        };
+        ActionReport {
+            status,
+            detail: recorded.detail.clone(),
+            request,
+            recorded: Some(recorded),
+            ..ActionReport::skipped(action, "")
+        }
+    }
+
+    /// An effect carried out before, by this or another instance, as the ledger recorded it.
+    pub fn duplicate_of(action: Action, recorded: Recorded) -> Self {
+        ActionReport {
+            status: ActionStatus::Duplicate,
+            detail: format!(
+                "already done for this event (the ledger says: {}: {}); not repeated",
+                recorded.status, recorded.detail
+            ),
+            recorded: Some(recorded),
+            ..ActionReport::skipped(action, "")
+        }
+    }
+
+    /// An effect not carried out now, and why; the event is redelivered.
+    pub fn deferred(action: Action, request: Option<String>, detail: String) -> Self {
+        ActionReport {
+            status: ActionStatus::Deferred,
+            detail,
+            request,
+            ..ActionReport::skipped(action, "")
+        }
+    }
+
+    /// An effect that failed for now; the event is redelivered and it is tried again.
+    pub fn failed_for_now(action: Action, request: Option<String>, why: String) -> Self {
+        ActionReport {
+            status: ActionStatus::Failed,
+            detail: format!("failed for now (the event will be redelivered): {why}"),
+            request,
+            ..ActionReport::skipped(action, "")
+        }
+    }
+
+    /// What the effect came to, for a notice: a duplicate's status and detail as first done,
+    /// else the report's own.
+    pub fn came_to(&self) -> (&str, &str) {
+        match (&self.recorded, self.status) {
+            (Some(recorded), ActionStatus::Duplicate) => (&recorded.status, &recorded.detail),
+            (_, status) => (status.as_str(), &self.detail),
+        }
+    }
+
+    /// Whether the effect failed, now or when it was first done.
+    pub fn came_to_failure(&self) -> bool {
+        self.came_to().0 == ActionStatus::Failed.as_str()
+    }
+
+    /// What the effect found (a smoke test's status and latency), now or when first done.
+    pub fn found(&self) -> Option<&serde_json::Value> {
+        self.recorded.as_ref()?.found.as_ref()
     }
 
     /// An action already carried out for this event id.
@@ -239,7 +333,9 @@ impl ActionReport {
             detail: "already done for this event id (a redelivery); not repeated".into(),
             request: None,
             target: None,
+            kind: None,
             route: None,
+            recorded: None,
         }
     }
 
@@ -251,15 +347,18 @@ impl ActionReport {
             detail: detail.into(),
             request: Some(request),
             target: None,
+            kind: None,
             route: None,
+            recorded: None,
         }
     }
 }
 
 impl ActionReport {
-    /// The same report, naming the notification target it is about.
-    pub fn to(mut self, target: String) -> Self {
-        self.target = Some(target);
+    /// The same report, naming the notification target it is about and its kind.
+    pub fn to(mut self, target: &str, kind: Kind) -> Self {
+        self.target = Some(target.to_owned());
+        self.kind = Some(kind);
         self
     }
 
@@ -297,6 +396,7 @@ impl ActionStatus {
             ActionStatus::Skipped => "skipped",
             ActionStatus::Duplicate => "duplicate",
             ActionStatus::Failed => "failed",
+            ActionStatus::Deferred => "deferred",
         }
     }
 }
@@ -304,8 +404,10 @@ impl ActionStatus {
 impl std::fmt::Display for ActionReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}", self.action.as_str(), self.status.as_str())?;
-        if let Some(target) = &self.target {
-            write!(f, " to {target}")?;
+        match (&self.target, self.kind) {
+            (Some(target), Some(kind)) => write!(f, " to {target} ({kind})")?,
+            (Some(target), None) => write!(f, " to {target}")?,
+            _ => {}
         }
         write!(f, ": {}", self.detail)
     }
@@ -331,6 +433,7 @@ mod tests {
             ActionStatus::Skipped,
             ActionStatus::Duplicate,
             ActionStatus::Failed,
+            ActionStatus::Deferred,
         ] {
             assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
         }

@@ -1,5 +1,7 @@
-//! `DatasetDriftDetected`: a v1 dataset monitor detected drift; retrain when it reaches
-//! `AML_RETRAIN_DRIFT_THRESHOLD`, and tell people. Azure ML retired v1 dataset monitors on
+//! `DatasetDriftDetected`: a v1 dataset monitor detected drift; retrain when it reaches the
+//! threshold (`AML_RETRAIN_DRIFT_THRESHOLD`, or a route's `drift_threshold`), and tell people,
+//! even when the retrain failed (saying so; the delivery then fails so the retrain is tried
+//! again). Azure ML retired v1 dataset monitors on
 //! 2025-09-01; today's model monitors report drift as a failed `RunStatusChanged` (see
 //! [`super::monitor_breach`]). This function stays for workspaces that still have v1 monitors.
 //! Function name, folder `function-definitions/DatasetDriftDetected/` and route
@@ -8,9 +10,8 @@
 use aml_events::{Event, Function, events::DatasetDriftDetected, notify::Severity};
 
 use super::{
-    HandlerError,
-    actions::{Actions, RetrainReason, summarize},
-    notice, workspace_of,
+    actions::{Actions, Handled, RetrainReason, summarize},
+    notice,
 };
 use crate::outcome::Outcome;
 
@@ -22,8 +23,8 @@ pub async fn handle(
     event: &Event<()>,
     drift: DatasetDriftDetected,
     actions: &Actions<'_>,
-) -> Result<Outcome, HandlerError> {
-    let workspace = workspace_of(event);
+) -> Handled {
+    let workspace = event.workspace();
     let placeholder = |name: &str| -> String {
         let text = |value: &Option<String>| value.clone().unwrap_or_default();
         match name {
@@ -43,11 +44,10 @@ pub async fn handle(
         .retrain(
             workspace.as_ref(),
             RetrainReason::Drift(drift.drift_coefficient),
-            &event.id,
             placeholder,
         )
-        .await?;
-    let (retrain_detail, retrain_json) = summarize(&retrain);
+        .await;
+    let (retrain_detail, retrain_json) = summarize(&retrain.reports);
     let monitor = drift.data_drift_name.as_deref().unwrap_or("(unnamed)");
     let coefficient = drift
         .drift_coefficient
@@ -73,10 +73,8 @@ pub async fn handle(
     );
     notice::link_run(&mut notice, workspace.as_ref(), drift.run_id.as_deref());
     notice::extra(&mut notice, "retrain", retrain_json);
-    let notify = actions
-        .notify(Function::DatasetDriftDetected, &notice)
-        .await?;
-    Ok(Outcome::new(Some(Function::DatasetDriftDetected), event)
-        .with_all(retrain)
-        .with_all(notify))
+    let notify = actions.notify(notice).await;
+    Handled::new(Outcome::new(Some(Function::DatasetDriftDetected), event))
+        .with(retrain)
+        .with(notify)
 }

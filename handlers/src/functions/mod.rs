@@ -3,10 +3,10 @@
 //!
 //! # Layout
 //! - [`prepare`]: checks an event's type against the function asked for and the workspace
-//!   allow-list, and reads its data; [`run`] hands the typed event to its function;
-//!   [`handle_all`] does both for a delivery, within the deadline.
-//! - [`actions`]: the actions the functions share (notify, enrich, retrain, smoke-test) and
-//!   how their failures are sorted.
+//!   allow-list, and reads its data; [`run`] finds the routes it matches and hands it to its
+//!   function; [`handle_all`] does both for a delivery, within the deadline.
+//! - [`actions`]: the actions the functions share (notify, enrich, retrain, smoke-test), each
+//!   effect once through the ledger, and how their failures are sorted.
 //! - one module per function, named after it; [`monitor_breach`], the drift a model monitor
 //!   reports through `RunStatusChanged`.
 //!
@@ -22,13 +22,14 @@ pub mod notice;
 pub mod run_completed;
 pub mod run_status_changed;
 
-use aml_events::{AmlEvent, Event, Function, ParseError, WorkspaceId, envelope::Decoded};
-use std::time::Instant;
+use std::cell::OnceCell;
 
+use aml_events::{AmlEvent, Event, Function, ParseError, envelope::Decoded};
 use futures_util::FutureExt;
-
-use actions::{Delivery, Plan};
+use tokio::time::Instant;
 use tracing::{info, warn};
+
+use actions::{Delivery, Handled};
 
 use crate::{
     AppContext,
@@ -46,27 +47,46 @@ pub enum HandlerError {
     BadEvent(#[from] ParseError),
     /// A call failed in a way that may pass (timeouts, 429, 5xx) and the deadline came first:
     /// the event must be redelivered.
-    #[error("{action} failed for now and should be retried")]
+    #[error("{action} for event {event_id} failed for now and should be retried")]
     Transient {
+        /// The event.
+        event_id: String,
         /// The action that failed.
         action: Action,
         /// Why: the call and its causes (no secrets).
         #[source]
         source: BoxError,
     },
+    /// An effect was not carried out now (another instance holds its claim, or the ledger
+    /// could not be asked): the event must be redelivered; by then it is done, or its claim
+    /// has gone stale.
+    #[error("{action} for event {event_id} is deferred and should be retried")]
+    Deferred {
+        /// The event.
+        event_id: String,
+        /// The action deferred.
+        action: Action,
+        /// Why.
+        #[source]
+        source: BoxError,
+    },
     /// The delivery's time budget (`AML_DEADLINE_SECONDS`) ran out: answer so that Event Grid
     /// redelivers, before its own 30 s timeout gives up on the attempt.
     #[error(
-        "the deadline of {seconds} s passed before every event was handled; it will be redelivered"
+        "the deadline of {seconds} s passed before event {} was handled; it will be redelivered", .unfinished.join(", ")
     )]
     DeadlineExceeded {
         /// `AML_DEADLINE_SECONDS`.
         seconds: u64,
+        /// The events of the delivery not handled by then.
+        unfinished: Vec<String>,
     },
     /// Azure refused the handlers' identity (401/403): a misconfiguration to fix, after which
     /// redelivered events succeed.
-    #[error("Azure refused the handlers' identity during {action}")]
+    #[error("Azure refused the handlers' identity during {action} for event {event_id}")]
     Unauthorized {
+        /// The event.
+        event_id: String,
         /// The action that was refused.
         action: Action,
         /// What Azure said (no secrets).
@@ -82,6 +102,16 @@ pub enum Prepared {
     Act(Box<Typed>),
     /// Acknowledged on purpose, nothing to do (another type, another workspace).
     Acknowledged(Outcome),
+}
+
+impl Prepared {
+    /// The event's id.
+    pub fn event_id(&self) -> &str {
+        match self {
+            Prepared::Act(typed) => &typed.event.id,
+            Prepared::Acknowledged(outcome) => &outcome.event_id,
+        }
+    }
 }
 
 /// An event for one of the five functions: its envelope, and its data read as that
@@ -130,7 +160,7 @@ pub fn prepare(
             )));
         }
     };
-    let workspace = workspace_of(&event);
+    let workspace = event.workspace();
     if !ctx.config.host.allows(workspace.as_ref()) {
         warn!(event_id = %event.id, source = event.source.as_deref(), "workspace is not in AML_WORKSPACES; acknowledged, nothing done");
         let note = format!(
@@ -170,23 +200,10 @@ pub fn prepare(
     })))
 }
 
-/// What the actions of a typed event follow: the `AML_*` settings without a routes file; with
-/// one, the routes that match it, or, when none does, the note that acknowledges it.
-pub fn plan<'a>(typed: &Typed, ctx: &'a AppContext) -> Result<Plan<'a>, String> {
-    let Some(routes) = ctx.config.routes.as_deref() else {
-        return Ok(Plan::Settings);
-    };
-    let Some(function) = typed.data.function() else {
-        return Err("no payload to act on".into());
-    };
-    let matched = routes
-        .matching(function, &typed.event, &typed.data)
-        .map_err(str::to_owned)?;
-    Ok(Plan::Routes { routes, matched })
-}
-
-/// Runs a prepared event's function under its plan, and remembers the event once its
-/// function completed.
+/// Runs a prepared event's function under the routes it matches (none: acknowledged with the
+/// note that says why), and remembers the event once its function completed. When an action
+/// must have the event redelivered, what was done is logged (the host drops a failed
+/// delivery's answer) and the delivery fails.
 pub async fn run(
     prepared: Prepared,
     delivery: &Delivery<'_>,
@@ -196,21 +213,29 @@ pub async fn run(
         Prepared::Acknowledged(outcome) => return Ok(outcome),
         Prepared::Act(typed) => *typed,
     };
-    let plan = match plan(&typed, ctx) {
-        Ok(plan) => plan,
+    let Typed { event, data } = typed;
+    let Some(function) = data.function() else {
+        let note = "no payload to act on".to_owned();
+        return Ok(Outcome::acknowledged(None, &event, note));
+    };
+    // A monitor run that carries the breach tag but did not fail is no news, whatever routes
+    // say (it recovered, or is still running).
+    if let AmlEvent::RunStatusChanged(run) = &data
+        && run.monitor_breach().is_none()
+        && run.monitor_breach_text().is_some()
+    {
+        return Ok(monitor_breach::not_a_breach(&event, run));
+    }
+    let matched = match ctx.config.routes.matching(function, &event, &data) {
+        Ok(matched) => matched,
         Err(note) => {
-            info!(event_id = %typed.event.id, "{note}");
-            return Ok(Outcome::acknowledged(
-                typed.data.function(),
-                &typed.event,
-                note,
-            ));
+            info!(event_id = %event.id, "{note}");
+            return Ok(Outcome::acknowledged(Some(function), &event, note.to_owned()));
         }
     };
-    let Typed { event, data } = typed;
-    let actions = delivery.actions(plan, &event);
+    let actions = delivery.actions(&event, matched);
     let actions = &actions;
-    let outcome = match data {
+    let handled: Handled = match data {
         AmlEvent::ModelRegistered(model) => model_registered::handle(&event, model, actions).await,
         AmlEvent::ModelDeployed(deployed) => {
             model_deployed::handle(&event, deployed, actions).await
@@ -220,24 +245,30 @@ pub async fn run(
             dataset_drift_detected::handle(&event, drift, actions).await
         }
         AmlEvent::RunStatusChanged(run) => run_status_changed::handle(&event, run, actions).await,
-        // `prepare` lets through only the five functions' payloads.
+        // `data.function()` named one of the five.
         AmlEvent::SubscriptionValidation(_)
         | AmlEvent::SubscriptionDeleted(_)
-        | AmlEvent::Unknown { .. } => Ok(Outcome::acknowledged(
-            event.function(),
-            &event,
-            "no payload to act on".into(),
-        )),
-    }?;
-    if let Some(function) = outcome.function {
-        let taken = outcome.actions.iter().map(|report| report.action);
-        ctx.recent.remember(function, &outcome.event_id, taken);
+        | AmlEvent::Unknown { .. } => {
+            Outcome::acknowledged(Some(function), &event, "no payload to act on".into()).into()
+        }
+    };
+    match handled.finish() {
+        Ok(outcome) => {
+            let taken = outcome.actions.iter().map(|report| report.action);
+            ctx.recent.remember(function, &outcome.event_id, taken);
+            Ok(outcome)
+        }
+        Err((outcome, failure)) => {
+            warn!(event_id = %outcome.event_id, function = function.name(), actions = %outcome.summary(), error = %aml_events::chain(&failure), "event not finished; it will be redelivered");
+            Err(failure)
+        }
     }
-    Ok(outcome)
 }
 
 /// Handles every event of a delivery: all are checked first (a malformed one fails the
 /// delivery before anything is done), then run concurrently, within `AML_DEADLINE_SECONDS`.
+/// When the deadline comes first, the delivery fails naming the events not handled; their
+/// effects in flight go on and are recorded (see [`actions::once`]).
 pub async fn handle_all(
     events: Vec<Event<Decoded>>,
     function: Option<Function>,
@@ -248,29 +279,39 @@ pub async fn handle_all(
         .map(|event| prepare(event, function, ctx))
         .collect::<Result<Vec<_>, _>>()?;
     let budget = ctx.config.host.deadline;
-    let started = Instant::now();
-    // The client stops retrying a little before the delivery's deadline, so that its own
-    // error (naming the call) is what gets reported, in time to answer.
-    let delivery = Delivery::new(ctx, started + budget.saturating_sub(budget / 10));
+    let answer_by = Instant::now() + budget;
+    let delivery = Delivery::new(ctx, answer_by);
+    let ids: Vec<String> = prepared.iter().map(Prepared::event_id).map(str::to_owned).collect();
+    let finished: Vec<OnceCell<()>> = ids.iter().map(|_| OnceCell::new()).collect();
     let mut work = std::pin::pin!(futures_util::future::join_all(
-        prepared
-            .into_iter()
-            .map(|prepared| run(prepared, &delivery, ctx)),
+        prepared.into_iter().zip(&finished).map(|(prepared, finished)| {
+            let delivery = &delivery;
+            async move {
+                let result = run(prepared, delivery, ctx).await;
+                let _ = finished.set(());
+                result
+            }
+        }),
     ));
     // Events that need no request (a dry run, nothing enabled) are done at the first poll:
     // only work that waits is given a timer.
     let results = match (&mut work).now_or_never() {
         Some(results) => results,
-        None => tokio::time::timeout(budget, work).await.map_err(|_| {
-            HandlerError::DeadlineExceeded {
-                seconds: budget.as_secs(),
+        None => match tokio::time::timeout_at(answer_by, &mut work).await {
+            Ok(results) => results,
+            Err(_) => {
+                let unfinished = ids
+                    .into_iter()
+                    .zip(&finished)
+                    .filter(|(_, finished)| finished.get().is_none())
+                    .map(|(id, _)| id)
+                    .collect();
+                return Err(HandlerError::DeadlineExceeded {
+                    seconds: budget.as_secs(),
+                    unfinished,
+                });
             }
-        })?,
+        },
     };
     results.into_iter().collect()
-}
-
-/// The workspace an event came from, when its topic/source is a workspace resource id.
-pub fn workspace_of<T>(event: &Event<T>) -> Option<WorkspaceId> {
-    event.source.as_deref().and_then(WorkspaceId::parse)
 }

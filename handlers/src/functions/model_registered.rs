@@ -4,7 +4,10 @@
 
 use aml_events::{Event, Function, events::ModelRegistered};
 
-use super::{HandlerError, actions::Actions, notice, workspace_of};
+use super::{
+    actions::{Actions, Handled},
+    notice,
+};
 use crate::outcome::Outcome;
 
 /// The function's name.
@@ -15,7 +18,7 @@ pub async fn handle(
     event: &Event<()>,
     model: ModelRegistered,
     actions: &Actions<'_>,
-) -> Result<Outcome, HandlerError> {
+) -> Handled {
     let (name, version) = (
         model.model_name.as_deref().unwrap_or("(unnamed)"),
         model.model_version.as_deref().unwrap_or("(unknown)"),
@@ -25,10 +28,10 @@ pub async fn handle(
     notice.summary = format!("Model {name} version {version} was registered");
     notice.facts = notice::facts([("Model", Some(name)), ("Version", Some(version))]);
     notice.alert_key = notice::alert_key(
-        workspace_of(event).as_ref(),
+        event.workspace().as_ref(),
         Some(&format!("{name}:{version}")),
         NAME,
     );
-    let notify = actions.notify(Function::ModelRegistered, &notice).await?;
-    Ok(Outcome::new(Some(Function::ModelRegistered), event).with_all(notify))
+    let notify = actions.notify(notice).await;
+    Handled::new(Outcome::new(Some(Function::ModelRegistered), event)).with(notify)
 }

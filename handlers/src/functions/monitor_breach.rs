@@ -1,8 +1,11 @@
 //! Drift as Azure ML reports it today (SPEC §8.6): a model monitor's run fails with the tag
 //! `azureml_modelmonitor_threshold_breached`, delivered as a `RunStatusChanged`. It is not a
-//! failed run to announce but drift to act on: **retrain** with the job template of
-//! `AML_RETRAIN_JOB_FILE` (no coefficient threshold: the monitor already judged), then
-//! **notify** with a drift text, whatever `AML_NOTIFY_RUN_STATUSES` says.
+//! failed run to announce but drift to act on: **retrain** with the matched routes' job
+//! templates (no coefficient threshold: the monitor already judged), then **notify** with a
+//! drift text, whatever `AML_NOTIFY_RUN_STATUSES` says. The notice never waits on the
+//! retrain: when the retrain fails (Azure refused the identity, an outage, a claim held
+//! elsewhere) the breach is announced all the same, saying so, and then the delivery fails so
+//! the retrain is tried again (the ledger keeps the notice from repeating).
 //!
 //! It is part of the `RunStatusChanged` function, not a function of its own: Event Grid
 //! delivers breaches as that event type.
@@ -15,9 +18,8 @@ use aml_events::{
 use serde_json::json;
 
 use super::{
-    HandlerError,
-    actions::{Actions, RetrainReason, summarize},
-    notice, workspace_of,
+    actions::{Actions, Handled, RetrainReason, summarize},
+    notice,
 };
 use crate::outcome::Outcome;
 
@@ -33,8 +35,8 @@ pub async fn handle(
     run: &RunStatusChanged,
     breach: MonitorBreach,
     actions: &Actions<'_>,
-) -> Result<Outcome, HandlerError> {
-    let workspace = workspace_of(event);
+) -> Handled {
+    let workspace = event.workspace();
     let placeholder = |name: &str| -> String {
         let text = |value: &Option<String>| value.clone().unwrap_or_default();
         match name {
@@ -46,14 +48,9 @@ pub async fn handle(
         }
     };
     let retrain = actions
-        .retrain(
-            workspace.as_ref(),
-            RetrainReason::MonitorBreach,
-            &event.id,
-            placeholder,
-        )
-        .await?;
-    let (retrain_detail, retrain_json) = summarize(&retrain);
+        .retrain(workspace.as_ref(), RetrainReason::MonitorBreach, placeholder)
+        .await;
+    let (retrain_detail, retrain_json) = summarize(&retrain.reports);
     let run_id = run.run_id.as_deref();
     let mut notice = notice::notice(Function::RunStatusChanged, event, run);
     notice.title = match &breach.signal {
@@ -80,11 +77,10 @@ pub async fn handle(
     notice::extra(&mut notice, "signal", json!(breach.signal));
     notice::extra(&mut notice, "violations", json!(breach.violations));
     notice::extra(&mut notice, "retrain", retrain_json);
-    let notify = actions.notify(Function::RunStatusChanged, &notice).await?;
-    Ok(Outcome::new(Some(Function::RunStatusChanged), event)
-        .with_breach(&breach)
-        .with_all(retrain)
-        .with_all(notify))
+    let notify = actions.notify(notice).await;
+    Handled::new(Outcome::new(Some(Function::RunStatusChanged), event).with_breach(&breach))
+        .with(retrain)
+        .with(notify)
 }
 
 /// A monitor run that carries the tag but did not fail (it recovered, or is still running):

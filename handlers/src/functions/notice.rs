@@ -10,12 +10,10 @@ use aml_events::{
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::workspace_of;
-
 /// A notice about `event`, handled by `function`, carrying `data` for the plain webhook kind;
 /// informational until the function says otherwise.
 pub fn notice(function: Function, event: &Event<()>, data: &impl Serialize) -> Notice {
-    let workspace = workspace_of(event);
+    let workspace = event.workspace();
     Notice {
         title: String::new(),
         summary: String::new(),

@@ -5,8 +5,11 @@
 
 use aml_events::{Event, Function, events::RunCompleted};
 
-use super::{HandlerError, actions::Actions, run_status_changed::run_notice, workspace_of};
-use crate::functions::notice;
+use super::{
+    actions::{Actions, Handled},
+    notice,
+    run_status_changed::run_notice,
+};
 use crate::outcome::{Action, ActionReport, Outcome};
 
 /// The function's name.
@@ -18,16 +21,16 @@ pub async fn handle(
     event: &Event<()>,
     run: RunCompleted,
     actions: &Actions<'_>,
-) -> Result<Outcome, HandlerError> {
+) -> Handled {
     let outcome = Outcome::new(Some(Function::RunCompleted), event);
-    if let Some(why) = actions.silence(Function::RunCompleted) {
-        return Ok(outcome.with(ActionReport::skipped(Action::Notify, why)));
+    if let Some(why) = actions.silence() {
+        return outcome.with(ActionReport::skipped(Action::Notify, why)).into();
     }
-    let workspace = workspace_of(event);
+    let workspace = event.workspace();
     let (experiment, run_id) = (run.experiment_name.as_deref(), run.run_id.as_deref());
     let (enrich, facts) = actions
         .enrich(workspace.as_ref(), experiment, run_id)
-        .await?;
+        .await;
     let mut notice = notice::notice(Function::RunCompleted, event, &run);
     run_notice(
         &mut notice,
@@ -38,6 +41,6 @@ pub async fn handle(
         facts.as_ref(),
     );
     notice.title = format!("Run {} completed", run_id.unwrap_or("(unknown)"));
-    let notify = actions.notify(Function::RunCompleted, &notice).await?;
-    Ok(outcome.with(enrich).with_all(notify))
+    let notify = actions.notify(notice).await;
+    Handled::new(outcome).with(enrich).with(notify)
 }

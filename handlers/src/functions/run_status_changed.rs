@@ -1,7 +1,8 @@
-//! `RunStatusChanged`: a run's status changed; for the statuses in `AML_NOTIFY_RUN_STATUSES`
-//! (failed and canceled runs by default), enrich it from run history and tell people, with
-//! the run's error message and its page in Azure ML studio. A failed model-monitor run that
-//! carries the breach tag is drift, not a failure: [`super::monitor_breach`] takes it.
+//! `RunStatusChanged`: a run's status changed; for the runs its routes match (by default the
+//! statuses in `AML_NOTIFY_RUN_STATUSES`: failed and canceled runs), enrich it from run history
+//! and tell people, with the run's error message and its page in Azure ML studio. A failed
+//! model-monitor run that carries the breach tag is drift, not a failure:
+//! [`super::monitor_breach`] takes it.
 //! Function name, folder `function-definitions/RunStatusChanged/` and route `/RunStatusChanged`
 //! are one name.
 
@@ -13,42 +14,38 @@ use aml_events::{
 use serde_json::json;
 
 use super::{
-    HandlerError,
-    actions::{Actions, RunFacts},
-    monitor_breach, notice, workspace_of,
+    actions::{Actions, Handled, RunFacts},
+    monitor_breach, notice,
 };
 use crate::outcome::{Action, ActionReport, Outcome};
 
 /// The function's name.
 pub const NAME: &str = Function::RunStatusChanged.name();
 
-/// A monitor breach retrains and notifies; a run whose status is in `AML_NOTIFY_RUN_STATUSES`
-/// is enriched and notified; a monitor run that carries the tag in another status is
-/// acknowledged.
+/// A monitor breach retrains and notifies; any other run its routes match is enriched and
+/// notified (a monitor run that carries the tag in another status never gets here: it is
+/// acknowledged before routing).
 pub async fn handle(
     event: &Event<()>,
     run: RunStatusChanged,
     actions: &Actions<'_>,
-) -> Result<Outcome, HandlerError> {
+) -> Handled {
     if let Some(breach) = run.monitor_breach() {
         return monitor_breach::handle(event, &run, breach, actions).await;
     }
     let outcome = Outcome::new(Some(Function::RunStatusChanged), event);
-    if run.monitor_breach_text().is_some() {
-        return Ok(monitor_breach::not_a_breach(event, &run));
-    }
-    if let Some(why) = actions.ignores_run_status(run.run_status.as_ref()) {
-        return Ok(outcome.with(ActionReport::skipped(Action::Notify, why)));
+    if let Some(why) = actions.silence() {
+        return outcome.with(ActionReport::skipped(Action::Notify, why)).into();
     }
     let status = run
         .run_status
         .clone()
         .unwrap_or_else(|| RunStatus::Other("(unknown)".to_owned()));
-    let workspace = workspace_of(event);
+    let workspace = event.workspace();
     let (experiment, run_id) = (run.experiment_name.as_deref(), run.run_id.as_deref());
     let (enrich, facts) = actions
         .enrich(workspace.as_ref(), experiment, run_id)
-        .await?;
+        .await;
     let mut notice = notice::notice(Function::RunStatusChanged, event, &run);
     run_notice(
         &mut notice,
@@ -70,8 +67,8 @@ pub async fn handle(
         ),
         other => (format!("Run {run_name} is {other}"), Severity::Info, false),
     };
-    let notify = actions.notify(Function::RunStatusChanged, &notice).await?;
-    Ok(outcome.with(enrich).with_all(notify))
+    let notify = actions.notify(notice).await;
+    Handled::new(outcome).with(enrich).with(notify)
 }
 
 /// Fills in a run event's notice: "Run r of experiment e is now Failed: <error>" (saying so

@@ -216,9 +216,9 @@ impl From<HandlerError> for HostError {
                 field: err.field(),
                 message: err.to_string(),
             },
-            err @ (HandlerError::Transient { .. } | HandlerError::DeadlineExceeded { .. }) => {
-                HostError::Transient(err)
-            }
+            err @ (HandlerError::Transient { .. }
+            | HandlerError::Deferred { .. }
+            | HandlerError::DeadlineExceeded { .. }) => HostError::Transient(err),
             err @ HandlerError::Unauthorized { .. } => HostError::Misconfigured(err),
         }
     }
@@ -244,6 +244,7 @@ mod tests {
     #[test]
     fn failures_answer_with_every_cause() {
         let err = HostError::from(HandlerError::Transient {
+            event_id: "e-1".into(),
             action: Action::Enrich,
             source: Box::new(azure_answered("get run", 503)),
         });
@@ -251,7 +252,7 @@ mod tests {
         assert_eq!(answer.status, 503);
         assert_eq!(
             answer.body_json()["error"]["message"],
-            "not handled for now; Event Grid will redeliver: enrich failed for now and should be retried: Azure ML answered 503 to get run"
+            "not handled for now; Event Grid will redeliver: enrich for event e-1 failed for now and should be retried: Azure ML answered 503 to get run"
         );
     }
 
@@ -263,6 +264,7 @@ mod tests {
             (HostError::from(HandlerError::BadEvent(bad)), 400),
             (
                 HandlerError::Transient {
+                    event_id: "e-1".into(),
                     action: Action::Enrich,
                     source: Box::new(azure_answered("get run", 503)),
                 }
@@ -271,6 +273,7 @@ mod tests {
             ),
             (
                 HandlerError::Unauthorized {
+                    event_id: "e-1".into(),
                     action: Action::Retrain,
                     source: Box::new(azure_answered("create or update job", 403)),
                 }

@@ -1,0 +1,116 @@
+//! Enrich: read a run from run history (workspace -> discovery -> run) for its notice, with
+//! its status and error message. A read, not an effect: nothing to claim. When it fails, the
+//! notice goes out anyway and says so; Azure refusing the identity also fails the delivery
+//! (after the notice), so the misconfiguration shows.
+
+use aml_events::{WorkspaceId, azure::ML_API_VERSION};
+use serde::Serialize;
+
+use super::{Acted, Actions, NO_WORKSPACE};
+use crate::{
+    functions::HandlerError,
+    outcome::{Action, ActionReport},
+};
+
+/// What enrichment learned about a run, for the notification.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunFacts {
+    /// The run's status in run history.
+    pub status: Option<String>,
+    /// Its error message, when it failed.
+    pub error: Option<String>,
+    /// Why the facts are missing, when enrichment failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
+}
+
+impl Actions<'_> {
+    /// Reads the run when a matched route enriches run events; its report, and the facts
+    /// for the notice (saying why they are missing when the read failed).
+    pub async fn enrich(
+        &self,
+        workspace: Option<&WorkspaceId>,
+        experiment_name: Option<&str>,
+        run_id: Option<&str>,
+    ) -> (Acted, Option<RunFacts>) {
+        let Some(route) = self.matched.iter().find(|route| route.enriches()) else {
+            let why = self.first().why_not.enrich.as_ref();
+            return (Acted::report(ActionReport::skipped(Action::Enrich, why)), None);
+        };
+        let (mut acted, facts) = self.read_run(workspace, experiment_name, run_id).await;
+        for report in &mut acted.reports {
+            report.route = Some(route.name.clone());
+        }
+        (acted, facts)
+    }
+
+    async fn read_run(
+        &self,
+        workspace: Option<&WorkspaceId>,
+        experiment_name: Option<&str>,
+        run_id: Option<&str>,
+    ) -> (Acted, Option<RunFacts>) {
+        let Some(workspace) = workspace else {
+            return (
+                Acted::report(ActionReport::skipped(Action::Enrich, NO_WORKSPACE)),
+                None,
+            );
+        };
+        let (Some(experiment), Some(run)) = (experiment_name, run_id) else {
+            let why = "the event names no experimentName and runId";
+            return (Acted::report(ActionReport::skipped(Action::Enrich, why)), None);
+        };
+        let Some(client) = &self.delivery.client else {
+            let request = format!(
+                "GET {}?api-version={ML_API_VERSION}",
+                self.arm_url(workspace)
+            );
+            let detail = format!(
+                "would read run {run} of experiment {experiment} from run history via the workspace's discovery URL"
+            );
+            let report = ActionReport::dry_run(Action::Enrich, request, detail);
+            return (Acted::report(report), None);
+        };
+        let request = format!(
+            "GET {{discovered api}}/history/v1.0{}/experiments/{experiment}/runs/{run}",
+            workspace.resource_id()
+        );
+        match client.get_run(workspace, experiment, run).await {
+            Ok(found) => {
+                let facts = RunFacts {
+                    status: found
+                        .run_status()
+                        .map(|status| status.to_string())
+                        .or(found.status.clone()),
+                    error: found.error_message().map(str::to_owned),
+                    unavailable: None,
+                };
+                let detail = format!(
+                    "run {run} is {}",
+                    facts.status.as_deref().unwrap_or("of unknown status")
+                );
+                let report = ActionReport::done(Action::Enrich, request, detail);
+                (Acted::report(report), Some(facts))
+            }
+            Err(err) => {
+                let report = self.failed(Action::Enrich, request, &err);
+                let facts = RunFacts {
+                    unavailable: Some(report.detail.clone()),
+                    ..RunFacts::default()
+                };
+                let failure = err.is_unauthorized().then(|| HandlerError::Unauthorized {
+                    event_id: self.event_id().to_owned(),
+                    action: Action::Enrich,
+                    source: Box::new(err),
+                });
+                (
+                    Acted {
+                        reports: vec![report],
+                        failure,
+                    },
+                    Some(facts),
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! The actions the functions share: notify, enrich, retrain, smoke-test. Whether and how an
+//! action runs comes from the routes an event matched (a file's, or the implicit routes of the
+//! `AML_*` settings): one path, whichever way they were configured. Each effect is de-duplicated
+//! by its identity (a target's kind, URL and routing key; a job's name; a scoring URI), runs
+//! once across instances through the ledger ([`once`]), and is reported; in a dry run the
+//! request it would make is reported instead.
+//!
+//! # Layout
+//! - [`Delivery`]: what one delivery shares (clients bounded by its deadline, the ledger);
+//!   [`Actions`]: the actions of one of its events under the routes it matched.
+//! - [`Acted`]: an action's reports and the failure, if any, that must have Event Grid
+//!   redeliver the event; [`Handled`]: a function's outcome so far and that failure.
+//! - [`once`], [`notify`], [`enrich`], [`retrain`], [`smoke_test`]: one job each.
+//!
+//! Failures are sorted where they happen: Azure refusing the identity (401/403) and a failure
+//! that outlasted its retries make the delivery fail after every other action was carried out
+//! (a breach is still announced when its retrain fails); a permanent failure is reported in
+//! the outcome; a deferred effect (claimed elsewhere, the ledger unreachable) is never
+//! reported as the effect's own failure.
+
+pub mod enrich;
+pub mod notify;
+pub mod once;
+pub mod retrain;
+pub mod smoke_test;
+
+use std::{sync::Arc, time::Duration};
+
+use aml_events::{
+    Event, WorkspaceId,
+    azure::{AmlClient, CallbackError},
+    chain,
+    ledger::Recorded,
+    notify::Notifier,
+};
+use tokio::time::Instant;
+use tracing::{error, warn};
+
+pub use enrich::RunFacts;
+pub use retrain::RetrainReason;
+
+use super::{BoxError, HandlerError};
+use crate::{
+    AppContext,
+    outcome::{Action, ActionReport, ActionStatus, Outcome},
+    routes::{Route, Routes},
+};
+use once::{Claims, Deferral, Once, Unsettled};
+
+/// Why a workspace action cannot run for an event whose source is not a workspace.
+const NO_WORKSPACE: &str = "the event's topic/source is not an Azure ML workspace resource id";
+
+/// What one delivery shares: the clients bounded by its deadline (the Azure client unless this
+/// is a dry run; the notifier unless notifications are held back), the ledger, and the time
+/// by which effects stop being claimed.
+pub struct Delivery<'a> {
+    ctx: &'a AppContext,
+    client: Option<AmlClient>,
+    notifier: Option<Notifier>,
+    claim_by: Instant,
+}
+
+impl<'a> Delivery<'a> {
+    /// A delivery answered by `answer_by`: Azure calls and claims end a reserve earlier, so
+    /// that what was done is recorded and reported in time; a notification's attempt in
+    /// flight is never cut (the notifier starts no retry it cannot finish by then).
+    pub fn new(ctx: &'a AppContext, answer_by: Instant) -> Self {
+        let effects_by = answer_by.checked_sub(ctx.reserve()).unwrap_or(answer_by);
+        Delivery {
+            ctx,
+            client: (ctx.client.as_ref()).map(|client| client.with_deadline(effects_by)),
+            notifier: (ctx.notifier.as_ref()).map(|notifier| notifier.with_deadline(answer_by)),
+            claim_by: effects_by,
+        }
+    }
+
+    /// The actions of `event` under the routes it `matched`.
+    pub fn actions<'b>(&'b self, event: &'b Event<()>, matched: Vec<&'b Route>) -> Actions<'b>
+    where
+        'a: 'b,
+    {
+        Actions {
+            delivery: self,
+            routes: &self.ctx.config.routes,
+            matched,
+            event,
+            claims: Claims {
+                ledger: Arc::clone(&self.ctx.ledger),
+                source: event.source.clone().unwrap_or_default(),
+                event_id: event.id.clone(),
+                lease: self.ctx.lease(),
+                claim_by: self.claim_by,
+            },
+        }
+    }
+}
+
+/// The actions of one event: what its routes ask for, and the means to do it. A function
+/// reads nothing else.
+pub struct Actions<'a> {
+    delivery: &'a Delivery<'a>,
+    routes: &'a Routes,
+    matched: Vec<&'a Route>,
+    event: &'a Event<()>,
+    claims: Claims,
+}
+
+/// What an action did for an event: one report per effect (target, job, endpoint), and the
+/// failure that must have Event Grid redeliver the event, if any.
+#[derive(Debug, Default)]
+pub struct Acted {
+    /// The reports.
+    pub reports: Vec<ActionReport>,
+    /// A failure for now, a deferral or a refused identity.
+    pub failure: Option<HandlerError>,
+}
+
+impl Acted {
+    /// One report, nothing failing.
+    pub fn report(report: ActionReport) -> Acted {
+        Acted {
+            reports: vec![report],
+            failure: None,
+        }
+    }
+
+    /// Whether a report is deferred or the action failed for now: what it came to is not
+    /// known yet.
+    pub fn is_unsettled(&self) -> bool {
+        self.failure.is_some()
+            || self
+                .reports
+                .iter()
+                .any(|report| report.status == ActionStatus::Deferred)
+    }
+
+    fn push(&mut self, report: ActionReport, failure: Option<HandlerError>) {
+        self.reports.push(report);
+        keep_first(&mut self.failure, failure);
+    }
+}
+
+/// A function's outcome so far, and the failure that must have the event redelivered.
+#[derive(Debug)]
+pub struct Handled {
+    outcome: Outcome,
+    failure: Option<HandlerError>,
+}
+
+impl Handled {
+    /// An outcome with nothing failing yet.
+    pub fn new(outcome: Outcome) -> Handled {
+        Handled {
+            outcome,
+            failure: None,
+        }
+    }
+
+    /// What an action did, added.
+    pub fn with(mut self, acted: Acted) -> Handled {
+        self.outcome.actions.extend(acted.reports);
+        keep_first(&mut self.failure, acted.failure);
+        self
+    }
+
+    /// The outcome, or, when an action must have the event redelivered, that failure with the
+    /// outcome so far (for the log: the host drops a failed delivery's answer).
+    pub fn finish(self) -> Result<Outcome, (Outcome, HandlerError)> {
+        match self.failure {
+            None => Ok(self.outcome),
+            Some(failure) => Err((self.outcome, failure)),
+        }
+    }
+}
+
+impl From<Outcome> for Handled {
+    fn from(outcome: Outcome) -> Handled {
+        Handled::new(outcome)
+    }
+}
+
+/// Keeps the failure that says most: a refused identity (the delivery fails as misconfigured)
+/// over a failure for now, else the first.
+fn keep_first(kept: &mut Option<HandlerError>, new: Option<HandlerError>) {
+    match (kept.as_ref(), new) {
+        (_, None) => {}
+        (None, new) => *kept = new,
+        (Some(HandlerError::Unauthorized { .. }), _) => {}
+        (Some(_), Some(new @ HandlerError::Unauthorized { .. })) => *kept = Some(new),
+        (Some(_), Some(_)) => {}
+    }
+}
+
+impl<'a> Actions<'a> {
+    /// Why this event gets no notification, if it gets none: no matched route notifies (the
+    /// first route's words: `RunCompleted is not in AML_NOTIFY_ON`, or a file's).
+    pub fn silence(&self) -> Option<&str> {
+        self.matched
+            .iter()
+            .all(|route| route.notify.is_empty())
+            .then(|| self.first().why_not.notify.as_ref())
+    }
+
+    /// The first matched route (there is always one: an event no route matches has no
+    /// actions).
+    fn first(&self) -> &Route {
+        self.matched[0]
+    }
+
+    /// The event's id, for logs.
+    fn event_id(&self) -> &str {
+        &self.event.id
+    }
+
+    /// What became of an effect, as its report and the failure that has the event redelivered:
+    /// `fresh` builds the report of an effect carried out now from what it came to.
+    fn settle(
+        &self,
+        action: Action,
+        request: Option<String>,
+        result: Result<Once, Unsettled>,
+    ) -> (ActionReport, Option<HandlerError>) {
+        let event_id = self.event_id().to_owned();
+        match result {
+            Ok(Once::Fresh(recorded)) => (ActionReport::recorded(action, request, recorded), None),
+            Ok(Once::Duplicate(recorded)) => (ActionReport::duplicate_of(action, recorded), None),
+            Ok(Once::Deferred(deferral)) => {
+                let report = ActionReport::deferred(action, request, format!("deferred: {deferral}"));
+                warn!(event_id = %event_id, action = action.as_str(), reason = %deferral, "effect deferred; the event will be redelivered");
+                let failure = HandlerError::Deferred {
+                    event_id,
+                    action,
+                    source: Box::new(deferral),
+                };
+                (report, Some(failure))
+            }
+            Err(Unsettled::Transient(source)) => {
+                let why = chain(&*source).to_string();
+                let report = ActionReport::failed_for_now(action, request, why);
+                let failure = HandlerError::Transient {
+                    event_id,
+                    action,
+                    source,
+                };
+                (report, Some(failure))
+            }
+            Err(Unsettled::Unauthorized(source)) => {
+                let why = chain(&*source).to_string();
+                error!(event_id = %event_id, action = action.as_str(), error = %why, "Azure refused the handlers' identity");
+                let report = ActionReport::failed(action, request.unwrap_or_default(), why);
+                let failure = HandlerError::Unauthorized {
+                    event_id,
+                    action,
+                    source,
+                };
+                (report, Some(failure))
+            }
+        }
+    }
+
+    /// A permanent failure of a call, logged at error with the event's id and every cause.
+    fn failed(&self, action: Action, request: String, err: &CallbackError) -> ActionReport {
+        let why = chain(err).to_string();
+        error!(event_id = %self.event_id(), action = action.as_str(), error = %why, "action failed");
+        ActionReport::failed(action, request, why)
+    }
+
+    fn arm_url(&self, workspace: &WorkspaceId) -> String {
+        format!(
+            "{}{}",
+            self.delivery
+                .ctx
+                .config
+                .azure
+                .arm_endpoint
+                .as_str()
+                .trim_end_matches('/'),
+            workspace.resource_id()
+        )
+    }
+}
+
+/// Sorts a failed Azure call of an effect: a refused identity and a transient failure give the
+/// claim back (the event is redelivered); anything else is what the effect came to.
+fn unsettled_or_failed(err: CallbackError) -> Result<Recorded, Unsettled> {
+    if err.is_unauthorized() {
+        Err(Unsettled::Unauthorized(Box::new(err)))
+    } else if err.is_transient() {
+        Err(Unsettled::Transient(Box::new(err)))
+    } else {
+        Ok(Recorded::new(
+            ActionStatus::Failed.as_str(),
+            chain(&err).to_string(),
+        ))
+    }
+}
+
+/// The reports of one action (several jobs or smoke tests) as a notice shows them: what each
+/// came to (a duplicate's as it was first done), joined, and `{"status", "detail"}` (an array
+/// of them when there are several).
+pub fn summarize(reports: &[ActionReport]) -> (String, serde_json::Value) {
+    let detail = reports
+        .iter()
+        .map(|report| report.came_to().1)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let each = |report: &ActionReport| {
+        let (status, detail) = report.came_to();
+        serde_json::json!({ "status": status, "detail": detail })
+    };
+    let value = match reports {
+        [one] => each(one),
+        many => serde_json::Value::Array(many.iter().map(each).collect()),
+    };
+    (detail, value)
+}
+
+/// How long before a delivery's answer its effects stop, to leave time to record them: a
+/// tenth of the deadline, at most two seconds.
+pub fn reserve(deadline: Duration) -> Duration {
+    (deadline / 10).min(Duration::from_secs(2))
+}
+
+/// A boxed error from anything displayable, for causes built here.
+fn boxed(err: impl std::error::Error + Send + Sync + 'static) -> BoxError {
+    Box::new(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_identity_is_the_failure_kept() {
+        let transient = || HandlerError::Deferred {
+            event_id: "e".into(),
+            action: Action::Notify,
+            source: boxed(Deferral::Lost),
+        };
+        let refused = || HandlerError::Unauthorized {
+            event_id: "e".into(),
+            action: Action::Retrain,
+            source: boxed(Deferral::Lost),
+        };
+        let mut kept = None;
+        keep_first(&mut kept, Some(transient()));
+        keep_first(&mut kept, Some(refused()));
+        keep_first(&mut kept, Some(transient()));
+        assert!(matches!(kept, Some(HandlerError::Unauthorized { .. })));
+    }
+}

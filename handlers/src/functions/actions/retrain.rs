@@ -1,0 +1,142 @@
+//! Retrain: create the retraining job of every matched route that retrains, for drift that
+//! reaches its threshold and for every model-monitor breach (the monitor already judged). A
+//! job's name comes from the event id and the route, so a redelivery finds it already there;
+//! the ledger keeps a job that was created from being asked for again.
+
+use aml_events::{
+    WorkspaceId,
+    azure::{JobOutcome, ML_API_VERSION},
+    ledger::Recorded,
+};
+use serde_json::{Value, json};
+
+use super::{Acted, Actions, NO_WORKSPACE, unsettled_or_failed};
+use crate::{
+    outcome::{Action, ActionReport, ActionStatus},
+    routes::{Route, job},
+    settings::AML_RETRAIN_DRIFT_THRESHOLD,
+};
+
+/// Why a retraining job is asked for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RetrainReason {
+    /// A v1 dataset monitor's drift coefficient, held to the route's `drift_threshold` (or
+    /// `AML_RETRAIN_DRIFT_THRESHOLD`).
+    Drift(Option<f64>),
+    /// A model monitor's breach: the monitor already judged, no threshold applies.
+    MonitorBreach,
+}
+
+impl Actions<'_> {
+    /// Creates the job of each matched route that retrains: one report per job.
+    pub async fn retrain(
+        &self,
+        workspace: Option<&WorkspaceId>,
+        reason: RetrainReason,
+        placeholder: impl Fn(&str) -> String,
+    ) -> Acted {
+        let routes: Vec<&Route> = (self.matched.iter().copied())
+            .filter(|route| route.retrain.is_some())
+            .collect();
+        if routes.is_empty() {
+            let why = self.first().why_not.retrain.as_ref();
+            return Acted::report(ActionReport::skipped(Action::Retrain, why));
+        }
+        let runs = routes
+            .into_iter()
+            .map(|route| self.retrain_one(route, workspace, reason, &placeholder));
+        let mut acted = Acted::default();
+        for (report, failure) in futures_util::future::join_all(runs).await {
+            acted.push(report, failure);
+        }
+        acted
+    }
+
+    async fn retrain_one(
+        &self,
+        route: &Route,
+        workspace: Option<&WorkspaceId>,
+        reason: RetrainReason,
+        placeholder: &impl Fn(&str) -> String,
+    ) -> (ActionReport, Option<crate::functions::HandlerError>) {
+        let (report, failure) = self
+            .create_job(route, workspace, reason, placeholder)
+            .await;
+        (report.by(&route.name), failure)
+    }
+
+    async fn create_job(
+        &self,
+        route: &Route,
+        workspace: Option<&WorkspaceId>,
+        reason: RetrainReason,
+        placeholder: &impl Fn(&str) -> String,
+    ) -> (ActionReport, Option<crate::functions::HandlerError>) {
+        let Some(retrain) = &route.retrain else {
+            let why = route.why_not.retrain.as_ref();
+            return (ActionReport::skipped(Action::Retrain, why), None);
+        };
+        let default_threshold = self.delivery.ctx.config.actions.retrain_drift_threshold;
+        let threshold = retrain.drift_threshold.unwrap_or(default_threshold);
+        let why = match reason {
+            RetrainReason::Drift(None) => {
+                let why = "the event carries no driftCoefficient";
+                return (ActionReport::skipped(Action::Retrain, why), None);
+            }
+            RetrainReason::Drift(Some(drift)) if drift < threshold => {
+                let threshold_name = match retrain.drift_threshold {
+                    Some(_) => format!("route {:?}'s drift_threshold", route.name),
+                    None => AML_RETRAIN_DRIFT_THRESHOLD.to_owned(),
+                };
+                let why = format!("driftCoefficient {drift} is below {threshold_name} {threshold}");
+                return (ActionReport::skipped(Action::Retrain, why), None);
+            }
+            RetrainReason::Drift(Some(drift)) => {
+                format!("driftCoefficient {drift} reaches {threshold}")
+            }
+            RetrainReason::MonitorBreach => "the model monitor breached its thresholds".to_owned(),
+        };
+        let Some(workspace) = workspace else {
+            return (ActionReport::skipped(Action::Retrain, NO_WORKSPACE), None);
+        };
+        let name = job::job_name(self.event_id(), route.job_part.as_deref());
+        let request = format!(
+            "PUT {}/jobs/{name}?api-version={ML_API_VERSION}",
+            self.arm_url(workspace)
+        );
+        let Some(client) = self.delivery.client.clone() else {
+            let detail = format!(
+                "{why}: would create job {name} from {}",
+                retrain.job.path.display()
+            );
+            return (ActionReport::dry_run(Action::Retrain, request, detail), None);
+        };
+        let body: Value = match serde_json::from_str(&retrain.job.fill(placeholder)) {
+            Ok(body) => body,
+            Err(err) => {
+                let why = format!(
+                    "{} is not JSON once filled in for this event: {err}",
+                    retrain.job.path.display()
+                );
+                return (ActionReport::failed(Action::Retrain, request, why), None);
+            }
+        };
+        let (workspace, job_name) = (workspace.clone(), name.clone());
+        let effect = async move {
+            let created = |detail: String| {
+                Recorded::new(ActionStatus::Done.as_str(), detail).with_found(json!({ "job": job_name }))
+            };
+            match client.create_or_update_job(&workspace, &job_name, &body).await {
+                Ok(JobOutcome::Created(_) | JobOutcome::Updated(_)) => {
+                    Ok(created(format!("{why}: created job {job_name}")))
+                }
+                Ok(JobOutcome::AlreadyExists { status, .. }) => Ok(created(format!(
+                    "job {job_name} already exists (Azure answered {status}): this event was handled before"
+                ))),
+                Err(err) => unsettled_or_failed(err),
+            }
+        };
+        let result = self.claims.once(Action::Retrain.as_str(), &name, effect).await;
+        self.settle(Action::Retrain, Some(request), result)
+    }
+}

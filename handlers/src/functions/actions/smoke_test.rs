@@ -1,0 +1,94 @@
+//! Smoke-test: score each scoring URI the matched routes name, once per URI, and record the
+//! status and latency. Whatever the endpoint answers is the result (a failing deployment is
+//! news to report), and it is recorded, so a redelivery builds the same notice. The one thing
+//! that is not a result is our own time running out before the endpoint was asked: then the
+//! test is tried again on redelivery.
+
+use aml_events::{
+    azure::CallbackError,
+    chain,
+    ledger::Recorded,
+    redact::{self, Show},
+};
+use serde_json::json;
+
+use super::{Acted, Actions, once::Unsettled};
+use crate::{
+    outcome::{Action, ActionReport, ActionStatus},
+    routes::{Route, SmokeTest},
+};
+
+impl Actions<'_> {
+    /// Scores each scoring URI of the matched routes once: one report per URI, whose
+    /// [`ActionReport::found`] holds the endpoint's status and latency (or the error).
+    pub async fn smoke_test(&self) -> Acted {
+        let mut tests: Vec<(&SmokeTest, &Route)> = Vec::new();
+        for route in &self.matched {
+            if let Some(smoke) = &route.smoke_test
+                && !tests.iter().any(|(seen, _)| seen.uri == smoke.uri)
+            {
+                tests.push((smoke, route));
+            }
+        }
+        if tests.is_empty() {
+            let why = self.first().why_not.smoke_test.as_ref();
+            return Acted::report(ActionReport::skipped(Action::SmokeTest, why));
+        }
+        let runs = tests.into_iter().map(|(smoke, route)| async move {
+            let (report, failure) = self.smoke_test_one(smoke).await;
+            (report.by(&route.name), failure)
+        });
+        let mut acted = Acted::default();
+        for (report, failure) in futures_util::future::join_all(runs).await {
+            acted.push(report, failure);
+        }
+        acted
+    }
+
+    async fn smoke_test_one(
+        &self,
+        smoke: &SmokeTest,
+    ) -> (ActionReport, Option<crate::functions::HandlerError>) {
+        let request = format!("POST {}", redact::url(&smoke.uri, Show::Origin));
+        let Some(client) = self.delivery.client.clone() else {
+            let detail = "would score the endpoint once and record status and latency";
+            return (
+                ActionReport::dry_run(Action::SmokeTest, request, detail),
+                None,
+            );
+        };
+        let (uri, key, payload) = (smoke.uri.clone(), smoke.key.clone(), smoke.payload.clone());
+        let effect = async move {
+            match client.score(&uri, key.as_ref(), &payload).await {
+                Ok(answer) => {
+                    let latency_ms = answer.latency.as_secs_f64() * 1000.0;
+                    let status = if (200..300).contains(&answer.status) {
+                        ActionStatus::Done
+                    } else {
+                        ActionStatus::Failed
+                    };
+                    let detail = format!(
+                        "the endpoint answered {} in {latency_ms:.1} ms",
+                        answer.status
+                    );
+                    let found = json!({ "status": answer.status, "latencyMs": (latency_ms * 10.0).round() / 10.0 });
+                    Ok(Recorded::new(status.as_str(), detail).with_found(found))
+                }
+                // Our deadline came before the endpoint was asked: no result to report.
+                Err(err @ CallbackError::DeadlineExceeded { .. }) => {
+                    Err(Unsettled::Transient(Box::new(err)))
+                }
+                Err(err) => {
+                    let why = chain(&err).to_string();
+                    let found = json!({ "error": why });
+                    Ok(Recorded::new(ActionStatus::Failed.as_str(), why).with_found(found))
+                }
+            }
+        };
+        let result = self
+            .claims
+            .once(Action::SmokeTest.as_str(), &smoke.identity(), effect)
+            .await;
+        self.settle(Action::SmokeTest, Some(request), result)
+    }
+}
