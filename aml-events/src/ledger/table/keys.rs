@@ -1,0 +1,118 @@
+//! How an effect becomes an entity's `PartitionKey` and `RowKey`, and how times are written, so
+//! that keys never hold a character the table service refuses and times compare as text.
+
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+use crate::ledger::EffectKey;
+
+/// Table names: 3 to 63 alphanumeric characters, starting with a letter.
+/// See <https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model#table-names>.
+pub(super) fn valid_table_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// A key part with every character but `A-Z a-z 0-9 - _ .` as `~XX` per UTF-8 byte: no `/ \
+/// # ?`, no control characters, no quote, nothing a URL path changes, and never `!` (the
+/// separator).
+pub(super) fn encode(part: &str) -> String {
+    let mut encoded = String::with_capacity(part.len());
+    for byte in part.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("~{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+/// The longest `RowKey` kept readable; the limit is 1 KiB.
+const MAX_READABLE_ROW_KEY: usize = 512;
+
+/// `(PartitionKey, RowKey)` of an effect.
+pub(super) fn keys(key: &EffectKey) -> (String, String) {
+    let row = format!(
+        "{}!{}!{}",
+        encode(&key.source),
+        encode(&key.action),
+        encode(&key.target)
+    );
+    let row = if row.len() > MAX_READABLE_ROW_KEY {
+        let digest = Sha256::digest(row.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("~h{hex}")
+    } else {
+        row
+    };
+    let mut partition = encode(&key.event_id);
+    if partition.len() > MAX_READABLE_ROW_KEY {
+        let digest = Sha256::digest(partition.as_bytes());
+        partition = format!(
+            "~h{}",
+            digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+    }
+    (partition, row)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC: fixed width, so text order is time order.
+pub(super) fn format_time(at: SystemTime) -> String {
+    let at = time::OffsetDateTime::from(at);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.microsecond()
+    )
+}
+
+pub(super) fn parse_time(text: &str) -> Option<SystemTime> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(SystemTime::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn keys_hold_no_reserved_characters_and_stay_distinct() {
+        let key = EffectKey::new("/subs/x#y?z\\w", "id/1", "notify", "a!b");
+        let (partition, row) = keys(&key);
+        for key in [&partition, &row] {
+            assert!(!key.contains(['/', '\\', '#', '?', '\'']), "{key}");
+            assert!(!key.chars().any(char::is_control), "{key}");
+        }
+        assert_eq!(partition, "id~2F1");
+        assert_eq!(row.matches('!').count(), 2, "{row}");
+        let other = EffectKey::new("/subs/x#y?z\\w", "id/1", "notify!a", "b");
+        assert_ne!(keys(&other).1, row);
+        let long = EffectKey::new("s".repeat(2000), "e", "notify", "t");
+        let (_, row) = keys(&long);
+        assert!(row.starts_with("~h") && row.len() == 66, "{row}");
+    }
+
+    #[test]
+    fn times_are_fixed_width_and_round_trip() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
+        let text = format_time(at);
+        assert_eq!(text, "2023-11-14T22:13:20.123456Z");
+        assert_eq!(parse_time(&text), Some(at));
+        let whole = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert!(format_time(whole) < text);
+    }
+}
