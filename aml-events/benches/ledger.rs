@@ -13,7 +13,7 @@ use std::{
 };
 
 use aml_events::ledger::{
-    Claim, EffectKey, Ledger, MemoryLedger,
+    Claim, EffectKey, Ledger, MemoryLedger, Recorded,
     table::{TableConnection, TableLedger, TableLedgerOptions},
 };
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -36,10 +36,8 @@ async fn claim_and_complete(ledger: &dyn Ledger) {
     let Claim::Acquired(token) = ledger.claim(&key(), LEASE).await.unwrap() else {
         panic!("a fresh key is always acquired");
     };
-    ledger
-        .complete(&token, "notify done: posted")
-        .await
-        .unwrap();
+    let outcome = Recorded::new("done", "posted to the channel");
+    ledger.complete(&token, &outcome).await.unwrap();
 }
 
 fn ledger(c: &mut Criterion) {
@@ -63,7 +61,8 @@ fn ledger(c: &mut Criterion) {
     let done = key();
     runtime.block_on(async {
         if let Claim::Acquired(token) = table.claim(&done, LEASE).await.unwrap() {
-            table.complete(&token, "notify done").await.unwrap();
+            let outcome = Recorded::new("done", "posted");
+            table.complete(&token, &outcome).await.unwrap();
         }
     });
 

@@ -14,7 +14,7 @@ use aml_events::{
     azure::RetryPolicy,
     chain,
     ledger::{
-        Claim, ClaimToken, EffectKey, EntryState, Ledger, LedgerError, TableConnection,
+        Claim, ClaimToken, EffectKey, EntryState, Ledger, LedgerError, Recorded, TableConnection,
         TableLedger, TableLedgerOptions,
     },
 };
@@ -55,6 +55,10 @@ fn key(event: &str, target: &str) -> EffectKey {
         "notify",
         target,
     )
+}
+
+fn done() -> Recorded {
+    Recorded::new("done", "posted")
 }
 
 fn acquired(claim: Result<Claim, LedgerError>) -> ClaimToken {
@@ -115,11 +119,11 @@ async fn a_completed_effect_is_done_on_every_later_claim_and_after_a_restart() {
     let a = ledger(&table);
     let k = key("e1", "slack");
     let token = acquired(a.claim(&k, LEASE).await);
-    a.complete(&token, "done").await.unwrap();
+    a.complete(&token, &done()).await.unwrap();
     for claimant in [ledger(&table), ledger(&table), a] {
         match claimant.claim(&k, Duration::ZERO).await.unwrap() {
             Claim::Done { outcome, at } => {
-                assert_eq!(outcome, "done");
+                assert_eq!(outcome, done());
                 assert!(at >= token.claimed_at());
             }
             other => panic!("{other:?}"),
@@ -148,7 +152,7 @@ async fn a_stale_claim_is_taken_over_and_only_one_of_two_takers_wins() {
     );
 
     // The crashed claimant comes back: its claim is lost, and releasing it changes nothing.
-    let error = crashed.complete(&old, "done").await.unwrap_err();
+    let error = crashed.complete(&old, &done()).await.unwrap_err();
     assert!(
         matches!(error, LedgerError::ClaimLost { .. }),
         "{}",
@@ -161,7 +165,7 @@ async fn a_stale_claim_is_taken_over_and_only_one_of_two_takers_wins() {
         c.claim(&k, LEASE).await.unwrap(),
         Claim::HeldElsewhere { .. }
     ));
-    b.complete(&won[0], "done").await.unwrap();
+    b.complete(&won[0], &done()).await.unwrap();
     assert!(matches!(
         crashed.claim(&k, lease).await.unwrap(),
         Claim::Done { .. }
@@ -178,10 +182,12 @@ async fn a_released_claim_can_be_claimed_again() {
     let again = acquired(b.claim(&k, LEASE).await);
     // Releasing twice, or a claim no longer there, is harmless.
     a.release(&token).await.unwrap();
-    b.complete(&again, "failed: 500").await.unwrap();
+    let failed = Recorded::new("failed", "the endpoint answered 500")
+        .with_found(serde_json::json!({"status": 500, "latencyMs": 12.3}));
+    b.complete(&again, &failed).await.unwrap();
     let history = a.history(None, Some("e1")).await.unwrap();
     assert_eq!(history.len(), 1);
-    assert_eq!(history[0].outcome.as_deref(), Some("failed: 500"));
+    assert_eq!(history[0].outcome, Some(failed));
 }
 
 #[tokio::test]
@@ -189,7 +195,7 @@ async fn history_lists_entries_since_a_time_or_for_an_event() {
     let table = table();
     let a = ledger(&table);
     let first = acquired(a.claim(&key("e1", "teams"), LEASE).await);
-    a.complete(&first, "done").await.unwrap();
+    a.complete(&first, &done()).await.unwrap();
     acquired(a.claim(&key("e1", "slack"), LEASE).await);
     tokio::time::sleep(Duration::from_millis(20)).await;
     let since = SystemTime::now();
@@ -269,7 +275,7 @@ async fn keys_with_reserved_characters_round_trip() {
     let plain = EffectKey::new("a/b\\c#d?e'f %g", "id/1#2?3", "notify", "x/y!z/");
     let token = acquired(a.claim(&odd, LEASE).await);
     acquired(a.claim(&plain, LEASE).await);
-    a.complete(&token, "done").await.unwrap();
+    a.complete(&token, &done()).await.unwrap();
     let history = a.history(None, Some("id/1#2?3")).await.unwrap();
     assert_eq!(history.len(), 2);
     assert!(
@@ -379,4 +385,34 @@ async fn identity_connections_send_a_bearer_token() {
     let claim = ledger.claim(&key("e1", "t"), LEASE).await;
     // Assert
     acquired(claim);
+}
+
+#[tokio::test]
+async fn an_outcome_of_a_megabyte_is_stored_cut_and_the_claim_is_closed() {
+    let table = table();
+    let a = ledger(&table);
+    let k = key("big", "smoke");
+    let token = acquired(a.claim(&k, LEASE).await);
+    let detail = "the endpoint answered: ".to_owned() + &"x".repeat(1 << 20);
+    let outcome = Recorded::new("failed", detail.clone()).with_found(serde_json::json!(500));
+    // Act: Table storage refuses a property over 64 KiB; the stored outcome is at most 4 KiB.
+    a.complete(&token, &outcome).await.unwrap();
+    // Assert: done for every later claimant, with the outcome cut.
+    let Claim::Done {
+        outcome: stored, ..
+    } = ledger(&table).claim(&k, LEASE).await.unwrap()
+    else {
+        panic!("the claim should be closed");
+    };
+    assert_eq!(stored.status, "failed");
+    assert_eq!(stored.found, Some(serde_json::json!(500)));
+    let kept = stored.detail.strip_suffix('…').expect("cut with …");
+    assert!(
+        detail.starts_with(kept) && kept.len() > 3000,
+        "{} bytes kept",
+        kept.len()
+    );
+    assert!(stored.to_text().len() <= Recorded::MAX_BYTES);
+    let history = a.history(None, Some("big")).await.unwrap();
+    assert_eq!(history[0].outcome, Some(stored));
 }

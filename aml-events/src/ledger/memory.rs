@@ -12,11 +12,14 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use super::{Claim, ClaimToken, EffectKey, Entry, EntryState, Ledger, LedgerError, LedgerFuture};
+use super::{
+    Claim, ClaimToken, EffectKey, Entry, EntryState, Ledger, LedgerError, LedgerFuture, Recorded,
+};
 
 #[derive(Debug, Clone)]
 struct Record {
     state: EntryState,
+    /// [`Recorded::to_text`], as the table stores it, so both ledgers keep the same bound.
     outcome: Option<String>,
     claimed_at: SystemTime,
     done_at: Option<SystemTime>,
@@ -64,7 +67,7 @@ impl MemoryLedger {
             match record.state {
                 EntryState::Done => {
                     return Claim::Done {
-                        outcome: record.outcome.clone().unwrap_or_default(),
+                        outcome: Recorded::from_text(record.outcome.as_deref().unwrap_or_default()),
                         at: record.done_at.unwrap_or(record.claimed_at),
                     };
                 }
@@ -98,13 +101,13 @@ impl MemoryLedger {
         ))
     }
 
-    fn complete_now(&self, token: &ClaimToken, outcome: &str) -> Result<(), LedgerError> {
+    fn complete_now(&self, token: &ClaimToken, outcome: &Recorded) -> Result<(), LedgerError> {
         let version = self.version();
         let mut entries = self.entries();
         match entries.get_mut(token.key()) {
             Some(record) if record.version.to_string() == token.etag() => {
                 record.state = EntryState::Done;
-                record.outcome = Some(outcome.to_owned());
+                record.outcome = Some(outcome.to_text());
                 record.done_at = Some(SystemTime::now());
                 record.version = version;
                 Ok(())
@@ -135,7 +138,7 @@ impl MemoryLedger {
             .map(|(key, record)| Entry {
                 key: key.clone(),
                 state: record.state,
-                outcome: record.outcome.clone(),
+                outcome: record.outcome.as_deref().map(Recorded::from_text),
                 claimed_at: record.claimed_at,
                 done_at: record.done_at,
             })
@@ -179,7 +182,11 @@ impl Ledger for MemoryLedger {
         Box::pin(async move { Ok(self.claim_now(key, lease)) })
     }
 
-    fn complete<'a>(&'a self, token: &'a ClaimToken, outcome: &'a str) -> LedgerFuture<'a, ()> {
+    fn complete<'a>(
+        &'a self,
+        token: &'a ClaimToken,
+        outcome: &'a Recorded,
+    ) -> LedgerFuture<'a, ()> {
         Box::pin(async move { self.complete_now(token, outcome) })
     }
 
@@ -217,6 +224,10 @@ mod tests {
         EffectKey::new("/subscriptions/s/workspaces/w", event, "notify", target)
     }
 
+    fn done() -> Recorded {
+        Recorded::new("done", "posted")
+    }
+
     fn acquired(claim: Claim) -> ClaimToken {
         match claim {
             Claim::Acquired(token) => token,
@@ -243,10 +254,10 @@ mod tests {
     async fn completed_is_done_with_its_outcome_on_every_later_claim() {
         let ledger = MemoryLedger::new();
         let token = acquired(ledger.claim(&key("e1", "t"), LEASE).await.unwrap());
-        ledger.complete(&token, "done").await.unwrap();
+        ledger.complete(&token, &done()).await.unwrap();
         for _ in 0..3 {
             match ledger.claim(&key("e1", "t"), Duration::ZERO).await.unwrap() {
-                Claim::Done { outcome, .. } => assert_eq!(outcome, "done"),
+                Claim::Done { outcome, .. } => assert_eq!(outcome, done()),
                 other => panic!("{other:?}"),
             }
         }
@@ -263,11 +274,11 @@ mod tests {
             ledger.claim(&k, LEASE).await.unwrap(),
             Claim::HeldElsewhere { .. }
         ));
-        let lost = ledger.complete(&old, "done").await.unwrap_err();
+        let lost = ledger.complete(&old, &done()).await.unwrap_err();
         assert!(matches!(lost, LedgerError::ClaimLost { .. }) && !lost.is_transient());
         // Releasing the lost claim leaves the new one alone.
         ledger.release(&old).await.unwrap();
-        ledger.complete(&new, "done").await.unwrap();
+        ledger.complete(&new, &done()).await.unwrap();
     }
 
     #[tokio::test]
@@ -283,7 +294,7 @@ mod tests {
     async fn history_by_time_and_event() {
         let ledger = MemoryLedger::new();
         let a = acquired(ledger.claim(&key("e1", "t"), LEASE).await.unwrap());
-        ledger.complete(&a, "done").await.unwrap();
+        ledger.complete(&a, &done()).await.unwrap();
         ledger.backdate(&key("e1", "t"), Duration::from_secs(3600));
         acquired(ledger.claim(&key("e2", "t"), LEASE).await.unwrap());
 
@@ -291,7 +302,7 @@ mod tests {
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].key.event_id, "e1", "oldest first");
         assert_eq!(all[0].state, EntryState::Done);
-        assert_eq!(all[0].outcome.as_deref(), Some("done"));
+        assert_eq!(all[0].outcome, Some(done()));
         assert_eq!(all[1].state, EntryState::Claimed);
 
         let recent = SystemTime::now() - Duration::from_secs(60);

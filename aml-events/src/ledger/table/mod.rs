@@ -76,7 +76,9 @@ pub use connection::{
 use keys::{encode, format_time, keys, parse_time, valid_table_name};
 use rest::{Auth, Call, etag_of};
 
-use super::{Claim, ClaimToken, EffectKey, Entry, EntryState, Ledger, LedgerError, LedgerFuture};
+use super::{
+    Claim, ClaimToken, EffectKey, Entry, EntryState, Ledger, LedgerError, LedgerFuture, Recorded,
+};
 use crate::{
     azure::{CachedTokenSource, TokenSource, is_token_safe, retry::RetryPolicy},
     pipeline::{self, Repeat},
@@ -149,7 +151,7 @@ enum ClaimWrite {
 struct Stored {
     etag: String,
     state: EntryState,
-    outcome: Option<String>,
+    outcome: Option<Recorded>,
     claimed_at: SystemTime,
     done_at: Option<SystemTime>,
     claim_id: String,
@@ -303,7 +305,7 @@ impl TableLedger {
             }
             if found.state == EntryState::Done {
                 return Ok(Claim::Done {
-                    outcome: found.outcome.unwrap_or_default(),
+                    outcome: found.outcome.unwrap_or_else(|| Recorded::from_text("")),
                     at: found.done_at.unwrap_or(found.claimed_at),
                 });
             }
@@ -381,11 +383,16 @@ impl TableLedger {
         }
     }
 
-    async fn complete_now(&self, token: &ClaimToken, outcome: &str) -> Result<(), LedgerError> {
+    async fn complete_now(
+        &self,
+        token: &ClaimToken,
+        outcome: &Recorded,
+    ) -> Result<(), LedgerError> {
         let key = token.key();
         let mut entity = self.entity(key, token.claim_id(), token.claimed_at());
         entity.insert("State".into(), "done".into());
-        entity.insert("Outcome".into(), outcome.into());
+        // Bounded: Table storage refuses a property over 64 KiB, which would leave the claim open.
+        entity.insert("Outcome".into(), outcome.to_text().into());
         entity.insert("DoneAt".into(), format_time(SystemTime::now()).into());
         let (partition, row) = keys(key);
         let call = Call {
@@ -506,7 +513,11 @@ impl Ledger for TableLedger {
         Box::pin(self.claim_now(key, lease))
     }
 
-    fn complete<'a>(&'a self, token: &'a ClaimToken, outcome: &'a str) -> LedgerFuture<'a, ()> {
+    fn complete<'a>(
+        &'a self,
+        token: &'a ClaimToken,
+        outcome: &'a Recorded,
+    ) -> LedgerFuture<'a, ()> {
         Box::pin(self.complete_now(token, outcome))
     }
 
@@ -547,7 +558,7 @@ fn stored(value: &Value, etag: String) -> Option<Stored> {
     Some(Stored {
         etag,
         state: state(value)?,
-        outcome: text(value, "Outcome"),
+        outcome: text(value, "Outcome").as_deref().map(Recorded::from_text),
         claimed_at: parse_time(&text(value, "ClaimedAt")?)?,
         done_at: text(value, "DoneAt").as_deref().and_then(parse_time),
         claim_id: text(value, "ClaimId").unwrap_or_default(),
@@ -563,7 +574,7 @@ fn entry(value: &Value) -> Option<Entry> {
             target: text(value, "Target").unwrap_or_default(),
         },
         state: state(value)?,
-        outcome: text(value, "Outcome"),
+        outcome: text(value, "Outcome").as_deref().map(Recorded::from_text),
         claimed_at: parse_time(&text(value, "ClaimedAt")?)?,
         done_at: text(value, "DoneAt").as_deref().and_then(parse_time),
     })
