@@ -20,6 +20,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 const LEASE: Duration = Duration::from_secs(50);
 
+/// A delivery's end, well ahead.
+fn soon() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(25)
+}
+
 fn key() -> EffectKey {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -33,7 +38,7 @@ fn key() -> EffectKey {
 
 /// One effect's bookkeeping: claim, then mark done.
 async fn claim_and_complete(ledger: &dyn Ledger) {
-    let Claim::Acquired(token) = ledger.claim(&key(), LEASE).await.unwrap() else {
+    let Claim::Acquired(token) = ledger.claim(&key(), LEASE, soon()).await.unwrap() else {
         panic!("a fresh key is always acquired");
     };
     let outcome = Recorded::new("done", "posted to the channel");
@@ -60,7 +65,7 @@ fn ledger(c: &mut Criterion) {
     runtime.block_on(claim_and_complete(&table));
     let done = key();
     runtime.block_on(async {
-        if let Claim::Acquired(token) = table.claim(&done, LEASE).await.unwrap() {
+        if let Claim::Acquired(token) = table.claim(&done, LEASE, soon()).await.unwrap() {
             let outcome = Recorded::new("done", "posted");
             table.complete(&token, &outcome).await.unwrap();
         }
@@ -76,7 +81,7 @@ fn ledger(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 runtime
-                    .block_on(table.claim(black_box(&done), LEASE))
+                    .block_on(table.claim(black_box(&done), LEASE, soon()))
                     .unwrap()
             })
         },

@@ -57,6 +57,11 @@ fn key(event: &str, target: &str) -> EffectKey {
     )
 }
 
+/// A delivery's end, well ahead.
+fn soon() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(25)
+}
+
 fn done() -> Recorded {
     Recorded::new("done", "posted")
 }
@@ -91,7 +96,7 @@ async fn the_table_is_created_when_missing_and_creating_it_again_is_fine() {
     let second = ledger(&table);
     // Act
     assert!(first.history(None, None).await.unwrap().is_empty());
-    acquired(second.claim(&key("e1", "t"), LEASE).await);
+    acquired(second.claim(&key("e1", "t"), LEASE, soon()).await);
     // Assert: a third, restarted instance finds the table and the entry.
     let third = ledger(&table);
     assert_eq!(third.history(None, None).await.unwrap().len(), 1);
@@ -104,11 +109,11 @@ async fn of_two_claimants_on_one_key_only_one_acquires() {
     let (a, b) = (ledger(&table), ledger(&table));
     let k = key("e1", "teams");
     a.history(None, None).await.unwrap(); // the table exists before the race
-    let claims = join_all([a.claim(&k, LEASE), b.claim(&k, LEASE)]).await;
+    let claims = join_all([a.claim(&k, LEASE, soon()), b.claim(&k, LEASE, soon())]).await;
     let (won, lost) = winners(claims);
     assert_eq!(won.len(), 1, "{lost:?}");
     assert!(
-        matches!(lost[..], [Claim::HeldElsewhere { since }] if since <= SystemTime::now()),
+        matches!(lost[..], [Claim::HeldElsewhere { age }] if age < LEASE / 10),
         "{lost:?}"
     );
 }
@@ -118,10 +123,10 @@ async fn a_completed_effect_is_done_on_every_later_claim_and_after_a_restart() {
     let table = table();
     let a = ledger(&table);
     let k = key("e1", "slack");
-    let token = acquired(a.claim(&k, LEASE).await);
+    let token = acquired(a.claim(&k, LEASE, soon()).await);
     a.complete(&token, &done()).await.unwrap();
     for claimant in [ledger(&table), ledger(&table), a] {
-        match claimant.claim(&k, Duration::ZERO).await.unwrap() {
+        match claimant.claim(&k, Duration::ZERO, soon()).await.unwrap() {
             Claim::Done { outcome, at } => {
                 assert_eq!(outcome, done());
                 assert!(at >= token.claimed_at());
@@ -137,14 +142,15 @@ async fn a_stale_claim_is_taken_over_and_only_one_of_two_takers_wins() {
     let lease = Duration::from_secs(1);
     let (crashed, b, c) = (ledger(&table), ledger(&table), ledger(&table));
     let k = key("e1", "retrain");
-    let old = acquired(crashed.claim(&k, lease).await);
+    let old = acquired(crashed.claim(&k, lease, soon()).await);
     assert!(matches!(
-        b.claim(&k, lease).await.unwrap(),
+        b.claim(&k, lease, soon()).await.unwrap(),
         Claim::HeldElsewhere { .. }
     ));
 
     tokio::time::sleep(lease + Duration::from_millis(300)).await;
-    let (won, lost) = winners(join_all([b.claim(&k, lease), c.claim(&k, lease)]).await);
+    let (won, lost) =
+        winners(join_all([b.claim(&k, lease, soon()), c.claim(&k, lease, soon())]).await);
     assert_eq!(won.len(), 1, "{lost:?}");
     assert!(
         matches!(lost[..], [Claim::HeldElsewhere { .. }]),
@@ -162,12 +168,12 @@ async fn a_stale_claim_is_taken_over_and_only_one_of_two_takers_wins() {
     crashed.release(&old).await.unwrap();
     // The winner's claim still holds, and it completes it (a token works from any instance).
     assert!(matches!(
-        c.claim(&k, LEASE).await.unwrap(),
+        c.claim(&k, LEASE, soon()).await.unwrap(),
         Claim::HeldElsewhere { .. }
     ));
     b.complete(&won[0], &done()).await.unwrap();
     assert!(matches!(
-        crashed.claim(&k, lease).await.unwrap(),
+        crashed.claim(&k, lease, soon()).await.unwrap(),
         Claim::Done { .. }
     ));
 }
@@ -177,9 +183,9 @@ async fn a_released_claim_can_be_claimed_again() {
     let table = table();
     let (a, b) = (ledger(&table), ledger(&table));
     let k = key("e1", "smoke");
-    let token = acquired(a.claim(&k, LEASE).await);
+    let token = acquired(a.claim(&k, LEASE, soon()).await);
     a.release(&token).await.unwrap();
-    let again = acquired(b.claim(&k, LEASE).await);
+    let again = acquired(b.claim(&k, LEASE, soon()).await);
     // Releasing twice, or a claim no longer there, is harmless.
     a.release(&token).await.unwrap();
     let failed = Recorded::new("failed", "the endpoint answered 500")
@@ -194,12 +200,12 @@ async fn a_released_claim_can_be_claimed_again() {
 async fn history_lists_entries_since_a_time_or_for_an_event() {
     let table = table();
     let a = ledger(&table);
-    let first = acquired(a.claim(&key("e1", "teams"), LEASE).await);
+    let first = acquired(a.claim(&key("e1", "teams"), LEASE, soon()).await);
     a.complete(&first, &done()).await.unwrap();
-    acquired(a.claim(&key("e1", "slack"), LEASE).await);
+    acquired(a.claim(&key("e1", "slack"), LEASE, soon()).await);
     tokio::time::sleep(Duration::from_millis(20)).await;
     let since = SystemTime::now();
-    acquired(a.claim(&key("e2", "teams"), LEASE).await);
+    acquired(a.claim(&key("e2", "teams"), LEASE, soon()).await);
 
     let all = a.history(None, None).await.unwrap();
     assert_eq!(all.len(), 3);
@@ -227,11 +233,11 @@ async fn clean_removes_only_older_entries_and_stops_at_the_bound() {
     let table = table();
     let a = ledger(&table);
     for i in 0..5 {
-        acquired(a.claim(&key(&format!("old{i}"), "t"), LEASE).await);
+        acquired(a.claim(&key(&format!("old{i}"), "t"), LEASE, soon()).await);
     }
     tokio::time::sleep(Duration::from_millis(20)).await;
     let cut = SystemTime::now();
-    acquired(a.claim(&key("new", "t"), LEASE).await);
+    acquired(a.claim(&key("new", "t"), LEASE, soon()).await);
 
     assert_eq!(a.clean(cut, 3).await.unwrap(), 3);
     assert_eq!(a.clean(cut, 3).await.unwrap(), 2);
@@ -256,7 +262,10 @@ async fn an_unreachable_ledger_is_a_transient_error_never_a_claim() {
         ..options("amlhandlers")
     };
     let ledger = TableLedger::new(connection, None, options).unwrap();
-    let error = ledger.claim(&key("e1", "t"), LEASE).await.unwrap_err();
+    let error = ledger
+        .claim(&key("e1", "t"), LEASE, soon())
+        .await
+        .unwrap_err();
     let shown = chain(&error).to_string();
     assert!(error.is_transient(), "{shown}");
     assert!(!shown.contains(azurite::KEY), "{shown}");
@@ -273,8 +282,8 @@ async fn keys_with_reserved_characters_round_trip() {
     let a = ledger(&table);
     let odd = EffectKey::new("a/b\\c#d?e'f %g", "id/1#2?3", "notify", "x/y!z~2F");
     let plain = EffectKey::new("a/b\\c#d?e'f %g", "id/1#2?3", "notify", "x/y!z/");
-    let token = acquired(a.claim(&odd, LEASE).await);
-    acquired(a.claim(&plain, LEASE).await);
+    let token = acquired(a.claim(&odd, LEASE, soon()).await);
+    acquired(a.claim(&plain, LEASE, soon()).await);
     a.complete(&token, &done()).await.unwrap();
     let history = a.history(None, Some("id/1#2?3")).await.unwrap();
     assert_eq!(history.len(), 2);
@@ -285,11 +294,11 @@ async fn keys_with_reserved_characters_round_trip() {
     );
     assert!(history.iter().any(|entry| entry.key == plain));
     assert!(matches!(
-        ledger(&table).claim(&odd, LEASE).await.unwrap(),
+        ledger(&table).claim(&odd, LEASE, soon()).await.unwrap(),
         Claim::Done { .. }
     ));
     let empty = EffectKey::new("", "e", "retrain", "");
-    acquired(a.claim(&empty, LEASE).await);
+    acquired(a.claim(&empty, LEASE, soon()).await);
 }
 
 #[tokio::test]
@@ -305,7 +314,10 @@ async fn errors_and_debug_output_never_show_the_key() {
     assert!(!format!("{connection:?}").contains(wrong));
     let ledger = TableLedger::new(connection, None, options(&table())).unwrap();
     assert!(!format!("{ledger:?}").contains(wrong));
-    let error = ledger.claim(&key("e1", "t"), LEASE).await.unwrap_err();
+    let error = ledger
+        .claim(&key("e1", "t"), LEASE, soon())
+        .await
+        .unwrap_err();
     let shown = format!("{} / {error:?}", chain(&error));
     assert!(
         matches!(error, LedgerError::Status { status: 403, .. }),
@@ -324,7 +336,12 @@ async fn many_instances_claiming_one_effect_act_once() {
     let instances: Vec<Arc<dyn Ledger>> = (0..6).map(|_| Arc::new(ledger(&table)) as _).collect();
     instances[0].history(None, None).await.unwrap();
     let k = key("burst", "teams");
-    let claims = join_all(instances.iter().map(|ledger| ledger.claim(&k, LEASE))).await;
+    let claims = join_all(
+        instances
+            .iter()
+            .map(|ledger| ledger.claim(&k, LEASE, soon())),
+    )
+    .await;
     let (won, lost) = winners(claims);
     assert_eq!(won.len(), 1, "{lost:?}");
     assert!(
@@ -382,7 +399,7 @@ async fn identity_connections_send_a_bearer_token() {
     let ledger =
         TableLedger::new(connection, Some(Arc::new(FixedToken)), options("ledger")).unwrap();
     // Act
-    let claim = ledger.claim(&key("e1", "t"), LEASE).await;
+    let claim = ledger.claim(&key("e1", "t"), LEASE, soon()).await;
     // Assert
     acquired(claim);
 }
@@ -392,7 +409,7 @@ async fn an_outcome_of_a_megabyte_is_stored_cut_and_the_claim_is_closed() {
     let table = table();
     let a = ledger(&table);
     let k = key("big", "smoke");
-    let token = acquired(a.claim(&k, LEASE).await);
+    let token = acquired(a.claim(&k, LEASE, soon()).await);
     let detail = "the endpoint answered: ".to_owned() + &"x".repeat(1 << 20);
     let outcome = Recorded::new("failed", detail.clone()).with_found(serde_json::json!(500));
     // Act: Table storage refuses a property over 64 KiB; the stored outcome is at most 4 KiB.
@@ -400,7 +417,7 @@ async fn an_outcome_of_a_megabyte_is_stored_cut_and_the_claim_is_closed() {
     // Assert: done for every later claimant, with the outcome cut.
     let Claim::Done {
         outcome: stored, ..
-    } = ledger(&table).claim(&k, LEASE).await.unwrap()
+    } = ledger(&table).claim(&k, LEASE, soon()).await.unwrap()
     else {
         panic!("the claim should be closed");
     };
@@ -415,4 +432,129 @@ async fn an_outcome_of_a_megabyte_is_stored_cut_and_the_claim_is_closed() {
     assert!(stored.to_text().len() <= Recorded::MAX_BYTES);
     let history = a.history(None, Some("big")).await.unwrap();
     assert_eq!(history[0].outcome, Some(stored));
+}
+
+#[tokio::test]
+async fn no_claim_is_made_once_the_delivery_has_no_time_left() {
+    let table = table();
+    let a = ledger(&table);
+    let k = key("late", "t");
+    let late = a
+        .claim(&k, LEASE, tokio::time::Instant::now())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(late, LedgerError::DeadlineExceeded { .. }) && late.is_transient(),
+        "{}",
+        chain(&late)
+    );
+    // Nothing was written: another instance acquires it at once.
+    acquired(ledger(&table).claim(&k, LEASE, soon()).await);
+}
+
+// A store that answers slowly: the claim gives up at the delivery's end, not after the
+// ledger's own (longer) budget.
+#[tokio::test]
+async fn a_claim_gives_up_by_the_deliverys_deadline() {
+    use wiremock::{
+        Mock, MockServer, ResponseTemplate,
+        matchers::{method, path},
+    };
+    // Arrange
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/Tables"))
+        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(3)))
+        .named("create table, slowly")
+        .mount(&server)
+        .await;
+    let connection = TableConnection::parse("AML_LEDGER", &server.uri()).unwrap();
+    let ledger =
+        TableLedger::new(connection, Some(Arc::new(FixedToken)), options("ledger")).unwrap();
+    let started = tokio::time::Instant::now();
+    // Act
+    let error = ledger
+        .claim(&key("e1", "t"), LEASE, started + Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    // Assert
+    assert!(
+        matches!(error, LedgerError::DeadlineExceeded { .. }) && error.is_transient(),
+        "{}",
+        chain(&error)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+// Every insert finds an entity, every read a stale claim of someone else, every take-over a
+// newer version: the claim gives up, and says so as a transient error.
+#[tokio::test]
+async fn an_entry_that_keeps_changing_is_contended_and_transient() {
+    use wiremock::{
+        Mock, MockServer, ResponseTemplate,
+        matchers::{method, path, path_regex},
+    };
+    // Arrange
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/Tables"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/ledger"))
+        .respond_with(ResponseTemplate::new(409))
+        .expect(4)
+        .named("insert claim")
+        .mount(&server)
+        .await;
+    let stale = serde_json::json!({
+        "State": "claimed",
+        "ClaimedAt": "2020-01-01T00:00:00.000000Z",
+        "Timestamp": "2020-01-01T00:00:00.0000000Z",
+        "ClaimId": "someone else",
+    });
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/ledger\(PartitionKey="))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "W/\"1\"")
+                .set_body_json(stale),
+        )
+        .expect(4)
+        .named("read claim")
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path_regex(r"^/ledger\(PartitionKey="))
+        .respond_with(ResponseTemplate::new(412))
+        .expect(4)
+        .named("take over claim")
+        .mount(&server)
+        .await;
+    let connection = TableConnection::parse("AML_LEDGER", &server.uri()).unwrap();
+    let ledger =
+        TableLedger::new(connection, Some(Arc::new(FixedToken)), options("ledger")).unwrap();
+    // Act
+    let error = ledger
+        .claim(&key("e1", "t"), LEASE, soon())
+        .await
+        .unwrap_err();
+    // Assert
+    assert!(
+        matches!(error, LedgerError::Contended { .. }),
+        "{}",
+        chain(&error)
+    );
+    assert!(error.is_transient());
+    assert!(
+        error
+            .to_string()
+            .starts_with("the entry for notify t for event e1 from "),
+        "{error}"
+    );
 }

@@ -74,9 +74,7 @@ impl MemoryLedger {
                 EntryState::Claimed => {
                     let age = now.duration_since(record.claimed_at).unwrap_or_default();
                     if age < lease {
-                        return Claim::HeldElsewhere {
-                            since: record.claimed_at,
-                        };
+                        return Claim::HeldElsewhere { age };
                     }
                 }
             }
@@ -178,8 +176,23 @@ impl MemoryLedger {
 }
 
 impl Ledger for MemoryLedger {
-    fn claim<'a>(&'a self, key: &'a EffectKey, lease: Duration) -> LedgerFuture<'a, Claim> {
-        Box::pin(async move { Ok(self.claim_now(key, lease)) })
+    fn claim<'a>(
+        &'a self,
+        key: &'a EffectKey,
+        lease: Duration,
+        deadline: tokio::time::Instant,
+    ) -> LedgerFuture<'a, Claim> {
+        Box::pin(async move {
+            // As the table does: no claim for an effect the delivery has no time left to run.
+            if tokio::time::Instant::now() >= deadline {
+                return Err(LedgerError::DeadlineExceeded {
+                    operation: "claim",
+                    budget: Duration::ZERO,
+                    last: None,
+                });
+            }
+            Ok(self.claim_now(key, lease))
+        })
     }
 
     fn complete<'a>(
@@ -224,6 +237,11 @@ mod tests {
         EffectKey::new("/subscriptions/s/workspaces/w", event, "notify", target)
     }
 
+    /// A delivery's end, well ahead.
+    fn soon() -> tokio::time::Instant {
+        tokio::time::Instant::now() + Duration::from_secs(25)
+    }
+
     fn done() -> Recorded {
         Recorded::new("done", "posted")
     }
@@ -238,25 +256,41 @@ mod tests {
     #[tokio::test]
     async fn a_live_claim_is_held_elsewhere() {
         let ledger = MemoryLedger::new();
-        let first = acquired(ledger.claim(&key("e1", "teams"), LEASE).await.unwrap());
-        let second = ledger.claim(&key("e1", "teams"), LEASE).await.unwrap();
-        assert_eq!(
-            second,
-            Claim::HeldElsewhere {
-                since: first.claimed_at()
-            }
+        let first = acquired(
+            ledger
+                .claim(&key("e1", "teams"), LEASE, soon())
+                .await
+                .unwrap(),
+        );
+        let second = ledger
+            .claim(&key("e1", "teams"), LEASE, soon())
+            .await
+            .unwrap();
+        assert!(
+            matches!(second, Claim::HeldElsewhere { age } if age < LEASE / 10),
+            "{second:?}, first claimed at {:?}",
+            first.claimed_at()
         );
         // Another target of the same event is another effect.
-        acquired(ledger.claim(&key("e1", "slack"), LEASE).await.unwrap());
+        acquired(
+            ledger
+                .claim(&key("e1", "slack"), LEASE, soon())
+                .await
+                .unwrap(),
+        );
     }
 
     #[tokio::test]
     async fn completed_is_done_with_its_outcome_on_every_later_claim() {
         let ledger = MemoryLedger::new();
-        let token = acquired(ledger.claim(&key("e1", "t"), LEASE).await.unwrap());
+        let token = acquired(ledger.claim(&key("e1", "t"), LEASE, soon()).await.unwrap());
         ledger.complete(&token, &done()).await.unwrap();
         for _ in 0..3 {
-            match ledger.claim(&key("e1", "t"), Duration::ZERO).await.unwrap() {
+            match ledger
+                .claim(&key("e1", "t"), Duration::ZERO, soon())
+                .await
+                .unwrap()
+            {
                 Claim::Done { outcome, .. } => assert_eq!(outcome, done()),
                 other => panic!("{other:?}"),
             }
@@ -267,11 +301,11 @@ mod tests {
     async fn a_stale_claim_is_taken_over_and_the_old_claimant_loses_it() {
         let ledger = MemoryLedger::new();
         let k = key("e1", "t");
-        let old = acquired(ledger.claim(&k, LEASE).await.unwrap());
+        let old = acquired(ledger.claim(&k, LEASE, soon()).await.unwrap());
         ledger.backdate(&k, LEASE * 2);
-        let new = acquired(ledger.claim(&k, LEASE).await.unwrap());
+        let new = acquired(ledger.claim(&k, LEASE, soon()).await.unwrap());
         assert!(matches!(
-            ledger.claim(&k, LEASE).await.unwrap(),
+            ledger.claim(&k, LEASE, soon()).await.unwrap(),
             Claim::HeldElsewhere { .. }
         ));
         let lost = ledger.complete(&old, &done()).await.unwrap_err();
@@ -282,21 +316,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn no_claim_is_made_once_the_delivery_has_no_time_left() {
+        let ledger = MemoryLedger::new();
+        let k = key("e1", "t");
+        let late = ledger
+            .claim(&k, LEASE, tokio::time::Instant::now())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(late, LedgerError::DeadlineExceeded { .. }) && late.is_transient(),
+            "{late:?}"
+        );
+        acquired(ledger.claim(&k, LEASE, soon()).await.unwrap());
+    }
+
+    #[tokio::test]
     async fn release_then_reclaim() {
         let ledger = MemoryLedger::new();
         let k = key("e1", "t");
-        let token = acquired(ledger.claim(&k, LEASE).await.unwrap());
+        let token = acquired(ledger.claim(&k, LEASE, soon()).await.unwrap());
         ledger.release(&token).await.unwrap();
-        acquired(ledger.claim(&k, LEASE).await.unwrap());
+        acquired(ledger.claim(&k, LEASE, soon()).await.unwrap());
     }
 
     #[tokio::test]
     async fn history_by_time_and_event() {
         let ledger = MemoryLedger::new();
-        let a = acquired(ledger.claim(&key("e1", "t"), LEASE).await.unwrap());
+        let a = acquired(ledger.claim(&key("e1", "t"), LEASE, soon()).await.unwrap());
         ledger.complete(&a, &done()).await.unwrap();
         ledger.backdate(&key("e1", "t"), Duration::from_secs(3600));
-        acquired(ledger.claim(&key("e2", "t"), LEASE).await.unwrap());
+        acquired(ledger.claim(&key("e2", "t"), LEASE, soon()).await.unwrap());
 
         let all = ledger.history(None, None).await.unwrap();
         assert_eq!(all.len(), 2);
@@ -319,10 +368,10 @@ mod tests {
         let ledger = MemoryLedger::new();
         for i in 0..5 {
             let k = key(&format!("old{i}"), "t");
-            acquired(ledger.claim(&k, LEASE).await.unwrap());
+            acquired(ledger.claim(&k, LEASE, soon()).await.unwrap());
             ledger.backdate(&k, super::super::RETENTION * 2);
         }
-        acquired(ledger.claim(&key("new", "t"), LEASE).await.unwrap());
+        acquired(ledger.claim(&key("new", "t"), LEASE, soon()).await.unwrap());
         let cut = SystemTime::now() - super::super::RETENTION;
         assert_eq!(ledger.clean(cut, 3).await.unwrap(), 3);
         assert_eq!(ledger.clean(cut, 3).await.unwrap(), 2);
@@ -336,7 +385,7 @@ mod tests {
     async fn keys_with_reserved_characters_are_distinct_effects() {
         let ledger = MemoryLedger::new();
         let odd = EffectKey::new("a/b#c?d\\e", "id/1?#", "notify", "t/x");
-        acquired(ledger.claim(&odd, LEASE).await.unwrap());
+        acquired(ledger.claim(&odd, LEASE, soon()).await.unwrap());
         let history = ledger.history(None, Some("id/1?#")).await.unwrap();
         assert_eq!(history[0].key, odd);
         assert_eq!(ledger.describe(), "in memory");

@@ -243,11 +243,11 @@ pub enum Claim {
         /// When it was completed.
         at: SystemTime,
     },
-    /// Another claimant holds a live claim (younger than the lease): do not act, answer so the
-    /// event is redelivered.
+    /// Another live claim (younger than the lease, judged by the store's own clock): do not
+    /// act, answer so the event is redelivered.
     HeldElsewhere {
-        /// When that claim was made.
-        since: SystemTime,
+        /// How old that claim is.
+        age: Duration,
     },
 }
 
@@ -328,16 +328,27 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// ago and not done (a crashed claimant; taken over conditionally, so two takers cannot
     /// both win); [`Claim::Done`] when completed; [`Claim::HeldElsewhere`] when another live
     /// claim holds it. An error means: do not act.
-    fn claim<'a>(&'a self, key: &'a EffectKey, lease: Duration) -> LedgerFuture<'a, Claim>;
+    ///
+    /// The claim (with its retries) gives up by `deadline` (the delivery's end) or by the
+    /// ledger's own per-operation budget, whichever is sooner: a claim is never made for an
+    /// effect that would have no time left to run.
+    fn claim<'a>(
+        &'a self,
+        key: &'a EffectKey,
+        lease: Duration,
+        deadline: tokio::time::Instant,
+    ) -> LedgerFuture<'a, Claim>;
 
     /// Marks the claimed effect done with `outcome`, stored as [`Recorded::to_text`] (so at
     /// most [`Recorded::MAX_BYTES`]). Fails with [`LedgerError::ClaimLost`] when the claim was
-    /// taken over or removed meanwhile.
+    /// taken over or removed meanwhile. It has the ledger's own budget, not the delivery's: the
+    /// caller runs it where a delivery's timeout cannot cancel it.
     fn complete<'a>(&'a self, token: &'a ClaimToken, outcome: &'a Recorded)
     -> LedgerFuture<'a, ()>;
 
     /// Gives the claim back after a failed effect, so a redelivery can try again. A claim
-    /// already taken over or gone is left as it is.
+    /// already taken over or gone is left as it is. Like [`Ledger::complete`], it has the
+    /// ledger's own budget.
     fn release<'a>(&'a self, token: &'a ClaimToken) -> LedgerFuture<'a, ()>;
 
     /// The entries claimed at or after `since` and/or for event `event_id`, oldest first.
@@ -423,6 +434,13 @@ pub enum LedgerError {
         /// The effect.
         key: EffectKey,
     },
+    /// Other claimants kept changing the entry between the claim's reads and writes: a burst
+    /// of redeliveries; a later one will find it settled.
+    #[error("the entry for {key} kept changing under the claim")]
+    Contended {
+        /// The effect.
+        key: EffectKey,
+    },
     /// A custom ledger failed.
     #[error("ledger failed")]
     Other {
@@ -444,7 +462,7 @@ fn detail_text(code: Option<&str>, message: Option<&str>) -> String {
 
 impl LedgerError {
     /// Whether trying again later may succeed: the store unreachable or slow, a 408, 429 or
-    /// 5xx, a transient token failure. Either way the caller does not act; transient errors
+    /// 5xx, a transient token failure, claimants contending for one entry. Either way the caller does not act; transient errors
     /// are answered for redelivery.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -452,7 +470,7 @@ impl LedgerError {
                 source.is_connect() || crate::azure::error::transport_is_transient(source)
             }
             LedgerError::Status { status, .. } => matches!(status, 408 | 429 | 500..=599),
-            LedgerError::DeadlineExceeded { .. } => true,
+            LedgerError::DeadlineExceeded { .. } | LedgerError::Contended { .. } => true,
             LedgerError::Credential(source) => source.is_transient(),
             LedgerError::Other { transient, .. } => *transient,
             LedgerError::InvalidSetting { .. }

@@ -81,7 +81,7 @@ use super::{
 };
 use crate::{
     azure::{CachedTokenSource, TokenSource, is_token_safe, retry::RetryPolicy},
-    pipeline::{self, Repeat},
+    pipeline::{self, Deadline, Repeat},
 };
 
 /// The table used when `AML_LEDGER_TABLE` is unset.
@@ -145,6 +145,19 @@ impl fmt::Debug for TableLedger {
 enum ClaimWrite {
     Insert,
     TakeOver { etag: String },
+}
+
+/// How many times a claim reads and writes before it gives up with
+/// [`LedgerError::Contended`].
+const CLAIM_ROUNDS: usize = 4;
+
+/// When a claim's calls must be done.
+#[derive(Clone, Copy)]
+struct ClaimTime {
+    /// Each call's deadline: the delivery's end, or the ledger's budget when sooner.
+    calls: Deadline,
+    /// The delivery's end, after which no claim is written.
+    end: tokio::time::Instant,
 }
 
 /// What a read entity says about its claim.
@@ -224,7 +237,11 @@ impl TableLedger {
         &self.claimant
     }
 
-    async fn read(&self, key: &EffectKey) -> Result<Option<Stored>, LedgerError> {
+    async fn read(
+        &self,
+        key: &EffectKey,
+        deadline: Deadline,
+    ) -> Result<Option<Stored>, LedgerError> {
         let (partition, row) = keys(key);
         let call = Call {
             operation: "read claim",
@@ -234,7 +251,7 @@ impl TableLedger {
             if_match: None,
             repeat: Repeat::Idempotent,
         };
-        let answer = self.send(&call).await?;
+        let answer = self.send(&call, deadline).await?;
         match answer.status {
             StatusCode::OK => {
                 let value: Value =
@@ -283,16 +300,27 @@ impl TableLedger {
         entity
     }
 
-    async fn claim_now(&self, key: &EffectKey, lease: Duration) -> Result<Claim, LedgerError> {
-        self.ensure_table().await?;
+    /// Claims `key` by `end` at the latest: see [`Ledger::claim`].
+    async fn claim_now(
+        &self,
+        key: &EffectKey,
+        lease: Duration,
+        end: tokio::time::Instant,
+    ) -> Result<Claim, LedgerError> {
+        let time = ClaimTime {
+            calls: self.deadline(Some(end)),
+            end,
+        };
+        self.ensure_table(time.calls).await?;
         let claim_id = uuid::Uuid::new_v4().to_string();
         // A few rounds: an entity can vanish (released, cleaned) or be taken over between our
         // insert, read and replace; each round starts from what the table says.
-        for _ in 0..4 {
-            if let Some(acquired) = self.write_claim(key, &claim_id, ClaimWrite::Insert).await? {
+        for _ in 0..CLAIM_ROUNDS {
+            let insert = ClaimWrite::Insert;
+            if let Some(acquired) = self.write_claim(key, &claim_id, insert, time).await? {
                 return Ok(acquired);
             }
-            let Some(found) = self.read(key).await? else {
+            let Some(found) = self.read(key, time.calls).await? else {
                 continue;
             };
             if found.claim_id == claim_id {
@@ -313,30 +341,35 @@ impl TableLedger {
                 .duration_since(found.claimed_at)
                 .unwrap_or_default();
             if age < lease {
-                return Ok(Claim::HeldElsewhere {
-                    since: found.claimed_at,
-                });
+                return Ok(Claim::HeldElsewhere { age });
             }
             // Stale: take it over only if it is still the claim we read.
             let take_over = ClaimWrite::TakeOver { etag: found.etag };
-            if let Some(acquired) = self.write_claim(key, &claim_id, take_over).await? {
+            if let Some(acquired) = self.write_claim(key, &claim_id, take_over, time).await? {
                 return Ok(acquired);
             }
         }
-        Err(LedgerError::Malformed {
-            operation: "claim",
-            problem: "the entry kept changing under the claim",
-        })
+        Err(LedgerError::Contended { key: key.clone() })
     }
 
     /// Writes our claim on `key` as `write` says. The claim is ours on a 2xx; `None` when the
     /// answer says another entity stands there (the next round reads it); an error otherwise.
+    /// Nothing is written once the delivery has no time left: a claim it could not act on
+    /// would only hold the effect from a redelivery until its lease ends.
     async fn write_claim(
         &self,
         key: &EffectKey,
         claim_id: &str,
         write: ClaimWrite,
+        time: ClaimTime,
     ) -> Result<Option<Claim>, LedgerError> {
+        if tokio::time::Instant::now() >= time.end {
+            return Err(LedgerError::DeadlineExceeded {
+                operation: "claim",
+                budget: time.calls.budget,
+                last: None,
+            });
+        }
         let now = SystemTime::now();
         let body = Some(serde_json::to_vec(&self.entity(key, claim_id, now)).unwrap_or_default());
         let (call, contested): (Call, &[u16]) = match write {
@@ -371,7 +404,7 @@ impl TableLedger {
                 )
             }
         };
-        let answer = self.send(&call).await?;
+        let answer = self.send(&call, time.calls).await?;
         match answer.status.as_u16() {
             200..=299 => {
                 let etag = etag_of(&answer, call.operation)?;
@@ -389,6 +422,8 @@ impl TableLedger {
         outcome: &Recorded,
     ) -> Result<(), LedgerError> {
         let key = token.key();
+        // Its own budget, never the delivery's: a delivery cut short must not lose the record.
+        let deadline = self.deadline(None);
         let mut entity = self.entity(key, token.claim_id(), token.claimed_at());
         entity.insert("State".into(), "done".into());
         // Bounded: Table storage refuses a property over 64 KiB, which would leave the claim open.
@@ -403,10 +438,10 @@ impl TableLedger {
             if_match: Some(token.etag().to_owned()),
             repeat: Repeat::Idempotent,
         };
-        let answer = self.send(&call).await?;
+        let answer = self.send(&call, deadline).await?;
         match answer.status.as_u16() {
             200..=299 => Ok(()),
-            404 | 412 => match self.read(key).await? {
+            404 | 412 => match self.read(key, deadline).await? {
                 // Our own earlier attempt went through before its answer was lost.
                 Some(found)
                     if found.claim_id == token.claim_id() && found.state == EntryState::Done =>
@@ -429,7 +464,7 @@ impl TableLedger {
             if_match: Some(token.etag().to_owned()),
             repeat: Repeat::Idempotent,
         };
-        let answer = self.send(&call).await?;
+        let answer = self.send(&call, self.deadline(None)).await?;
         match answer.status.as_u16() {
             // Gone, or no longer ours (taken over): nothing to give back.
             200..=299 | 404 | 412 => Ok(()),
@@ -442,7 +477,7 @@ impl TableLedger {
         since: Option<SystemTime>,
         event_id: Option<&str>,
     ) -> Result<Vec<Entry>, LedgerError> {
-        self.ensure_table().await?;
+        self.ensure_table(self.deadline(None)).await?;
         let mut clauses = Vec::new();
         if let Some(event_id) = event_id {
             clauses.push(format!("PartitionKey eq '{}'", encode(event_id)));
@@ -469,7 +504,7 @@ impl TableLedger {
         if max_entries == 0 {
             return Ok(0);
         }
-        self.ensure_table().await?;
+        self.ensure_table(self.deadline(None)).await?;
         let filter = format!("ClaimedAt lt '{}'", format_time(older_than));
         let old = self
             .query(
@@ -497,7 +532,7 @@ impl TableLedger {
                 if_match: Some(etag),
                 repeat: Repeat::Idempotent,
             };
-            let answer = self.send(&call).await?;
+            let answer = self.send(&call, self.deadline(None)).await?;
             match answer.status.as_u16() {
                 200..=299 => removed += 1,
                 404 | 412 => {}
@@ -509,8 +544,13 @@ impl TableLedger {
 }
 
 impl Ledger for TableLedger {
-    fn claim<'a>(&'a self, key: &'a EffectKey, lease: Duration) -> LedgerFuture<'a, Claim> {
-        Box::pin(self.claim_now(key, lease))
+    fn claim<'a>(
+        &'a self,
+        key: &'a EffectKey,
+        lease: Duration,
+        deadline: tokio::time::Instant,
+    ) -> LedgerFuture<'a, Claim> {
+        Box::pin(self.claim_now(key, lease, deadline))
     }
 
     fn complete<'a>(

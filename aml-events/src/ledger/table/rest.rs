@@ -73,14 +73,30 @@ impl TableLedger {
         ))
     }
 
-    pub(super) async fn send(&self, call: &Call) -> Result<Answer, LedgerError> {
+    /// The deadline of an operation starting now: the ledger's own budget
+    /// ([`TableLedgerOptions::deadline`](super::TableLedgerOptions::deadline)), or `outer` (a
+    /// delivery's end) when that is sooner.
+    pub(super) fn deadline(&self, outer: Option<tokio::time::Instant>) -> Deadline {
+        // The pipeline keeps std instants; tokio's convert (under a paused test clock, too).
+        Deadline::starting_now(
+            self.options.deadline,
+            outer.map(tokio::time::Instant::into_std),
+        )
+    }
+
+    /// Sends `call`, retrying as it allows, until `deadline`.
+    pub(super) async fn send(
+        &self,
+        call: &Call,
+        deadline: Deadline,
+    ) -> Result<Answer, LedgerError> {
         let operation = call.operation;
         let endpoint = self.shown();
         let request = pipeline::Request {
             operation,
             repeat: call.repeat,
             policy: &self.options.retry,
-            deadline: Deadline::starting_now(self.options.deadline, None),
+            deadline,
             answered: &|answer: Answer| status_error(operation, &endpoint, &answer, &[self.key()]),
             too_late: &|budget, last: Option<LedgerError>| LedgerError::DeadlineExceeded {
                 operation,
@@ -158,10 +174,10 @@ impl TableLedger {
         }
     }
 
-    /// Creates the table on the first call of this instance (one per process);
+    /// Creates the table on the first call of this instance (one per process), by `deadline`;
     /// `TableAlreadyExists` (409) is success.
     /// See <https://learn.microsoft.com/rest/api/storageservices/create-table>.
-    pub(super) async fn ensure_table(&self) -> Result<(), LedgerError> {
+    pub(super) async fn ensure_table(&self, deadline: Deadline) -> Result<(), LedgerError> {
         self.table_ready
             .get_or_try_init(|| async {
                 let body =
@@ -175,7 +191,7 @@ impl TableLedger {
                     // Creating twice is harmless: the second finds it (409).
                     repeat: Repeat::Idempotent,
                 };
-                let answer = self.send(&call).await?;
+                let answer = self.send(&call, deadline).await?;
                 match answer.status.as_u16() {
                     200..=299 | 409 => Ok(()),
                     _ => Err(self.fail(call.operation, &answer)),
@@ -220,7 +236,8 @@ impl TableLedger {
                 if_match: None,
                 repeat: Repeat::Idempotent,
             };
-            let answer = self.send(&call).await?;
+            // Each page has the ledger's budget: a long history is read page by page.
+            let answer = self.send(&call, self.deadline(None)).await?;
             if answer.status != StatusCode::OK {
                 return Err(self.fail(operation, &answer));
             }
