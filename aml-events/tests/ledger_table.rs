@@ -14,8 +14,8 @@ use aml_events::{
     azure::RetryPolicy,
     chain,
     ledger::{
-        Claim, ClaimToken, EffectKey, EntryState, Ledger, LedgerError, Recorded, TableConnection,
-        TableLedger, TableLedgerOptions,
+        Claim, ClaimToken, EffectKey, EntryState, HistoryQuery, Ledger, LedgerError, Recorded,
+        TableConnection, TableLedger, TableLedgerOptions,
     },
 };
 use azure_mock::RefusingPort;
@@ -62,6 +62,15 @@ fn soon() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(25)
 }
 
+/// Everything since `since` and/or of `event_id`, up to a hundred.
+fn query(since: Option<SystemTime>, event_id: Option<&str>) -> HistoryQuery<'_> {
+    HistoryQuery {
+        since,
+        event_id,
+        limit: 100,
+    }
+}
+
 fn done() -> Recorded {
     Recorded::new("done", "posted")
 }
@@ -95,11 +104,11 @@ async fn the_table_is_created_when_missing_and_creating_it_again_is_fine() {
     let first = ledger(&table);
     let second = ledger(&table);
     // Act
-    assert!(first.history(None, None).await.unwrap().is_empty());
+    assert!(first.history(&query(None, None)).await.unwrap().is_empty());
     acquired(second.claim(&key("e1", "t"), LEASE, soon()).await);
     // Assert: a third, restarted instance finds the table and the entry.
     let third = ledger(&table);
-    assert_eq!(third.history(None, None).await.unwrap().len(), 1);
+    assert_eq!(third.history(&query(None, None)).await.unwrap().len(), 1);
     assert!(third.describe().contains(&table), "{}", third.describe());
 }
 
@@ -108,7 +117,7 @@ async fn of_two_claimants_on_one_key_only_one_acquires() {
     let table = table();
     let (a, b) = (ledger(&table), ledger(&table));
     let k = key("e1", "teams");
-    a.history(None, None).await.unwrap(); // the table exists before the race
+    a.history(&query(None, None)).await.unwrap(); // the table exists before the race
     let claims = join_all([a.claim(&k, LEASE, soon()), b.claim(&k, LEASE, soon())]).await;
     let (won, lost) = winners(claims);
     assert_eq!(won.len(), 1, "{lost:?}");
@@ -191,7 +200,7 @@ async fn a_released_claim_can_be_claimed_again() {
     let failed = Recorded::new("failed", "the endpoint answered 500")
         .with_found(serde_json::json!({"status": 500, "latencyMs": 12.3}));
     b.complete(&again, &failed).await.unwrap();
-    let history = a.history(None, Some("e1")).await.unwrap();
+    let history = a.history(&query(None, Some("e1"))).await.unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].outcome, Some(failed));
 }
@@ -207,25 +216,30 @@ async fn history_lists_entries_since_a_time_or_for_an_event() {
     let since = SystemTime::now();
     acquired(a.claim(&key("e2", "teams"), LEASE, soon()).await);
 
-    let all = a.history(None, None).await.unwrap();
+    let all = a.history(&query(None, None)).await.unwrap();
     assert_eq!(all.len(), 3);
     assert!(
-        all.windows(2).all(|w| w[0].claimed_at <= w[1].claimed_at),
-        "oldest first"
+        all.windows(2).all(|w| w[0].claimed_at >= w[1].claimed_at),
+        "newest first"
     );
-    assert_eq!(all[0].key, key("e1", "teams"));
-    assert_eq!(all[0].state, EntryState::Done);
-    assert!(all[0].done_at.is_some());
+    assert_eq!(all[2].key, key("e1", "teams"));
+    assert_eq!(all[2].state, EntryState::Done);
+    assert!(all[2].done_at.is_some());
 
-    let recent = a.history(Some(since), None).await.unwrap();
+    let recent = a.history(&query(Some(since), None)).await.unwrap();
     assert_eq!(recent.len(), 1);
     assert_eq!(recent[0].key, key("e2", "teams"));
     assert_eq!(recent[0].state, EntryState::Claimed);
 
-    let e1 = a.history(None, Some("e1")).await.unwrap();
+    let e1 = a.history(&query(None, Some("e1"))).await.unwrap();
     assert_eq!(e1.len(), 2);
     assert!(e1.iter().all(|entry| entry.key.event_id == "e1"));
-    assert!(a.history(None, Some("nothing")).await.unwrap().is_empty());
+    assert!(
+        a.history(&query(None, Some("nothing")))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -243,7 +257,7 @@ async fn clean_removes_only_older_entries_and_stops_at_the_bound() {
     assert_eq!(a.clean(cut, 3).await.unwrap(), 2);
     assert_eq!(a.clean(cut, 3).await.unwrap(), 0);
     assert_eq!(a.clean(cut, 0).await.unwrap(), 0);
-    let left = a.history(None, None).await.unwrap();
+    let left = a.history(&query(None, None)).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].key.event_id, "new");
 }
@@ -273,7 +287,13 @@ async fn an_unreachable_ledger_is_a_transient_error_never_a_claim() {
         shown.contains(&port.addr().to_string()),
         "names the endpoint: {shown}"
     );
-    assert!(ledger.history(None, None).await.unwrap_err().is_transient());
+    assert!(
+        ledger
+            .history(&query(None, None))
+            .await
+            .unwrap_err()
+            .is_transient()
+    );
 }
 
 #[tokio::test]
@@ -285,7 +305,7 @@ async fn keys_with_reserved_characters_round_trip() {
     let token = acquired(a.claim(&odd, LEASE, soon()).await);
     acquired(a.claim(&plain, LEASE, soon()).await);
     a.complete(&token, &done()).await.unwrap();
-    let history = a.history(None, Some("id/1#2?3")).await.unwrap();
+    let history = a.history(&query(None, Some("id/1#2?3"))).await.unwrap();
     assert_eq!(history.len(), 2);
     assert!(
         history
@@ -334,7 +354,7 @@ async fn errors_and_debug_output_never_show_the_key() {
 async fn many_instances_claiming_one_effect_act_once() {
     let table = table();
     let instances: Vec<Arc<dyn Ledger>> = (0..6).map(|_| Arc::new(ledger(&table)) as _).collect();
-    instances[0].history(None, None).await.unwrap();
+    instances[0].history(&query(None, None)).await.unwrap();
     let k = key("burst", "teams");
     let claims = join_all(
         instances
@@ -430,7 +450,7 @@ async fn an_outcome_of_a_megabyte_is_stored_cut_and_the_claim_is_closed() {
         kept.len()
     );
     assert!(stored.to_text().len() <= Recorded::MAX_BYTES);
-    let history = a.history(None, Some("big")).await.unwrap();
+    let history = a.history(&query(None, Some("big"))).await.unwrap();
     assert_eq!(history[0].outcome, Some(stored));
 }
 
@@ -557,4 +577,108 @@ async fn an_entry_that_keeps_changing_is_contended_and_transient() {
             .starts_with("the entry for notify t for event e1 from "),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn history_is_the_newest_first_up_to_the_limit() {
+    let table = table();
+    let a = ledger(&table);
+    for i in 0..30 {
+        acquired(a.claim(&key(&format!("e{i:02}"), "t"), LEASE, soon()).await);
+    }
+    let newest = HistoryQuery {
+        limit: 5,
+        ..query(None, None)
+    };
+    let ids: Vec<String> = a
+        .history(&newest)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.key.event_id)
+        .collect();
+    assert_eq!(ids, ["e29", "e28", "e27", "e26", "e25"]);
+    let none = HistoryQuery {
+        limit: 0,
+        ..query(None, None)
+    };
+    assert!(a.history(&none).await.unwrap().is_empty());
+}
+
+// More entities than one page holds (1,000): the newest are found across pages.
+#[tokio::test]
+async fn history_reads_every_page_but_keeps_only_the_limit() {
+    let table = table();
+    let a = Arc::new(ledger(&table));
+    a.history(&query(None, None)).await.unwrap(); // the table exists before the burst
+    let mut claimed = Vec::new();
+    for batch in 0..11 {
+        let claims = (0..100).map(|i| {
+            let a = Arc::clone(&a);
+            async move {
+                let k = key(&format!("p{batch:02}-{i:03}"), "t");
+                acquired(a.claim(&k, LEASE, soon()).await)
+            }
+        });
+        claimed.extend(join_all(claims).await);
+    }
+    // The table keeps claim times to the microsecond: ties are ordered by key.
+    let micros = |at: SystemTime| {
+        at.duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_micros()
+    };
+    claimed
+        .sort_by_key(|token| std::cmp::Reverse((micros(token.claimed_at()), token.key().clone())));
+    let newest = HistoryQuery {
+        limit: 3,
+        ..query(None, None)
+    };
+    let found = a.history(&newest).await.unwrap();
+    let found: Vec<&EffectKey> = found.iter().map(|entry| &entry.key).collect();
+    let expected: Vec<&EffectKey> = claimed[..3].iter().map(ClaimToken::key).collect();
+    assert_eq!(found, expected);
+}
+
+#[tokio::test]
+async fn history_finds_an_event_id_of_any_length() {
+    let table = table();
+    let a = ledger(&table);
+    let long = "x".repeat(2000);
+    let token = acquired(a.claim(&key(&long, "teams"), LEASE, soon()).await);
+    a.complete(&token, &done()).await.unwrap();
+    // The same id but one character: another partition.
+    acquired(a.claim(&key(&long[1..], "teams"), LEASE, soon()).await);
+    let found = a.history(&query(None, Some(&long))).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].key, key(&long, "teams"));
+    assert_eq!(found[0].outcome, Some(done()));
+}
+
+#[tokio::test]
+async fn the_turn_to_clean_is_never_listed_nor_cleaned() {
+    let table = table();
+    let a = ledger(&table);
+    let turn = EffectKey::new("", "~clean-turn", "clean", "");
+    acquired(a.claim(&turn, Duration::from_secs(15 * 60), soon()).await);
+    acquired(a.claim(&key("e1", "t"), LEASE, soon()).await);
+    let all = a.history(&query(None, None)).await.unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].key, key("e1", "t"));
+    assert!(
+        a.history(&query(None, Some("~clean-turn")))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let future = SystemTime::now() + Duration::from_secs(3600);
+    assert_eq!(a.clean(future, 10).await.unwrap(), 1);
+    // The turn is still held.
+    assert!(matches!(
+        ledger(&table)
+            .claim(&turn, Duration::from_secs(15 * 60), soon())
+            .await
+            .unwrap(),
+        Claim::HeldElsewhere { .. }
+    ));
 }

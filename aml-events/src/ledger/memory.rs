@@ -13,7 +13,8 @@ use std::{
 };
 
 use super::{
-    Claim, ClaimToken, EffectKey, Entry, EntryState, Ledger, LedgerError, LedgerFuture, Recorded,
+    CLEAN_ACTION, Claim, ClaimToken, EffectKey, Entry, EntryState, HistoryQuery, Ledger,
+    LedgerError, LedgerFuture, Newest, Recorded,
 };
 
 #[derive(Debug, Clone)]
@@ -125,35 +126,30 @@ impl MemoryLedger {
         }
     }
 
-    fn history_now(&self, since: Option<SystemTime>, event_id: Option<&str>) -> Vec<Entry> {
-        let mut found: Vec<Entry> = self
-            .entries()
-            .iter()
-            .filter(|(key, record)| {
-                since.is_none_or(|since| record.claimed_at >= since)
-                    && event_id.is_none_or(|id| key.event_id == id)
-            })
-            .map(|(key, record)| Entry {
+    fn history_now(&self, query: &HistoryQuery<'_>) -> Vec<Entry> {
+        let mut newest = Newest::new(query.limit);
+        let entries = self.entries();
+        let matching = entries.iter().filter(|(key, record)| {
+            query.since.is_none_or(|since| record.claimed_at >= since)
+                && query.event_id.is_none_or(|id| key.event_id == id)
+        });
+        for (key, record) in matching {
+            newest.push(Entry {
                 key: key.clone(),
                 state: record.state,
                 outcome: record.outcome.as_deref().map(Recorded::from_text),
                 claimed_at: record.claimed_at,
                 done_at: record.done_at,
-            })
-            .collect();
-        found.sort_by(|a, b| {
-            a.claimed_at
-                .cmp(&b.claimed_at)
-                .then_with(|| a.key.cmp(&b.key))
-        });
-        found
+            });
+        }
+        newest.into_vec()
     }
 
     fn clean_now(&self, older_than: SystemTime, max_entries: usize) -> usize {
         let mut entries = self.entries();
         let old: Vec<EffectKey> = entries
             .iter()
-            .filter(|(_, record)| record.claimed_at < older_than)
+            .filter(|(key, record)| key.action != CLEAN_ACTION && record.claimed_at < older_than)
             .map(|(key, _)| key.clone())
             .take(max_entries)
             .collect();
@@ -210,12 +206,8 @@ impl Ledger for MemoryLedger {
         })
     }
 
-    fn history<'a>(
-        &'a self,
-        since: Option<SystemTime>,
-        event_id: Option<&'a str>,
-    ) -> LedgerFuture<'a, Vec<Entry>> {
-        Box::pin(async move { Ok(self.history_now(since, event_id)) })
+    fn history<'a>(&'a self, query: &'a HistoryQuery<'a>) -> LedgerFuture<'a, Vec<Entry>> {
+        Box::pin(async move { Ok(self.history_now(query)) })
     }
 
     fn clean(&self, older_than: SystemTime, max_entries: usize) -> LedgerFuture<'_, usize> {
@@ -240,6 +232,15 @@ mod tests {
     /// A delivery's end, well ahead.
     fn soon() -> tokio::time::Instant {
         tokio::time::Instant::now() + Duration::from_secs(25)
+    }
+
+    /// Everything since `since` and/or of `event_id`, up to a hundred.
+    fn query(since: Option<SystemTime>, event_id: Option<&str>) -> HistoryQuery<'_> {
+        HistoryQuery {
+            since,
+            event_id,
+            limit: 100,
+        }
     }
 
     fn done() -> Recorded {
@@ -347,20 +348,72 @@ mod tests {
         ledger.backdate(&key("e1", "t"), Duration::from_secs(3600));
         acquired(ledger.claim(&key("e2", "t"), LEASE, soon()).await.unwrap());
 
-        let all = ledger.history(None, None).await.unwrap();
+        let all = ledger.history(&query(None, None)).await.unwrap();
         assert_eq!(all.len(), 2);
-        assert_eq!(all[0].key.event_id, "e1", "oldest first");
-        assert_eq!(all[0].state, EntryState::Done);
-        assert_eq!(all[0].outcome, Some(done()));
-        assert_eq!(all[1].state, EntryState::Claimed);
+        assert_eq!(all[1].key.event_id, "e1", "newest first");
+        assert_eq!(all[1].state, EntryState::Done);
+        assert_eq!(all[1].outcome, Some(done()));
+        assert_eq!(all[0].state, EntryState::Claimed);
 
         let recent = SystemTime::now() - Duration::from_secs(60);
-        let since = ledger.history(Some(recent), None).await.unwrap();
+        let since = ledger.history(&query(Some(recent), None)).await.unwrap();
         assert_eq!(since.len(), 1);
         assert_eq!(since[0].key.event_id, "e2");
-        let by_event = ledger.history(None, Some("e1")).await.unwrap();
+        let by_event = ledger.history(&query(None, Some("e1"))).await.unwrap();
         assert_eq!(by_event.len(), 1);
         assert_eq!(by_event[0].key, key("e1", "t"));
+    }
+
+    #[tokio::test]
+    async fn history_is_the_newest_first_up_to_the_limit() {
+        let ledger = MemoryLedger::new();
+        for i in 0..30 {
+            let k = key(&format!("e{i:02}"), "t");
+            acquired(ledger.claim(&k, LEASE, soon()).await.unwrap());
+            // Claims within one clock tick would tie; an hour apart they cannot.
+            ledger.backdate(&k, Duration::from_secs(3600) * (30 - i));
+        }
+        let newest = ledger
+            .history(&HistoryQuery {
+                limit: 5,
+                ..query(None, None)
+            })
+            .await
+            .unwrap();
+        let ids: Vec<&str> = newest
+            .iter()
+            .map(|entry| entry.key.event_id.as_str())
+            .collect();
+        assert_eq!(ids, ["e29", "e28", "e27", "e26", "e25"]);
+        let none = HistoryQuery {
+            limit: 0,
+            ..query(None, None)
+        };
+        assert!(ledger.history(&none).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_turn_to_clean_is_never_listed_nor_cleaned() {
+        let ledger = MemoryLedger::new();
+        let turn = EffectKey::new("", "~clean-turn", "clean", "");
+        acquired(ledger.claim(&turn, LEASE * 18, soon()).await.unwrap());
+        acquired(ledger.claim(&key("e1", "t"), LEASE, soon()).await.unwrap());
+        let all = ledger.history(&query(None, None)).await.unwrap();
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert!(
+            ledger
+                .history(&query(None, Some("~clean-turn")))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let future = SystemTime::now() + Duration::from_secs(3600);
+        assert_eq!(ledger.clean(future, 10).await.unwrap(), 1);
+        // Still there: a second claim of the turn is held.
+        assert!(matches!(
+            ledger.claim(&turn, LEASE * 18, soon()).await.unwrap(),
+            Claim::HeldElsewhere { .. }
+        ));
     }
 
     #[tokio::test]
@@ -376,7 +429,7 @@ mod tests {
         assert_eq!(ledger.clean(cut, 3).await.unwrap(), 3);
         assert_eq!(ledger.clean(cut, 3).await.unwrap(), 2);
         assert_eq!(ledger.clean(cut, 3).await.unwrap(), 0);
-        let left = ledger.history(None, None).await.unwrap();
+        let left = ledger.history(&query(None, None)).await.unwrap();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].key.event_id, "new");
     }
@@ -386,7 +439,7 @@ mod tests {
         let ledger = MemoryLedger::new();
         let odd = EffectKey::new("a/b#c?d\\e", "id/1?#", "notify", "t/x");
         acquired(ledger.claim(&odd, LEASE, soon()).await.unwrap());
-        let history = ledger.history(None, Some("id/1?#")).await.unwrap();
+        let history = ledger.history(&query(None, Some("id/1?#"))).await.unwrap();
         assert_eq!(history[0].key, odd);
         assert_eq!(ledger.describe(), "in memory");
     }

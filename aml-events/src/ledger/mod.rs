@@ -26,6 +26,8 @@
 //! in bounded background work with [`RETENTION`].
 
 use std::{
+    cmp::{Ordering, Reverse},
+    collections::BinaryHeap,
     fmt,
     future::Future,
     pin::Pin,
@@ -318,6 +320,88 @@ pub struct Entry {
     pub done_at: Option<SystemTime>,
 }
 
+/// Which entries [`Ledger::history`] lists.
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryQuery<'a> {
+    /// Only entries claimed at or after this time.
+    pub since: Option<SystemTime>,
+    /// Only the effects of this event (from any source).
+    pub event_id: Option<&'a str>,
+    /// At most this many: the newest.
+    pub limit: usize,
+}
+
+/// The action of the ledger's own bookkeeping entry: the hosts claim
+/// `EffectKey::new("", "~clean-turn", "clean", "")` to take turns at cleaning. It is never
+/// listed by [`Ledger::history`] nor removed by [`Ledger::clean`].
+pub(crate) const CLEAN_ACTION: &str = "clean";
+
+/// The `limit` newest entries of those pushed, newest first, kept in a min-heap by claim time:
+/// memory stays within `limit` entries however many are read (a table of any size).
+pub(crate) struct Newest {
+    limit: usize,
+    heap: BinaryHeap<Reverse<ByClaimTime>>,
+}
+
+/// An entry ordered by claim time, then key (so ties order the same on every run).
+struct ByClaimTime(Entry);
+
+impl Ord for ByClaimTime {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.0.claimed_at, &self.0.key).cmp(&(other.0.claimed_at, &other.0.key))
+    }
+}
+
+impl PartialOrd for ByClaimTime {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for ByClaimTime {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for ByClaimTime {}
+
+impl Newest {
+    /// Keeps at most `limit`.
+    pub(crate) fn new(limit: usize) -> Newest {
+        Newest {
+            limit,
+            // Grows with what is kept, never past `limit` (which may be usize::MAX).
+            heap: BinaryHeap::new(),
+        }
+    }
+
+    /// Keeps `entry` if it is among the `limit` newest so far, unless it is bookkeeping.
+    pub(crate) fn push(&mut self, entry: Entry) {
+        if entry.key.action == CLEAN_ACTION || self.limit == 0 {
+            return;
+        }
+        let entry = Reverse(ByClaimTime(entry));
+        if self.heap.len() < self.limit {
+            self.heap.push(entry);
+        } else if self.heap.peek().is_some_and(|oldest| entry < *oldest) {
+            // `Reverse`: smaller is newer.
+            self.heap.pop();
+            self.heap.push(entry);
+        }
+    }
+
+    /// The kept entries, newest first.
+    pub(crate) fn into_vec(self) -> Vec<Entry> {
+        // Ascending `Reverse` order is descending claim time.
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|Reverse(ByClaimTime(entry))| entry)
+            .collect()
+    }
+}
+
 /// The future every [`Ledger`] method returns.
 pub type LedgerFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, LedgerError>> + Send + 'a>>;
 
@@ -351,12 +435,9 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// ledger's own budget.
     fn release<'a>(&'a self, token: &'a ClaimToken) -> LedgerFuture<'a, ()>;
 
-    /// The entries claimed at or after `since` and/or for event `event_id`, oldest first.
-    fn history<'a>(
-        &'a self,
-        since: Option<SystemTime>,
-        event_id: Option<&'a str>,
-    ) -> LedgerFuture<'a, Vec<Entry>>;
+    /// The entries `query` asks for: newest first (by claim time), at most `query.limit`. The
+    /// ledger's own bookkeeping (action `clean`, the turn to clean) is never listed.
+    fn history<'a>(&'a self, query: &'a HistoryQuery<'a>) -> LedgerFuture<'a, Vec<Entry>>;
 
     /// Removes at most `max_entries` entries claimed before `older_than` (pass
     /// `now - RETENTION`); returns how many it removed. Bounded so it fits background work.

@@ -30,36 +30,39 @@ pub(super) fn encode(part: &str) -> String {
     encoded
 }
 
-/// The longest `RowKey` kept readable; the limit is 1 KiB.
-const MAX_READABLE_ROW_KEY: usize = 512;
+/// The longest key kept readable; the limit is 1 KiB.
+const MAX_READABLE_KEY: usize = 512;
 
 /// `(PartitionKey, RowKey)` of an effect.
 pub(super) fn keys(key: &EffectKey) -> (String, String) {
-    let row = format!(
+    (partition_key(&key.event_id), row_key(key))
+}
+
+/// The `PartitionKey` of every effect of event `event_id`: what an entity is written under and
+/// what [`history`](crate::ledger::Ledger::history) filters on, so an id of any length is found.
+pub(super) fn partition_key(event_id: &str) -> String {
+    readable_or_hashed(encode(event_id))
+}
+
+/// The `RowKey` of an effect within its event: `source!action!target`, each part encoded.
+fn row_key(key: &EffectKey) -> String {
+    readable_or_hashed(format!(
         "{}!{}!{}",
         encode(&key.source),
         encode(&key.action),
         encode(&key.target)
-    );
-    let row = if row.len() > MAX_READABLE_ROW_KEY {
-        let digest = Sha256::digest(row.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("~h{hex}")
-    } else {
-        row
-    };
-    let mut partition = encode(&key.event_id);
-    if partition.len() > MAX_READABLE_ROW_KEY {
-        let digest = Sha256::digest(partition.as_bytes());
-        partition = format!(
-            "~h{}",
-            digest
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+    ))
+}
+
+/// `key` when short enough, else `~h` and its SHA-256 in hex (never a readable key: encoding
+/// writes `~` before two uppercase hex digits only).
+fn readable_or_hashed(key: String) -> String {
+    if key.len() <= MAX_READABLE_KEY {
+        return key;
     }
-    (partition, row)
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("~h{hex}")
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC: fixed width, so text order is time order.
@@ -101,6 +104,14 @@ mod tests {
         assert_eq!(row.matches('!').count(), 2, "{row}");
         let other = EffectKey::new("/subs/x#y?z\\w", "id/1", "notify!a", "b");
         assert_ne!(keys(&other).1, row);
+        let long_id = "i".repeat(2000);
+        let (partition, _) = keys(&EffectKey::new("s", long_id.as_str(), "notify", "t"));
+        assert_eq!(partition, partition_key(&long_id));
+        assert!(
+            partition.starts_with("~h") && partition.len() == 66,
+            "{partition}"
+        );
+        assert_ne!(partition, partition_key(&"i".repeat(1999)));
         let long = EffectKey::new("s".repeat(2000), "e", "notify", "t");
         let (_, row) = keys(&long);
         assert!(row.starts_with("~h") && row.len() == 66, "{row}");

@@ -60,6 +60,7 @@ mod rest;
 
 use std::{
     fmt,
+    ops::ControlFlow,
     sync::Arc,
     time::{Duration, SystemTime},
 };
@@ -73,11 +74,12 @@ pub use connection::{
     AML_LEDGER, AZURE_WEB_JOBS_STORAGE, AZURE_WEB_JOBS_STORAGE_ACCOUNT,
     AZURE_WEB_JOBS_STORAGE_TABLE_URI, LedgerSetting, STORAGE_SCOPE, TableConnection,
 };
-use keys::{encode, format_time, keys, parse_time, valid_table_name};
+use keys::{format_time, keys, parse_time, partition_key, valid_table_name};
 use rest::{Auth, Call, etag_of};
 
 use super::{
-    Claim, ClaimToken, EffectKey, Entry, EntryState, Ledger, LedgerError, LedgerFuture, Recorded,
+    CLEAN_ACTION, Claim, ClaimToken, EffectKey, Entry, EntryState, HistoryQuery, Ledger,
+    LedgerError, LedgerFuture, Newest, Recorded,
 };
 use crate::{
     azure::{CachedTokenSource, TokenSource, is_token_safe, retry::RetryPolicy},
@@ -146,6 +148,9 @@ enum ClaimWrite {
     Insert,
     TakeOver { etag: String },
 }
+
+/// What history reads of each entity: what an [`Entry`] shows, nothing more.
+const HISTORY_COLUMNS: &str = "Source,EventId,Action,Target,State,Outcome,ClaimedAt,DoneAt";
 
 /// How many times a claim reads and writes before it gives up with
 /// [`LedgerError::Contended`].
@@ -472,28 +477,35 @@ impl TableLedger {
         }
     }
 
-    async fn history_now(
-        &self,
-        since: Option<SystemTime>,
-        event_id: Option<&str>,
-    ) -> Result<Vec<Entry>, LedgerError> {
-        self.ensure_table(self.deadline(None)).await?;
-        let mut clauses = Vec::new();
-        if let Some(event_id) = event_id {
-            clauses.push(format!("PartitionKey eq '{}'", encode(event_id)));
+    /// See [`Ledger::history`]: the table is read page by page, keeping only the `limit` newest
+    /// entries seen.
+    async fn history_now(&self, query: &HistoryQuery<'_>) -> Result<Vec<Entry>, LedgerError> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
         }
-        if let Some(since) = since {
+        self.ensure_table(self.deadline(None)).await?;
+        let mut clauses = vec![format!("Action ne '{CLEAN_ACTION}'")];
+        if let Some(event_id) = query.event_id {
+            // The function that wrote the key: a long id is found by its hash.
+            clauses.push(format!("PartitionKey eq '{}'", partition_key(event_id)));
+        }
+        if let Some(since) = query.since {
             clauses.push(format!("ClaimedAt ge '{}'", format_time(since)));
         }
-        let filter = (!clauses.is_empty()).then(|| clauses.join(" and "));
-        let values = self.query("history", filter, None, usize::MAX).await?;
-        let mut entries: Vec<Entry> = values.iter().filter_map(entry).collect();
-        entries.sort_by(|a, b| {
-            a.claimed_at
-                .cmp(&b.claimed_at)
-                .then_with(|| a.key.cmp(&b.key))
-        });
-        Ok(entries)
+        let mut newest = Newest::new(query.limit);
+        let visit = |values: Vec<Value>| {
+            let entries = values.iter().filter_map(entry);
+            for entry in
+                entries.filter(|entry| query.event_id.is_none_or(|id| entry.key.event_id == id))
+            {
+                newest.push(entry);
+            }
+            ControlFlow::Continue(())
+        };
+        let filter = clauses.join(" and ");
+        self.query_pages("history", &filter, HISTORY_COLUMNS, usize::MAX, visit)
+            .await?;
+        Ok(newest.into_vec())
     }
 
     async fn clean_now(
@@ -505,15 +517,23 @@ impl TableLedger {
             return Ok(0);
         }
         self.ensure_table(self.deadline(None)).await?;
-        let filter = format!("ClaimedAt lt '{}'", format_time(older_than));
-        let old = self
-            .query(
-                "clean",
-                Some(filter),
-                Some("PartitionKey,RowKey"),
-                max_entries,
-            )
+        let filter = format!(
+            "ClaimedAt lt '{}' and Action ne '{CLEAN_ACTION}'",
+            format_time(older_than)
+        );
+        let mut old = Vec::new();
+        let visit = |values: Vec<Value>| {
+            old.extend(values);
+            if old.len() >= max_entries {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        let columns = "PartitionKey,RowKey";
+        self.query_pages("clean", &filter, columns, max_entries, visit)
             .await?;
+        old.truncate(max_entries);
         let mut removed = 0;
         for value in &old {
             let (Some(partition), Some(row), Some(etag)) = (
@@ -565,12 +585,8 @@ impl Ledger for TableLedger {
         Box::pin(self.release_now(token))
     }
 
-    fn history<'a>(
-        &'a self,
-        since: Option<SystemTime>,
-        event_id: Option<&'a str>,
-    ) -> LedgerFuture<'a, Vec<Entry>> {
-        Box::pin(self.history_now(since, event_id))
+    fn history<'a>(&'a self, query: &'a HistoryQuery<'a>) -> LedgerFuture<'a, Vec<Entry>> {
+        Box::pin(self.history_now(query))
     }
 
     fn clean(&self, older_than: SystemTime, max_entries: usize) -> LedgerFuture<'_, usize> {

@@ -1,7 +1,7 @@
 //! One request to the table service: signed (Shared Key Lite) or with a bearer token, sent on
 //! the crate's retry pipeline within the ledger's deadline; and the paged query.
 
-use std::time::SystemTime;
+use std::{ops::ControlFlow, time::SystemTime};
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -201,33 +201,21 @@ impl TableLedger {
             .map(|_| ())
     }
 
-    /// Every entity matching `filter`, following continuation headers, at most `limit`.
-    pub(super) async fn query(
+    /// Hands `visit` the entities matching `filter` (only the `select`ed properties), a page of
+    /// at most `page` (up to 1,000, the service's most) at a time, following the continuation
+    /// headers until the pages end or `visit` breaks. One page is held at a time: a query
+    /// costs memory by its page, never by the table. Each page has the ledger's budget.
+    pub(super) async fn query_pages(
         &self,
         operation: &'static str,
-        filter: Option<String>,
-        select: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Value>, LedgerError> {
-        let mut found = Vec::new();
+        filter: &str,
+        select: &str,
+        page: usize,
+        mut visit: impl FnMut(Vec<Value>) -> ControlFlow<()> + Send,
+    ) -> Result<(), LedgerError> {
         let mut next: Option<(String, String)> = None;
         loop {
-            let mut url = self.url(&format!("{}()", self.table));
-            {
-                let mut query = url.query_pairs_mut();
-                if let Some(filter) = &filter {
-                    query.append_pair("$filter", filter);
-                }
-                if let Some(select) = select {
-                    query.append_pair("$select", select);
-                }
-                let page = limit.saturating_sub(found.len()).min(1000);
-                query.append_pair("$top", &page.to_string());
-                if let Some((partition, row)) = &next {
-                    query.append_pair("NextPartitionKey", partition);
-                    query.append_pair("NextRowKey", row);
-                }
-            }
+            let url = self.query_url(filter, select, page, next.as_ref());
             let call = Call {
                 operation,
                 method: Method::GET,
@@ -236,34 +224,63 @@ impl TableLedger {
                 if_match: None,
                 repeat: Repeat::Idempotent,
             };
-            // Each page has the ledger's budget: a long history is read page by page.
             let answer = self.send(&call, self.deadline(None)).await?;
             if answer.status != StatusCode::OK {
                 return Err(self.fail(operation, &answer));
             }
-            let page: Value =
+            let mut body: Value =
                 serde_json::from_slice(&answer.body).map_err(|_| LedgerError::Malformed {
                     operation,
                     problem: "the query answer is not JSON",
                 })?;
-            if let Some(Value::Array(values)) = page.get("value") {
-                found.extend(values.iter().cloned());
-            }
-            next = match (
-                answer.header("x-ms-continuation-NextPartitionKey"),
-                answer.header("x-ms-continuation-NextRowKey"),
-            ) {
-                (Some(partition), row) => {
-                    Some((partition.to_owned(), row.unwrap_or_default().to_owned()))
-                }
-                _ => None,
+            let values = match body.get_mut("value").map(Value::take) {
+                Some(Value::Array(values)) => values,
+                _ => Vec::new(),
             };
-            if next.is_none() || found.len() >= limit {
-                found.truncate(limit);
-                return Ok(found);
+            if visit(values).is_break() {
+                return Ok(());
+            }
+            next = continuation(&answer);
+            if next.is_none() {
+                return Ok(());
             }
         }
     }
+
+    /// `{table}()?$filter=..&$select=..&$top=..`, from the continuation point `next` if any.
+    /// See <https://learn.microsoft.com/rest/api/storageservices/query-timeout-and-pagination>.
+    fn query_url(
+        &self,
+        filter: &str,
+        select: &str,
+        page: usize,
+        next: Option<&(String, String)>,
+    ) -> Url {
+        let mut url = self.url(&format!("{}()", self.table));
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("$filter", filter);
+            query.append_pair("$select", select);
+            query.append_pair("$top", &page.clamp(1, MAX_PAGE).to_string());
+            if let Some((partition, row)) = next {
+                query.append_pair("NextPartitionKey", partition);
+                query.append_pair("NextRowKey", row);
+            }
+        }
+        url
+    }
+}
+
+/// The most entities the table service returns in one page.
+const MAX_PAGE: usize = 1000;
+
+/// Where the next page of a query starts, when there is one.
+fn continuation(answer: &Answer) -> Option<(String, String)> {
+    let partition = answer.header("x-ms-continuation-NextPartitionKey")?;
+    let row = answer
+        .header("x-ms-continuation-NextRowKey")
+        .unwrap_or_default();
+    Some((partition.to_owned(), row.to_owned()))
 }
 
 /// `base64(HMAC-SHA256(key, text))`.
