@@ -157,7 +157,9 @@ async fn a_stale_claim_is_taken_over_and_only_one_of_two_takers_wins() {
         Claim::HeldElsewhere { .. }
     ));
 
-    tokio::time::sleep(lease + Duration::from_millis(300)).await;
+    // Ages are read on the service's clock, whose `Date` counts whole seconds (an age may read
+    // up to a second young): wait past the lease by more than that.
+    tokio::time::sleep(lease + Duration::from_millis(1300)).await;
     let (won, lost) =
         winners(join_all([b.claim(&k, lease, soon()), c.claim(&k, lease, soon())]).await);
     assert_eq!(won.len(), 1, "{lost:?}");
@@ -681,4 +683,102 @@ async fn the_turn_to_clean_is_never_listed_nor_cleaned() {
             .unwrap(),
         Claim::HeldElsewhere { .. }
     ));
+}
+
+/// The table service's REST API, signed as the ledger signs (Shared Key Lite), for writing what
+/// another instance, with another clock, would have written.
+struct Rest {
+    http: reqwest::Client,
+    endpoint: String,
+}
+
+impl Rest {
+    fn new() -> Rest {
+        Rest {
+            http: reqwest::Client::new(),
+            endpoint: Azurite::shared().endpoint(),
+        }
+    }
+
+    /// Sends `method` to `{endpoint}/{path}` with `query` pairs, `body` and `If-Match: *`.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        use base64::Engine as _;
+        use hmac::Mac as _;
+        let mut url = reqwest::Url::parse(&format!("{}/{path}", self.endpoint)).unwrap();
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let date = httpdate::fmt_http_date(SystemTime::now());
+        let base64 = base64::engine::general_purpose::STANDARD;
+        let key = base64.decode(azurite::KEY).unwrap();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+        mac.update(format!("{date}\n/{}{}", azurite::ACCOUNT, url.path()).as_bytes());
+        let signature = base64.encode(mac.finalize().into_bytes());
+        let mut request = self
+            .http
+            .request(method, url)
+            .header("x-ms-date", date)
+            .header("x-ms-version", "2019-02-02")
+            .header("DataServiceVersion", "3.0;NetFx")
+            .header("Accept", "application/json;odata=minimalmetadata")
+            .header(
+                "Authorization",
+                format!("SharedKeyLite {}:{signature}", azurite::ACCOUNT),
+            )
+            .header("If-Match", "*");
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let answer = request.send().await.unwrap();
+        let status = answer.status().as_u16();
+        let body = answer.json().await.unwrap_or(serde_json::Value::Null);
+        (status, body)
+    }
+}
+
+// See: the claim's age was local clock - ClaimedAt, so an instance whose clock ran an hour
+// behind wrote claims every other instance took over at once.
+#[tokio::test]
+async fn a_claim_just_written_is_live_whatever_its_claimed_at_says() {
+    let table = table();
+    let (a, b) = (ledger(&table), ledger(&table));
+    let k = key("skewed", "teams");
+    acquired(a.claim(&k, LEASE, soon()).await);
+    // Arrange: rewrite the claim as an instance whose clock is an hour behind would write it.
+    let rest = Rest::new();
+    let filter = [("$filter", "EventId eq 'skewed'")];
+    let (status, found) = rest
+        .send(reqwest::Method::GET, &format!("{table}()"), &filter, None)
+        .await;
+    assert_eq!(status, 200, "{found}");
+    let mut entity = found["value"][0].as_object().cloned().expect("the claim");
+    entity.retain(|name, _| !name.starts_with("odata.") && name != "Timestamp");
+    let an_hour_ago = time::OffsetDateTime::from(SystemTime::now() - Duration::from_secs(3600));
+    let claimed_at = an_hour_ago
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    entity.insert("ClaimedAt".into(), claimed_at.into());
+    let path = format!(
+        "{table}(PartitionKey='{}',RowKey='{}')",
+        entity["PartitionKey"].as_str().unwrap(),
+        entity["RowKey"].as_str().unwrap()
+    );
+    let entity = serde_json::Value::Object(entity);
+    let (status, answer) = rest
+        .send(reqwest::Method::PUT, &path, &[], Some(&entity))
+        .await;
+    assert_eq!(status, 204, "{answer}");
+    // Act
+    let claim = b.claim(&k, LEASE, soon()).await.unwrap();
+    // Assert: written a moment ago by the service's clock, so live.
+    assert!(
+        matches!(claim, Claim::HeldElsewhere { age } if age < Duration::from_secs(10)),
+        "{claim:?}"
+    );
 }

@@ -47,8 +47,10 @@
 //! recognises it by this id).
 //! See <https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model#characters-disallowed-in-key-fields>.
 //!
-//! Staleness is judged on `ClaimedAt`, written with the claimant's clock: instances' clocks
-//! agree to well under the lease (twice the delivery deadline).
+//! Staleness is judged by the table service's clock, never an instance's: a claim's age is the
+//! `Date` of the answer that read it minus the entity's `Timestamp`, which the service sets on
+//! every write, so a claimant whose clock runs behind does not make its live claims look stale.
+//! Only when either is missing or unreadable is it this machine's clock minus `ClaimedAt`.
 //!
 //! It deliberately does not read the environment: [`TableConnection::from_lookup`] takes a
 //! lookup closure from the settings layer.
@@ -173,6 +175,20 @@ struct Stored {
     claimed_at: SystemTime,
     done_at: Option<SystemTime>,
     claim_id: String,
+    /// How old the claim is by the service's clock, when the answer tells.
+    age: Option<Duration>,
+}
+
+impl Stored {
+    /// How old the claim is: by the table service's clock when the read told
+    /// ([`service_age`]), else by this machine's clock against `ClaimedAt`.
+    fn age(&self) -> Duration {
+        self.age.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(self.claimed_at)
+                .unwrap_or_default()
+        })
+    }
 }
 
 impl TableLedger {
@@ -272,7 +288,8 @@ impl TableLedger {
                         operation: call.operation,
                         problem: "no ETag",
                     })?;
-                stored(&value, etag)
+                let age = service_age(answer.header("date"), text(&value, "Timestamp").as_deref());
+                stored(&value, etag, age)
                     .map(Some)
                     .ok_or(LedgerError::Malformed {
                         operation: call.operation,
@@ -342,9 +359,7 @@ impl TableLedger {
                     at: found.done_at.unwrap_or(found.claimed_at),
                 });
             }
-            let age = SystemTime::now()
-                .duration_since(found.claimed_at)
-                .unwrap_or_default();
+            let age = found.age();
             if age < lease {
                 return Ok(Claim::HeldElsewhere { age });
             }
@@ -610,15 +625,28 @@ fn state(value: &Value) -> Option<EntryState> {
     }
 }
 
-fn stored(value: &Value, etag: String) -> Option<Stored> {
+fn stored(value: &Value, etag: String, age: Option<Duration>) -> Option<Stored> {
     Some(Stored {
         etag,
+        age,
         state: state(value)?,
         outcome: text(value, "Outcome").as_deref().map(Recorded::from_text),
         claimed_at: parse_time(&text(value, "ClaimedAt")?)?,
         done_at: text(value, "DoneAt").as_deref().and_then(parse_time),
         claim_id: text(value, "ClaimId").unwrap_or_default(),
     })
+}
+
+/// How old an entity's last write is by the table service's own clock: the `Date` of the
+/// answer that read it minus its `Timestamp` (which the service sets on every write), so that
+/// no instance's clock decides whether another's claim is stale. `None` when either is missing
+/// or unreadable. `Date` counts whole seconds, so the age may read up to a second young:
+/// a claim is judged stale late, never early.
+/// See <https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model#timestamp-property>.
+fn service_age(date: Option<&str>, timestamp: Option<&str>) -> Option<Duration> {
+    let now = httpdate::parse_http_date(date?).ok()?;
+    let written = parse_time(timestamp?)?;
+    Some(now.duration_since(written).unwrap_or_default())
 }
 
 fn entry(value: &Value) -> Option<Entry> {
@@ -634,4 +662,53 @@ fn entry(value: &Value) -> Option<Entry> {
         claimed_at: parse_time(&text(value, "ClaimedAt")?)?,
         done_at: text(value, "DoneAt").as_deref().and_then(parse_time),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_service_clock_judges_the_age() {
+        let age = service_age(
+            Some("Mon, 07 Dec 2026 08:09:05 GMT"),
+            Some("2026-12-07T08:09:04.4546614Z"),
+        );
+        let age = age.expect("both readable");
+        assert!(
+            age > Duration::from_millis(545) && age < Duration::from_millis(546),
+            "{age:?}"
+        );
+        // Written within the second the answer was dated: the age rounds down to nothing.
+        let young = service_age(
+            Some("Mon, 07 Dec 2026 08:09:04 GMT"),
+            Some("2026-12-07T08:09:04.9Z"),
+        );
+        assert_eq!(young, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn without_both_times_the_local_clock_judges() {
+        let timestamp = Some("2026-12-07T08:09:04.4546614Z");
+        assert_eq!(service_age(None, timestamp), None);
+        assert_eq!(service_age(Some("yesterday"), timestamp), None);
+        assert_eq!(
+            service_age(Some("Mon, 07 Dec 2026 08:09:05 GMT"), None),
+            None
+        );
+        assert_eq!(
+            service_age(Some("Mon, 07 Dec 2026 08:09:05 GMT"), Some("soon")),
+            None
+        );
+        let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        let entity = serde_json::json!({
+            "State": "claimed",
+            "ClaimedAt": format_time(an_hour_ago),
+            "ClaimId": "c",
+        });
+        let found = stored(&entity, "etag".into(), None).unwrap();
+        assert!(found.age() >= Duration::from_secs(3600));
+        let found = stored(&entity, "etag".into(), Some(Duration::from_secs(2))).unwrap();
+        assert_eq!(found.age(), Duration::from_secs(2));
+    }
 }
