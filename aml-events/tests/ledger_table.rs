@@ -742,25 +742,23 @@ impl Rest {
     }
 }
 
-// See: the claim's age was local clock - ClaimedAt, so an instance whose clock ran an hour
-// behind wrote claims every other instance took over at once.
-#[tokio::test]
-async fn a_claim_just_written_is_live_whatever_its_claimed_at_says() {
-    let table = table();
-    let (a, b) = (ledger(&table), ledger(&table));
-    let k = key("skewed", "teams");
-    acquired(a.claim(&k, LEASE, soon()).await);
-    // Arrange: rewrite the claim as an instance whose clock is an hour behind would write it.
+/// Rewrites the entry of event `event_id` in `table` with `ClaimedAt` set to `claimed_at`, as an
+/// instance whose clock is off would have written it; the service stamps it as written now.
+async fn rewrite_claimed_at(table: &str, event_id: &str, claimed_at: SystemTime) {
     let rest = Rest::new();
-    let filter = [("$filter", "EventId eq 'skewed'")];
+    let filter = format!("EventId eq '{event_id}'");
     let (status, found) = rest
-        .send(reqwest::Method::GET, &format!("{table}()"), &filter, None)
+        .send(
+            reqwest::Method::GET,
+            &format!("{table}()"),
+            &[("$filter", &filter)],
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{found}");
-    let mut entity = found["value"][0].as_object().cloned().expect("the claim");
+    let mut entity = found["value"][0].as_object().cloned().expect("the entry");
     entity.retain(|name, _| !name.starts_with("odata.") && name != "Timestamp");
-    let an_hour_ago = time::OffsetDateTime::from(SystemTime::now() - Duration::from_secs(3600));
-    let claimed_at = an_hour_ago
+    let claimed_at = time::OffsetDateTime::from(claimed_at)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     entity.insert("ClaimedAt".into(), claimed_at.into());
@@ -774,6 +772,23 @@ async fn a_claim_just_written_is_live_whatever_its_claimed_at_says() {
         .send(reqwest::Method::PUT, &path, &[], Some(&entity))
         .await;
     assert_eq!(status, 204, "{answer}");
+}
+
+// See: the claim's age was local clock - ClaimedAt, so an instance whose clock ran an hour
+// behind wrote claims every other instance took over at once.
+#[tokio::test]
+async fn a_claim_just_written_is_live_whatever_its_claimed_at_says() {
+    let table = table();
+    let (a, b) = (ledger(&table), ledger(&table));
+    let k = key("skewed", "teams");
+    acquired(a.claim(&k, LEASE, soon()).await);
+    // Arrange: rewrite the claim as an instance whose clock is an hour behind would write it.
+    rewrite_claimed_at(
+        &table,
+        "skewed",
+        SystemTime::now() - Duration::from_secs(3600),
+    )
+    .await;
     // Act
     let claim = b.claim(&k, LEASE, soon()).await.unwrap();
     // Assert: written a moment ago by the service's clock, so live.
@@ -781,4 +796,28 @@ async fn a_claim_just_written_is_live_whatever_its_claimed_at_says() {
         matches!(claim, Claim::HeldElsewhere { age } if age < Duration::from_secs(10)),
         "{claim:?}"
     );
+}
+
+// Cleaning filtered on ClaimedAt, so an instance whose clock ran days behind wrote entries the
+// next cleaning removed at once, and their effects could run again.
+#[tokio::test]
+async fn cleaning_goes_by_when_the_service_wrote_an_entry() {
+    let table = table();
+    let a = ledger(&table);
+    let k = key("behind", "teams");
+    let token = acquired(a.claim(&k, LEASE, soon()).await);
+    a.complete(&token, &done()).await.unwrap();
+    let three_days_ago = SystemTime::now() - Duration::from_secs(3 * 24 * 3600);
+    rewrite_claimed_at(&table, "behind", three_days_ago).await;
+    // Act
+    let removed = a
+        .clean(SystemTime::now() - aml_events::ledger::RETENTION, 10)
+        .await
+        .unwrap();
+    // Assert: written just now by the service's clock, so kept, and still done.
+    assert_eq!(removed, 0);
+    assert!(matches!(
+        ledger(&table).claim(&k, LEASE, soon()).await.unwrap(),
+        Claim::Done { .. }
+    ));
 }

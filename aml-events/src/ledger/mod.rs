@@ -439,8 +439,9 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// ledger's own bookkeeping (action `clean`, the turn to clean) is never listed.
     fn history<'a>(&'a self, query: &'a HistoryQuery<'a>) -> LedgerFuture<'a, Vec<Entry>>;
 
-    /// Removes at most `max_entries` entries claimed before `older_than` (pass
-    /// `now - RETENTION`); returns how many it removed. Bounded so it fits background work.
+    /// Removes at most `max_entries` entries last written before `older_than` (pass
+    /// `now - RETENTION`), by the store's own clock; returns how many it removed. Bounded so it
+    /// fits background work. The ledger's own bookkeeping (action `clean`) is left alone.
     fn clean(&self, older_than: SystemTime, max_entries: usize) -> LedgerFuture<'_, usize>;
 
     /// Where the ledger lives, for the ready line: `in memory`, or the table and its endpoint

@@ -80,6 +80,23 @@ pub(super) fn format_time(at: SystemTime) -> String {
     )
 }
 
+/// `datetime'YYYY-MM-DDTHH:MM:SS.fffffffZ'`: an OData datetime literal (UTC, to the 100 ns
+/// tick), to compare with the service's own `Timestamp` in a `$filter`.
+/// See <https://learn.microsoft.com/rest/api/storageservices/querying-tables-and-entities#filtering-on-datetime-properties>.
+pub(super) fn odata_datetime(at: SystemTime) -> String {
+    let at = time::OffsetDateTime::from(at);
+    format!(
+        "datetime'{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}Z'",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.nanosecond() / 100
+    )
+}
+
 pub(super) fn parse_time(text: &str) -> Option<SystemTime> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .ok()
@@ -125,5 +142,9 @@ mod tests {
         assert_eq!(parse_time(&text), Some(at));
         let whole = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert!(format_time(whole) < text);
+        assert_eq!(
+            odata_datetime(at + Duration::from_nanos(700)),
+            "datetime'2023-11-14T22:13:20.1234567Z'"
+        );
     }
 }

@@ -51,6 +51,7 @@
 //! `Date` of the answer that read it minus the entity's `Timestamp`, which the service sets on
 //! every write, so a claimant whose clock runs behind does not make its live claims look stale.
 //! Only when either is missing or unreadable is it this machine's clock minus `ClaimedAt`.
+//! Cleaning likewise removes entries by their `Timestamp` (`Timestamp lt datetime'..'`).
 //!
 //! It deliberately does not read the environment: [`TableConnection::from_lookup`] takes a
 //! lookup closure from the settings layer.
@@ -76,7 +77,7 @@ pub use connection::{
     AML_LEDGER, AZURE_WEB_JOBS_STORAGE, AZURE_WEB_JOBS_STORAGE_ACCOUNT,
     AZURE_WEB_JOBS_STORAGE_TABLE_URI, LedgerSetting, STORAGE_SCOPE, TableConnection,
 };
-use keys::{format_time, keys, parse_time, partition_key, valid_table_name};
+use keys::{format_time, keys, odata_datetime, parse_time, partition_key, valid_table_name};
 use rest::{Auth, Call, etag_of};
 
 use super::{
@@ -532,9 +533,10 @@ impl TableLedger {
             return Ok(0);
         }
         self.ensure_table(self.deadline(None)).await?;
+        // The service's write time, not ClaimedAt: no instance's clock decides what is old.
         let filter = format!(
-            "ClaimedAt lt '{}' and Action ne '{CLEAN_ACTION}'",
-            format_time(older_than)
+            "Timestamp lt {} and Action ne '{CLEAN_ACTION}'",
+            odata_datetime(older_than)
         );
         let mut old = Vec::new();
         let visit = |values: Vec<Value>| {
