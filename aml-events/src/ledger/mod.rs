@@ -334,11 +334,11 @@ pub struct HistoryQuery<'a> {
 /// The action of the ledger's own bookkeeping entry: the hosts claim
 /// `EffectKey::new("", "~clean-turn", "clean", "")` to take turns at cleaning. It is never
 /// listed by [`Ledger::history`] nor removed by [`Ledger::clean`].
-pub(crate) const CLEAN_ACTION: &str = "clean";
+const CLEAN_ACTION: &str = "clean";
 
 /// The `limit` newest entries of those pushed, newest first, kept in a min-heap by claim time:
 /// memory stays within `limit` entries however many are read (a table of any size).
-pub(crate) struct Newest {
+struct Newest {
     limit: usize,
     heap: BinaryHeap<Reverse<ByClaimTime>>,
 }
@@ -368,7 +368,7 @@ impl Eq for ByClaimTime {}
 
 impl Newest {
     /// Keeps at most `limit`.
-    pub(crate) fn new(limit: usize) -> Newest {
+    fn new(limit: usize) -> Newest {
         Newest {
             limit,
             // Grows with what is kept, never past `limit` (which may be usize::MAX).
@@ -377,7 +377,7 @@ impl Newest {
     }
 
     /// Keeps `entry` if it is among the `limit` newest so far, unless it is bookkeeping.
-    pub(crate) fn push(&mut self, entry: Entry) {
+    fn push(&mut self, entry: Entry) {
         if entry.key.action == CLEAN_ACTION || self.limit == 0 {
             return;
         }
@@ -392,7 +392,7 @@ impl Newest {
     }
 
     /// The kept entries, newest first.
-    pub(crate) fn into_vec(self) -> Vec<Entry> {
+    fn into_vec(self) -> Vec<Entry> {
         // Ascending `Reverse` order is descending claim time.
         self.heap
             .into_sorted_vec()
