@@ -10,16 +10,33 @@
 //! - [`Ledger`]: the seam, object-safe with boxed futures like
 //!   [`TokenSource`](crate::azure::TokenSource), so hosts inject an `Arc<dyn Ledger>` and tests
 //!   can count claims.
-//! - [`EffectKey`], [`Claim`], [`ClaimToken`], [`Entry`]: what is claimed and what a claim says.
-//! - [`memory`]: [`MemoryLedger`], one process's ledger, for runs without storage and for tests.
+//! - [`EffectKey`], [`Claim`], [`ClaimToken`], [`Entry`]: what is claimed and what a claim says;
+//!   [`Recorded`]: what a done effect came to; [`HistoryQuery`]: which entries to list.
+//! - [`memory`]: [`MemoryLedger`], one process's ledger, bounded, for runs without storage and
+//!   for tests.
 //! - [`table`]: [`TableLedger`], Azure Table storage over its REST API, with the connection
 //!   settings ([`TableConnection`]) read as SPEC §12 orders them.
 //! - [`LedgerError`]: what can go wrong; never shows an account key or a token.
 //!
-//! How a caller uses it: `claim` before the effect; on [`Claim::Acquired`] act, then `complete`
-//! with the outcome (or `release` if the effect failed and a redelivery should try again); on
-//! [`Claim::Done`] report `duplicate`; on [`Claim::HeldElsewhere`] or any error, do not act and
-//! answer so Event Grid redelivers (503, or a failed invocation). Never act unclaimed.
+//! # The protocol
+//! - `claim` before the effect, with the lease and the delivery's deadline: the claim gives up
+//!   by that deadline (or the ledger's own budget, if sooner), and none is written once it has
+//!   passed, so no effect is claimed that would have no time left to run.
+//! - On [`Claim::Acquired`], act, then `complete` with a [`Recorded`] outcome (or `release` if
+//!   the effect failed and a redelivery should try again). `complete` and `release` have the
+//!   ledger's own budget, not the delivery's: run them where the delivery's timeout cannot
+//!   cancel them, or the effect is done but its record lost. The outcome is stored as JSON of
+//!   at most [`Recorded::MAX_BYTES`] ([`Recorded::to_text`]), with what the effect found, so a
+//!   redelivery can build the same notice.
+//! - On [`Claim::Done`], report a duplicate with the stored outcome.
+//! - On [`Claim::HeldElsewhere`] (another claim younger than the lease, its `age` judged by the
+//!   store's own clock, never by one instance's) or any error, do not act and answer so Event
+//!   Grid redelivers (503, or a failed invocation). Never act unclaimed. A claim older than the
+//!   lease and not done is a crashed claimant's: the next claim takes it over.
+//! - [`Ledger::history`] lists entries newest first, at most a limit, by time and/or event id;
+//!   [`Ledger::clean`] removes old entries a bounded batch at a time. Neither touches the hosts'
+//!   turn to clean: a claim of `EffectKey::new("", "~clean-turn", "clean", "")`, never
+//!   completed, which lets one instance at a time clean.
 //!
 //! It deliberately does not decide the lease (twice the delivery deadline, the caller's
 //! setting), read the environment, or schedule the cleaning: the host calls [`Ledger::clean`]

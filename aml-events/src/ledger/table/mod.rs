@@ -28,9 +28,10 @@
 //! The calls: `POST /Tables` (create table), `POST /{table}` (insert entity, `Prefer:
 //! return-no-content`, 409 when it exists), `GET /{table}(PartitionKey='..',RowKey='..')`,
 //! `PUT` of the same with `If-Match` (update entity: 412 when it changed), `DELETE` with
-//! `If-Match`, and `GET /{table}()?$filter=..` (query entities, paged by the
-//! `x-ms-continuation-NextPartitionKey` / `NextRowKey` headers), all on the crate's retry
-//! pipeline within [`TableLedgerOptions::deadline`].
+//! `If-Match`, and `GET /{table}()?$filter=..&$select=..` (query entities, paged by the
+//! `x-ms-continuation-NextPartitionKey` / `NextRowKey` headers, one page held at a time:
+//! history keeps only the newest `limit` in a heap), all on the crate's retry pipeline within
+//! [`TableLedgerOptions::deadline`], and a claim's also within the delivery's deadline.
 //! See <https://learn.microsoft.com/rest/api/storageservices/insert-entity>,
 //! <https://learn.microsoft.com/rest/api/storageservices/update-entity2>,
 //! <https://learn.microsoft.com/rest/api/storageservices/delete-entity1>,
@@ -39,9 +40,11 @@
 //! # The entities
 //! One row per effect: `PartitionKey` is the event id, `RowKey` is `source!action!target`,
 //! each part encoded (every character but `A-Z a-z 0-9 - _ .` becomes `~XX` per UTF-8 byte),
-//! because keys may not hold `/ \ # ?` or control characters; a `RowKey` longer than 512
-//! becomes `~h` and its SHA-256. The readable values are properties (`Source`, `EventId`,
-//! `Action`, `Target`), with `State` (`claimed`/`done`), `Outcome`, `ClaimedAt`, `DoneAt`
+//! because keys may not hold `/ \ # ?` or control characters; a key longer than 512 becomes
+//! `~h` and its SHA-256 (the history's event filter is built by the same function, so a long
+//! id is found). The readable values are properties (`Source`, `EventId`, `Action`,
+//! `Target`), with `State` (`claimed`/`done`), `Outcome` ([`Recorded::to_text`]: JSON of at
+//! most 4 KiB, where the service refuses a property over 64 KiB), `ClaimedAt`, `DoneAt`
 //! (fixed-width RFC 3339 UTC text, so they compare as strings in `$filter`), `Claimant` (this
 //! process) and `ClaimId` (this claim: a retried insert or replace that finds its own write
 //! recognises it by this id).
@@ -98,7 +101,8 @@ pub struct TableLedgerOptions {
     /// The table (`AML_LEDGER_TABLE`, default [`DEFAULT_TABLE`]).
     pub table: String,
     /// Each ledger operation, with its retries, finishes within this (default 10 s, well
-    /// inside a 25 s delivery).
+    /// inside a 25 s delivery); a claim also by the delivery's deadline when that is sooner.
+    /// A query has it for each page.
     pub deadline: Duration,
     /// Retries of transient failures (default 3 from 200 ms).
     pub retry: RetryPolicy,
