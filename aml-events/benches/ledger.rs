@@ -13,12 +13,17 @@ use std::{
 };
 
 use aml_events::ledger::{
-    Claim, EffectKey, Ledger, MemoryLedger,
+    Claim, EffectKey, Ledger, MemoryLedger, Recorded,
     table::{TableConnection, TableLedger, TableLedgerOptions},
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const LEASE: Duration = Duration::from_secs(50);
+
+/// A delivery's end, well ahead.
+fn soon() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(25)
+}
 
 fn key() -> EffectKey {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -33,13 +38,11 @@ fn key() -> EffectKey {
 
 /// One effect's bookkeeping: claim, then mark done.
 async fn claim_and_complete(ledger: &dyn Ledger) {
-    let Claim::Acquired(token) = ledger.claim(&key(), LEASE).await.unwrap() else {
+    let Claim::Acquired(token) = ledger.claim(&key(), LEASE, soon()).await.unwrap() else {
         panic!("a fresh key is always acquired");
     };
-    ledger
-        .complete(&token, "notify done: posted")
-        .await
-        .unwrap();
+    let outcome = Recorded::new("done", "posted to the channel");
+    ledger.complete(&token, &outcome).await.unwrap();
 }
 
 fn ledger(c: &mut Criterion) {
@@ -62,8 +65,9 @@ fn ledger(c: &mut Criterion) {
     runtime.block_on(claim_and_complete(&table));
     let done = key();
     runtime.block_on(async {
-        if let Claim::Acquired(token) = table.claim(&done, LEASE).await.unwrap() {
-            table.complete(&token, "notify done").await.unwrap();
+        if let Claim::Acquired(token) = table.claim(&done, LEASE, soon()).await.unwrap() {
+            let outcome = Recorded::new("done", "posted");
+            table.complete(&token, &outcome).await.unwrap();
         }
     });
 
@@ -77,7 +81,7 @@ fn ledger(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 runtime
-                    .block_on(table.claim(black_box(&done), LEASE))
+                    .block_on(table.claim(black_box(&done), LEASE, soon()))
                     .unwrap()
             })
         },

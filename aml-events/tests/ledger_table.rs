@@ -14,8 +14,8 @@ use aml_events::{
     azure::RetryPolicy,
     chain,
     ledger::{
-        Claim, ClaimToken, EffectKey, EntryState, Ledger, LedgerError, TableConnection,
-        TableLedger, TableLedgerOptions,
+        Claim, ClaimToken, EffectKey, EntryState, HistoryQuery, Ledger, LedgerError, Recorded,
+        TableConnection, TableLedger, TableLedgerOptions,
     },
 };
 use azure_mock::RefusingPort;
@@ -57,6 +57,24 @@ fn key(event: &str, target: &str) -> EffectKey {
     )
 }
 
+/// A delivery's end, well ahead.
+fn soon() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(25)
+}
+
+/// Everything since `since` and/or of `event_id`, up to a hundred.
+fn query(since: Option<SystemTime>, event_id: Option<&str>) -> HistoryQuery<'_> {
+    HistoryQuery {
+        since,
+        event_id,
+        limit: 100,
+    }
+}
+
+fn done() -> Recorded {
+    Recorded::new("done", "posted")
+}
+
 fn acquired(claim: Result<Claim, LedgerError>) -> ClaimToken {
     match claim {
         Ok(Claim::Acquired(token)) => token,
@@ -86,11 +104,11 @@ async fn the_table_is_created_when_missing_and_creating_it_again_is_fine() {
     let first = ledger(&table);
     let second = ledger(&table);
     // Act
-    assert!(first.history(None, None).await.unwrap().is_empty());
-    acquired(second.claim(&key("e1", "t"), LEASE).await);
+    assert!(first.history(&query(None, None)).await.unwrap().is_empty());
+    acquired(second.claim(&key("e1", "t"), LEASE, soon()).await);
     // Assert: a third, restarted instance finds the table and the entry.
     let third = ledger(&table);
-    assert_eq!(third.history(None, None).await.unwrap().len(), 1);
+    assert_eq!(third.history(&query(None, None)).await.unwrap().len(), 1);
     assert!(third.describe().contains(&table), "{}", third.describe());
 }
 
@@ -99,12 +117,12 @@ async fn of_two_claimants_on_one_key_only_one_acquires() {
     let table = table();
     let (a, b) = (ledger(&table), ledger(&table));
     let k = key("e1", "teams");
-    a.history(None, None).await.unwrap(); // the table exists before the race
-    let claims = join_all([a.claim(&k, LEASE), b.claim(&k, LEASE)]).await;
+    a.history(&query(None, None)).await.unwrap(); // the table exists before the race
+    let claims = join_all([a.claim(&k, LEASE, soon()), b.claim(&k, LEASE, soon())]).await;
     let (won, lost) = winners(claims);
     assert_eq!(won.len(), 1, "{lost:?}");
     assert!(
-        matches!(lost[..], [Claim::HeldElsewhere { since }] if since <= SystemTime::now()),
+        matches!(lost[..], [Claim::HeldElsewhere { age }] if age < LEASE / 10),
         "{lost:?}"
     );
 }
@@ -114,12 +132,12 @@ async fn a_completed_effect_is_done_on_every_later_claim_and_after_a_restart() {
     let table = table();
     let a = ledger(&table);
     let k = key("e1", "slack");
-    let token = acquired(a.claim(&k, LEASE).await);
-    a.complete(&token, "done").await.unwrap();
+    let token = acquired(a.claim(&k, LEASE, soon()).await);
+    a.complete(&token, &done()).await.unwrap();
     for claimant in [ledger(&table), ledger(&table), a] {
-        match claimant.claim(&k, Duration::ZERO).await.unwrap() {
+        match claimant.claim(&k, Duration::ZERO, soon()).await.unwrap() {
             Claim::Done { outcome, at } => {
-                assert_eq!(outcome, "done");
+                assert_eq!(outcome, done());
                 assert!(at >= token.claimed_at());
             }
             other => panic!("{other:?}"),
@@ -133,14 +151,17 @@ async fn a_stale_claim_is_taken_over_and_only_one_of_two_takers_wins() {
     let lease = Duration::from_secs(1);
     let (crashed, b, c) = (ledger(&table), ledger(&table), ledger(&table));
     let k = key("e1", "retrain");
-    let old = acquired(crashed.claim(&k, lease).await);
+    let old = acquired(crashed.claim(&k, lease, soon()).await);
     assert!(matches!(
-        b.claim(&k, lease).await.unwrap(),
+        b.claim(&k, lease, soon()).await.unwrap(),
         Claim::HeldElsewhere { .. }
     ));
 
-    tokio::time::sleep(lease + Duration::from_millis(300)).await;
-    let (won, lost) = winners(join_all([b.claim(&k, lease), c.claim(&k, lease)]).await);
+    // Ages are read on the service's clock, whose `Date` counts whole seconds (an age may read
+    // up to a second young): wait past the lease by more than that.
+    tokio::time::sleep(lease + Duration::from_millis(1300)).await;
+    let (won, lost) =
+        winners(join_all([b.claim(&k, lease, soon()), c.claim(&k, lease, soon())]).await);
     assert_eq!(won.len(), 1, "{lost:?}");
     assert!(
         matches!(lost[..], [Claim::HeldElsewhere { .. }]),
@@ -148,7 +169,7 @@ async fn a_stale_claim_is_taken_over_and_only_one_of_two_takers_wins() {
     );
 
     // The crashed claimant comes back: its claim is lost, and releasing it changes nothing.
-    let error = crashed.complete(&old, "done").await.unwrap_err();
+    let error = crashed.complete(&old, &done()).await.unwrap_err();
     assert!(
         matches!(error, LedgerError::ClaimLost { .. }),
         "{}",
@@ -158,12 +179,12 @@ async fn a_stale_claim_is_taken_over_and_only_one_of_two_takers_wins() {
     crashed.release(&old).await.unwrap();
     // The winner's claim still holds, and it completes it (a token works from any instance).
     assert!(matches!(
-        c.claim(&k, LEASE).await.unwrap(),
+        c.claim(&k, LEASE, soon()).await.unwrap(),
         Claim::HeldElsewhere { .. }
     ));
-    b.complete(&won[0], "done").await.unwrap();
+    b.complete(&won[0], &done()).await.unwrap();
     assert!(matches!(
-        crashed.claim(&k, lease).await.unwrap(),
+        crashed.claim(&k, lease, soon()).await.unwrap(),
         Claim::Done { .. }
     ));
 }
@@ -173,47 +194,54 @@ async fn a_released_claim_can_be_claimed_again() {
     let table = table();
     let (a, b) = (ledger(&table), ledger(&table));
     let k = key("e1", "smoke");
-    let token = acquired(a.claim(&k, LEASE).await);
+    let token = acquired(a.claim(&k, LEASE, soon()).await);
     a.release(&token).await.unwrap();
-    let again = acquired(b.claim(&k, LEASE).await);
+    let again = acquired(b.claim(&k, LEASE, soon()).await);
     // Releasing twice, or a claim no longer there, is harmless.
     a.release(&token).await.unwrap();
-    b.complete(&again, "failed: 500").await.unwrap();
-    let history = a.history(None, Some("e1")).await.unwrap();
+    let failed = Recorded::new("failed", "the endpoint answered 500")
+        .with_found(serde_json::json!({"status": 500, "latencyMs": 12.3}));
+    b.complete(&again, &failed).await.unwrap();
+    let history = a.history(&query(None, Some("e1"))).await.unwrap();
     assert_eq!(history.len(), 1);
-    assert_eq!(history[0].outcome.as_deref(), Some("failed: 500"));
+    assert_eq!(history[0].outcome, Some(failed));
 }
 
 #[tokio::test]
 async fn history_lists_entries_since_a_time_or_for_an_event() {
     let table = table();
     let a = ledger(&table);
-    let first = acquired(a.claim(&key("e1", "teams"), LEASE).await);
-    a.complete(&first, "done").await.unwrap();
-    acquired(a.claim(&key("e1", "slack"), LEASE).await);
+    let first = acquired(a.claim(&key("e1", "teams"), LEASE, soon()).await);
+    a.complete(&first, &done()).await.unwrap();
+    acquired(a.claim(&key("e1", "slack"), LEASE, soon()).await);
     tokio::time::sleep(Duration::from_millis(20)).await;
     let since = SystemTime::now();
-    acquired(a.claim(&key("e2", "teams"), LEASE).await);
+    acquired(a.claim(&key("e2", "teams"), LEASE, soon()).await);
 
-    let all = a.history(None, None).await.unwrap();
+    let all = a.history(&query(None, None)).await.unwrap();
     assert_eq!(all.len(), 3);
     assert!(
-        all.windows(2).all(|w| w[0].claimed_at <= w[1].claimed_at),
-        "oldest first"
+        all.windows(2).all(|w| w[0].claimed_at >= w[1].claimed_at),
+        "newest first"
     );
-    assert_eq!(all[0].key, key("e1", "teams"));
-    assert_eq!(all[0].state, EntryState::Done);
-    assert!(all[0].done_at.is_some());
+    assert_eq!(all[2].key, key("e1", "teams"));
+    assert_eq!(all[2].state, EntryState::Done);
+    assert!(all[2].done_at.is_some());
 
-    let recent = a.history(Some(since), None).await.unwrap();
+    let recent = a.history(&query(Some(since), None)).await.unwrap();
     assert_eq!(recent.len(), 1);
     assert_eq!(recent[0].key, key("e2", "teams"));
     assert_eq!(recent[0].state, EntryState::Claimed);
 
-    let e1 = a.history(None, Some("e1")).await.unwrap();
+    let e1 = a.history(&query(None, Some("e1"))).await.unwrap();
     assert_eq!(e1.len(), 2);
     assert!(e1.iter().all(|entry| entry.key.event_id == "e1"));
-    assert!(a.history(None, Some("nothing")).await.unwrap().is_empty());
+    assert!(
+        a.history(&query(None, Some("nothing")))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -221,17 +249,17 @@ async fn clean_removes_only_older_entries_and_stops_at_the_bound() {
     let table = table();
     let a = ledger(&table);
     for i in 0..5 {
-        acquired(a.claim(&key(&format!("old{i}"), "t"), LEASE).await);
+        acquired(a.claim(&key(&format!("old{i}"), "t"), LEASE, soon()).await);
     }
     tokio::time::sleep(Duration::from_millis(20)).await;
     let cut = SystemTime::now();
-    acquired(a.claim(&key("new", "t"), LEASE).await);
+    acquired(a.claim(&key("new", "t"), LEASE, soon()).await);
 
     assert_eq!(a.clean(cut, 3).await.unwrap(), 3);
     assert_eq!(a.clean(cut, 3).await.unwrap(), 2);
     assert_eq!(a.clean(cut, 3).await.unwrap(), 0);
     assert_eq!(a.clean(cut, 0).await.unwrap(), 0);
-    let left = a.history(None, None).await.unwrap();
+    let left = a.history(&query(None, None)).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].key.event_id, "new");
 }
@@ -250,7 +278,10 @@ async fn an_unreachable_ledger_is_a_transient_error_never_a_claim() {
         ..options("amlhandlers")
     };
     let ledger = TableLedger::new(connection, None, options).unwrap();
-    let error = ledger.claim(&key("e1", "t"), LEASE).await.unwrap_err();
+    let error = ledger
+        .claim(&key("e1", "t"), LEASE, soon())
+        .await
+        .unwrap_err();
     let shown = chain(&error).to_string();
     assert!(error.is_transient(), "{shown}");
     assert!(!shown.contains(azurite::KEY), "{shown}");
@@ -258,7 +289,13 @@ async fn an_unreachable_ledger_is_a_transient_error_never_a_claim() {
         shown.contains(&port.addr().to_string()),
         "names the endpoint: {shown}"
     );
-    assert!(ledger.history(None, None).await.unwrap_err().is_transient());
+    assert!(
+        ledger
+            .history(&query(None, None))
+            .await
+            .unwrap_err()
+            .is_transient()
+    );
 }
 
 #[tokio::test]
@@ -267,10 +304,10 @@ async fn keys_with_reserved_characters_round_trip() {
     let a = ledger(&table);
     let odd = EffectKey::new("a/b\\c#d?e'f %g", "id/1#2?3", "notify", "x/y!z~2F");
     let plain = EffectKey::new("a/b\\c#d?e'f %g", "id/1#2?3", "notify", "x/y!z/");
-    let token = acquired(a.claim(&odd, LEASE).await);
-    acquired(a.claim(&plain, LEASE).await);
-    a.complete(&token, "done").await.unwrap();
-    let history = a.history(None, Some("id/1#2?3")).await.unwrap();
+    let token = acquired(a.claim(&odd, LEASE, soon()).await);
+    acquired(a.claim(&plain, LEASE, soon()).await);
+    a.complete(&token, &done()).await.unwrap();
+    let history = a.history(&query(None, Some("id/1#2?3"))).await.unwrap();
     assert_eq!(history.len(), 2);
     assert!(
         history
@@ -279,11 +316,11 @@ async fn keys_with_reserved_characters_round_trip() {
     );
     assert!(history.iter().any(|entry| entry.key == plain));
     assert!(matches!(
-        ledger(&table).claim(&odd, LEASE).await.unwrap(),
+        ledger(&table).claim(&odd, LEASE, soon()).await.unwrap(),
         Claim::Done { .. }
     ));
     let empty = EffectKey::new("", "e", "retrain", "");
-    acquired(a.claim(&empty, LEASE).await);
+    acquired(a.claim(&empty, LEASE, soon()).await);
 }
 
 #[tokio::test]
@@ -299,7 +336,10 @@ async fn errors_and_debug_output_never_show_the_key() {
     assert!(!format!("{connection:?}").contains(wrong));
     let ledger = TableLedger::new(connection, None, options(&table())).unwrap();
     assert!(!format!("{ledger:?}").contains(wrong));
-    let error = ledger.claim(&key("e1", "t"), LEASE).await.unwrap_err();
+    let error = ledger
+        .claim(&key("e1", "t"), LEASE, soon())
+        .await
+        .unwrap_err();
     let shown = format!("{} / {error:?}", chain(&error));
     assert!(
         matches!(error, LedgerError::Status { status: 403, .. }),
@@ -316,9 +356,14 @@ async fn errors_and_debug_output_never_show_the_key() {
 async fn many_instances_claiming_one_effect_act_once() {
     let table = table();
     let instances: Vec<Arc<dyn Ledger>> = (0..6).map(|_| Arc::new(ledger(&table)) as _).collect();
-    instances[0].history(None, None).await.unwrap();
+    instances[0].history(&query(None, None)).await.unwrap();
     let k = key("burst", "teams");
-    let claims = join_all(instances.iter().map(|ledger| ledger.claim(&k, LEASE))).await;
+    let claims = join_all(
+        instances
+            .iter()
+            .map(|ledger| ledger.claim(&k, LEASE, soon())),
+    )
+    .await;
     let (won, lost) = winners(claims);
     assert_eq!(won.len(), 1, "{lost:?}");
     assert!(
@@ -376,7 +421,403 @@ async fn identity_connections_send_a_bearer_token() {
     let ledger =
         TableLedger::new(connection, Some(Arc::new(FixedToken)), options("ledger")).unwrap();
     // Act
-    let claim = ledger.claim(&key("e1", "t"), LEASE).await;
+    let claim = ledger.claim(&key("e1", "t"), LEASE, soon()).await;
     // Assert
     acquired(claim);
+}
+
+#[tokio::test]
+async fn an_outcome_of_a_megabyte_is_stored_cut_and_the_claim_is_closed() {
+    let table = table();
+    let a = ledger(&table);
+    let k = key("big", "smoke");
+    let token = acquired(a.claim(&k, LEASE, soon()).await);
+    let detail = "the endpoint answered: ".to_owned() + &"x".repeat(1 << 20);
+    let outcome = Recorded::new("failed", detail.clone()).with_found(serde_json::json!(500));
+    // Act: Table storage refuses a property over 64 KiB; the stored outcome is at most 4 KiB.
+    a.complete(&token, &outcome).await.unwrap();
+    // Assert: done for every later claimant, with the outcome cut.
+    let Claim::Done {
+        outcome: stored, ..
+    } = ledger(&table).claim(&k, LEASE, soon()).await.unwrap()
+    else {
+        panic!("the claim should be closed");
+    };
+    assert_eq!(stored.status, "failed");
+    assert_eq!(stored.found, Some(serde_json::json!(500)));
+    let kept = stored.detail.strip_suffix('…').expect("cut with …");
+    assert!(
+        detail.starts_with(kept) && kept.len() > 3000,
+        "{} bytes kept",
+        kept.len()
+    );
+    assert!(stored.to_text().len() <= Recorded::MAX_BYTES);
+    let history = a.history(&query(None, Some("big"))).await.unwrap();
+    assert_eq!(history[0].outcome, Some(stored));
+}
+
+#[tokio::test]
+async fn no_claim_is_made_once_the_delivery_has_no_time_left() {
+    let table = table();
+    let a = ledger(&table);
+    let k = key("late", "t");
+    let late = a
+        .claim(&k, LEASE, tokio::time::Instant::now())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(late, LedgerError::DeadlineExceeded { .. }) && late.is_transient(),
+        "{}",
+        chain(&late)
+    );
+    // Nothing was written: another instance acquires it at once.
+    acquired(ledger(&table).claim(&k, LEASE, soon()).await);
+}
+
+// A store that answers slowly: the claim gives up at the delivery's end, not after the
+// ledger's own (longer) budget.
+#[tokio::test]
+async fn a_claim_gives_up_by_the_deliverys_deadline() {
+    use wiremock::{
+        Mock, MockServer, ResponseTemplate,
+        matchers::{method, path},
+    };
+    // Arrange
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/Tables"))
+        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(3)))
+        .named("create table, slowly")
+        .mount(&server)
+        .await;
+    let connection = TableConnection::parse("AML_LEDGER", &server.uri()).unwrap();
+    let ledger =
+        TableLedger::new(connection, Some(Arc::new(FixedToken)), options("ledger")).unwrap();
+    let started = tokio::time::Instant::now();
+    // Act
+    let error = ledger
+        .claim(&key("e1", "t"), LEASE, started + Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    // Assert
+    assert!(
+        matches!(error, LedgerError::DeadlineExceeded { .. }) && error.is_transient(),
+        "{}",
+        chain(&error)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+// Every insert finds an entity, every read a stale claim of someone else, every take-over a
+// newer version: the claim gives up, and says so as a transient error.
+#[tokio::test]
+async fn an_entry_that_keeps_changing_is_contended_and_transient() {
+    use wiremock::{
+        Mock, MockServer, ResponseTemplate,
+        matchers::{method, path, path_regex},
+    };
+    // Arrange
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/Tables"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/ledger"))
+        .respond_with(ResponseTemplate::new(409))
+        .expect(4)
+        .named("insert claim")
+        .mount(&server)
+        .await;
+    let stale = serde_json::json!({
+        "State": "claimed",
+        "ClaimedAt": "2020-01-01T00:00:00.000000Z",
+        "Timestamp": "2020-01-01T00:00:00.0000000Z",
+        "ClaimId": "someone else",
+    });
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/ledger\(PartitionKey="))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "W/\"1\"")
+                .set_body_json(stale),
+        )
+        .expect(4)
+        .named("read claim")
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path_regex(r"^/ledger\(PartitionKey="))
+        .respond_with(ResponseTemplate::new(412))
+        .expect(4)
+        .named("take over claim")
+        .mount(&server)
+        .await;
+    let connection = TableConnection::parse("AML_LEDGER", &server.uri()).unwrap();
+    let ledger =
+        TableLedger::new(connection, Some(Arc::new(FixedToken)), options("ledger")).unwrap();
+    // Act
+    let error = ledger
+        .claim(&key("e1", "t"), LEASE, soon())
+        .await
+        .unwrap_err();
+    // Assert
+    assert!(
+        matches!(error, LedgerError::Contended { .. }),
+        "{}",
+        chain(&error)
+    );
+    assert!(error.is_transient());
+    assert!(
+        error
+            .to_string()
+            .starts_with("the entry for notify t for event e1 from "),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn history_is_the_newest_first_up_to_the_limit() {
+    let table = table();
+    let a = ledger(&table);
+    for i in 0..30 {
+        acquired(a.claim(&key(&format!("e{i:02}"), "t"), LEASE, soon()).await);
+    }
+    let newest = HistoryQuery {
+        limit: 5,
+        ..query(None, None)
+    };
+    let ids: Vec<String> = a
+        .history(&newest)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.key.event_id)
+        .collect();
+    assert_eq!(ids, ["e29", "e28", "e27", "e26", "e25"]);
+    let none = HistoryQuery {
+        limit: 0,
+        ..query(None, None)
+    };
+    assert!(a.history(&none).await.unwrap().is_empty());
+}
+
+// More entities than one page holds (1,000): the newest are found across pages.
+#[tokio::test]
+async fn history_reads_every_page_but_keeps_only_the_limit() {
+    let table = table();
+    let a = Arc::new(ledger(&table));
+    a.history(&query(None, None)).await.unwrap(); // the table exists before the burst
+    let mut claimed = Vec::new();
+    for batch in 0..11 {
+        let claims = (0..100).map(|i| {
+            let a = Arc::clone(&a);
+            async move {
+                let k = key(&format!("p{batch:02}-{i:03}"), "t");
+                acquired(a.claim(&k, LEASE, soon()).await)
+            }
+        });
+        claimed.extend(join_all(claims).await);
+    }
+    // The table keeps claim times to the microsecond: ties are ordered by key.
+    let micros = |at: SystemTime| {
+        at.duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_micros()
+    };
+    claimed
+        .sort_by_key(|token| std::cmp::Reverse((micros(token.claimed_at()), token.key().clone())));
+    let newest = HistoryQuery {
+        limit: 3,
+        ..query(None, None)
+    };
+    let found = a.history(&newest).await.unwrap();
+    let found: Vec<&EffectKey> = found.iter().map(|entry| &entry.key).collect();
+    let expected: Vec<&EffectKey> = claimed[..3].iter().map(ClaimToken::key).collect();
+    assert_eq!(found, expected);
+}
+
+#[tokio::test]
+async fn history_finds_an_event_id_of_any_length() {
+    let table = table();
+    let a = ledger(&table);
+    let long = "x".repeat(2000);
+    let token = acquired(a.claim(&key(&long, "teams"), LEASE, soon()).await);
+    a.complete(&token, &done()).await.unwrap();
+    // The same id but one character: another partition.
+    acquired(a.claim(&key(&long[1..], "teams"), LEASE, soon()).await);
+    let found = a.history(&query(None, Some(&long))).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].key, key(&long, "teams"));
+    assert_eq!(found[0].outcome, Some(done()));
+}
+
+#[tokio::test]
+async fn the_turn_to_clean_is_never_listed_nor_cleaned() {
+    let table = table();
+    let a = ledger(&table);
+    let turn = EffectKey::new("", "~clean-turn", "clean", "");
+    acquired(a.claim(&turn, Duration::from_secs(15 * 60), soon()).await);
+    acquired(a.claim(&key("e1", "t"), LEASE, soon()).await);
+    let all = a.history(&query(None, None)).await.unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].key, key("e1", "t"));
+    assert!(
+        a.history(&query(None, Some("~clean-turn")))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let future = SystemTime::now() + Duration::from_secs(3600);
+    assert_eq!(a.clean(future, 10).await.unwrap(), 1);
+    // The turn is still held.
+    assert!(matches!(
+        ledger(&table)
+            .claim(&turn, Duration::from_secs(15 * 60), soon())
+            .await
+            .unwrap(),
+        Claim::HeldElsewhere { .. }
+    ));
+}
+
+/// The table service's REST API, signed as the ledger signs (Shared Key Lite), for writing what
+/// another instance, with another clock, would have written.
+struct Rest {
+    http: reqwest::Client,
+    endpoint: String,
+}
+
+impl Rest {
+    fn new() -> Rest {
+        Rest {
+            http: reqwest::Client::new(),
+            endpoint: Azurite::shared().endpoint(),
+        }
+    }
+
+    /// Sends `method` to `{endpoint}/{path}` with `query` pairs, `body` and `If-Match: *`.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        use base64::Engine as _;
+        use hmac::Mac as _;
+        let mut url = reqwest::Url::parse(&format!("{}/{path}", self.endpoint)).unwrap();
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let date = httpdate::fmt_http_date(SystemTime::now());
+        let base64 = base64::engine::general_purpose::STANDARD;
+        let key = base64.decode(azurite::KEY).unwrap();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+        mac.update(format!("{date}\n/{}{}", azurite::ACCOUNT, url.path()).as_bytes());
+        let signature = base64.encode(mac.finalize().into_bytes());
+        let mut request = self
+            .http
+            .request(method, url)
+            .header("x-ms-date", date)
+            .header("x-ms-version", "2019-02-02")
+            .header("DataServiceVersion", "3.0;NetFx")
+            .header("Accept", "application/json;odata=minimalmetadata")
+            .header(
+                "Authorization",
+                format!("SharedKeyLite {}:{signature}", azurite::ACCOUNT),
+            )
+            .header("If-Match", "*");
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let answer = request.send().await.unwrap();
+        let status = answer.status().as_u16();
+        let body = answer.json().await.unwrap_or(serde_json::Value::Null);
+        (status, body)
+    }
+}
+
+/// Rewrites the entry of event `event_id` in `table` with `ClaimedAt` set to `claimed_at`, as an
+/// instance whose clock is off would have written it; the service stamps it as written now.
+async fn rewrite_claimed_at(table: &str, event_id: &str, claimed_at: SystemTime) {
+    let rest = Rest::new();
+    let filter = format!("EventId eq '{event_id}'");
+    let (status, found) = rest
+        .send(
+            reqwest::Method::GET,
+            &format!("{table}()"),
+            &[("$filter", &filter)],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{found}");
+    let mut entity = found["value"][0].as_object().cloned().expect("the entry");
+    entity.retain(|name, _| !name.starts_with("odata.") && name != "Timestamp");
+    let claimed_at = time::OffsetDateTime::from(claimed_at)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    entity.insert("ClaimedAt".into(), claimed_at.into());
+    let path = format!(
+        "{table}(PartitionKey='{}',RowKey='{}')",
+        entity["PartitionKey"].as_str().unwrap(),
+        entity["RowKey"].as_str().unwrap()
+    );
+    let entity = serde_json::Value::Object(entity);
+    let (status, answer) = rest
+        .send(reqwest::Method::PUT, &path, &[], Some(&entity))
+        .await;
+    assert_eq!(status, 204, "{answer}");
+}
+
+// See: the claim's age was local clock - ClaimedAt, so an instance whose clock ran an hour
+// behind wrote claims every other instance took over at once.
+#[tokio::test]
+async fn a_claim_just_written_is_live_whatever_its_claimed_at_says() {
+    let table = table();
+    let (a, b) = (ledger(&table), ledger(&table));
+    let k = key("skewed", "teams");
+    acquired(a.claim(&k, LEASE, soon()).await);
+    // Arrange: rewrite the claim as an instance whose clock is an hour behind would write it.
+    rewrite_claimed_at(
+        &table,
+        "skewed",
+        SystemTime::now() - Duration::from_secs(3600),
+    )
+    .await;
+    // Act
+    let claim = b.claim(&k, LEASE, soon()).await.unwrap();
+    // Assert: written a moment ago by the service's clock, so live.
+    assert!(
+        matches!(claim, Claim::HeldElsewhere { age } if age < Duration::from_secs(10)),
+        "{claim:?}"
+    );
+}
+
+// Cleaning filtered on ClaimedAt, so an instance whose clock ran days behind wrote entries the
+// next cleaning removed at once, and their effects could run again.
+#[tokio::test]
+async fn cleaning_goes_by_when_the_service_wrote_an_entry() {
+    let table = table();
+    let a = ledger(&table);
+    let k = key("behind", "teams");
+    let token = acquired(a.claim(&k, LEASE, soon()).await);
+    a.complete(&token, &done()).await.unwrap();
+    let three_days_ago = SystemTime::now() - Duration::from_secs(3 * 24 * 3600);
+    rewrite_claimed_at(&table, "behind", three_days_ago).await;
+    // Act
+    let removed = a
+        .clean(SystemTime::now() - aml_events::ledger::RETENTION, 10)
+        .await
+        .unwrap();
+    // Assert: written just now by the service's clock, so kept, and still done.
+    assert_eq!(removed, 0);
+    assert!(matches!(
+        ledger(&table).claim(&k, LEASE, soon()).await.unwrap(),
+        Claim::Done { .. }
+    ));
 }

@@ -1,0 +1,379 @@
+//! How the ledger reaches its table: the connection settings, read as SPEC §12 orders them.
+//!
+//! A connection string (`UseDevelopmentStorage=true` for Azurite, `AccountName=..;AccountKey=..`)
+//! or a table service URL used with a token source; [`TableConnection::from_lookup`] picks the
+//! setting. It deliberately does not read the environment (the caller passes a lookup), and its
+//! errors name the setting, never its value.
+
+use std::fmt;
+
+use base64::Engine as _;
+use url::Url;
+
+use crate::{
+    Secret,
+    azure::is_token_safe,
+    ledger::LedgerError,
+    redact::{self, Show},
+};
+
+/// The scope of Azure Storage tokens.
+pub const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
+
+/// The ledger's own setting: a connection string or a table service URL.
+pub const AML_LEDGER: &str = "AML_LEDGER";
+
+/// The Functions host's storage: a connection string.
+pub const AZURE_WEB_JOBS_STORAGE: &str = "AzureWebJobsStorage";
+
+/// The Functions host's identity-based storage: the table service URL.
+pub const AZURE_WEB_JOBS_STORAGE_TABLE_URI: &str = "AzureWebJobsStorage__tableServiceUri";
+
+/// The Functions host's identity-based storage: the account name.
+pub const AZURE_WEB_JOBS_STORAGE_ACCOUNT: &str = "AzureWebJobsStorage__accountName";
+
+/// Azurite's well-known development account and key (public, documented).
+/// See <https://learn.microsoft.com/azure/storage/common/storage-use-azurite#connection-strings>.
+const DEV_ACCOUNT: &str = "devstoreaccount1";
+pub(super) const DEV_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const DEV_TABLE_ENDPOINT: &str = "http://127.0.0.1:10002/devstoreaccount1";
+
+/// How to reach the table service and sign for it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum TableConnection {
+    /// An account key: requests are signed with Shared Key Lite.
+    SharedKey {
+        /// The account name.
+        account: String,
+        /// The base64 account key.
+        key: Secret,
+        /// The table service endpoint (`https://{account}.table.core.windows.net`, or
+        /// Azurite's path-style `http://127.0.0.1:10002/devstoreaccount1`).
+        endpoint: Url,
+    },
+    /// A table service URL used with a token source (managed identity).
+    Token {
+        /// The table service endpoint.
+        endpoint: Url,
+    },
+}
+
+impl fmt::Debug for TableConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TableConnection::SharedKey {
+                account, endpoint, ..
+            } => f
+                .debug_struct("SharedKey")
+                .field("account", account)
+                .field("key", &"***")
+                .field("endpoint", &redact::url(endpoint, Show::Path))
+                .finish(),
+            TableConnection::Token { endpoint } => f
+                .debug_struct("Token")
+                .field("endpoint", &redact::url(endpoint, Show::Path))
+                .finish(),
+        }
+    }
+}
+
+/// Which setting a connection came from, and the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerSetting {
+    /// The setting's name (`AML_LEDGER`, `AzureWebJobsStorage`, ...).
+    pub setting: &'static str,
+    /// The connection it holds.
+    pub connection: TableConnection,
+}
+
+impl TableConnection {
+    /// Reads `text`: a table service URL (`https://...`: identity) or a connection string
+    /// (`UseDevelopmentStorage=true`, or `AccountName=..;AccountKey=..` with
+    /// `DefaultEndpointsProtocol`, `EndpointSuffix` or `TableEndpoint`). Errors name
+    /// `setting`, never the value.
+    pub fn parse(setting: &'static str, text: &str) -> Result<TableConnection, LedgerError> {
+        let invalid = |problem| LedgerError::InvalidSetting { setting, problem };
+        let text = text.trim();
+        if text.starts_with("https://") || text.starts_with("http://") {
+            let endpoint = Url::parse(text).map_err(|_| invalid("not a valid URL"))?;
+            return TableConnection::token(setting, endpoint);
+        }
+        let mut account = None;
+        let mut key = None;
+        let mut protocol = None;
+        let mut suffix = None;
+        let mut table_endpoint = None;
+        let mut development = false;
+        for part in text
+            .split(';')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+        {
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| invalid("not a URL nor a connection string of name=value pairs"))?;
+            match name.trim().to_ascii_lowercase().as_str() {
+                "usedevelopmentstorage" => development = value.trim().eq_ignore_ascii_case("true"),
+                "accountname" => account = Some(value.trim().to_owned()),
+                "accountkey" => key = Some(value.trim().to_owned()),
+                "defaultendpointsprotocol" => protocol = Some(value.trim().to_ascii_lowercase()),
+                "endpointsuffix" => suffix = Some(value.trim().to_owned()),
+                "tableendpoint" => table_endpoint = Some(value.trim().to_owned()),
+                "sharedaccesssignature" => {
+                    return Err(invalid(
+                        "shared access signatures are not supported: use an account key or the managed identity",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if development {
+            let endpoint = table_endpoint.as_deref().unwrap_or(DEV_TABLE_ENDPOINT);
+            return Ok(TableConnection::SharedKey {
+                account: account.unwrap_or_else(|| DEV_ACCOUNT.to_owned()),
+                key: Secret::new(key.unwrap_or_else(|| DEV_KEY.to_owned())),
+                endpoint: Url::parse(endpoint)
+                    .map_err(|_| invalid("TableEndpoint is not a URL"))?,
+            });
+        }
+        let account = account
+            .filter(|account| !account.is_empty())
+            .ok_or_else(|| invalid("the connection string has no AccountName"))?;
+        let key = key
+            .filter(|key| !key.is_empty())
+            .ok_or_else(|| invalid("the connection string has no AccountKey"))?;
+        if base64::engine::general_purpose::STANDARD
+            .decode(&key)
+            .is_err()
+        {
+            return Err(invalid("AccountKey is not base64"));
+        }
+        let endpoint = match table_endpoint {
+            Some(endpoint) => {
+                Url::parse(&endpoint).map_err(|_| invalid("TableEndpoint is not a URL"))?
+            }
+            None => {
+                let protocol = protocol.unwrap_or_else(|| "https".to_owned());
+                let suffix = suffix.unwrap_or_else(|| "core.windows.net".to_owned());
+                Url::parse(&format!("{protocol}://{account}.table.{suffix}"))
+                    .map_err(|_| invalid("AccountName or EndpointSuffix do not make a URL"))?
+            }
+        };
+        if !is_token_safe(&endpoint) {
+            return Err(invalid(
+                "the table endpoint must be https, or http to loopback",
+            ));
+        }
+        Ok(TableConnection::SharedKey {
+            account,
+            key: Secret::new(key),
+            endpoint,
+        })
+    }
+
+    fn token(setting: &'static str, endpoint: Url) -> Result<TableConnection, LedgerError> {
+        let invalid = |problem| LedgerError::InvalidSetting { setting, problem };
+        if endpoint.cannot_be_a_base() || endpoint.query().is_some() {
+            return Err(invalid(
+                "a table service URL has no query (SAS is not supported)",
+            ));
+        }
+        if !is_token_safe(&endpoint) {
+            return Err(invalid(
+                "the table service URL must be https, or http to loopback",
+            ));
+        }
+        Ok(TableConnection::Token { endpoint })
+    }
+
+    /// The connection SPEC §12 names, from settings read by `get`: `AML_LEDGER`, else
+    /// `AzureWebJobsStorage` (a connection string), else
+    /// `AzureWebJobsStorage__tableServiceUri`, else `AzureWebJobsStorage__accountName`
+    /// (`https://{name}.table.core.windows.net`). `None` when none is set (the ledger is then
+    /// in memory). Empty values count as unset.
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<LedgerSetting>, LedgerError> {
+        let get = |name: &str| get(name).filter(|value| !value.trim().is_empty());
+        for setting in [AML_LEDGER, AZURE_WEB_JOBS_STORAGE] {
+            if let Some(text) = get(setting) {
+                let connection = TableConnection::parse(setting, &text)?;
+                return Ok(Some(LedgerSetting {
+                    setting,
+                    connection,
+                }));
+            }
+        }
+        if let Some(text) = get(AZURE_WEB_JOBS_STORAGE_TABLE_URI) {
+            let setting = AZURE_WEB_JOBS_STORAGE_TABLE_URI;
+            let endpoint = Url::parse(text.trim()).map_err(|_| LedgerError::InvalidSetting {
+                setting,
+                problem: "not a valid URL",
+            })?;
+            let connection = TableConnection::token(setting, endpoint)?;
+            return Ok(Some(LedgerSetting {
+                setting,
+                connection,
+            }));
+        }
+        if let Some(name) = get(AZURE_WEB_JOBS_STORAGE_ACCOUNT) {
+            let setting = AZURE_WEB_JOBS_STORAGE_ACCOUNT;
+            let name = name.trim();
+            let valid = name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+            let endpoint = Url::parse(&format!("https://{name}.table.core.windows.net"))
+                .ok()
+                .filter(|_| valid)
+                .ok_or(LedgerError::InvalidSetting {
+                    setting,
+                    problem: "not a storage account name (lowercase letters and digits)",
+                })?;
+            return Ok(Some(LedgerSetting {
+                setting,
+                connection: TableConnection::Token { endpoint },
+            }));
+        }
+        Ok(None)
+    }
+
+    /// The table service endpoint.
+    pub fn endpoint(&self) -> &Url {
+        match self {
+            TableConnection::SharedKey { endpoint, .. } | TableConnection::Token { endpoint } => {
+                endpoint
+            }
+        }
+    }
+
+    /// Whether requests need a token source (identity-based connection).
+    pub fn needs_token(&self) -> bool {
+        matches!(self, TableConnection::Token { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn development_storage_is_azurite() {
+        let connection = TableConnection::parse(AML_LEDGER, "UseDevelopmentStorage=true").unwrap();
+        let TableConnection::SharedKey {
+            account, endpoint, ..
+        } = &connection
+        else {
+            panic!("{connection:?}")
+        };
+        assert_eq!(account, DEV_ACCOUNT);
+        assert_eq!(endpoint.as_str(), "http://127.0.0.1:10002/devstoreaccount1");
+        assert!(!format!("{connection:?}").contains("Eby8"));
+    }
+
+    #[test]
+    fn account_connection_strings_make_the_table_endpoint() {
+        let text = format!(
+            "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={DEV_KEY};EndpointSuffix=core.chinacloudapi.cn"
+        );
+        let connection = TableConnection::parse(AZURE_WEB_JOBS_STORAGE, &text).unwrap();
+        assert_eq!(
+            connection.endpoint().as_str(),
+            "https://acct.table.core.chinacloudapi.cn/"
+        );
+        assert!(!connection.needs_token());
+        let explicit = format!(
+            "AccountName=devstoreaccount1;AccountKey={DEV_KEY};TableEndpoint=http://127.0.0.1:5555/devstoreaccount1"
+        );
+        let connection = TableConnection::parse(AML_LEDGER, &explicit).unwrap();
+        assert_eq!(
+            connection.endpoint().as_str(),
+            "http://127.0.0.1:5555/devstoreaccount1"
+        );
+    }
+
+    #[test]
+    fn bad_connection_strings_never_echo_the_value() {
+        for text in [
+            "AccountName=acct",
+            "AccountKey=c2VjcmV0",
+            "AccountName=acct;AccountKey=not base64 s3cr3t!",
+            "AccountName=acct;SharedAccessSignature=sv=s3cr3t",
+            "just words s3cr3t",
+            "DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=c2VjcmV0",
+        ] {
+            let error = TableConnection::parse(AML_LEDGER, text).unwrap_err();
+            let shown = crate::chain(&error).to_string();
+            assert!(
+                !shown.contains("s3cr3t") && !shown.contains("c2VjcmV0"),
+                "{shown}"
+            );
+            assert!(!error.is_transient());
+        }
+    }
+
+    #[test]
+    fn settings_are_taken_in_spec_order() {
+        let lookup = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| (*value).to_owned())
+            }
+        };
+        let all: &'static [(&str, &str)] = &[
+            (AML_LEDGER, "https://ledger.table.core.windows.net"),
+            (AZURE_WEB_JOBS_STORAGE, "UseDevelopmentStorage=true"),
+            (
+                AZURE_WEB_JOBS_STORAGE_TABLE_URI,
+                "https://uri.table.core.windows.net",
+            ),
+            (AZURE_WEB_JOBS_STORAGE_ACCOUNT, "name"),
+        ];
+        let found = TableConnection::from_lookup(lookup(all)).unwrap().unwrap();
+        assert_eq!(found.setting, AML_LEDGER);
+        assert!(found.connection.needs_token());
+
+        let found = TableConnection::from_lookup(lookup(&all[1..]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.setting, AZURE_WEB_JOBS_STORAGE);
+        assert!(!found.connection.needs_token());
+
+        let found = TableConnection::from_lookup(lookup(&all[2..]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.setting, AZURE_WEB_JOBS_STORAGE_TABLE_URI);
+        assert_eq!(
+            found.connection.endpoint().as_str(),
+            "https://uri.table.core.windows.net/"
+        );
+
+        let found = TableConnection::from_lookup(lookup(&all[3..]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.setting, AZURE_WEB_JOBS_STORAGE_ACCOUNT);
+        assert_eq!(
+            found.connection.endpoint().as_str(),
+            "https://name.table.core.windows.net/"
+        );
+
+        assert_eq!(TableConnection::from_lookup(|_| None).unwrap(), None);
+        assert_eq!(
+            TableConnection::from_lookup(|_| Some(" ".to_owned())).unwrap(),
+            None
+        );
+        let insecure = TableConnection::from_lookup(lookup(&[(
+            AZURE_WEB_JOBS_STORAGE_TABLE_URI,
+            "http://remote.example.com",
+        )]));
+        assert!(matches!(
+            insecure,
+            Err(LedgerError::InvalidSetting {
+                setting: AZURE_WEB_JOBS_STORAGE_TABLE_URI,
+                ..
+            })
+        ));
+    }
+}
