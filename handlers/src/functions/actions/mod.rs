@@ -45,7 +45,7 @@ use crate::{
     outcome::{Action, ActionReport, ActionStatus, Outcome},
     routes::{Route, Routes},
 };
-use once::{Claims, Deferral, Once, Unsettled};
+use once::{Claims, Once, Unsettled};
 
 /// Why a workspace action cannot run for an event whose source is not a workspace.
 const NO_WORKSPACE: &str = "the event's topic/source is not an Azure ML workspace resource id";
@@ -328,7 +328,7 @@ fn boxed(err: impl std::error::Error + Send + Sync + 'static) -> BoxError {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{once::Deferral, *};
 
     #[test]
     fn a_refused_identity_is_the_failure_kept() {
