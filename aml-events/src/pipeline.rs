@@ -2,32 +2,47 @@
 //! notifier alike: attempts, retries when the request's [`Repeat`] allows, waits held against
 //! the deadline in one place ([`crate::azure::retry`]), and the deadline itself.
 //!
+//! Each attempt goes out through a [`Transport`] and is timed here, by tokio
+//! ([`Answer::exchange`]): a transport that stalls times out like a hung server, and under a
+//! paused test clock every timeout, wait and deadline moves together.
+//!
 //! It knows no error wording: each caller passes its own attempt, says which of its errors may
 //! be retried ([`Retryable`]) and builds its own errors for an answer that was retried and for
 //! the deadline.
 
-use std::{
-    future::Future,
-    time::{Duration, Instant},
-};
+use std::{future::Future, time::Duration};
 
 use reqwest::{Method, StatusCode, header::HeaderMap};
+use tokio::time::Instant;
 
-use crate::azure::retry::{self, RetryPolicy};
+use crate::{
+    azure::retry::{self, RetryPolicy},
+    transport::{BelowHttp, Transport, TransportError},
+};
 
-/// An HTTP client for one service, with its timeouts and user agent, that follows no
+/// A client builder for one service, with its connect timeout and user agent, that follows no
 /// redirect: a redirect would take a signed request, a key or a notification elsewhere, and
-/// here can only be a misconfiguration; its 3xx is the answer.
+/// here can only be a misconfiguration; its 3xx is the answer. It sets no overall timeout:
+/// requests sent through a [`Transport`] are timed by [`Answer::exchange`].
+pub(crate) fn builder_following_no_redirect(
+    connect_timeout: Duration,
+    user_agent: &'static str,
+) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .user_agent(user_agent)
+        .redirect(reqwest::redirect::Policy::none())
+}
+
+/// An HTTP client for one service, as [`builder_following_no_redirect`], that also times each
+/// request itself, for callers that send with [`Answer::fetch`] (the ledger).
 pub(crate) fn client_following_no_redirect(
     connect_timeout: Duration,
     request_timeout: Duration,
     user_agent: &'static str,
 ) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
+    builder_following_no_redirect(connect_timeout, user_agent)
         .timeout(request_timeout)
-        .user_agent(user_agent)
-        .redirect(reqwest::redirect::Policy::none())
         .build()
 }
 
@@ -72,9 +87,10 @@ impl Repeat {
 
     /// Whether a failure below HTTP is worth sending the request again for: a failed
     /// connection always (nothing went out); a timeout or reset only when the request may be
-    /// repeated, since the receiver may have acted on it.
-    pub(crate) fn retries_transport(self, error: &reqwest::Error) -> bool {
-        error.is_connect()
+    /// repeated, since the receiver may have acted on it. Reads a [`TransportError`], or
+    /// reqwest's own error for callers that send with [`Answer::fetch`].
+    pub(crate) fn retries_transport(self, error: &impl BelowHttp) -> bool {
+        error.failed_to_connect()
             || (self != Repeat::IfUnprocessed && crate::azure::error::transport_is_transient(error))
     }
 }
@@ -94,7 +110,41 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    /// Sends `request` and reads the whole answer, timing it.
+    /// Builds `request`, hands it to `transport` and reads the whole answer, timing it. The
+    /// attempt ends after `timeout` whatever the transport does, sending and reading the body
+    /// included: the timeout is ours, not the transport's, so that a stand-in that stalls times
+    /// out like a hung server, under a paused clock too.
+    pub(crate) async fn exchange(
+        transport: &dyn Transport,
+        request: reqwest::RequestBuilder,
+        timeout: Duration,
+    ) -> Result<Answer, TransportError> {
+        let request = request
+            .build()
+            .map_err(|error| TransportError::from_reqwest(error, None))?;
+        let started = Instant::now();
+        let exchange = async {
+            let response = transport.execute(request).await?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response
+                .bytes()
+                .await
+                .map_err(|error| TransportError::from_reqwest(error, None))?;
+            Ok(Answer {
+                status,
+                headers,
+                body: body.to_vec(),
+                latency: started.elapsed(),
+            })
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .unwrap_or(Err(TransportError::TimedOut { after: timeout }))
+    }
+
+    /// Sends `request` with reqwest itself and reads the whole answer, timing it; the client's
+    /// own timeout bounds it. For callers not yet on a [`Transport`] (the ledger).
     pub(crate) async fn fetch(request: reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
         let started = Instant::now();
         let response = request.send().await?;
@@ -203,8 +253,7 @@ where
             retry += 1;
         }
     };
-    let at = tokio::time::Instant::from_std(request.deadline.at);
-    match tokio::time::timeout_at(at, attempts).await {
+    match tokio::time::timeout_at(request.deadline.at, attempts).await {
         Ok(result) => result,
         Err(_) => Err((request.too_late)(request.deadline.budget, last)),
     }

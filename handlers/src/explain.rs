@@ -16,7 +16,7 @@ use crate::{
 /// The explanation of `events` under `ctx` (which must be a dry run), as text.
 pub async fn explain(events: Vec<Event<Decoded>>, ctx: &AppContext) -> String {
     let mut out = String::new();
-    let deadline = std::time::Instant::now() + ctx.config.host.deadline;
+    let deadline = tokio::time::Instant::now() + ctx.config.host.deadline;
     let delivery = Delivery::new(ctx, deadline);
     for event in events {
         let _ = writeln!(

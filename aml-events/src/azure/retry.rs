@@ -11,12 +11,17 @@
 //! against the deadline: a server's answer (`Retry-After: 10000000000000000000`, a date in the
 //! year 9999) can make a call give up early, never crash or stall a worker (SPEC §8.3).
 //!
-//! This module decides; it does not send. The loop that sends lives in [`super::AmlClient`].
+//! Instants are tokio's ([`tokio::time::Instant`]), like every deadline and elapsed time in this
+//! crate: under a paused test clock (`tokio::time::pause()`) the waits, the attempts' timeouts
+//! and the time left before a deadline then move together.
+//!
+//! This module decides; it does not send. The loop that sends lives in the crate's pipeline.
 //! See <https://learn.microsoft.com/azure/architecture/best-practices/retry-service-specific>.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, RETRY_AFTER};
+use tokio::time::Instant;
 
 /// How often and how patiently a call is retried. The call's deadline
 /// ([`super::AmlClientOptions::deadline`]) bounds everything regardless.

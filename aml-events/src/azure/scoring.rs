@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::Value;
 use url::Url;
 
-use super::{AmlClient, Auth, Call, CallbackError, ScoreResponse, is_token_safe, without_url};
+use super::{AmlClient, Auth, Call, CallbackError, ScoreResponse, is_token_safe};
 use crate::Secret;
 
 impl AmlClient {
@@ -36,11 +36,9 @@ impl AmlClient {
             .idempotent()
             .auth(Auth::Key(key))
             .json(payload);
-        // The URI may carry a key in its query (a Functions `?code=`): errors do not name it.
-        let answer = self
-            .send(&call, self.deadline())
-            .await
-            .map_err(without_url)?;
+        // The URI may carry a key in its query (a Functions `?code=`): errors do not name it
+        // (the transport's errors never do).
+        let answer = self.send(&call, self.deadline()).await?;
         Ok(ScoreResponse {
             status: answer.status.as_u16(),
             latency: answer.latency,

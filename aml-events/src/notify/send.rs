@@ -7,16 +7,18 @@
 //! PagerDuty's `errors`), with the target's key removed from it. No redirect is followed: a
 //! target URL carries its key, and the body is the target's alone.
 
-use std::time::{Duration, Instant};
+use std::{sync::Arc, time::Duration};
 
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
+use tokio::time::Instant;
 
 use super::{Kind, Notice, Target, discord, pagerduty, slack, teams, webhook};
 use crate::{
     azure::{ClientError, RetryPolicy},
     pipeline::{self, Answer, Deadline, Repeat, Retryable},
     redact,
+    transport::{HttpTransport, Transport, TransportError},
 };
 
 /// How much of a target's answer an error repeats.
@@ -49,7 +51,10 @@ impl Default for NotifierOptions {
 /// Sends notices. Build it once and clone it freely: clones share the connection pool.
 #[derive(Debug, Clone)]
 pub struct Notifier {
+    /// Builds the requests (its settings matter only when it is also the transport).
     http: reqwest::Client,
+    /// Sends them.
+    transport: Arc<dyn Transport>,
     options: NotifierOptions,
     /// An absolute deadline set by [`Notifier::with_deadline`].
     deadline: Option<Instant>,
@@ -86,7 +91,7 @@ pub enum NotifyError {
         target: String,
         /// Why, without the URL.
         #[source]
-        source: reqwest::Error,
+        source: TransportError,
     },
     /// The deadline came before the target took the notice.
     #[error("{target} did not take the notification within its deadline of {} s", budget.as_secs())]
@@ -142,23 +147,35 @@ impl Retryable for NotifyError {
 }
 
 impl Notifier {
-    /// A notifier with its own HTTP client.
+    /// A notifier with its own HTTP client, which follows no redirect.
     pub fn new(options: NotifierOptions) -> Result<Notifier, ClientError> {
-        let http = pipeline::client_following_no_redirect(
-            options.connect_timeout,
-            options.request_timeout,
-            concat!("aml-handlers/", env!("CARGO_PKG_VERSION")),
-        )
-        .map_err(ClientError::Http)?;
+        let http = http_client(&options)?;
+        let transport = Arc::new(HttpTransport::new(http.clone()));
         Ok(Notifier {
             http,
+            transport,
+            options,
+            deadline: None,
+        })
+    }
+
+    /// A notifier that sends every notice through `transport`: a stand-in of a test's own,
+    /// in-process. Each attempt is still held to `options.request_timeout` here, whatever the
+    /// transport does.
+    pub fn with_transport(
+        options: NotifierOptions,
+        transport: Arc<dyn Transport>,
+    ) -> Result<Notifier, ClientError> {
+        Ok(Notifier {
+            http: http_client(&options)?,
+            transport,
             options,
             deadline: None,
         })
     }
 
     /// The same notifier, with every notice also bounded by `deadline` (the end of the
-    /// current delivery). Cheap: the clone shares the connection pool.
+    /// current delivery), on tokio's clock. Cheap: the clone shares the connection pool.
     pub fn with_deadline(&self, deadline: Instant) -> Notifier {
         Notifier {
             deadline: Some(deadline),
@@ -221,11 +238,11 @@ impl Notifier {
             }
             let shown = shown.clone();
             async move {
-                Answer::fetch(request)
+                Answer::exchange(&*self.transport, request, self.options.request_timeout)
                     .await
                     .map_err(|source| NotifyError::Transport {
                         target: shown,
-                        source: source.without_url(),
+                        source,
                     })
             }
         };
@@ -240,6 +257,17 @@ impl Notifier {
             Err(refused(target, &shown, answer))
         }
     }
+}
+
+/// The client that builds the notifier's requests and, by default, sends them; no redirect
+/// is followed (see the module's documentation).
+fn http_client(options: &NotifierOptions) -> Result<reqwest::Client, ClientError> {
+    pipeline::builder_following_no_redirect(
+        options.connect_timeout,
+        concat!("aml-handlers/", env!("CARGO_PKG_VERSION")),
+    )
+    .build()
+    .map_err(ClientError::Http)
 }
 
 fn refused(target: &Target, shown: &str, answer: Answer) -> NotifyError {

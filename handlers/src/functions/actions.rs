@@ -9,7 +9,7 @@
 use std::{
     borrow::Cow,
     future::Future,
-    time::{Duration, Instant, SystemTime},
+    time::{Duration, SystemTime},
 };
 
 use aml_events::{
@@ -72,7 +72,7 @@ pub struct Delivery<'a> {
 
 impl<'a> Delivery<'a> {
     /// A delivery that must finish by `deadline`.
-    pub fn new(ctx: &'a AppContext, deadline: Instant) -> Self {
+    pub fn new(ctx: &'a AppContext, deadline: tokio::time::Instant) -> Self {
         Delivery {
             ctx,
             client: ctx

@@ -23,7 +23,7 @@ pub mod run_completed;
 pub mod run_status_changed;
 
 use aml_events::{AmlEvent, Event, Function, ParseError, WorkspaceId, envelope::Decoded};
-use std::time::Instant;
+use tokio::time::Instant;
 
 use futures_util::FutureExt;
 
