@@ -4,7 +4,9 @@
 //!
 //! Each attempt goes out through a [`Transport`] and is timed here, by tokio
 //! ([`Answer::exchange`]): a transport that stalls times out like a hung server, and under a
-//! paused test clock every timeout, wait and deadline moves together.
+//! paused test clock every timeout, wait and deadline moves together. How an attempt still in
+//! flight at the deadline is treated is the caller's choice ([`InFlight`]): cut with the
+//! operation, or let finish, when hanging up on an answer costs more than waiting for it.
 //!
 //! It knows no error wording: each caller passes its own attempt, says which of its errors may
 //! be retried ([`Retryable`]) and builds its own errors for an answer that was retried and for
@@ -186,6 +188,44 @@ impl Deadline {
     }
 }
 
+/// How an attempt still in flight at the deadline is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InFlight {
+    /// Today's behaviour: the whole operation is cut at the deadline, an attempt in flight
+    /// included.
+    CutAtDeadline,
+    /// An attempt in flight is never cut by the deadline: it ends with its answer or its own
+    /// timeout. A retry starts only when the time left at its start covers `attempt_timeout +
+    /// reserve` (the reserve leaves the caller time to record the effect); otherwise the last
+    /// outcome is returned as it is (the last answer, e.g. a 503, or the last error). The first
+    /// attempt is sent when the deadline has not passed yet; after it, the deadline error
+    /// without sending.
+    ///
+    /// For a request whose receiver may act on it (a notification posted, a model scored):
+    /// hanging up in the last milliseconds of the budget would lose an answer the receiver
+    /// sends anyway, and report a failure for an effect that happened.
+    Finish {
+        /// The longest one attempt takes: the timeout [`Answer::exchange`] holds it to.
+        attempt_timeout: Duration,
+        /// Time kept after the last attempt, for the caller's own work.
+        reserve: Duration,
+    },
+}
+
+impl InFlight {
+    /// What a retry must still find before the deadline when it starts: nothing when the
+    /// deadline cuts it anyway; its whole attempt and the reserve when it finishes.
+    fn needed_at_retry(self) -> Duration {
+        match self {
+            InFlight::CutAtDeadline => Duration::ZERO,
+            InFlight::Finish {
+                attempt_timeout,
+                reserve,
+            } => attempt_timeout.saturating_add(reserve),
+        }
+    }
+}
+
 /// What the pipeline needs of its caller for one request.
 pub(crate) struct Request<'a, E> {
     /// Named in the debug line of each retry.
@@ -202,14 +242,31 @@ pub(crate) struct Request<'a, E> {
     pub(crate) too_late: &'a (dyn Fn(Duration, Option<E>) -> E + Sync),
 }
 
-/// Sends by `attempt` until an answer or error is final, retrying as the request allows,
-/// within its deadline. Returns the last answer, whatever its status.
-pub(crate) async fn send<E, A, F>(request: Request<'_, E>, mut attempt: A) -> Result<Answer, E>
+/// [`send_with`] an attempt in flight cut at the deadline ([`InFlight::CutAtDeadline`]).
+pub(crate) async fn send<E, A, F>(request: Request<'_, E>, attempt: A) -> Result<Answer, E>
 where
     E: Retryable,
     A: FnMut() -> F,
     F: Future<Output = Result<Answer, E>>,
 {
+    send_with(request, InFlight::CutAtDeadline, attempt).await
+}
+
+/// Sends by `attempt` until an answer or error is final, retrying as the request allows,
+/// within its deadline, treating an attempt in flight at the deadline as `in_flight` says.
+/// Returns the last answer, whatever its status.
+pub(crate) async fn send_with<E, A, F>(
+    request: Request<'_, E>,
+    in_flight: InFlight,
+    mut attempt: A,
+) -> Result<Answer, E>
+where
+    E: Retryable,
+    A: FnMut() -> F,
+    F: Future<Output = Result<Answer, E>>,
+{
+    let deadline = request.deadline;
+    let needed = in_flight.needed_at_retry();
     // The failure before the attempt the deadline cut, if any: the cause to report.
     let mut last = None;
     let attempts = async {
@@ -218,24 +275,17 @@ where
         loop {
             let outcome = attempt().await;
             let now = Instant::now();
-            let wait = match &outcome {
+            let asked = match &outcome {
                 _ if retry >= policy.max_retries => return outcome,
                 Ok(answer) if request.repeat.retries_status(answer.status) => {
-                    retry::wait_after_answer(
-                        &answer.headers,
-                        policy.backoff(retry),
-                        now,
-                        request.deadline.at,
-                    )
+                    retry::asked_after_answer(&answer.headers, policy.backoff(retry))
                 }
-                Err(error) if error.retryable(request.repeat) => {
-                    retry::wait_within(policy.backoff(retry), now, request.deadline.at)
-                }
+                Err(error) if error.retryable(request.repeat) => policy.backoff(retry),
                 _ => return outcome,
             };
-            // The wait would end past the deadline: report what happened rather than wait for
-            // nothing (SPEC §8.3).
-            let Some(wait) = wait else {
+            // The wait (and, for an attempt that finishes, the attempt after it) would end
+            // past the deadline: report what happened rather than wait for nothing (SPEC §8.3).
+            let Some(wait) = retry::wait_leaving(asked, needed, now, deadline.at) else {
                 return outcome;
             };
             tracing::debug!(
@@ -253,8 +303,15 @@ where
             retry += 1;
         }
     };
-    match tokio::time::timeout_at(request.deadline.at, attempts).await {
-        Ok(result) => result,
-        Err(_) => Err((request.too_late)(request.deadline.budget, last)),
+    match in_flight {
+        InFlight::CutAtDeadline => match tokio::time::timeout_at(deadline.at, attempts).await {
+            Ok(result) => result,
+            Err(_) => Err((request.too_late)(deadline.budget, last)),
+        },
+        // Every retry was checked to fit; only the first attempt can start too late.
+        InFlight::Finish { .. } if Instant::now() >= deadline.at => {
+            Err((request.too_late)(deadline.budget, None))
+        }
+        InFlight::Finish { .. } => attempts.await,
     }
 }

@@ -86,7 +86,7 @@ use url::Url;
 
 use crate::{
     Secret, WorkspaceId,
-    pipeline::{self, Answer, Deadline, Repeat, Retryable},
+    pipeline::{self, Answer, Deadline, InFlight, Repeat, Retryable},
     redact::{self, Show},
     transport::{HttpTransport, Transport, TransportError},
 };
@@ -141,6 +141,12 @@ pub struct AmlClientOptions {
     pub deadline: Duration,
     /// Wait between polls of a long-running operation when Azure sends no `Retry-After`.
     pub poll_interval: Duration,
+    /// Time the smoke test ([`AmlClient::score`]) keeps for its caller after its last attempt,
+    /// to record what the endpoint answered. Scoring is never cut by the deadline once sent
+    /// (hanging up would lose an answer the endpoint computes anyway), so a retry starts only
+    /// when `request_timeout + reserve` still fits before the deadline; otherwise the last
+    /// answer or error stands.
+    pub reserve: Duration,
 }
 
 impl Default for AmlClientOptions {
@@ -155,6 +161,7 @@ impl Default for AmlClientOptions {
             // See <https://learn.microsoft.com/azure/event-grid/delivery-and-retry>.
             deadline: Duration::from_secs(25),
             poll_interval: Duration::from_secs(2),
+            reserve: Duration::from_secs(2),
         }
     }
 }
@@ -262,8 +269,9 @@ impl AmlClient {
         Deadline::starting_now(self.inner.options.deadline, self.deadline)
     }
 
-    /// Sends `call`, retrying per the policy, within `deadline`. Returns the last answer,
-    /// whatever its status; transport, token and deadline failures are errors.
+    /// Sends `call`, retrying per the policy, within `deadline` (an attempt in flight treated
+    /// as the call says). Returns the last answer, whatever its status; transport, token and
+    /// deadline failures are errors.
     async fn send(&self, call: &Call<'_>, deadline: Deadline) -> Result<Answer, CallbackError> {
         let operation = call.operation;
         let request = pipeline::Request {
@@ -274,7 +282,7 @@ impl AmlClient {
             answered: &|answer: Answer| answer.into_error(operation),
             too_late: &|budget, last| exceeded(operation, budget, last),
         };
-        pipeline::send(request, || self.attempt(call)).await
+        pipeline::send_with(request, call.in_flight, || self.attempt(call)).await
     }
 
     /// One try of `call`, bounded by the per-request timeout; the deadline is [`Self::send`]'s
@@ -496,6 +504,9 @@ struct Call<'a> {
     /// Which failures it is sent again after: from its method, unless the caller says
     /// otherwise where it makes the call.
     repeat: Repeat,
+    /// Whether the deadline cuts an attempt in flight: it does, unless the caller says
+    /// otherwise where it makes the call.
+    in_flight: InFlight,
 }
 
 impl<'a> Call<'a> {
@@ -507,6 +518,7 @@ impl<'a> Call<'a> {
             url,
             auth: Auth::Arm,
             payload: Payload::Empty,
+            in_flight: InFlight::CutAtDeadline,
         }
     }
 
@@ -514,6 +526,17 @@ impl<'a> Call<'a> {
     /// changes nothing (scoring computes a prediction). Say why where it is used.
     fn idempotent(mut self) -> Self {
         self.repeat = Repeat::Idempotent;
+        self
+    }
+
+    /// Lets an attempt in flight finish rather than be cut at the deadline, retrying only
+    /// when its whole attempt and the reserve still fit ([`InFlight::Finish`]): for a call
+    /// whose answer is worth more than the deadline. Say why where it is used.
+    fn finishing(mut self, options: &AmlClientOptions) -> Self {
+        self.in_flight = InFlight::Finish {
+            attempt_timeout: options.request_timeout,
+            reserve: options.reserve,
+        };
         self
     }
 

@@ -3,6 +3,11 @@
 //! timeouts, 408, 429 and any 5xx are retried within the deadline, `Retry-After` honoured; a
 //! 4xx refusal is final), and judged by what the kind answers on success.
 //!
+//! An attempt once sent is let finish, never cut by the deadline: a target that takes the post
+//! in the last milliseconds of the budget would otherwise be hung up on before its answer, and
+//! the notice reported lost (and posted again on redelivery) though it arrived. Retries start
+//! only while a whole attempt and a reserve still fit ([`NotifierOptions::reserve`]).
+//!
 //! A refusal is reported with the target's own answer (Slack's `channel_not_found`,
 //! PagerDuty's `errors`), with the target's key removed from it. No redirect is followed: a
 //! target URL carries its key, and the body is the target's alone.
@@ -16,7 +21,7 @@ use tokio::time::Instant;
 use super::{Kind, Notice, Target, discord, pagerduty, slack, teams, webhook};
 use crate::{
     azure::{ClientError, RetryPolicy},
-    pipeline::{self, Answer, Deadline, Repeat, Retryable},
+    pipeline::{self, Answer, Deadline, InFlight, Repeat, Retryable},
     redact,
     transport::{HttpTransport, Transport, TransportError},
 };
@@ -33,8 +38,14 @@ pub struct NotifierOptions {
     pub connect_timeout: Duration,
     /// What is retried, and how patiently.
     pub retry: RetryPolicy,
-    /// Budget of one notice to one target, all attempts and waits included.
+    /// Budget of one notice to one target, all attempts and waits included. An attempt in
+    /// flight is not cut by it: it ends with its answer or `request_timeout`.
     pub deadline: Duration,
+    /// Time kept after the last attempt, for the caller to record what happened (the ledger's
+    /// entry, the delivery's answer) before its own deadline. A retry starts only when
+    /// `request_timeout + reserve` still fits before the deadline; otherwise the last answer
+    /// (a 503) or error stands.
+    pub reserve: Duration,
 }
 
 impl Default for NotifierOptions {
@@ -44,6 +55,7 @@ impl Default for NotifierOptions {
             connect_timeout: Duration::from_secs(5),
             retry: RetryPolicy::default(),
             deadline: Duration::from_secs(25),
+            reserve: Duration::from_secs(2),
         }
     }
 }
@@ -246,7 +258,12 @@ impl Notifier {
                     })
             }
         };
-        let answer = pipeline::send(request, attempt).await?;
+        // A post in flight is let finish (see the module's documentation).
+        let in_flight = InFlight::Finish {
+            attempt_timeout: self.options.request_timeout,
+            reserve: self.options.reserve,
+        };
+        let answer = pipeline::send_with(request, in_flight, attempt).await?;
         if target.kind.accepts(answer.status.as_u16()) {
             Ok(Delivered {
                 status: answer.status.as_u16(),
