@@ -5,9 +5,9 @@
 //! # Layout
 //! - [`AmlClient`]: built once per process from a [`TokenSource`] and [`AmlClientOptions`]
 //!   (and, for tests, a [`Transport`] of their own); cheap to clone and shared by every
-//!   invocation. Its operations are grouped by family in
-//!   private modules: `arm` (resource groups, workspaces, models, computes, jobs), `runs`
-//!   (discovery, experiments, runs), and `scoring`.
+//!   invocation. Its operations are grouped by family in private modules: `arm` (resource
+//!   groups, workspaces, models, computes, jobs), `runs` (discovery, experiments, runs), and
+//!   `scoring`.
 //! - [`credential`]: where tokens come from ([`ManagedIdentityCredential`],
 //!   [`ClientSecretCredential`]) and [`CachedTokenSource`], one token fetch per scope shared by
 //!   concurrent callers.
