@@ -32,6 +32,11 @@ async fn sink() -> MockServer {
     sink
 }
 
+/// A claim's deadline that never comes in a test.
+fn far_off() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(3600)
+}
+
 /// A table of its own per test, so tests never see each other's entries.
 fn table() -> String {
     format!("t{}", new_id("ledger").replace('-', ""))
@@ -168,7 +173,10 @@ async fn a_live_claim_elsewhere_is_redelivered_and_a_stale_one_taken_over() {
         target.ledger_id(),
     );
     assert!(matches!(
-        crashed.claim(&key, Duration::from_secs(60)).await.unwrap(),
+        crashed
+            .claim(&key, Duration::from_secs(60), far_off())
+            .await
+            .unwrap(),
         Claim::Acquired(_)
     ));
     let server = start(&env);

@@ -19,6 +19,9 @@
 //!   Table storage ([`ledger::TableLedger`]) or in memory ([`ledger::MemoryLedger`]).
 //! - [`azure`]: the Azure ML REST client ([`azure::AmlClient`]) the functions call back with:
 //!   credentials and token cache, retries within a deadline, typed operations.
+//! - [`transport`]: how the client's and the notifier's requests leave the process
+//!   ([`transport::Transport`]; reqwest by default), so tests can answer them in-process under
+//!   a paused tokio clock, the one clock every deadline and timeout here reads.
 //!
 //! It deliberately does not serve HTTP: the hosts in the `aml-handlers` crate move bytes and
 //! headers in, and this crate never names actix-web or Lambda nor starts a runtime (the
@@ -48,6 +51,7 @@ mod pipeline;
 pub mod redact;
 pub mod secret;
 pub mod timestamp;
+pub mod transport;
 pub mod workspace;
 
 pub use chain::chain;

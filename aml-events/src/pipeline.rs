@@ -2,32 +2,49 @@
 //! notifier alike: attempts, retries when the request's [`Repeat`] allows, waits held against
 //! the deadline in one place ([`crate::azure::retry`]), and the deadline itself.
 //!
+//! Each attempt goes out through a [`Transport`] and is timed here, by tokio
+//! ([`Answer::exchange`]): a transport that stalls times out like a hung server, and under a
+//! paused test clock every timeout, wait and deadline moves together. How an attempt still in
+//! flight at the deadline is treated is the caller's choice ([`InFlight`]): cut with the
+//! operation, or let finish, when hanging up on an answer costs more than waiting for it.
+//!
 //! It knows no error wording: each caller passes its own attempt, says which of its errors may
 //! be retried ([`Retryable`]) and builds its own errors for an answer that was retried and for
 //! the deadline.
 
-use std::{
-    future::Future,
-    time::{Duration, Instant},
-};
+use std::{future::Future, time::Duration};
 
 use reqwest::{Method, StatusCode, header::HeaderMap};
+use tokio::time::Instant;
 
-use crate::azure::retry::{self, RetryPolicy};
+use crate::{
+    azure::retry::{self, RetryPolicy},
+    transport::{BelowHttp, Transport, TransportError},
+};
 
-/// An HTTP client for one service, with its timeouts and user agent, that follows no
+/// A client builder for one service, with its connect timeout and user agent, that follows no
 /// redirect: a redirect would take a signed request, a key or a notification elsewhere, and
-/// here can only be a misconfiguration; its 3xx is the answer.
+/// here can only be a misconfiguration; its 3xx is the answer. It sets no overall timeout:
+/// requests sent through a [`Transport`] are timed by [`Answer::exchange`].
+pub(crate) fn builder_following_no_redirect(
+    connect_timeout: Duration,
+    user_agent: &'static str,
+) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .user_agent(user_agent)
+        .redirect(reqwest::redirect::Policy::none())
+}
+
+/// An HTTP client for one service, as [`builder_following_no_redirect`], that also times each
+/// request itself, for callers that send with [`Answer::fetch`] (the ledger).
 pub(crate) fn client_following_no_redirect(
     connect_timeout: Duration,
     request_timeout: Duration,
     user_agent: &'static str,
 ) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
+    builder_following_no_redirect(connect_timeout, user_agent)
         .timeout(request_timeout)
-        .user_agent(user_agent)
-        .redirect(reqwest::redirect::Policy::none())
         .build()
 }
 
@@ -72,9 +89,10 @@ impl Repeat {
 
     /// Whether a failure below HTTP is worth sending the request again for: a failed
     /// connection always (nothing went out); a timeout or reset only when the request may be
-    /// repeated, since the receiver may have acted on it.
-    pub(crate) fn retries_transport(self, error: &reqwest::Error) -> bool {
-        error.is_connect()
+    /// repeated, since the receiver may have acted on it. Reads a [`TransportError`], or
+    /// reqwest's own error for callers that send with [`Answer::fetch`].
+    pub(crate) fn retries_transport(self, error: &impl BelowHttp) -> bool {
+        error.failed_to_connect()
             || (self != Repeat::IfUnprocessed && crate::azure::error::transport_is_transient(error))
     }
 }
@@ -94,7 +112,41 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    /// Sends `request` and reads the whole answer, timing it.
+    /// Builds `request`, hands it to `transport` and reads the whole answer, timing it. The
+    /// attempt ends after `timeout` whatever the transport does, sending and reading the body
+    /// included: the timeout is ours, not the transport's, so that a stand-in that stalls times
+    /// out like a hung server, under a paused clock too.
+    pub(crate) async fn exchange(
+        transport: &dyn Transport,
+        request: reqwest::RequestBuilder,
+        timeout: Duration,
+    ) -> Result<Answer, TransportError> {
+        let request = request
+            .build()
+            .map_err(|error| TransportError::from_reqwest(error, None))?;
+        let started = Instant::now();
+        let exchange = async {
+            let response = transport.execute(request).await?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response
+                .bytes()
+                .await
+                .map_err(|error| TransportError::from_reqwest(error, None))?;
+            Ok(Answer {
+                status,
+                headers,
+                body: body.to_vec(),
+                latency: started.elapsed(),
+            })
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .unwrap_or(Err(TransportError::TimedOut { after: timeout }))
+    }
+
+    /// Sends `request` with reqwest itself and reads the whole answer, timing it; the client's
+    /// own timeout bounds it. For callers not yet on a [`Transport`] (the ledger).
     pub(crate) async fn fetch(request: reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
         let started = Instant::now();
         let response = request.send().await?;
@@ -136,6 +188,44 @@ impl Deadline {
     }
 }
 
+/// How an attempt still in flight at the deadline is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InFlight {
+    /// Today's behaviour: the whole operation is cut at the deadline, an attempt in flight
+    /// included.
+    CutAtDeadline,
+    /// An attempt in flight is never cut by the deadline: it ends with its answer or its own
+    /// timeout. A retry starts only when the time left at its start covers `attempt_timeout +
+    /// reserve` (the reserve leaves the caller time to record the effect); otherwise the last
+    /// outcome is returned as it is (the last answer, e.g. a 503, or the last error). The first
+    /// attempt is sent when the deadline has not passed yet; after it, the deadline error
+    /// without sending.
+    ///
+    /// For a request whose receiver may act on it (a notification posted, a model scored):
+    /// hanging up in the last milliseconds of the budget would lose an answer the receiver
+    /// sends anyway, and report a failure for an effect that happened.
+    Finish {
+        /// The longest one attempt takes: the timeout [`Answer::exchange`] holds it to.
+        attempt_timeout: Duration,
+        /// Time kept after the last attempt, for the caller's own work.
+        reserve: Duration,
+    },
+}
+
+impl InFlight {
+    /// What a retry must still find before the deadline when it starts: nothing when the
+    /// deadline cuts it anyway; its whole attempt and the reserve when it finishes.
+    fn needed_at_retry(self) -> Duration {
+        match self {
+            InFlight::CutAtDeadline => Duration::ZERO,
+            InFlight::Finish {
+                attempt_timeout,
+                reserve,
+            } => attempt_timeout.saturating_add(reserve),
+        }
+    }
+}
+
 /// What the pipeline needs of its caller for one request.
 pub(crate) struct Request<'a, E> {
     /// Named in the debug line of each retry.
@@ -152,14 +242,31 @@ pub(crate) struct Request<'a, E> {
     pub(crate) too_late: &'a (dyn Fn(Duration, Option<E>) -> E + Sync),
 }
 
-/// Sends by `attempt` until an answer or error is final, retrying as the request allows,
-/// within its deadline. Returns the last answer, whatever its status.
-pub(crate) async fn send<E, A, F>(request: Request<'_, E>, mut attempt: A) -> Result<Answer, E>
+/// [`send_with`] an attempt in flight cut at the deadline ([`InFlight::CutAtDeadline`]).
+pub(crate) async fn send<E, A, F>(request: Request<'_, E>, attempt: A) -> Result<Answer, E>
 where
     E: Retryable,
     A: FnMut() -> F,
     F: Future<Output = Result<Answer, E>>,
 {
+    send_with(request, InFlight::CutAtDeadline, attempt).await
+}
+
+/// Sends by `attempt` until an answer or error is final, retrying as the request allows,
+/// within its deadline, treating an attempt in flight at the deadline as `in_flight` says.
+/// Returns the last answer, whatever its status.
+pub(crate) async fn send_with<E, A, F>(
+    request: Request<'_, E>,
+    in_flight: InFlight,
+    mut attempt: A,
+) -> Result<Answer, E>
+where
+    E: Retryable,
+    A: FnMut() -> F,
+    F: Future<Output = Result<Answer, E>>,
+{
+    let deadline = request.deadline;
+    let needed = in_flight.needed_at_retry();
     // The failure before the attempt the deadline cut, if any: the cause to report.
     let mut last = None;
     let attempts = async {
@@ -168,24 +275,17 @@ where
         loop {
             let outcome = attempt().await;
             let now = Instant::now();
-            let wait = match &outcome {
+            let asked = match &outcome {
                 _ if retry >= policy.max_retries => return outcome,
                 Ok(answer) if request.repeat.retries_status(answer.status) => {
-                    retry::wait_after_answer(
-                        &answer.headers,
-                        policy.backoff(retry),
-                        now,
-                        request.deadline.at,
-                    )
+                    retry::asked_after_answer(&answer.headers, policy.backoff(retry))
                 }
-                Err(error) if error.retryable(request.repeat) => {
-                    retry::wait_within(policy.backoff(retry), now, request.deadline.at)
-                }
+                Err(error) if error.retryable(request.repeat) => policy.backoff(retry),
                 _ => return outcome,
             };
-            // The wait would end past the deadline: report what happened rather than wait for
-            // nothing (SPEC §8.3).
-            let Some(wait) = wait else {
+            // The wait (and, for an attempt that finishes, the attempt after it) would end
+            // past the deadline: report what happened rather than wait for nothing (SPEC §8.3).
+            let Some(wait) = retry::wait_leaving(asked, needed, now, deadline.at) else {
                 return outcome;
             };
             tracing::debug!(
@@ -203,9 +303,15 @@ where
             retry += 1;
         }
     };
-    let at = tokio::time::Instant::from_std(request.deadline.at);
-    match tokio::time::timeout_at(at, attempts).await {
-        Ok(result) => result,
-        Err(_) => Err((request.too_late)(request.deadline.budget, last)),
+    match in_flight {
+        InFlight::CutAtDeadline => match tokio::time::timeout_at(deadline.at, attempts).await {
+            Ok(result) => result,
+            Err(_) => Err((request.too_late)(deadline.budget, last)),
+        },
+        // Every retry was checked to fit; only the first attempt can start too late.
+        InFlight::Finish { .. } if Instant::now() >= deadline.at => {
+            Err((request.too_late)(deadline.budget, None))
+        }
+        InFlight::Finish { .. } => attempts.await,
     }
 }

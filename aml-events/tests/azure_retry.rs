@@ -9,7 +9,7 @@
 
 mod azure_mock;
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use aml_events::azure::{AmlClient, AmlClientOptions, CallbackError, RetryPolicy};
 use azure_mock::{
@@ -17,6 +17,7 @@ use azure_mock::{
     workspace,
 };
 use serde_json::json;
+use tokio::time::Instant;
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
     matchers::{header, method, path},

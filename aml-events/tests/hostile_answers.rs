@@ -6,11 +6,12 @@
 //!
 //! Thousands of cases per property, yet the file runs in a second or two in debug builds.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aml_events::{azure::retry, redact};
 use proptest::prelude::*;
 use reqwest::header::{HeaderMap, HeaderValue};
+use tokio::time::Instant;
 
 /// The headers a server paces retries with.
 const WAIT_HEADERS: [&str; 3] = ["retry-after", "retry-after-ms", "x-ms-retry-after-ms"];

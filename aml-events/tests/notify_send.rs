@@ -354,3 +354,123 @@ async fn a_redirect_is_not_followed() {
         "{err}"
     );
 }
+
+// Patient attempts. See: "a retry starts in the last milliseconds of the budget, the target
+// takes the post, and we hang up before its answer": an attempt in flight is let finish, and a
+// retry starts only while a whole attempt and the reserve still fit before the deadline.
+
+#[tokio::test]
+async fn a_retry_without_room_for_its_attempt_and_the_reserve_is_not_started() {
+    // Arrange: a quick 503; after it, less than 2 s are left, too few for a 1 s attempt and
+    // the 2 s reserve
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("busy"))
+        .expect(1)
+        .named("503, asked once")
+        .mount(&server)
+        .await;
+
+    // Act
+    let err = notifier(|options| {
+        options.request_timeout = Duration::from_secs(1);
+        options.reserve = Duration::from_secs(2);
+        options.deadline = Duration::from_secs(2);
+    })
+    .send(&target("webhook", &server, "/hook"), &failed_run())
+    .await
+    .unwrap_err();
+
+    // Assert: the refusal itself, not the deadline (one request, checked on drop)
+    assert!(
+        matches!(err, NotifyError::Refused { status: 503, .. }),
+        "{err:?}"
+    );
+    assert!(err.is_transient(), "{err}");
+    assert!(chain(&err).to_string().contains("503: busy"), "{err}");
+}
+
+#[tokio::test]
+async fn an_attempt_in_flight_at_the_deadline_is_not_cut() {
+    // Arrange: the target answers after the deadline, well within the request timeout
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string("ok")
+                .set_delay(Duration::from_millis(1200)),
+        )
+        .expect(1)
+        .named("a slow target that takes the post")
+        .mount(&server)
+        .await;
+
+    // Act
+    let delivered = notifier(|options| {
+        options.request_timeout = Duration::from_secs(5);
+        options.deadline = Duration::from_millis(300);
+    })
+    .send(&target("slack", &server, "/hook"), &failed_run())
+    .await;
+
+    // Assert: its answer, heard out (one request, checked on drop)
+    let delivered = delivered.unwrap();
+    assert_eq!((delivered.status, delivered.answer.as_str()), (200, "ok"));
+}
+
+#[tokio::test]
+async fn with_room_for_another_attempt_a_refusal_is_retried() {
+    // Arrange: 503, then 200; 10 s of deadline hold a 1 s attempt and the 2 s reserve
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .expect(1)
+        .named("503 once")
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .named("then taken")
+        .mount(&server)
+        .await;
+
+    // Act
+    let delivered = notifier(|options| {
+        options.request_timeout = Duration::from_secs(1);
+        options.reserve = Duration::from_secs(2);
+        options.deadline = Duration::from_secs(10);
+    })
+    .send(&target("webhook", &server, "/hook"), &failed_run())
+    .await;
+
+    // Assert: two requests (checked on drop), the second taken
+    assert_eq!(delivered.map(|d| d.status).ok(), Some(200));
+}
+
+#[tokio::test]
+async fn a_notice_whose_deadline_has_passed_is_not_sent() {
+    // Arrange
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .named("nothing sent")
+        .mount(&server)
+        .await;
+    let notifier = notifier(|_| {}).with_deadline(tokio::time::Instant::now());
+
+    // Act
+    let err = notifier
+        .send(&target("webhook", &server, "/hook"), &failed_run())
+        .await
+        .unwrap_err();
+
+    // Assert
+    assert!(
+        matches!(err, NotifyError::DeadlineExceeded { last: None, .. }),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+}

@@ -5,10 +5,9 @@
 //! for the `Microsoft.MachineLearningServices` resources. It does not wait for computes to
 //! finish provisioning: their create-or-update answer is returned as Azure sends it.
 
-use std::time::Instant;
-
 use reqwest::Method;
 use serde_json::Value;
+use tokio::time::Instant;
 use url::Url;
 
 use super::{

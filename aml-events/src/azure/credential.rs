@@ -131,7 +131,7 @@ impl CredentialError {
     pub fn is_transient(&self) -> bool {
         match self {
             CredentialError::Transport { source, .. } => {
-                super::error::transport_is_transient(source)
+                super::error::transport_is_transient(source.as_ref())
             }
             CredentialError::Status { status, .. } => {
                 super::retry::is_retryable_status(*status) || *status >= 500

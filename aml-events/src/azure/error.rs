@@ -13,7 +13,10 @@ use serde_json::Value;
 
 use super::credential::CredentialError;
 use super::lenient;
-use crate::redact;
+use crate::{
+    redact,
+    transport::{BelowHttp, TransportError},
+};
 
 /// A client or credential that cannot be built from the values given.
 #[derive(Debug, thiserror::Error)]
@@ -139,9 +142,9 @@ pub enum CallbackError {
     Transport {
         /// The operation.
         operation: &'static str,
-        /// reqwest's description (it names the URL, which carries no secret).
+        /// Why, without the URL (a scoring URI may carry a key).
         #[source]
-        source: reqwest::Error,
+        source: TransportError,
     },
 
     /// The time budget of the call ran out before Azure answered.
@@ -282,13 +285,13 @@ impl CallbackError {
 }
 
 /// Failures below HTTP worth retrying: anything but a request that could not be built or a
-/// redirect that was refused.
-pub(crate) fn transport_is_transient(error: &reqwest::Error) -> bool {
-    !(error.is_builder() || error.is_redirect() || error.is_status() || error.is_decode())
+/// redirect that was refused. Reads the transport's errors and, for the ledger, reqwest's.
+pub(crate) fn transport_is_transient(error: &impl BelowHttp) -> bool {
+    error.may_pass_later()
 }
 
 /// A duration as a message shows it: `300 ms`, `2 s`, `24.9 s`.
-struct Seconds(Duration);
+pub(crate) struct Seconds(pub(crate) Duration);
 
 impl fmt::Display for Seconds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

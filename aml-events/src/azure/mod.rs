@@ -3,10 +3,11 @@
 //! the token handling, retries and time limits of SPEC §8.2 and §8.3.
 //!
 //! # Layout
-//! - [`AmlClient`]: built once per process from a [`TokenSource`] and [`AmlClientOptions`];
-//!   cheap to clone and shared by every invocation. Its operations are grouped by family in
-//!   private modules: `arm` (resource groups, workspaces, models, computes, jobs), `runs`
-//!   (discovery, experiments, runs), and `scoring`.
+//! - [`AmlClient`]: built once per process from a [`TokenSource`] and [`AmlClientOptions`]
+//!   (and, for tests, a [`Transport`] of their own); cheap to clone and shared by every
+//!   invocation. Its operations are grouped by family in private modules: `arm` (resource
+//!   groups, workspaces, models, computes, jobs), `runs` (discovery, experiments, runs), and
+//!   `scoring`.
 //! - [`credential`]: where tokens come from ([`ManagedIdentityCredential`],
 //!   [`ClientSecretCredential`]) and [`CachedTokenSource`], one token fetch per scope shared by
 //!   concurrent callers.
@@ -71,7 +72,7 @@ use std::{
     collections::HashMap,
     fmt,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use reqwest::{
@@ -80,12 +81,14 @@ use reqwest::{
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tokio::time::Instant;
 use url::Url;
 
 use crate::{
     Secret, WorkspaceId,
-    pipeline::{self, Answer, Deadline, Repeat, Retryable},
+    pipeline::{self, Answer, Deadline, InFlight, Repeat, Retryable},
     redact::{self, Show},
+    transport::{HttpTransport, Transport, TransportError},
 };
 
 mod arm;
@@ -138,6 +141,12 @@ pub struct AmlClientOptions {
     pub deadline: Duration,
     /// Wait between polls of a long-running operation when Azure sends no `Retry-After`.
     pub poll_interval: Duration,
+    /// Time the smoke test ([`AmlClient::score`]) keeps for its caller after its last attempt,
+    /// to record what the endpoint answered. Scoring is never cut by the deadline once sent
+    /// (hanging up would lose an answer the endpoint computes anyway), so a retry starts only
+    /// when `request_timeout + reserve` still fits before the deadline; otherwise the last
+    /// answer or error stands.
+    pub reserve: Duration,
 }
 
 impl Default for AmlClientOptions {
@@ -152,6 +161,7 @@ impl Default for AmlClientOptions {
             // See <https://learn.microsoft.com/azure/event-grid/delivery-and-retry>.
             deadline: Duration::from_secs(25),
             poll_interval: Duration::from_secs(2),
+            reserve: Duration::from_secs(2),
         }
     }
 }
@@ -166,7 +176,10 @@ pub struct AmlClient {
 }
 
 struct Inner {
+    /// Builds the requests (its settings matter only when it is also the transport).
     http: reqwest::Client,
+    /// Sends them.
+    transport: Arc<dyn Transport>,
     tokens: CachedTokenSource,
     scope: String,
     options: AmlClientOptions,
@@ -185,22 +198,30 @@ impl AmlClient {
         options: AmlClientOptions,
     ) -> Result<AmlClient, ClientError> {
         require_token_url(AML_ARM_ENDPOINT, &options.arm_endpoint)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .user_agent(concat!("aml-events/", env!("CARGO_PKG_VERSION")))
-            // reqwest drops `Authorization` on a redirect to another origin; this also refuses
-            // a redirect down to plain http (which would carry the body in clear).
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                if attempt.previous().len() >= 5 {
-                    attempt.error("too many redirects")
-                } else if !is_token_safe(attempt.url()) {
-                    attempt.error("redirect to plain http refused")
-                } else {
-                    attempt.follow()
-                }
-            }))
-            .build()
-            .map_err(ClientError::Http)?;
+        let http = http_client(&options)?;
+        let transport = Arc::new(HttpTransport::new(http.clone()));
+        Ok(AmlClient::assemble(credential, options, http, transport))
+    }
+
+    /// A client like [`AmlClient::new`]'s that sends every request through `transport`: a
+    /// stand-in of a test's own, in-process. Each attempt is still held to
+    /// `options.request_timeout` here, whatever the transport does.
+    pub fn with_transport(
+        credential: Arc<dyn TokenSource>,
+        options: AmlClientOptions,
+        transport: Arc<dyn Transport>,
+    ) -> Result<AmlClient, ClientError> {
+        require_token_url(AML_ARM_ENDPOINT, &options.arm_endpoint)?;
+        let http = http_client(&options)?;
+        Ok(AmlClient::assemble(credential, options, http, transport))
+    }
+
+    fn assemble(
+        credential: Arc<dyn TokenSource>,
+        options: AmlClientOptions,
+        http: reqwest::Client,
+        transport: Arc<dyn Transport>,
+    ) -> AmlClient {
         let scope = match &options.token_scope {
             Some(scope) => scope.clone(),
             None if is_loopback(&options.arm_endpoint) => ARM_SCOPE.to_owned(),
@@ -209,9 +230,10 @@ impl AmlClient {
                 options.arm_endpoint.origin().ascii_serialization()
             ),
         };
-        Ok(AmlClient {
+        AmlClient {
             inner: Arc::new(Inner {
                 http,
+                transport,
                 tokens: CachedTokenSource::new(credential),
                 scope,
                 options,
@@ -219,11 +241,12 @@ impl AmlClient {
                 discovering: tokio::sync::Mutex::new(()),
             }),
             deadline: None,
-        })
+        }
     }
 
     /// The same client, with every operation also bounded by `deadline` (e.g. the end of the
-    /// current Event Grid delivery). Cheap: the clone shares everything else.
+    /// current Event Grid delivery), on tokio's clock like every time limit of the client.
+    /// Cheap: the clone shares everything else.
     pub fn with_deadline(&self, deadline: Instant) -> AmlClient {
         AmlClient {
             inner: Arc::clone(&self.inner),
@@ -246,8 +269,9 @@ impl AmlClient {
         Deadline::starting_now(self.inner.options.deadline, self.deadline)
     }
 
-    /// Sends `call`, retrying per the policy, within `deadline`. Returns the last answer,
-    /// whatever its status; transport, token and deadline failures are errors.
+    /// Sends `call`, retrying per the policy, within `deadline` (an attempt in flight treated
+    /// as the call says). Returns the last answer, whatever its status; transport, token and
+    /// deadline failures are errors.
     async fn send(&self, call: &Call<'_>, deadline: Deadline) -> Result<Answer, CallbackError> {
         let operation = call.operation;
         let request = pipeline::Request {
@@ -258,7 +282,7 @@ impl AmlClient {
             answered: &|answer: Answer| answer.into_error(operation),
             too_late: &|budget, last| exceeded(operation, budget, last),
         };
-        pipeline::send(request, || self.attempt(call)).await
+        pipeline::send_with(request, call.in_flight, || self.attempt(call)).await
     }
 
     /// One try of `call`, bounded by the per-request timeout; the deadline is [`Self::send`]'s
@@ -301,7 +325,10 @@ impl AmlClient {
                         .file_name(name)
                         .mime_str(mime)
                 };
-                let transport = |source| CallbackError::Transport { operation, source };
+                let transport = |source| CallbackError::Transport {
+                    operation,
+                    source: TransportError::from_reqwest(source, None),
+                };
                 let form = reqwest::multipart::Form::new()
                     .part(
                         "projectZipFile",
@@ -315,10 +342,13 @@ impl AmlClient {
                 request.multipart(form)
             }
         };
-        let request = request.timeout(self.inner.options.request_timeout);
-        Answer::fetch(request)
-            .await
-            .map_err(|source| CallbackError::Transport { operation, source })
+        Answer::exchange(
+            &*self.inner.transport,
+            request,
+            self.inner.options.request_timeout,
+        )
+        .await
+        .map_err(|source| CallbackError::Transport { operation, source })
     }
 
     /// Sends `call` and insists on a 2xx answer.
@@ -399,25 +429,25 @@ impl fmt::Debug for AmlClient {
     }
 }
 
-/// A transport error without its URL: reqwest names the URL it failed on, and a webhook's or
-/// scoring endpoint's URL may hold its key (in the path or in the query).
-fn without_url(err: CallbackError) -> CallbackError {
-    match err {
-        CallbackError::Transport { operation, source } => CallbackError::Transport {
-            operation,
-            source: source.without_url(),
-        },
-        CallbackError::DeadlineExceeded {
-            operation,
-            budget,
-            last,
-        } => CallbackError::DeadlineExceeded {
-            operation,
-            budget,
-            last: last.map(|last| Box::new(without_url(*last))),
-        },
-        other => other,
-    }
+/// The client that builds the requests and, by default, sends them: its connect timeout and
+/// user agent, no overall timeout (each attempt is timed by the pipeline), and its redirects.
+fn http_client(options: &AmlClientOptions) -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .connect_timeout(options.connect_timeout)
+        .user_agent(concat!("aml-events/", env!("CARGO_PKG_VERSION")))
+        // reqwest drops `Authorization` on a redirect to another origin; this also refuses
+        // a redirect down to plain http (which would carry the body in clear).
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            if attempt.previous().len() >= 5 {
+                attempt.error("too many redirects")
+            } else if !is_token_safe(attempt.url()) {
+                attempt.error("redirect to plain http refused")
+            } else {
+                attempt.follow()
+            }
+        }))
+        .build()
+        .map_err(ClientError::Http)
 }
 
 impl Deadline {
@@ -474,6 +504,9 @@ struct Call<'a> {
     /// Which failures it is sent again after: from its method, unless the caller says
     /// otherwise where it makes the call.
     repeat: Repeat,
+    /// Whether the deadline cuts an attempt in flight: it does, unless the caller says
+    /// otherwise where it makes the call.
+    in_flight: InFlight,
 }
 
 impl<'a> Call<'a> {
@@ -485,6 +518,7 @@ impl<'a> Call<'a> {
             url,
             auth: Auth::Arm,
             payload: Payload::Empty,
+            in_flight: InFlight::CutAtDeadline,
         }
     }
 
@@ -492,6 +526,17 @@ impl<'a> Call<'a> {
     /// changes nothing (scoring computes a prediction). Say why where it is used.
     fn idempotent(mut self) -> Self {
         self.repeat = Repeat::Idempotent;
+        self
+    }
+
+    /// Lets an attempt in flight finish rather than be cut at the deadline, retrying only
+    /// when its whole attempt and the reserve still fit ([`InFlight::Finish`]): for a call
+    /// whose answer is worth more than the deadline. Say why where it is used.
+    fn finishing(mut self, options: &AmlClientOptions) -> Self {
+        self.in_flight = InFlight::Finish {
+            attempt_timeout: options.request_timeout,
+            reserve: options.reserve,
+        };
         self
     }
 

@@ -11,12 +11,17 @@
 //! against the deadline: a server's answer (`Retry-After: 10000000000000000000`, a date in the
 //! year 9999) can make a call give up early, never crash or stall a worker (SPEC §8.3).
 //!
-//! This module decides; it does not send. The loop that sends lives in [`super::AmlClient`].
+//! Instants are tokio's ([`tokio::time::Instant`]), like every deadline and elapsed time in this
+//! crate: under a paused test clock (`tokio::time::pause()`) the waits, the attempts' timeouts
+//! and the time left before a deadline then move together.
+//!
+//! This module decides; it does not send. The loop that sends lives in the crate's pipeline.
 //! See <https://learn.microsoft.com/azure/architecture/best-practices/retry-service-specific>.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, RETRY_AFTER};
+use tokio::time::Instant;
 
 /// How often and how patiently a call is retried. The call's deadline
 /// ([`super::AmlClientOptions::deadline`]) bounds everything regardless.
@@ -124,8 +129,25 @@ pub fn wait_after_answer(
     now: Instant,
     deadline: Instant,
 ) -> Option<Duration> {
-    let asked = retry_after(headers, SystemTime::now()).unwrap_or(fallback);
-    wait_within(asked, now, deadline)
+    wait_within(asked_after_answer(headers, fallback), now, deadline)
+}
+
+/// What an answer asks to wait ([`retry_after`]), else `fallback`; not yet held against any
+/// deadline.
+pub(crate) fn asked_after_answer(headers: &HeaderMap, fallback: Duration) -> Duration {
+    retry_after(headers, SystemTime::now()).unwrap_or(fallback)
+}
+
+/// The wait before a retry that must still find `needed` before the deadline when it starts
+/// (its own timeout, and the reserve its caller keeps): `asked` when `asked + needed` ends
+/// before `deadline`, else `None`. With `needed` zero, this is [`wait_within`].
+pub(crate) fn wait_leaving(
+    asked: Duration,
+    needed: Duration,
+    now: Instant,
+    deadline: Instant,
+) -> Option<Duration> {
+    wait_within(asked.saturating_add(needed), now, deadline).map(|_| asked)
 }
 
 /// `now + budget`, or the latest instant the platform can represent after `now` when the sum
@@ -217,5 +239,20 @@ mod tests {
         let far = deadline_after(now, Duration::MAX);
         assert!(far > deadline);
         assert_eq!(wait_within(Duration::MAX, now, far), None);
+    }
+
+    #[test]
+    fn a_retry_that_must_leave_time_starts_only_when_it_does() {
+        let now = Instant::now();
+        let deadline = now + Duration::from_secs(10);
+        let asked = Duration::from_secs(1);
+        let needed = |secs| Duration::from_secs(secs);
+        assert_eq!(wait_leaving(asked, needed(8), now, deadline), Some(asked));
+        assert_eq!(wait_leaving(asked, needed(9), now, deadline), None);
+        assert_eq!(wait_leaving(asked, Duration::MAX, now, deadline), None);
+        assert_eq!(
+            wait_leaving(asked, Duration::ZERO, now, deadline),
+            wait_within(asked, now, deadline)
+        );
     }
 }

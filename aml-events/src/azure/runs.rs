@@ -40,10 +40,9 @@ impl AmlClient {
             return Ok(api);
         }
         let lock = self.inner.discovering.lock();
-        let _one_at_a_time =
-            tokio::time::timeout_at(tokio::time::Instant::from_std(deadline.at), lock)
-                .await
-                .map_err(|_| deadline.exceeded(OPERATION, None))?;
+        let _one_at_a_time = tokio::time::timeout_at(deadline.at, lock)
+            .await
+            .map_err(|_| deadline.exceeded(OPERATION, None))?;
         if let Some(api) = self.cached_api(&key) {
             return Ok(api);
         }

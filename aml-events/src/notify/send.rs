@@ -3,20 +3,27 @@
 //! timeouts, 408, 429 and any 5xx are retried within the deadline, `Retry-After` honoured; a
 //! 4xx refusal is final), and judged by what the kind answers on success.
 //!
+//! An attempt once sent is let finish, never cut by the deadline: a target that takes the post
+//! in the last milliseconds of the budget would otherwise be hung up on before its answer, and
+//! the notice reported lost (and posted again on redelivery) though it arrived. Retries start
+//! only while a whole attempt and a reserve still fit ([`NotifierOptions::reserve`]).
+//!
 //! A refusal is reported with the target's own answer (Slack's `channel_not_found`,
 //! PagerDuty's `errors`), with the target's key removed from it. No redirect is followed: a
 //! target URL carries its key, and the body is the target's alone.
 
-use std::time::{Duration, Instant};
+use std::{sync::Arc, time::Duration};
 
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
+use tokio::time::Instant;
 
 use super::{Kind, Notice, Target, discord, pagerduty, slack, teams, webhook};
 use crate::{
     azure::{ClientError, RetryPolicy},
-    pipeline::{self, Answer, Deadline, Repeat, Retryable},
+    pipeline::{self, Answer, Deadline, InFlight, Repeat, Retryable},
     redact,
+    transport::{HttpTransport, Transport, TransportError},
 };
 
 /// How much of a target's answer an error repeats.
@@ -31,8 +38,14 @@ pub struct NotifierOptions {
     pub connect_timeout: Duration,
     /// What is retried, and how patiently.
     pub retry: RetryPolicy,
-    /// Budget of one notice to one target, all attempts and waits included.
+    /// Budget of one notice to one target, all attempts and waits included. An attempt in
+    /// flight is not cut by it: it ends with its answer or `request_timeout`.
     pub deadline: Duration,
+    /// Time kept after the last attempt, for the caller to record what happened (the ledger's
+    /// entry, the delivery's answer) before its own deadline. A retry starts only when
+    /// `request_timeout + reserve` still fits before the deadline; otherwise the last answer
+    /// (a 503) or error stands.
+    pub reserve: Duration,
 }
 
 impl Default for NotifierOptions {
@@ -42,6 +55,7 @@ impl Default for NotifierOptions {
             connect_timeout: Duration::from_secs(5),
             retry: RetryPolicy::default(),
             deadline: Duration::from_secs(25),
+            reserve: Duration::from_secs(2),
         }
     }
 }
@@ -49,7 +63,10 @@ impl Default for NotifierOptions {
 /// Sends notices. Build it once and clone it freely: clones share the connection pool.
 #[derive(Debug, Clone)]
 pub struct Notifier {
+    /// Builds the requests (its settings matter only when it is also the transport).
     http: reqwest::Client,
+    /// Sends them.
+    transport: Arc<dyn Transport>,
     options: NotifierOptions,
     /// An absolute deadline set by [`Notifier::with_deadline`].
     deadline: Option<Instant>,
@@ -86,7 +103,7 @@ pub enum NotifyError {
         target: String,
         /// Why, without the URL.
         #[source]
-        source: reqwest::Error,
+        source: TransportError,
     },
     /// The deadline came before the target took the notice.
     #[error("{target} did not take the notification within its deadline of {} s", budget.as_secs())]
@@ -142,23 +159,35 @@ impl Retryable for NotifyError {
 }
 
 impl Notifier {
-    /// A notifier with its own HTTP client.
+    /// A notifier with its own HTTP client, which follows no redirect.
     pub fn new(options: NotifierOptions) -> Result<Notifier, ClientError> {
-        let http = pipeline::client_following_no_redirect(
-            options.connect_timeout,
-            options.request_timeout,
-            concat!("aml-handlers/", env!("CARGO_PKG_VERSION")),
-        )
-        .map_err(ClientError::Http)?;
+        let http = http_client(&options)?;
+        let transport = Arc::new(HttpTransport::new(http.clone()));
         Ok(Notifier {
             http,
+            transport,
+            options,
+            deadline: None,
+        })
+    }
+
+    /// A notifier that sends every notice through `transport`: a stand-in of a test's own,
+    /// in-process. Each attempt is still held to `options.request_timeout` here, whatever the
+    /// transport does.
+    pub fn with_transport(
+        options: NotifierOptions,
+        transport: Arc<dyn Transport>,
+    ) -> Result<Notifier, ClientError> {
+        Ok(Notifier {
+            http: http_client(&options)?,
+            transport,
             options,
             deadline: None,
         })
     }
 
     /// The same notifier, with every notice also bounded by `deadline` (the end of the
-    /// current delivery). Cheap: the clone shares the connection pool.
+    /// current delivery), on tokio's clock. Cheap: the clone shares the connection pool.
     pub fn with_deadline(&self, deadline: Instant) -> Notifier {
         Notifier {
             deadline: Some(deadline),
@@ -221,15 +250,20 @@ impl Notifier {
             }
             let shown = shown.clone();
             async move {
-                Answer::fetch(request)
+                Answer::exchange(&*self.transport, request, self.options.request_timeout)
                     .await
                     .map_err(|source| NotifyError::Transport {
                         target: shown,
-                        source: source.without_url(),
+                        source,
                     })
             }
         };
-        let answer = pipeline::send(request, attempt).await?;
+        // A post in flight is let finish (see the module's documentation).
+        let in_flight = InFlight::Finish {
+            attempt_timeout: self.options.request_timeout,
+            reserve: self.options.reserve,
+        };
+        let answer = pipeline::send_with(request, in_flight, attempt).await?;
         if target.kind.accepts(answer.status.as_u16()) {
             Ok(Delivered {
                 status: answer.status.as_u16(),
@@ -240,6 +274,17 @@ impl Notifier {
             Err(refused(target, &shown, answer))
         }
     }
+}
+
+/// The client that builds the notifier's requests and, by default, sends them; no redirect
+/// is followed (see the module's documentation).
+fn http_client(options: &NotifierOptions) -> Result<reqwest::Client, ClientError> {
+    pipeline::builder_following_no_redirect(
+        options.connect_timeout,
+        concat!("aml-handlers/", env!("CARGO_PKG_VERSION")),
+    )
+    .build()
+    .map_err(ClientError::Http)
 }
 
 fn refused(target: &Target, shown: &str, answer: Answer) -> NotifyError {

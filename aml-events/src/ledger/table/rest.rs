@@ -77,11 +77,7 @@ impl TableLedger {
     /// ([`TableLedgerOptions::deadline`](super::TableLedgerOptions::deadline)), or `outer` (a
     /// delivery's end) when that is sooner.
     pub(super) fn deadline(&self, outer: Option<tokio::time::Instant>) -> Deadline {
-        // The pipeline keeps std instants; tokio's convert (under a paused test clock, too).
-        Deadline::starting_now(
-            self.options.deadline,
-            outer.map(tokio::time::Instant::into_std),
-        )
+        Deadline::starting_now(self.options.deadline, outer)
     }
 
     /// Sends `call`, retrying as it allows, until `deadline`.

@@ -321,14 +321,13 @@ pub fn reserve(deadline: Duration) -> Duration {
     (deadline / 10).min(Duration::from_secs(2))
 }
 
-/// A boxed error from anything displayable, for causes built here.
-fn boxed(err: impl std::error::Error + Send + Sync + 'static) -> BoxError {
-    Box::new(err)
-}
-
 #[cfg(test)]
 mod tests {
     use super::{once::Deferral, *};
+
+    fn boxed(err: impl std::error::Error + Send + Sync + 'static) -> BoxError {
+        Box::new(err)
+    }
 
     #[test]
     fn a_refused_identity_is_the_failure_kept() {
