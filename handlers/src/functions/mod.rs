@@ -22,7 +22,7 @@ pub mod notice;
 pub mod run_completed;
 pub mod run_status_changed;
 
-use std::cell::OnceCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use aml_events::{AmlEvent, Event, Function, ParseError, envelope::Decoded};
 use futures_util::FutureExt;
@@ -282,13 +282,13 @@ pub async fn handle_all(
     let answer_by = Instant::now() + budget;
     let delivery = Delivery::new(ctx, answer_by);
     let ids: Vec<String> = prepared.iter().map(Prepared::event_id).map(str::to_owned).collect();
-    let finished: Vec<OnceCell<()>> = ids.iter().map(|_| OnceCell::new()).collect();
+    let finished: Vec<AtomicBool> = ids.iter().map(|_| AtomicBool::new(false)).collect();
     let mut work = std::pin::pin!(futures_util::future::join_all(
         prepared.into_iter().zip(&finished).map(|(prepared, finished)| {
             let delivery = &delivery;
             async move {
                 let result = run(prepared, delivery, ctx).await;
-                let _ = finished.set(());
+                finished.store(true, Ordering::Relaxed);
                 result
             }
         }),
@@ -303,7 +303,7 @@ pub async fn handle_all(
                 let unfinished = ids
                     .into_iter()
                     .zip(&finished)
-                    .filter(|(_, finished)| finished.get().is_none())
+                    .filter(|(_, finished)| !finished.load(Ordering::Relaxed))
                     .map(|(id, _)| id)
                     .collect();
                 return Err(HandlerError::DeadlineExceeded {

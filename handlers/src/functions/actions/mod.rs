@@ -39,7 +39,7 @@ use tracing::{error, warn};
 pub use enrich::RunFacts;
 pub use retrain::RetrainReason;
 
-use super::{BoxError, HandlerError};
+use super::HandlerError;
 use crate::{
     AppContext,
     outcome::{Action, ActionReport, ActionStatus, Outcome},
@@ -324,6 +324,7 @@ pub fn reserve(deadline: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::{once::Deferral, *};
+    use crate::functions::BoxError;
 
     fn boxed(err: impl std::error::Error + Send + Sync + 'static) -> BoxError {
         Box::new(err)
