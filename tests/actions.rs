@@ -338,7 +338,8 @@ async fn throttling_is_honoured_through_retry_after() {
 async fn azure_down_answers_503_within_the_deadline_so_event_grid_redelivers() {
     let azure = StandIn::start().await;
     azure.mount_identity(1).await;
-    azure.mount_sink(0).await;
+    // Each drift is announced, saying the retrain failed for now, before its delivery fails.
+    azure.mount_sink(2).await;
     // Azure asks for a wait far past the deadline: the handler must answer by the deadline
     // rather than wait. The bounds below are far from the 2 s the answer takes and far below
     // the 30 s a wait would cost, so a loaded machine cannot make them fail.
@@ -384,7 +385,8 @@ async fn azure_down_answers_503_within_the_deadline_so_event_grid_redelivers() {
 async fn a_hanging_azure_is_cut_at_the_deadline() {
     let azure = StandIn::start().await;
     azure.mount_identity(1).await;
-    azure.mount_sink(0).await;
+    // Azure's calls end early enough to leave the notice its attempt: the drift is announced.
+    azure.mount_sink(1).await;
     azure
         .mount_jobs(
             ResponseTemplate::new(201).set_delay(Duration::from_secs(60)),
@@ -407,7 +409,9 @@ async fn a_hanging_azure_is_cut_at_the_deadline() {
 async fn a_refused_identity_fails_the_delivery_and_a_bad_request_is_reported() {
     let azure = StandIn::start().await;
     azure.mount_identity(1).await;
-    azure.mount_sink(1).await;
+    // Both drifts are announced: the refused one too, before its delivery fails (the notice
+    // never waits on the retrain).
+    azure.mount_sink(2).await;
     let forbidden =
         json!({"error": {"code": "AuthorizationFailed", "message": "no role on the workspace"}});
     Mock::given(method("PUT"))
@@ -445,6 +449,15 @@ async fn a_refused_identity_fails_the_delivery_and_a_bad_request_is_reported() {
             .unwrap()
             .contains("AuthorizationFailed"),
         "{body}"
+    );
+    let notices = azure.requests_to(HOOK_PATH).await;
+    let notice: Value = serde_json::from_slice(&notices[0].body).unwrap();
+    assert!(
+        notice["retrain"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("AuthorizationFailed"),
+        "the notice says why the retrain failed: {notice}"
     );
 
     let (status, body, _) = webhook(&server, "", &[drift(&new_id("invalid"))]).await;

@@ -63,8 +63,10 @@ fn notified(outcome: &Value) -> Vec<(String, String)> {
         .iter()
         .filter(|action| action["action"] == "notify")
         .map(|action| {
+            // The target's name as configured and its kind, each in a field of its own.
+            let (name, kind) = (action["target"].as_str(), action["kind"].as_str());
             (
-                action["target"].as_str().unwrap_or_default().to_owned(),
+                format!("{} ({})", name.unwrap_or_default(), kind.unwrap_or_default()),
                 action["route"].as_str().unwrap_or_default().to_owned(),
             )
         })
@@ -166,6 +168,12 @@ async fn the_example_routes_page_on_call_tell_the_team_and_retrain() {
             .unwrap()
             .iter()
             .all(|action| action["status"] == "done" && action["route"] == route.as_str()),
+        "{prod}"
+    );
+    // See: issue 22, finding 11: the target was display text ("oncall (pagerduty)").
+    assert_eq!(
+        (&prod["actions"][1]["target"], &prod["actions"][1]["kind"]),
+        (&json!("oncall"), &json!("pagerduty")),
         "{prod}"
     );
     let dev = &dev["ReturnValue"];

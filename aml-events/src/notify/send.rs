@@ -186,6 +186,11 @@ impl Notifier {
         })
     }
 
+    /// The options the notifier was built with.
+    pub fn options(&self) -> &NotifierOptions {
+        &self.options
+    }
+
     /// The same notifier, with every notice also bounded by `deadline` (the end of the
     /// current delivery), on tokio's clock. Cheap: the clone shares the connection pool.
     pub fn with_deadline(&self, deadline: Instant) -> Notifier {

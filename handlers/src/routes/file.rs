@@ -1020,7 +1020,7 @@ notify = ["pd", "team"]
                 route("functions = [\"ModelRegistered\"]\nmatch = { experiment = \"prod-*\" }\nnotify = [\"team\"]"),
                 6,
                 "routes[0].match.experiment",
-                "could never match; experiment is carried by RunStatusChanged, RunCompleted",
+                "could never match; experiment is carried by RunCompleted, RunStatusChanged",
             ),
             (
                 route("functions = [\"ModelRegistered\"]\nenrich = true\nnotify = [\"team\"]"),

@@ -61,16 +61,26 @@ pub struct Delivery<'a> {
 }
 
 impl<'a> Delivery<'a> {
-    /// A delivery answered by `answer_by`: Azure calls and claims end a reserve earlier, so
-    /// that what was done is recorded and reported in time; a notification's attempt in
-    /// flight is never cut (the notifier starts no retry it cannot finish by then).
+    /// A delivery answered by `answer_by`. Claims end a reserve earlier, so that what was done
+    /// is recorded and reported in time. Azure calls (enrich, retrain) come before the notice
+    /// in every function, so they end earlier still, leaving the notice one attempt: a breach
+    /// is announced even when Azure hangs. A notification's attempt in flight is never cut
+    /// (the notifier starts no retry it cannot finish by `answer_by`).
     pub fn new(ctx: &'a AppContext, answer_by: Instant) -> Self {
-        let effects_by = answer_by.checked_sub(ctx.reserve()).unwrap_or(answer_by);
+        let before = |time: std::time::Duration| answer_by.checked_sub(time).unwrap_or(answer_by);
+        let claim_by = before(ctx.reserve());
+        let notice_takes = ctx
+            .notifier
+            .as_ref()
+            .map_or(std::time::Duration::ZERO, |notifier| {
+                notifier.options().request_timeout
+            });
+        let azure_by = before(ctx.reserve() + notice_takes);
         Delivery {
             ctx,
-            client: (ctx.client.as_ref()).map(|client| client.with_deadline(effects_by)),
+            client: (ctx.client.as_ref()).map(|client| client.with_deadline(azure_by)),
             notifier: (ctx.notifier.as_ref()).map(|notifier| notifier.with_deadline(answer_by)),
-            claim_by: effects_by,
+            claim_by,
         }
     }
 
