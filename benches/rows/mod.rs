@@ -78,7 +78,7 @@ pub(crate) fn rows(dir: &std::path::Path) -> Vec<Row> {
         },
         Row {
             name: "whole function (dry run, 20 routes)",
-            ctx: routed(dir, "Failed"),
+            ctx: routed(dir, "nightly-*"),
         },
         Row {
             name: "whole function (dry run, notify)",
@@ -86,7 +86,7 @@ pub(crate) fn rows(dir: &std::path::Path) -> Vec<Row> {
         },
         Row {
             name: "whole function (dry run, notify, 20 routes)",
-            ctx: routed(dir, "Completed"),
+            ctx: routed(dir, "automl-local-regression"),
         },
     ]
 }
@@ -122,9 +122,11 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
 
 const TEAM_WEBHOOK: &str = "https://hooks.slack.com/services/T0/B0/x";
 
-/// A dry run with a 20-route file whose last route matches a RunCompleted in `last_status`.
-fn routed(dir: &std::path::Path, last_status: &str) -> AppContext {
-    let routes = dir.join(format!("routes-{last_status}.toml"));
+/// A dry run with a 20-route file whose last route matches a RunCompleted of an experiment
+/// matching `last_experiment` (the benchmark's event is of `automl-local-regression`).
+fn routed(dir: &std::path::Path, last_experiment: &str) -> AppContext {
+    let file_name = last_experiment.replace('*', "any");
+    let routes = dir.join(format!("routes-{file_name}.toml"));
     let mut text = String::from("[targets.team]\nurl = \"${TEAM_WEBHOOK}\"\n");
     for i in 0..19 {
         let function = if i % 2 == 0 {
@@ -137,7 +139,7 @@ fn routed(dir: &std::path::Path, last_status: &str) -> AppContext {
         ));
     }
     text.push_str(&format!(
-        "[[routes]]\nname = \"the rest\"\nfunctions = [\"RunCompleted\"]\nmatch = {{ run_status = \"{last_status}\" }}\nnotify = [\"team\"]\n"
+        "[[routes]]\nname = \"the rest\"\nfunctions = [\"RunCompleted\"]\nmatch = {{ experiment = \"{last_experiment}\" }}\nnotify = [\"team\"]\n"
     ));
     std::fs::write(&routes, text).unwrap();
     let setting = routes.display().to_string();

@@ -12,7 +12,7 @@ use aml_events::{Event, envelope::Decoded};
 use crate::{
     AppContext,
     functions::{self, Prepared, actions::Delivery},
-    routes::matcher::EventView,
+    routes::{Origin, matcher::EventView},
 };
 
 /// The explanation of `events` under `ctx` (which must be a dry run), as text.
@@ -41,7 +41,12 @@ pub async fn explain(events: Vec<Event<Decoded>>, ctx: &AppContext) -> String {
                 Some(function) => {
                     let view = EventView::new(function, &typed.event, &typed.data);
                     let _ = writeln!(out, "  function {function}; routes of {}:", routes.origin);
-                    for route in &routes.routes {
+                    // The settings make one route per function: those of other functions
+                    // would only repeat that they are for other functions.
+                    let shown = routes.routes.iter().filter(|route| {
+                        routes.origin != Origin::Settings || route.functions.contains(&function)
+                    });
+                    for route in shown {
                         let applies = route.applies(&view);
                         let verdict = if applies { "matches" } else { "does not match" };
                         match route.line {

@@ -15,7 +15,7 @@ use std::{fmt, sync::Arc, time::Duration};
 
 use aml_events::{
     chain,
-    ledger::{Claim, EffectKey, Ledger, LedgerError, Recorded},
+    ledger::{Claim, ClaimToken, EffectKey, Ledger, LedgerError, Recorded},
 };
 use tokio::time::Instant;
 use tracing::warn;
@@ -106,9 +106,10 @@ impl Claims {
                 }
                 Err(err) => return Ok(Once::Deferred(Deferral::Ledger(err))),
             };
+            let claimed = Instant::now();
             let result = effect.await;
             let recorded = match &result {
-                Ok(recorded) => ledger.complete(&token, recorded).await,
+                Ok(recorded) => record(&*ledger, &token, recorded, claimed + lease / 2).await,
                 Err(_) => ledger.release(&token).await,
             };
             if let Err(err) = recorded {
@@ -120,5 +121,26 @@ impl Claims {
         });
         task.await
             .unwrap_or(Ok(Once::Deferred(Deferral::Lost)))
+    }
+}
+
+/// Marks the claimed effect done with what it came to. The effect has happened: an entry left
+/// claimed would have it repeated after the lease, so a transient failure to record it is
+/// tried again, with growing waits, until `until` (well inside the lease).
+async fn record(
+    ledger: &dyn Ledger,
+    token: &ClaimToken,
+    recorded: &Recorded,
+    until: Instant,
+) -> Result<(), LedgerError> {
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match ledger.complete(token, recorded).await {
+            Err(err) if err.is_transient() && Instant::now() + wait < until => {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            done => return done,
+        }
     }
 }
