@@ -54,6 +54,16 @@ pub fn failed_run(id: &str) -> Value {
     )
 }
 
+/// A model monitor's breach: a failed monitor run carrying the breach tag, as Azure ML writes it.
+pub fn monitor_breach(id: &str) -> Value {
+    event(
+        "RunStatusChanged",
+        id,
+        json!({"experimentName": "churn-monitor", "runId": "churn-monitor_run_1", "runStatus": "Failed",
+               "runTags": {"azureml_modelmonitor_threshold_breached": "The signal 'churn-drift' has failed due to one or more features violating metric thresholds.\nThe feature names and their corresponding computed metric values violating the threshold are \n['{\"group\":\"age\",\"metric_value\":0.42,\"metric_name\":\"JensenShannonDistance\",\"threshold_value\":0.1}']"}}),
+    )
+}
+
 pub fn drift(id: &str) -> Value {
     event(
         "DatasetDriftDetected",
@@ -124,7 +134,7 @@ impl StandIn {
         ]
     }
 
-    pub async fn mount_identity(&self, expected: u64) {
+    pub async fn mount_identity(&self, expected: impl Into<wiremock::Times>) {
         let expires_on = (std::time::SystemTime::now() + Duration::from_secs(3600))
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()

@@ -58,6 +58,19 @@ impl Azurite {
         format!("http://{}/{ACCOUNT}", self.addr)
     }
 
+    /// The table service's address.
+    pub(crate) fn address(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A connection string for the table service at `endpoint` (this Azurite, or a proxy in
+    /// front of it), with Azurite's account and key.
+    pub(crate) fn connection_string_at(endpoint: &str) -> String {
+        format!(
+            "DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};TableEndpoint={endpoint}/{ACCOUNT}"
+        )
+    }
+
     /// A connection string for this Azurite.
     pub(crate) fn connection_string(&self) -> String {
         format!(
