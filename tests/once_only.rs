@@ -559,9 +559,21 @@ fn routes_that_could_never_work_stop_check_and_start_up_naming_file_line_and_key
     let env = [("TEAM", "https://hooks.slack.com/services/T0/B0/x")];
 
     let check = command(&["routes", "check", &file], &env).output().unwrap();
-    let serve = command(&["serve", "--port", "0"], &[env[0], ("AML_ROUTES_FILE", &file)])
-        .output()
+    // A server that starts would run until killed: give it a few seconds to refuse.
+    let mut serve = command(&["serve", "--port", "0"], &[env[0], ("AML_ROUTES_FILE", &file)])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let stopped = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        serve.try_wait().unwrap().is_some()
+    });
+    if !stopped {
+        let _ = serve.kill();
+    }
+    let serve = serve.wait_with_output().unwrap();
+    assert!(stopped, "serve started with a route that could never work");
 
     let wanted = format!("{file}:7: routes[0].match.drift_at_least: cannot be used with RunStatusChanged");
     for output in [&check, &serve] {
