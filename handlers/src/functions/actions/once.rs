@@ -109,7 +109,7 @@ impl Claims {
             let claimed = Instant::now();
             let result = effect.await;
             let recorded = match &result {
-                Ok(recorded) => record(&*ledger, &token, recorded, claimed + lease / 2).await,
+                Ok(recorded) => record(&*ledger, &token, recorded, claimed + lease * 3 / 4).await,
                 Err(_) => ledger.release(&token).await,
             };
             if let Err(err) = recorded {
@@ -126,7 +126,8 @@ impl Claims {
 
 /// Marks the claimed effect done with what it came to. The effect has happened: an entry left
 /// claimed would have it repeated after the lease, so a transient failure to record it is
-/// tried again, with growing waits, until `until` (well inside the lease).
+/// tried again, with growing waits, until `until` (three quarters into the lease: after it,
+/// another instance may rightly take the claim over).
 async fn record(
     ledger: &dyn Ledger,
     token: &ClaimToken,
