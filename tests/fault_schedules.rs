@@ -28,7 +28,7 @@ use aml_events::ledger::{
 use faults::{check, clock::Clock, run, schedule::Schedule};
 
 /// How many in-memory schedules `cargo test` plays by default.
-const SCHEDULES: u64 = 2000;
+const SCHEDULES: u64 = 10_000;
 
 /// One in-memory schedule: a fresh single-threaded runtime on a paused clock, the random
 /// numbers the code draws (retry jitter) seeded too.
@@ -79,8 +79,14 @@ fn thousands_of_fault_schedules_keep_every_notice_once() {
             .flat_map(|worker| worker.join().expect("a worker"))
             .collect()
     });
-    let failures: Vec<&String> = results.iter().filter_map(|result| result.as_ref().err()).collect();
-    let tallies: Vec<check::Tally> = results.iter().filter_map(|result| result.as_ref().ok().copied()).collect();
+    let failures: Vec<&String> = results
+        .iter()
+        .filter_map(|result| result.as_ref().err())
+        .collect();
+    let tallies: Vec<check::Tally> = results
+        .iter()
+        .filter_map(|result| result.as_ref().ok().copied())
+        .collect();
     let taken: usize = tallies.iter().map(|tally| tally.taken).sum();
     let repeats: usize = tallies.iter().map(|tally| tally.repeats_after_a_stop).sum();
     eprintln!(
@@ -100,10 +106,68 @@ fn thousands_of_fault_schedules_keep_every_notice_once() {
     );
 }
 
+// See: issue 22, finding 4: marking an effect done ran inside the delivery's timeout; when the
+// timeout cut it, the claim stayed open, and every redelivery after the lease posted again.
+#[test]
+fn a_record_slower_than_the_deadline_still_lands() {
+    use faults::schedule::{Delivery, Kind, LedgerFault, LedgerWindow, Planned};
+    let deadline = Duration::from_secs(25);
+    // Recording takes 30 s on every instance, past the 25 s deadline, within the 50 s lease.
+    let slow_record = |instance| LedgerWindow {
+        instance,
+        from: Duration::ZERO,
+        until: Duration::from_secs(5),
+        fault: LedgerFault::SlowRecord(Duration::from_secs(30)),
+    };
+    let schedule = Arc::new(Schedule {
+        seed: 0,
+        instances: 2,
+        deadline,
+        events: vec![Planned {
+            id: "record-outlives-the-deadline".into(),
+            kind: Kind::ProdFailure,
+        }],
+        deliveries: vec![Delivery {
+            at: Duration::ZERO,
+            events: vec![0],
+        }],
+        service_faults: Vec::new(),
+        ledger_faults: vec![slow_record(0), slow_record(1)],
+        crash: None,
+        endpoint_healthy: true,
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a runtime");
+    let ran = runtime.block_on(run::run(
+        Arc::clone(&schedule),
+        Arc::new(MemoryLedger::new()),
+        Clock { scale: 1 },
+        Duration::from_secs(24 * 3600),
+    ));
+
+    let log = ran.world.log();
+    let first = log
+        .iter()
+        .find(|line| line.contains("attempt 0"))
+        .expect("a first delivery");
+    assert!(
+        first.contains("the deadline of 25 s passed"),
+        "the first delivery is cut by its deadline: {log:#?}"
+    );
+    let tally = check::check(&schedule, &ran).unwrap_or_else(|broken| panic!("{broken}\n{log:#?}"));
+    assert_eq!(tally.taken, 4, "each of the four targets once: {log:#?}");
+}
+
 /// Replays `FAULT_SEED` (when set), printing the schedule and what it came to.
 #[test]
 fn replay() {
-    let Some(seed) = std::env::var("FAULT_SEED").ok().and_then(|seed| seed.parse().ok()) else {
+    let Some(seed) = std::env::var("FAULT_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+    else {
         return;
     };
     let _ = tracing_subscriber::fmt()
@@ -148,12 +212,32 @@ fn fault_schedules_against_azurite() {
                     )
                     .unwrap(),
                 );
-                let ran = run::run(Arc::clone(&schedule), ledger, clock, Duration::from_secs(2 * 3600)).await;
-                check::check(&schedule, &ran).map_err(|broken| format!("seed {seed} (Azurite): {broken}"))
+                let ran = run::run(
+                    Arc::clone(&schedule),
+                    ledger,
+                    clock,
+                    Duration::from_secs(2 * 3600),
+                )
+                .await;
+                check::check(&schedule, &ran)
+                    .map_err(|broken| format!("seed {seed} (Azurite): {broken}"))
             }
         });
         futures_util::future::join_all(plays).await
     });
-    let failures: Vec<&String> = results.iter().filter_map(|result| result.as_ref().err()).collect();
+    let failures: Vec<&String> = results
+        .iter()
+        .filter_map(|result| result.as_ref().err())
+        .collect();
+    let taken: usize = results
+        .iter()
+        .filter_map(|result| result.as_ref().ok())
+        .map(|tally| tally.taken)
+        .sum();
+    eprintln!(
+        "{} schedules against Azurite: {taken} notices taken, {} failed",
+        results.len(),
+        failures.len()
+    );
     assert!(failures.is_empty(), "{failures:#?}");
 }

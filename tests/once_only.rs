@@ -111,7 +111,8 @@ async fn two_pagerduty_services_behind_one_endpoint_are_each_paged_once() {
     // Arrange: one Events API endpoint, team A's key taken at once, team B's refused at first.
     let azurite = Azurite::shared();
     let pagerduty = MockServer::start().await;
-    let team_b = Gate::closed(ResponseTemplate::new(202).set_body_json(json!({"status": "success"})));
+    let team_b =
+        Gate::closed(ResponseTemplate::new(202).set_body_json(json!({"status": "success"})));
     Mock::given(method("POST"))
         .and(body_partial_json(json!({"routing_key": "key-of-team-a"})))
         .respond_with(ResponseTemplate::new(202).set_body_json(json!({"status": "success"})))
@@ -142,7 +143,10 @@ notify = ["team-a", "team-b"]
 "#,
     )]);
     let env = vec![
-        ("AML_ROUTES_FILE", dir.join("routes.toml").display().to_string()),
+        (
+            "AML_ROUTES_FILE",
+            dir.join("routes.toml").display().to_string(),
+        ),
         ("PD_URL", format!("{}/v2/enqueue", pagerduty.uri())),
         ("KEY_A", "key-of-team-a".into()),
         ("KEY_B", "key-of-team-b".into()),
@@ -161,8 +165,16 @@ notify = ["team-a", "team-b"]
     // Assert
     assert_eq!((refused, status), (503, 200), "{body} {redelivered}");
     let outcome = &redelivered["results"][0];
-    assert_eq!(action(outcome, "notify", Some("team-a"))["status"], "duplicate", "{outcome}");
-    assert_eq!(action(outcome, "notify", Some("team-b"))["status"], "done", "{outcome}");
+    assert_eq!(
+        action(outcome, "notify", Some("team-a"))["status"],
+        "duplicate",
+        "{outcome}"
+    );
+    assert_eq!(
+        action(outcome, "notify", Some("team-b"))["status"],
+        "done",
+        "{outcome}"
+    );
     let taken = |key: &'static str| {
         let pagerduty = &pagerduty;
         async move { posts_with(pagerduty, "routing_key", key).await.len() }
@@ -175,7 +187,10 @@ notify = ["team-a", "team-b"]
         .into_iter()
         .filter(|request| String::from_utf8_lossy(&request.body).contains("key-of-team-b"))
         .count();
-    assert!(team_b_posts >= 2, "refused at first, then taken: {team_b_posts}");
+    assert!(
+        team_b_posts >= 2,
+        "refused at first, then taken: {team_b_posts}"
+    );
 }
 
 // See: issue 22, finding 2: a deployment whose smoke test failed, redelivered because the page
@@ -206,7 +221,10 @@ async fn a_failed_smoke_test_still_pages_when_its_delivery_is_redelivered() {
         ("AML_ARM_ENDPOINT", azure.uri()),
         ("AML_SMOKE_TEST_URI", format!("{}/score", azure.uri())),
         ("AML_SMOKE_TEST_KEY", SCORING_KEY.into()),
-        ("AML_NOTIFY_URL", format!("pagerduty:{}/v2/enqueue", pagerduty.uri())),
+        (
+            "AML_NOTIFY_URL",
+            format!("pagerduty:{}/v2/enqueue", pagerduty.uri()),
+        ),
         ("AML_NOTIFY_PAGERDUTY_KEY", "pd-routing-key".into()),
         ("AML_LEDGER", azurite.connection_string()),
         ("AML_LEDGER_TABLE", table()),
@@ -225,8 +243,15 @@ async fn a_failed_smoke_test_still_pages_when_its_delivery_is_redelivered() {
     let outcome = &redelivered["ReturnValue"];
     let smoke = action(outcome, "smoke-test", None);
     assert_eq!(smoke["status"], "duplicate", "{outcome}");
-    assert!(smoke["detail"].as_str().unwrap().contains("failed"), "{smoke}");
-    assert_eq!(action(outcome, "notify", None)["status"], "done", "{outcome}");
+    assert!(
+        smoke["detail"].as_str().unwrap().contains("failed"),
+        "{smoke}"
+    );
+    assert_eq!(
+        action(outcome, "notify", None)["status"],
+        "done",
+        "{outcome}"
+    );
     let pages = posts_with(&pagerduty, "event_action", "trigger").await;
     let taken = pages.last().expect("a page");
     assert!(
@@ -262,7 +287,10 @@ async fn a_smoke_test_held_elsewhere_is_deferred_never_a_failure() {
         ("AML_SMOKE_TEST_URI", score_uri.clone()),
         ("AML_SMOKE_TEST_KEY", SCORING_KEY.into()),
         ("AML_SMOKE_TEST_PAYLOAD", r#"{"data": [[1, 2, 3]]}"#.into()),
-        ("AML_NOTIFY_URL", format!("pagerduty:{}/v2/enqueue", pagerduty.uri())),
+        (
+            "AML_NOTIFY_URL",
+            format!("pagerduty:{}/v2/enqueue", pagerduty.uri()),
+        ),
         ("AML_NOTIFY_PAGERDUTY_KEY", "pd-routing-key".into()),
         ("AML_LEDGER", azurite.connection_string()),
         ("AML_LEDGER_TABLE", table.clone()),
@@ -286,7 +314,10 @@ async fn a_smoke_test_held_elsewhere_is_deferred_never_a_failure() {
         redact::fingerprint(&score_uri),
     );
     let far = tokio::time::Instant::now() + Duration::from_secs(3600);
-    let claim = elsewhere.claim(&key, Duration::from_secs(60), far).await.unwrap();
+    let claim = elsewhere
+        .claim(&key, Duration::from_secs(60), far)
+        .await
+        .unwrap();
     assert!(matches!(claim, Claim::Acquired(_)), "{claim:?}");
     let server = start(&env);
 
@@ -340,7 +371,9 @@ async fn two_routes_retraining_on_one_event_start_two_jobs() {
         .mount(&azure.server)
         .await;
     let job = |model: &str| {
-        format!(r#"{{"properties": {{"jobType": "Command", "displayName": "retrain {model} {{{{dataDriftId}}}}"}}}}"#)
+        format!(
+            r#"{{"properties": {{"jobType": "Command", "displayName": "retrain {model} {{{{dataDriftId}}}}"}}}}"#
+        )
     };
     let dir = folder(&[
         ("churn/retrain.json", &job("churn")),
@@ -362,13 +395,18 @@ retrain = { job_file = "fraud/retrain.json" }
     ]);
     let mut env = azure.env();
     env.retain(|(name, _)| !name.starts_with("AML_NOTIFY") && *name != "AML_RETRAIN_JOB_FILE");
-    env.push(("AML_ROUTES_FILE", dir.join("routes.toml").display().to_string()));
+    env.push((
+        "AML_ROUTES_FILE",
+        dir.join("routes.toml").display().to_string(),
+    ));
     let server = start(&env);
 
     let (status, body, _) = webhook(&server, "", &[drift(&new_id("drift"))]).await;
 
     assert_eq!(status, 200, "{body}");
-    let jobs = azure.requests_to_prefix(&format!("{WORKSPACE}/jobs/")).await;
+    let jobs = azure
+        .requests_to_prefix(&format!("{WORKSPACE}/jobs/"))
+        .await;
     let names: Vec<String> = jobs.iter().map(|job| job.url.path().to_owned()).collect();
     assert_eq!(names.len(), 2, "{names:?}");
     assert_ne!(names[0], names[1]);
@@ -396,13 +434,20 @@ async fn a_breach_is_announced_when_azure_refuses_its_retrain() {
     let (status, body, _) = webhook(&server, "", std::slice::from_ref(&event)).await;
     let (again, _, _) = webhook(&server, "", std::slice::from_ref(&event)).await;
 
-    assert_eq!((status, again), (500, 500), "misconfigured, so it fails: {body}");
+    assert_eq!(
+        (status, again),
+        (500, 500),
+        "misconfigured, so it fails: {body}"
+    );
     let notices = azure.requests_to(HOOK_PATH).await;
     assert_eq!(notices.len(), 1, "announced once, not on the redelivery");
     let notice: Value = serde_json::from_slice(&notices[0].body).unwrap();
     assert_eq!(notice["trigger"], "monitor-breach", "{notice}");
     let retrain = notice["retrain"]["detail"].as_str().unwrap();
-    assert!(retrain.contains("AuthorizationFailed"), "the notice says why: {retrain}");
+    assert!(
+        retrain.contains("AuthorizationFailed"),
+        "the notice says why: {retrain}"
+    );
 }
 
 // See: issue 22, finding 7: a ledger outcome held a run's whole error text; Table storage
@@ -424,7 +469,10 @@ async fn a_huge_error_text_is_recorded_cut_and_never_posted_twice() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"api": azure.uri()})))
         .mount(&azure.server)
         .await;
-    let traceback = format!("Traceback (most recent call last):\n{}KeyError: 'customer_id'", "  File \"train.py\", line 1, in <module>\n".repeat(2500));
+    let traceback = format!(
+        "Traceback (most recent call last):\n{}KeyError: 'customer_id'",
+        "  File \"train.py\", line 1, in <module>\n".repeat(2500)
+    );
     Mock::given(method("GET"))
         .and(path_regex("^/history/v1.0/.*/runs/churn_run_7$"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"runId": "churn_run_7", "status": "Failed", "error": {"error": {"code": "UserError", "message": traceback}}})))
@@ -503,21 +551,43 @@ async fn history_finds_any_id_and_lists_the_newest_first() {
             stdout_of_success(&output)
         })
     };
-    let found = history(vec!["history".into(), "--event".into(), long_id.clone(), "--json".into()])
-        .await
-        .unwrap();
-    let newest = history(vec!["history".into(), "--limit".into(), "2".into(), "--json".into()])
-        .await
-        .unwrap();
+    let found = history(vec![
+        "history".into(),
+        "--event".into(),
+        long_id.clone(),
+        "--json".into(),
+    ])
+    .await
+    .unwrap();
+    let newest = history(vec![
+        "history".into(),
+        "--limit".into(),
+        "2".into(),
+        "--json".into(),
+    ])
+    .await
+    .unwrap();
 
-    let found: Vec<Value> = found.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let found: Vec<Value> = found
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["eventId"], long_id.as_str());
     let newest: Vec<String> = newest
         .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap()["eventId"].as_str().unwrap().to_owned())
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["eventId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
-    assert_eq!(newest, [ids[2].clone(), ids[1].clone()], "the two newest, newest first");
+    assert_eq!(
+        newest,
+        [ids[2].clone(), ids[1].clone()],
+        "the two newest, newest first"
+    );
 }
 
 // See: issue 22, finding 9: every instance scanned the whole table at start-up (and every 15
@@ -560,11 +630,14 @@ fn routes_that_could_never_work_stop_check_and_start_up_naming_file_line_and_key
 
     let check = command(&["routes", "check", &file], &env).output().unwrap();
     // A server that starts would run until killed: give it a few seconds to refuse.
-    let mut serve = command(&["serve", "--port", "0"], &[env[0], ("AML_ROUTES_FILE", &file)])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut serve = command(
+        &["serve", "--port", "0"],
+        &[env[0], ("AML_ROUTES_FILE", &file)],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     let stopped = (0..200).any(|_| {
         std::thread::sleep(Duration::from_millis(50));
         serve.try_wait().unwrap().is_some()
@@ -575,7 +648,8 @@ fn routes_that_could_never_work_stop_check_and_start_up_naming_file_line_and_key
     let serve = serve.wait_with_output().unwrap();
     assert!(stopped, "serve started with a route that could never work");
 
-    let wanted = format!("{file}:7: routes[0].match.drift_at_least: cannot be used with RunStatusChanged");
+    let wanted =
+        format!("{file}:7: routes[0].match.drift_at_least: cannot be used with RunStatusChanged");
     for output in [&check, &serve] {
         assert!(!output.status.success());
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -606,7 +680,13 @@ async fn targets_of_the_settings_are_named_by_kind() {
         .unwrap()
         .iter()
         .filter(|action| action["action"] == "notify")
-        .map(|action| (action["target"].clone(), action["kind"].clone(), action["route"].clone()))
+        .map(|action| {
+            (
+                action["target"].clone(),
+                action["kind"].clone(),
+                action["route"].clone(),
+            )
+        })
         .collect();
     let route = json!("settings: RunStatusChanged");
     assert_eq!(
@@ -667,7 +747,11 @@ async fn no_retry_starts_without_time_to_finish_it() {
     let (again, redelivered, _) = webhook(&server, "", std::slice::from_ref(&event)).await;
 
     assert_eq!((status, again), (503, 200), "{redelivered}");
-    assert_eq!(took.load(Ordering::SeqCst), 1, "the target took the notice once");
+    assert_eq!(
+        took.load(Ordering::SeqCst),
+        1,
+        "the target took the notice once"
+    );
     let log = server.wait_for_log("request failed");
     let failure = log
         .lines()
@@ -687,7 +771,11 @@ async fn the_same_event_at_the_same_moment_is_notified_once_without_a_ledger() {
         .await;
     let env = vec![("AML_NOTIFY_URL", format!("slack:{}/hook", sink.uri()))];
     let server = start(&env);
-    assert!(server.ready_line.contains("ledger: in memory"), "{}", server.ready_line);
+    assert!(
+        server.ready_line.contains("ledger: in memory"),
+        "{}",
+        server.ready_line
+    );
     let event = failed_run(&new_id("run"));
 
     let (one, other) = tokio::join!(
@@ -700,5 +788,9 @@ async fn the_same_event_at_the_same_moment_is_notified_once_without_a_ledger() {
     statuses.sort();
     assert_eq!(statuses, [200, 503], "{} {}", one.1, other.1);
     assert_eq!(later, 200, "{redelivered}");
-    assert_eq!(sink.received_requests().await.unwrap().len(), 1, "one notice");
+    assert_eq!(
+        sink.received_requests().await.unwrap().len(),
+        1,
+        "one notice"
+    );
 }

@@ -66,7 +66,11 @@ fn notified(outcome: &Value) -> Vec<(String, String)> {
             // The target's name as configured and its kind, each in a field of its own.
             let (name, kind) = (action["target"].as_str(), action["kind"].as_str());
             (
-                format!("{} ({})", name.unwrap_or_default(), kind.unwrap_or_default()),
+                format!(
+                    "{} ({})",
+                    name.unwrap_or_default(),
+                    kind.unwrap_or_default()
+                ),
                 action["route"].as_str().unwrap_or_default().to_owned(),
             )
         })

@@ -340,8 +340,9 @@ impl Config {
             payload: serde_json::from_str(&smoke_test_payload).unwrap_or_default(),
         });
         let routes = match get(AML_ROUTES_FILE) {
-            Some(path) => crate::routes::Routes::load(&app_path(&path), &get)
-                .map_err(ConfigError::Routes)?,
+            Some(path) => {
+                crate::routes::Routes::load(&app_path(&path), &get).map_err(ConfigError::Routes)?
+            }
             None => implicit::routes(implicit::Settings {
                 notify_targets: &notify_targets,
                 notify_on: &notify_on,

@@ -7,12 +7,12 @@
 
 use std::fmt::Write as _;
 
-use aml_events::{Event, envelope::Decoded};
+use aml_events::{Event, Function, envelope::Decoded};
 
 use crate::{
     AppContext,
     functions::{self, Prepared, actions::Delivery},
-    routes::{Origin, matcher::EventView},
+    routes::{Origin, Routes, matcher::EventView},
 };
 
 /// The explanation of `events` under `ctx` (which must be a dry run), as text.
@@ -36,50 +36,9 @@ pub async fn explain(events: Vec<Event<Decoded>>, ctx: &AppContext) -> String {
             }
         };
         if let Prepared::Act(typed) = &prepared {
-            let routes = &ctx.config.routes;
-            match typed.data.function() {
-                Some(function) => {
-                    let view = EventView::new(function, &typed.event, &typed.data);
-                    let _ = writeln!(out, "  function {function}; routes of {}:", routes.origin);
-                    // The settings make one route per function: those of other functions
-                    // would only repeat that they are for other functions.
-                    let shown = routes.routes.iter().filter(|route| {
-                        routes.origin != Origin::Settings || route.functions.contains(&function)
-                    });
-                    for route in shown {
-                        let applies = route.applies(&view);
-                        let verdict = if applies { "matches" } else { "does not match" };
-                        match route.line {
-                            0 => writeln!(out, "  route {:?}: {verdict}", route.name),
-                            line => writeln!(out, "  route {:?} (line {line}): {verdict}", route.name),
-                        }
-                        .unwrap_or_default();
-                        if !route.functions.contains(&function) {
-                            let names: Vec<&str> =
-                                route.functions.iter().map(|f| f.name()).collect();
-                            let _ = writeln!(
-                                out,
-                                "    [ ] functions = {} (event: {function})",
-                                names.join(", ")
-                            );
-                            continue;
-                        }
-                        for matcher in &route.matchers {
-                            let mark = if matcher.holds(&view) { "[x]" } else { "[ ]" };
-                            let _ = writeln!(
-                                out,
-                                "    {mark} {matcher} (event: {})",
-                                matcher.found(&view)
-                            );
-                        }
-                        if applies {
-                            for action in routes.actions(route) {
-                                let _ = writeln!(out, "    asks: {action}");
-                            }
-                        }
-                    }
-                }
-                None => {}
+            if let Some(function) = typed.data.function() {
+                let view = EventView::new(function, &typed.event, &typed.data);
+                explain_routes(&mut out, &ctx.config.routes, function, &view);
             }
         }
         match functions::run(prepared, &delivery, ctx).await {
@@ -123,4 +82,42 @@ pub async fn explain(events: Vec<Event<Decoded>>, ctx: &AppContext) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Each route the event meets, with each condition held or not and what the event has, and
+/// what a matching route asks for.
+fn explain_routes(out: &mut String, routes: &Routes, function: Function, view: &EventView<'_>) {
+    let _ = writeln!(out, "  function {function}; routes of {}:", routes.origin);
+    // The settings make one route per function: those of other functions would only repeat
+    // that they are for other functions.
+    let shown = routes
+        .routes
+        .iter()
+        .filter(|route| routes.origin != Origin::Settings || route.functions.contains(&function));
+    for route in shown {
+        let applies = route.applies(view);
+        let verdict = if applies { "matches" } else { "does not match" };
+        let _ = match route.line {
+            0 => writeln!(out, "  route {:?}: {verdict}", route.name),
+            line => writeln!(out, "  route {:?} (line {line}): {verdict}", route.name),
+        };
+        if !route.functions.contains(&function) {
+            let names: Vec<&str> = route.functions.iter().map(|f| f.name()).collect();
+            let _ = writeln!(
+                out,
+                "    [ ] functions = {} (event: {function})",
+                names.join(", ")
+            );
+            continue;
+        }
+        for matcher in &route.matchers {
+            let mark = if matcher.holds(view) { "[x]" } else { "[ ]" };
+            let _ = writeln!(out, "    {mark} {matcher} (event: {})", matcher.found(view));
+        }
+        if applies {
+            for action in routes.actions(route) {
+                let _ = writeln!(out, "    asks: {action}");
+            }
+        }
+    }
 }

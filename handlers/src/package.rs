@@ -140,8 +140,8 @@ pub fn routes_files(path: &Path) -> Result<Vec<(String, Vec<u8>)>, PackageError>
         if files.iter().any(|(seen, _)| *seen == app_name) {
             continue;
         }
-        let content = fs::read(&source)
-            .map_err(|err| problem(format!("job_file {job:?}: {err}")))?;
+        let content =
+            fs::read(&source).map_err(|err| problem(format!("job_file {job:?}: {err}")))?;
         files.push((app_name, content));
     }
     Ok(files)

@@ -72,7 +72,10 @@ pub fn check(schedule: &Schedule, ran: &Ran) -> Result<Tally, String> {
                 .unwrap_or_default();
             let is_wanted = wanted.contains(target);
             if is_wanted && count == 0 {
-                return Err(format!("{} ({:?}) never reached {target}", planned.id, planned.kind));
+                return Err(format!(
+                    "{} ({:?}) never reached {target}",
+                    planned.id, planned.kind
+                ));
             }
             if !is_wanted && count > 0 {
                 return Err(format!(
@@ -112,7 +115,10 @@ fn identities() -> BTreeMap<&'static str, String> {
     };
     let pagerduty = "https://events.pagerduty.com/v2/enqueue";
     BTreeMap::from([
-        ("team", target("https://hooks.slack.com/services/T0/B0/team", None)),
+        (
+            "team",
+            target("https://hooks.slack.com/services/T0/B0/team", None),
+        ),
         ("audit", target("https://hooks.example.com/audit", None)),
         ("oncall-a", target(pagerduty, Some("key-of-oncall-a"))),
         ("oncall-b", target(pagerduty, Some("key-of-oncall-b"))),
@@ -135,7 +141,12 @@ fn wanted(kind: Kind, endpoint_healthy: bool) -> BTreeSet<&'static str> {
 /// whole body).
 fn claims(schedule: &Schedule, ran: &Ran) -> Result<(), String> {
     let jobs = ran.world.jobs();
-    for post in ran.world.taken().iter().filter(|post| post.target == "audit") {
+    for post in ran
+        .world
+        .taken()
+        .iter()
+        .filter(|post| post.target == "audit")
+    {
         let body = &post.body;
         let title = body["title"].as_str().unwrap_or_default();
         if let Some(smoke) = body.get("smokeTest") {
@@ -144,12 +155,19 @@ fn claims(schedule: &Schedule, ran: &Ran) -> Result<(), String> {
                 return Err(format!(
                     "{}: the notice says {title:?}, the endpoint is {}",
                     post.event_id,
-                    if schedule.endpoint_healthy { "healthy" } else { "failing" }
+                    if schedule.endpoint_healthy {
+                        "healthy"
+                    } else {
+                        "failing"
+                    }
                 ));
             }
             let status = if schedule.endpoint_healthy { 200 } else { 500 };
             if smoke["status"] != status {
-                return Err(format!("{}: the notice's smoke test {smoke}", post.event_id));
+                return Err(format!(
+                    "{}: the notice's smoke test {smoke}",
+                    post.event_id
+                ));
             }
         }
         if let Some(retrain) = body.get("retrain")
@@ -179,7 +197,11 @@ fn job_name(event_id: &str) -> String {
 fn jobs(schedule: &Schedule, ran: &Ran) -> Result<(), String> {
     let created = ran.world.created();
     let mut wanted = BTreeSet::new();
-    for planned in schedule.events.iter().filter(|event| event.kind == Kind::Breach) {
+    for planned in schedule
+        .events
+        .iter()
+        .filter(|event| event.kind == Kind::Breach)
+    {
         let name = job_name(&planned.id);
         match created.get(&name) {
             Some(1) => {}

@@ -73,7 +73,7 @@ impl FaultyLedger {
             Some(LedgerFault::Slow(by)) => self.clock.sleep(by).await,
             Some(LedgerFault::Fail) => return Err(unreachable_store()),
             Some(LedgerFault::Stall(by)) => self.clock.sleep(by).await,
-            None => {}
+            Some(LedgerFault::SlowRecord(_)) | None => {}
         }
         if self.world.crashed(self.instance) {
             return std::future::pending().await;
@@ -125,11 +125,16 @@ impl Ledger for FaultyLedger {
         })
     }
 
-    fn complete<'a>(&'a self, token: &'a ClaimToken, outcome: &'a Recorded) -> LedgerFuture<'a, ()> {
+    fn complete<'a>(
+        &'a self,
+        token: &'a ClaimToken,
+        outcome: &'a Recorded,
+    ) -> LedgerFuture<'a, ()> {
         Box::pin(async move {
             match self.fault() {
                 // A stalled record lands late, within the lease.
-                Some(LedgerFault::Stall(_)) => self.clock.sleep(Duration::from_secs(8)).await,
+                Some(LedgerFault::Stall(_)) => self.clock.sleep(self.schedule.deadline / 3).await,
+                Some(LedgerFault::SlowRecord(by)) => self.clock.sleep(by).await,
                 _ => self.before().await?,
             }
             if self.world.crashed(self.instance) {
@@ -161,6 +166,10 @@ impl Ledger for FaultyLedger {
     }
 
     fn describe(&self) -> String {
-        format!("{} (instance {}, with faults)", self.inner.describe(), self.instance)
+        format!(
+            "{} (instance {}, with faults)",
+            self.inner.describe(),
+            self.instance
+        )
     }
 }

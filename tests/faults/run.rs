@@ -8,9 +8,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use aml_events::{
     Secret,
-    azure::{
-        AccessToken, AmlClient, AmlClientOptions, RetryPolicy, TokenFuture, TokenSource,
-    },
+    azure::{AccessToken, AmlClient, AmlClientOptions, RetryPolicy, TokenFuture, TokenSource},
     envelope,
     ledger::{HistoryQuery, Ledger},
     notify::Notifier,
@@ -32,9 +30,6 @@ const EVENT_GRID_RETRIES: [u64; 10] = [10, 30, 60, 300, 600, 1800, 3600, 10_800,
 
 /// How long Event Grid waits for an answer.
 const EVENT_GRID_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The delivery deadline (`AML_DEADLINE_SECONDS`'s default), in schedule time.
-const DEADLINE: Duration = Duration::from_secs(25);
 
 /// The workspace every event comes from.
 pub const WORKSPACE: &str = "/subscriptions/6a2b1c3d-0000-4a5b-9c8d-1e2f3a4b5c6d/resourceGroups/ml-rg/providers/Microsoft.MachineLearningServices/workspaces/ml-ws";
@@ -69,7 +64,7 @@ pub async fn run(
                     Arc::clone(&world),
                     clock,
                 );
-                instance_context(&world, instance, Arc::new(faulty), clock)
+                instance_context(&world, instance, Arc::new(faulty), clock, schedule.deadline)
             })
             .collect(),
     );
@@ -141,7 +136,10 @@ pub async fn run(
 }
 
 fn events_ids(schedule: &Schedule, events: &[usize]) -> Vec<String> {
-    events.iter().map(|index| schedule.events[*index].id.clone()).collect()
+    events
+        .iter()
+        .map(|index| schedule.events[*index].id.clone())
+        .collect()
 }
 
 /// The delivery body of `events`: an Event Grid array.
@@ -260,6 +258,7 @@ fn instance_context(
     instance: usize,
     ledger: Arc<dyn Ledger>,
     clock: Clock,
+    deadline: Duration,
 ) -> AppContext {
     let file = routes_file().display().to_string();
     let mut config = Config::from_lookup(|name| match name {
@@ -271,7 +270,7 @@ fn instance_context(
         _ => None,
     })
     .expect("the schedule's settings");
-    let deadline = clock.real(DEADLINE);
+    let deadline = clock.real(deadline);
     config.host.deadline = deadline;
     let retry = RetryPolicy {
         max_retries: 4,

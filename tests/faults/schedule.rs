@@ -37,8 +37,11 @@ pub enum Fault {
     Refuse,
     /// Never answers (takes nothing).
     Hang,
-    /// Takes the request after this long (less than any attempt's timeout).
+    /// Takes the request when it comes, and answers this long after (less than an attempt's
+    /// timeout).
     Slow(Duration),
+    /// Refuses every other request (503 at once) and answers the others as [`Fault::Slow`].
+    Flaky(Duration),
     /// Azure refuses the identity (403); other services refuse (503).
     Forbid,
 }
@@ -65,6 +68,9 @@ pub enum LedgerFault {
     Fail,
     /// Every call hangs this long, past the delivery's deadline.
     Stall(Duration),
+    /// Recording an effect done takes this long (claims are quick): the record outlives
+    /// the delivery's deadline.
+    SlowRecord(Duration),
 }
 
 /// An instance's ledger fault, from `from` until `until`.
@@ -130,6 +136,9 @@ pub struct Schedule {
     pub seed: u64,
     /// How many instances share the ledger.
     pub instances: usize,
+    /// The delivery deadline (`AML_DEADLINE_SECONDS`): 25 s, or a short 4 s under which
+    /// retries and slow answers crowd its end.
+    pub deadline: Duration,
     /// The events.
     pub events: Vec<Planned>,
     /// Event Grid's own deliveries (redeliveries after a failure come on top).
@@ -149,6 +158,11 @@ impl Schedule {
     pub fn draw(seed: u64) -> Schedule {
         let mut rng = fastrand::Rng::with_seed(seed);
         let instances = rng.usize(2..=3);
+        let deadline = Duration::from_secs(if rng.bool() { 25 } else { 4 });
+        // What an attempt may take at most (the notifier's timeout for this deadline): a slow
+        // service answers within it.
+        let attempt = aml_handlers::notifier_options(deadline).request_timeout;
+        let slow = |rng: &mut fastrand::Rng| attempt.mul_f64(rng.f64() * 0.9);
         let kinds = [
             Kind::ProdFailure,
             Kind::DevFailure,
@@ -200,10 +214,11 @@ impl Schedule {
         for service in services {
             for _ in 0..rng.usize(0..=2) {
                 let (from, until) = window(&mut rng);
-                let fault = match rng.u8(..10) {
+                let fault = match rng.u8(..12) {
                     0..=3 => Fault::Refuse,
                     4..=5 => Fault::Hang,
-                    6..=8 => Fault::Slow(Duration::from_millis(rng.u64(100..4000))),
+                    6..=8 => Fault::Slow(slow(&mut rng)),
+                    9..=10 => Fault::Flaky(slow(&mut rng)),
                     _ => Fault::Forbid,
                 };
                 service_faults.push(Window {
@@ -218,15 +233,17 @@ impl Schedule {
         for instance in 0..instances {
             for _ in 0..rng.usize(0..=2) {
                 let (from, mut until) = window(&mut rng);
-                let fault = match rng.u8(..3) {
-                    0 => LedgerFault::Slow(Duration::from_millis(rng.u64(20..2000))),
+                let fault = match rng.u8(..4) {
+                    0 => LedgerFault::Slow(deadline.mul_f64(rng.f64() * 0.1)),
                     // The store unreachable for a few seconds: what recording an effect
                     // rides out (it is tried again for most of the claim's lease).
                     1 => {
                         until = until.min(from + seconds(&mut rng, 1..10));
                         LedgerFault::Fail
                     }
-                    _ => LedgerFault::Stall(seconds(&mut rng, 26..40)),
+                    // Past the deadline, within the lease (twice the deadline).
+                    2 => LedgerFault::Stall(deadline.mul_f64(1.05 + rng.f64() * 0.55)),
+                    _ => LedgerFault::SlowRecord(deadline.mul_f64(0.2 + rng.f64() * 0.6)),
                 };
                 ledger_faults.push(LedgerWindow {
                     instance,
@@ -243,6 +260,7 @@ impl Schedule {
         Schedule {
             seed,
             instances,
+            deadline,
             events,
             deliveries,
             service_faults,

@@ -62,6 +62,8 @@ pub struct World {
 struct State {
     /// What happened, in order, for a replay to print.
     log: Vec<String>,
+    /// Per flaky service, how many requests it has had.
+    flaky: HashMap<Service, usize>,
     /// The effects each instance recorded done: (instance, event id, effect identity).
     recorded: Vec<(usize, String, String)>,
     taken: Vec<Taken>,
@@ -134,6 +136,14 @@ impl World {
             .any(|(by, event, effect)| *by == instance && event == event_id && effect == identity)
     }
 
+    /// For a flaky service: whether this request is one it refuses (every other one).
+    fn flip(&self, service: Service) -> bool {
+        let mut state = self.state.lock().unwrap();
+        let count = state.flaky.entry(service).or_insert(0);
+        *count += 1;
+        *count % 2 == 1
+    }
+
     /// What the targets took.
     pub fn taken(&self) -> Vec<Taken> {
         self.state.lock().unwrap().taken.clone()
@@ -185,7 +195,10 @@ impl World {
             (Some(Fault::Forbid), Service::Jobs) => return self.job_failed(&url, 403),
             (Some(Fault::Refuse), Service::Jobs) => return self.job_failed(&url, 503),
             (Some(Fault::Refuse | Fault::Forbid), _) => {
-                return respond(503, json!({"error": {"code": "ServiceUnavailable", "message": "busy"}}));
+                return respond(
+                    503,
+                    json!({"error": {"code": "ServiceUnavailable", "message": "busy"}}),
+                );
             }
             (Some(Fault::Hang), _) => {
                 if service == Service::Jobs {
@@ -194,14 +207,32 @@ impl World {
                 self.clock.sleep(HUNG).await;
                 return respond(503, json!({"error": "hung"}));
             }
-            (Some(Fault::Slow(by)), _) => self.clock.sleep(by).await,
-            (None, _) => {}
+            (Some(Fault::Flaky(_)), _) if self.flip(service) => {
+                if service == Service::Jobs {
+                    return self.job_failed(&url, 503);
+                }
+                return respond(
+                    503,
+                    json!({"error": {"code": "ServiceUnavailable", "message": "flaky"}}),
+                );
+            }
+            (Some(Fault::Slow(_) | Fault::Flaky(_)) | None, _) => {}
         }
+        // A service takes a request when it arrives; a slow one answers later, whether or not
+        // the sender is still there to hear it.
+        let slow = match self.fault(service) {
+            Some(Fault::Slow(by) | Fault::Flaky(by)) => Some(by),
+            _ => None,
+        };
         let mut took = None;
         let answer = match (service, target) {
             (Service::Jobs, _) => self.create_job(&url),
             (Service::Scoring, _) => {
-                let status = if self.schedule.endpoint_healthy { 200 } else { 500 };
+                let status = if self.schedule.endpoint_healthy {
+                    200
+                } else {
+                    500
+                };
                 respond(status, json!([0.93]))
             }
             (_, Some(target)) => {
@@ -217,6 +248,9 @@ impl World {
             }
             (_, None) => unreachable!("every target is named"),
         };
+        if let Some(by) = slow {
+            self.clock.sleep(by).await;
+        }
         if self.crashed(instance) {
             // Stopped before this answer came back (another post of the same moment stopped it).
             if let Some(index) = took {
@@ -247,7 +281,11 @@ impl World {
         let line = format!(
             "{:>10.3} s  {target} took {event_id} from instance {instance}{}",
             self.now().as_secs_f64(),
-            if answered { "" } else { ", which stopped before the answer" }
+            if answered {
+                ""
+            } else {
+                ", which stopped before the answer"
+            }
         );
         state.log.push(line);
         state.taken.push(Taken {
@@ -258,9 +296,10 @@ impl World {
             body,
         });
         let answer = match target {
-            "oncall-a" | "oncall-b" => {
-                respond(202, json!({"status": "success", "message": "Event processed"}))
-            }
+            "oncall-a" | "oncall-b" => respond(
+                202,
+                json!({"status": "success", "message": "Event processed"}),
+            ),
             _ => respond(200, json!({"ok": true})),
         };
         (state.taken.len() - 1, answer)
@@ -277,15 +316,25 @@ impl World {
         state.jobs.push(JobCall { name, status });
         match status {
             201 => respond(201, json!({"name": url.path().rsplit('/').next()})),
-            _ => respond(409, json!({"error": {"code": "Conflict", "message": "the job already exists"}})),
+            _ => respond(
+                409,
+                json!({"error": {"code": "Conflict", "message": "the job already exists"}}),
+            ),
         }
     }
 
     /// Azure refuses a job create (403: the identity has no role; 503: busy).
     fn job_failed(&self, url: &reqwest::Url, status: u16) -> reqwest::Response {
         self.job_failed_quietly(url, status);
-        let code = if status == 403 { "AuthorizationFailed" } else { "ServiceUnavailable" };
-        respond(status, json!({"error": {"code": code, "message": "refused by the schedule"}}))
+        let code = if status == 403 {
+            "AuthorizationFailed"
+        } else {
+            "ServiceUnavailable"
+        };
+        respond(
+            status,
+            json!({"error": {"code": code, "message": "refused by the schedule"}}),
+        )
     }
 
     /// Logs a job create that did not create (status 0: it hung).

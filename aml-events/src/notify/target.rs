@@ -407,7 +407,10 @@ mod tests {
         let slack = Target::parse("https://hooks.slack.com/services/T0/B0/X", "url", 1).unwrap();
         assert_eq!(
             slack.ledger_id(),
-            format!("slack-{}", redact::fingerprint("https://hooks.slack.com/services/T0/B0/X")),
+            format!(
+                "slack-{}",
+                redact::fingerprint("https://hooks.slack.com/services/T0/B0/X")
+            ),
             "targets without a routing key keep the identity they had"
         );
     }

@@ -230,7 +230,11 @@ pub async fn run(
         Ok(matched) => matched,
         Err(note) => {
             info!(event_id = %event.id, "{note}");
-            return Ok(Outcome::acknowledged(Some(function), &event, note.to_owned()));
+            return Ok(Outcome::acknowledged(
+                Some(function),
+                &event,
+                note.to_owned(),
+            ));
         }
     };
     let actions = delivery.actions(&event, matched);
@@ -253,12 +257,12 @@ pub async fn run(
         }
     };
     match handled.finish() {
-        Ok(outcome) => {
+        (outcome, None) => {
             let taken = outcome.actions.iter().map(|report| report.action);
             ctx.recent.remember(function, &outcome.event_id, taken);
             Ok(outcome)
         }
-        Err((outcome, failure)) => {
+        (outcome, Some(failure)) => {
             warn!(event_id = %outcome.event_id, function = function.name(), actions = %outcome.summary(), error = %aml_events::chain(&failure), "event not finished; it will be redelivered");
             Err(failure)
         }
@@ -281,17 +285,24 @@ pub async fn handle_all(
     let budget = ctx.config.host.deadline;
     let answer_by = Instant::now() + budget;
     let delivery = Delivery::new(ctx, answer_by);
-    let ids: Vec<String> = prepared.iter().map(Prepared::event_id).map(str::to_owned).collect();
+    let ids: Vec<String> = prepared
+        .iter()
+        .map(Prepared::event_id)
+        .map(str::to_owned)
+        .collect();
     let finished: Vec<AtomicBool> = ids.iter().map(|_| AtomicBool::new(false)).collect();
     let mut work = std::pin::pin!(futures_util::future::join_all(
-        prepared.into_iter().zip(&finished).map(|(prepared, finished)| {
-            let delivery = &delivery;
-            async move {
-                let result = run(prepared, delivery, ctx).await;
-                finished.store(true, Ordering::Relaxed);
-                result
-            }
-        }),
+        prepared
+            .into_iter()
+            .zip(&finished)
+            .map(|(prepared, finished)| {
+                let delivery = &delivery;
+                async move {
+                    let result = run(prepared, delivery, ctx).await;
+                    finished.store(true, Ordering::Relaxed);
+                    result
+                }
+            }),
     ));
     // Events that need no request (a dry run, nothing enabled) are done at the first poll:
     // only work that waits is given a timer.

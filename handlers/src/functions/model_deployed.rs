@@ -23,11 +23,7 @@ const WAITS_FOR_THE_SMOKE_TEST: &str =
 /// result is not known (the test is deferred, or failed for now), no notice goes out: it
 /// would say nothing true about the deployment. A redelivery finds the test done (here or on
 /// another instance) and announces what it came to, failed or not.
-pub async fn handle(
-    event: &Event<()>,
-    deployed: ModelDeployed,
-    actions: &Actions<'_>,
-) -> Handled {
+pub async fn handle(event: &Event<()>, deployed: ModelDeployed, actions: &Actions<'_>) -> Handled {
     let outcome = Outcome::new(Some(Function::ModelDeployed), event);
     let smoke_tests = actions.smoke_test().await;
     if smoke_tests.is_unsettled() {
@@ -69,7 +65,11 @@ pub async fn handle(
         ("Smoke test", tested.as_deref()),
     ]);
     // A deployment that fails its smoke test is a failure to page about.
-    if smoke_tests.reports.iter().any(ActionReport::came_to_failure) {
+    if smoke_tests
+        .reports
+        .iter()
+        .any(ActionReport::came_to_failure)
+    {
         notice.title = format!("Service {service} failed its smoke test");
         notice.severity = Severity::Warning;
         notice.alert = true;

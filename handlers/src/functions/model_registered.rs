@@ -14,11 +14,7 @@ use crate::outcome::Outcome;
 pub const NAME: &str = Function::ModelRegistered.name();
 
 /// Notifies that the model was registered.
-pub async fn handle(
-    event: &Event<()>,
-    model: ModelRegistered,
-    actions: &Actions<'_>,
-) -> Handled {
+pub async fn handle(event: &Event<()>, model: ModelRegistered, actions: &Actions<'_>) -> Handled {
     let (name, version) = (
         model.model_name.as_deref().unwrap_or("(unnamed)"),
         model.model_version.as_deref().unwrap_or("(unknown)"),

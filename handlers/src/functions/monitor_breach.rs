@@ -48,7 +48,11 @@ pub async fn handle(
         }
     };
     let retrain = actions
-        .retrain(workspace.as_ref(), RetrainReason::MonitorBreach, placeholder)
+        .retrain(
+            workspace.as_ref(),
+            RetrainReason::MonitorBreach,
+            placeholder,
+        )
         .await;
     let (retrain_detail, retrain_json) = summarize(&retrain.reports);
     let run_id = run.run_id.as_deref();

@@ -17,20 +17,16 @@ pub const NAME: &str = Function::RunCompleted.name();
 
 /// Enriches and notifies when `RunCompleted` is in `AML_NOTIFY_ON` (it is not by default:
 /// completed runs are frequent), or when a matching route notifies.
-pub async fn handle(
-    event: &Event<()>,
-    run: RunCompleted,
-    actions: &Actions<'_>,
-) -> Handled {
+pub async fn handle(event: &Event<()>, run: RunCompleted, actions: &Actions<'_>) -> Handled {
     let outcome = Outcome::new(Some(Function::RunCompleted), event);
     if let Some(why) = actions.silence() {
-        return outcome.with(ActionReport::skipped(Action::Notify, why)).into();
+        return outcome
+            .with(ActionReport::skipped(Action::Notify, why))
+            .into();
     }
     let workspace = event.workspace();
     let (experiment, run_id) = (run.experiment_name.as_deref(), run.run_id.as_deref());
-    let (enrich, facts) = actions
-        .enrich(workspace.as_ref(), experiment, run_id)
-        .await;
+    let (enrich, facts) = actions.enrich(workspace.as_ref(), experiment, run_id).await;
     let mut notice = notice::notice(Function::RunCompleted, event, &run);
     run_notice(
         &mut notice,

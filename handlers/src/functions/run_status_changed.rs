@@ -25,17 +25,15 @@ pub const NAME: &str = Function::RunStatusChanged.name();
 /// A monitor breach retrains and notifies; any other run its routes match is enriched and
 /// notified (a monitor run that carries the tag in another status never gets here: it is
 /// acknowledged before routing).
-pub async fn handle(
-    event: &Event<()>,
-    run: RunStatusChanged,
-    actions: &Actions<'_>,
-) -> Handled {
+pub async fn handle(event: &Event<()>, run: RunStatusChanged, actions: &Actions<'_>) -> Handled {
     if let Some(breach) = run.monitor_breach() {
         return monitor_breach::handle(event, &run, breach, actions).await;
     }
     let outcome = Outcome::new(Some(Function::RunStatusChanged), event);
     if let Some(why) = actions.silence() {
-        return outcome.with(ActionReport::skipped(Action::Notify, why)).into();
+        return outcome
+            .with(ActionReport::skipped(Action::Notify, why))
+            .into();
     }
     let status = run
         .run_status
@@ -43,9 +41,7 @@ pub async fn handle(
         .unwrap_or_else(|| RunStatus::Other("(unknown)".to_owned()));
     let workspace = event.workspace();
     let (experiment, run_id) = (run.experiment_name.as_deref(), run.run_id.as_deref());
-    let (enrich, facts) = actions
-        .enrich(workspace.as_ref(), experiment, run_id)
-        .await;
+    let (enrich, facts) = actions.enrich(workspace.as_ref(), experiment, run_id).await;
     let mut notice = notice::notice(Function::RunStatusChanged, event, &run);
     run_notice(
         &mut notice,

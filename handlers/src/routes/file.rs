@@ -423,12 +423,19 @@ pub fn parse(
             (Act::SmokeTest, entry.smoke_test.as_ref().map(Spanned::span)),
             (
                 Act::Enrich,
-                entry.enrich.as_ref().filter(|on| *on.get_ref()).map(Spanned::span),
+                entry
+                    .enrich
+                    .as_ref()
+                    .filter(|on| *on.get_ref())
+                    .map(Spanned::span),
             ),
         ];
         for (act, span) in asked {
             let Some(span) = span else { continue };
-            if !functions.iter().any(|function| scope::performs(*function, act)) {
+            if !functions
+                .iter()
+                .any(|function| scope::performs(*function, act))
+            {
                 return Err(at(
                     span,
                     &key(act.name()),
@@ -483,7 +490,9 @@ pub fn parse(
         targets,
         routes,
         |function| {
-            format!("no route of {file_name} matches this {function} event; acknowledged, nothing done")
+            format!(
+                "no route of {file_name} matches this {function} event; acknowledged, nothing done"
+            )
         },
     ))
 }
@@ -509,7 +518,10 @@ fn matchers(
                 "cannot be used with RunStatusChanged: a model-monitor breach has no drift coefficient (the monitor already judged); give RunStatusChanged a route of its own".into(),
             ));
         }
-        if functions.iter().any(|function| scope::carries(*function, key)) {
+        if functions
+            .iter()
+            .any(|function| scope::carries(*function, key))
+        {
             return Ok(());
         }
         Err(at(
@@ -1064,7 +1076,11 @@ notify = ["pd", "team"]
         }
         let target = "[targets.team]\nurl = \"https://hooks.slack.com/services/${TOKEN}\"\n[[routes]]\nname = \"r\"\nnotify = [\"team\"]\n";
         let err = error(target);
-        assert_eq!((err.line, err.key.as_str()), (2, "targets.team.url"), "{err}");
+        assert_eq!(
+            (err.line, err.key.as_str()),
+            (2, "targets.team.url"),
+            "{err}"
+        );
         assert!(err.problem.contains("whole value only"), "{err}");
     }
 
@@ -1075,7 +1091,13 @@ notify = ["pd", "team"]
             job_file_path(folder, "./jobs/retrain.json").unwrap(),
             folder.join("./jobs/retrain.json")
         );
-        for bad in ["../x.json", "/etc/job.json", "jobs/../../x.json", "", "${JOB}"] {
+        for bad in [
+            "../x.json",
+            "/etc/job.json",
+            "jobs/../../x.json",
+            "",
+            "${JOB}",
+        ] {
             assert!(job_file_path(folder, bad).is_err(), "{bad:?}");
         }
     }

@@ -207,7 +207,10 @@ mod tests {
         let routes = routes(settings(&[], &on, &[RunStatus::Failed]));
         let completed = &routes.routes[2];
         assert!(completed.notify.is_empty() && completed.enrich == Some(false));
-        assert_eq!(completed.why_not.notify, "RunCompleted is not in AML_NOTIFY_ON");
+        assert_eq!(
+            completed.why_not.notify,
+            "RunCompleted is not in AML_NOTIFY_ON"
+        );
         assert_eq!(routes.routes[0].why_not.notify, "AML_NOTIFY_URL is not set");
     }
 }

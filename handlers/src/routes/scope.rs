@@ -106,7 +106,10 @@ pub fn carries(function: Function, key: Key) -> bool {
 pub fn performs(function: Function, act: Act) -> bool {
     match act {
         Act::Notify => true,
-        Act::Enrich => matches!(function, Function::RunStatusChanged | Function::RunCompleted),
+        Act::Enrich => matches!(
+            function,
+            Function::RunStatusChanged | Function::RunCompleted
+        ),
         Act::Retrain => matches!(
             function,
             Function::RunStatusChanged | Function::DatasetDriftDetected
@@ -135,10 +138,11 @@ mod tests {
 
     #[test]
     fn every_key_is_carried_by_some_function_and_drift_only_by_drift() {
-        let keys = Field::ALL
-            .map(Key::Field)
-            .into_iter()
-            .chain([Key::Tags, Key::MonitorBreach, Key::DriftAtLeast]);
+        let keys = Field::ALL.map(Key::Field).into_iter().chain([
+            Key::Tags,
+            Key::MonitorBreach,
+            Key::DriftAtLeast,
+        ]);
         for key in keys {
             assert!(!carried_by(key).is_empty(), "{}", key.name());
         }

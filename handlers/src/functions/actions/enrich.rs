@@ -35,7 +35,10 @@ impl Actions<'_> {
     ) -> (Acted, Option<RunFacts>) {
         let Some(route) = self.matched.iter().find(|route| route.enriches()) else {
             let why = self.first().why_not.enrich.as_ref();
-            return (Acted::report(ActionReport::skipped(Action::Enrich, why)), None);
+            return (
+                Acted::report(ActionReport::skipped(Action::Enrich, why)),
+                None,
+            );
         };
         let (mut acted, facts) = self.read_run(workspace, experiment_name, run_id).await;
         for report in &mut acted.reports {
@@ -58,7 +61,10 @@ impl Actions<'_> {
         };
         let (Some(experiment), Some(run)) = (experiment_name, run_id) else {
             let why = "the event names no experimentName and runId";
-            return (Acted::report(ActionReport::skipped(Action::Enrich, why)), None);
+            return (
+                Acted::report(ActionReport::skipped(Action::Enrich, why)),
+                None,
+            );
         };
         let Some(client) = &self.delivery.client else {
             let request = format!(

@@ -173,13 +173,11 @@ impl Handled {
         self
     }
 
-    /// The outcome, or, when an action must have the event redelivered, that failure with the
-    /// outcome so far (for the log: the host drops a failed delivery's answer).
-    pub fn finish(self) -> Result<Outcome, (Outcome, HandlerError)> {
-        match self.failure {
-            None => Ok(self.outcome),
-            Some(failure) => Err((self.outcome, failure)),
-        }
+    /// The outcome, and the failure that must have the event redelivered, if any (with it,
+    /// the outcome is what was done so far, for the log: the host drops a failed delivery's
+    /// answer).
+    pub fn finish(self) -> (Outcome, Option<HandlerError>) {
+        (self.outcome, self.failure)
     }
 }
 
@@ -235,7 +233,8 @@ impl<'a> Actions<'a> {
             Ok(Once::Fresh(recorded)) => (ActionReport::recorded(action, request, recorded), None),
             Ok(Once::Duplicate(recorded)) => (ActionReport::duplicate_of(action, recorded), None),
             Ok(Once::Deferred(deferral)) => {
-                let report = ActionReport::deferred(action, request, format!("deferred: {deferral}"));
+                let report =
+                    ActionReport::deferred(action, request, format!("deferred: {deferral}"));
                 warn!(event_id = %event_id, action = action.as_str(), reason = %deferral, "effect deferred; the event will be redelivered");
                 let failure = HandlerError::Deferred {
                     event_id,

@@ -31,7 +31,10 @@ impl Actions<'_> {
         for route in &self.matched {
             for index in &route.notify {
                 let target = self.routes.target(*index);
-                if !wanted.iter().any(|(seen, _)| seen.identity == target.identity) {
+                if !wanted
+                    .iter()
+                    .any(|(seen, _)| seen.identity == target.identity)
+                {
                     wanted.push((target, &route.name));
                 }
             }

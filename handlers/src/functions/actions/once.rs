@@ -119,8 +119,7 @@ impl Claims {
             }
             result.map(Once::Fresh)
         });
-        task.await
-            .unwrap_or(Ok(Once::Deferred(Deferral::Lost)))
+        task.await.unwrap_or(Ok(Once::Deferred(Deferral::Lost)))
     }
 }
 

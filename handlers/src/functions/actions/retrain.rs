@@ -59,9 +59,7 @@ impl Actions<'_> {
         reason: RetrainReason,
         placeholder: &impl Fn(&str) -> String,
     ) -> (ActionReport, Option<crate::functions::HandlerError>) {
-        let (report, failure) = self
-            .create_job(route, workspace, reason, placeholder)
-            .await;
+        let (report, failure) = self.create_job(route, workspace, reason, placeholder).await;
         (report.by(&route.name), failure)
     }
 
@@ -109,7 +107,10 @@ impl Actions<'_> {
                 "{why}: would create job {name} from {}",
                 retrain.job.path.display()
             );
-            return (ActionReport::dry_run(Action::Retrain, request, detail), None);
+            return (
+                ActionReport::dry_run(Action::Retrain, request, detail),
+                None,
+            );
         };
         let body: Value = match serde_json::from_str(&retrain.job.fill(placeholder)) {
             Ok(body) => body,
@@ -124,9 +125,13 @@ impl Actions<'_> {
         let (workspace, job_name) = (workspace.clone(), name.clone());
         let effect = async move {
             let created = |detail: String| {
-                Recorded::new(ActionStatus::Done.as_str(), detail).with_found(json!({ "job": job_name }))
+                Recorded::new(ActionStatus::Done.as_str(), detail)
+                    .with_found(json!({ "job": job_name }))
             };
-            match client.create_or_update_job(&workspace, &job_name, &body).await {
+            match client
+                .create_or_update_job(&workspace, &job_name, &body)
+                .await
+            {
                 Ok(JobOutcome::Created(_) | JobOutcome::Updated(_)) => {
                     Ok(created(format!("{why}: created job {job_name}")))
                 }
@@ -136,7 +141,10 @@ impl Actions<'_> {
                 Err(err) => unsettled_or_failed(err),
             }
         };
-        let result = self.claims.once(Action::Retrain.as_str(), &name, effect).await;
+        let result = self
+            .claims
+            .once(Action::Retrain.as_str(), &name, effect)
+            .await;
         self.settle(Action::Retrain, Some(request), result)
     }
 }
