@@ -64,7 +64,7 @@ pub struct Window {
 pub enum LedgerFault {
     /// Every call takes this much longer.
     Slow(Duration),
-    /// Every call fails, transiently (the store unreachable for up to ten seconds).
+    /// Every call fails, transiently (the store unreachable, for less than the deadline).
     Fail,
     /// Every call hangs this long, past the delivery's deadline.
     Stall(Duration),
@@ -235,10 +235,11 @@ impl Schedule {
                 let (from, mut until) = window(&mut rng);
                 let fault = match rng.u8(..4) {
                     0 => LedgerFault::Slow(deadline.mul_f64(rng.f64() * 0.1)),
-                    // The store unreachable for a few seconds: what recording an effect
-                    // rides out (it is tried again for most of the claim's lease).
+                    // The store unreachable for a while, shorter than the claim's lease: a
+                    // record is tried again until it lands. (A longer outage right after an
+                    // effect can repeat it once its lease is over: no one can know it was done.)
                     1 => {
-                        until = until.min(from + seconds(&mut rng, 1..10));
+                        until = until.min(from + deadline.mul_f64(0.1 + rng.f64() * 0.8));
                         LedgerFault::Fail
                     }
                     // Past the deadline, within the lease (twice the deadline).

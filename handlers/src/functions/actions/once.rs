@@ -109,7 +109,7 @@ impl Claims {
             let claimed = Instant::now();
             let result = effect.await;
             let recorded = match &result {
-                Ok(recorded) => record(&*ledger, &token, recorded, claimed + lease * 3 / 4).await,
+                Ok(recorded) => record(&*ledger, &token, recorded, claimed, lease).await,
                 Err(_) => ledger.release(&token).await,
             };
             if let Err(err) = recorded {
@@ -124,21 +124,24 @@ impl Claims {
 }
 
 /// Marks the claimed effect done with what it came to. The effect has happened: an entry left
-/// claimed would have it repeated after the lease, so a transient failure to record it is
-/// tried again, with growing waits, until `until` (three quarters into the lease: after it,
-/// another instance may rightly take the claim over).
+/// claimed would have it repeated once its lease is over, so a failure to record it for now is
+/// tried again, with growing waits (at most an eighth of the lease), until it lands or the
+/// claim is found taken over (`ClaimLost`: the taker acts). It goes on past the lease, since
+/// a claim nobody took over is still ours to complete, and gives up after two leases.
 async fn record(
     ledger: &dyn Ledger,
     token: &ClaimToken,
     recorded: &Recorded,
-    until: Instant,
+    claimed: Instant,
+    lease: Duration,
 ) -> Result<(), LedgerError> {
-    let mut wait = Duration::from_millis(250);
+    let give_up = claimed + lease * 2;
+    let mut wait = Duration::from_millis(250).min(lease / 8);
     loop {
         match ledger.complete(token, recorded).await {
-            Err(err) if err.is_transient() && Instant::now() + wait < until => {
+            Err(err) if err.is_transient() && Instant::now() + wait < give_up => {
                 tokio::time::sleep(wait).await;
-                wait *= 2;
+                wait = (wait * 2).min(lease / 8);
             }
             done => return done,
         }
