@@ -18,7 +18,7 @@ use aml_events::{
     notify::Target,
 };
 use azurite::Azurite;
-use common::{Server, command, stand_in::*, stdout_of_success};
+use common::{Server, history_json, stand_in::*};
 use serde_json::Value;
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
 
@@ -115,23 +115,9 @@ async fn one_event_on_two_servers_and_a_restarted_one_posts_once() {
     );
 
     // `history` says what was done for the event.
-    let id = event["id"].as_str().unwrap().to_owned();
-    let connection = azurite.connection_string();
-    let output = tokio::task::spawn_blocking(move || {
-        command(
-            &["history", "--event", &id, "--json"],
-            &[("AML_LEDGER", &connection), ("AML_LEDGER_TABLE", &table)],
-        )
-        .output()
-        .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = stdout_of_success(&output);
-    let entries: Vec<Value> = stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let id = event["id"].as_str().unwrap();
+    let entries = history_json(&azurite.connection_string(), &table, &["--event", id]).await;
+    let stdout = format!("{entries:?}");
     assert_eq!(entries.len(), 1, "{stdout}");
     assert_eq!(entries[0]["action"], "notify");
     assert_eq!(entries[0]["state"], "done");

@@ -27,7 +27,7 @@ use aml_events::{
     redact,
 };
 use azurite::Azurite;
-use common::{Server, command, proxy::Proxy, stand_in::*, stdout_of_success};
+use common::{Server, command, history_json, proxy::Proxy, stand_in::*};
 use serde_json::{Value, json};
 use wiremock::{
     Mock, MockServer, Request, Respond, ResponseTemplate,
@@ -496,20 +496,9 @@ async fn a_huge_error_text_is_recorded_cut_and_never_posted_twice() {
         action(&redelivered["results"][0], "notify", None)["status"],
         "duplicate"
     );
-    let connection = azurite.connection_string();
-    let id = event["id"].as_str().unwrap().to_owned();
-    let output = tokio::task::spawn_blocking(move || {
-        command(
-            &["history", "--event", &id, "--json"],
-            &[("AML_LEDGER", &connection), ("AML_LEDGER_TABLE", &table)],
-        )
-        .output()
-        .unwrap()
-    })
-    .await
-    .unwrap();
-    let history = stdout_of_success(&output);
-    let entry: Value = serde_json::from_str(history.lines().next().unwrap()).unwrap();
+    let id = event["id"].as_str().unwrap();
+    let entries = history_json(&azurite.connection_string(), &table, &["--event", id]).await;
+    let entry = &entries[0];
     assert_eq!(entry["state"], "done", "{entry}");
     assert!(entry["outcome"].to_string().len() <= 4096, "cut to 4 KiB");
 }
@@ -538,54 +527,19 @@ async fn history_finds_any_id_and_lists_the_newest_first() {
         assert_eq!(status, 200, "{body}");
     }
 
-    let history = |args: Vec<String>| {
-        let (connection, table) = (azurite.connection_string(), table.clone());
-        tokio::task::spawn_blocking(move || {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let output = command(
-                &args,
-                &[("AML_LEDGER", &connection), ("AML_LEDGER_TABLE", &table)],
-            )
-            .output()
-            .unwrap();
-            stdout_of_success(&output)
-        })
-    };
-    let found = history(vec![
-        "history".into(),
-        "--event".into(),
-        long_id.clone(),
-        "--json".into(),
-    ])
-    .await
-    .unwrap();
-    let newest = history(vec![
-        "history".into(),
-        "--limit".into(),
-        "2".into(),
-        "--json".into(),
-    ])
-    .await
-    .unwrap();
+    let connection = azurite.connection_string();
+    let found = history_json(&connection, &table, &["--event", &long_id]).await;
+    let newest = history_json(&connection, &table, &["--limit", "2"]).await;
 
-    let found: Vec<Value> = found
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["eventId"], long_id.as_str());
-    let newest: Vec<String> = newest
-        .lines()
-        .map(|line| {
-            serde_json::from_str::<Value>(line).unwrap()["eventId"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
+    let newest: Vec<&str> = newest
+        .iter()
+        .map(|entry| entry["eventId"].as_str().unwrap())
         .collect();
     assert_eq!(
         newest,
-        [ids[2].clone(), ids[1].clone()],
+        [ids[2].as_str(), ids[1].as_str()],
         "the two newest, newest first"
     );
 }

@@ -98,14 +98,13 @@ impl AppContext {
         } else {
             Some(Notifier::new(notifier_options(config.host.deadline))?)
         };
-        Ok(AppContext {
+        Ok(AppContext::from_parts(
             config,
             client,
             notifier,
-            recent: recent::RecentEvents::default(),
             ledger,
             ledger_shared,
-        })
+        ))
     }
 
     /// A context from parts built elsewhere (tests put in-process stand-ins here): the

@@ -38,6 +38,32 @@ pub fn stdout_of_success(output: &std::process::Output) -> String {
     stdout
 }
 
+/// `aml-handlers history ARGS --json` on the ledger at `connection` (table `table`), which must
+/// succeed: one JSON object per entry. Run off the test's async runtime (it blocks).
+pub async fn history_json(connection: &str, table: &str, args: &[&str]) -> Vec<serde_json::Value> {
+    let env = [
+        ("AML_LEDGER".to_owned(), connection.to_owned()),
+        ("AML_LEDGER_TABLE".to_owned(), table.to_owned()),
+    ];
+    let args: Vec<String> = ["history"]
+        .iter()
+        .chain(args)
+        .chain(&["--json"])
+        .map(|arg| (*arg).to_owned())
+        .collect();
+    let output = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        command(&args, &env).output().unwrap()
+    })
+    .await
+    .unwrap();
+    stdout_of_success(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
 /// The binary, started with only `env` (plus PATH) in its environment.
 pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_aml-handlers"));

@@ -67,33 +67,40 @@ fn readable_or_hashed(key: String) -> String {
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC: fixed width, so text order is time order.
 pub(super) fn format_time(at: SystemTime) -> String {
-    let at = time::OffsetDateTime::from(at);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        at.microsecond()
-    )
+    utc(at, Fraction::Microseconds)
 }
 
 /// `datetime'YYYY-MM-DDTHH:MM:SS.fffffffZ'`: an OData datetime literal (UTC, to the 100 ns
 /// tick), to compare with the service's own `Timestamp` in a `$filter`.
 /// See <https://learn.microsoft.com/rest/api/storageservices/querying-tables-and-entities#filtering-on-datetime-properties>.
 pub(super) fn odata_datetime(at: SystemTime) -> String {
+    format!("datetime'{}'", utc(at, Fraction::Ticks))
+}
+
+/// The digits after the seconds.
+enum Fraction {
+    /// Six: what the ledger writes.
+    Microseconds,
+    /// Seven, in 100 ns ticks: what the table service keeps.
+    Ticks,
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.<fraction>Z`, fixed width.
+fn utc(at: SystemTime, fraction: Fraction) -> String {
     let at = time::OffsetDateTime::from(at);
+    let (date, clock) = (at.date(), at.time());
+    let fraction = match fraction {
+        Fraction::Microseconds => format!("{:06}", clock.microsecond()),
+        Fraction::Ticks => format!("{:07}", clock.nanosecond() / 100),
+    };
     format!(
-        "datetime'{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}Z'",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        at.nanosecond() / 100
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{fraction}Z",
+        date.year(),
+        u8::from(date.month()),
+        date.day(),
+        clock.hour(),
+        clock.minute(),
+        clock.second(),
     )
 }
 

@@ -150,6 +150,17 @@ impl Acted {
     }
 }
 
+/// The reports of an action's effects, each with the failure it brings, if any.
+impl FromIterator<(ActionReport, Option<HandlerError>)> for Acted {
+    fn from_iter<I: IntoIterator<Item = (ActionReport, Option<HandlerError>)>>(each: I) -> Acted {
+        let mut acted = Acted::default();
+        for (report, failure) in each {
+            acted.push(report, failure);
+        }
+        acted
+    }
+}
+
 /// A function's outcome so far, and the failure that must have the event redelivered.
 #[derive(Debug)]
 pub struct Handled {

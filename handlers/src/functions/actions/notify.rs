@@ -47,11 +47,10 @@ impl Actions<'_> {
         let sends = wanted
             .into_iter()
             .map(|(target, route)| self.notify_one(target, route, Arc::clone(&notice)));
-        let mut acted = Acted::default();
-        for (report, failure) in futures_util::future::join_all(sends).await {
-            acted.push(report, failure);
-        }
-        acted
+        futures_util::future::join_all(sends)
+            .await
+            .into_iter()
+            .collect()
     }
 
     async fn notify_one(

@@ -42,25 +42,15 @@ impl Actions<'_> {
             let why = self.first().why_not.retrain.as_ref();
             return Acted::report(ActionReport::skipped(Action::Retrain, why));
         }
-        let runs = routes
+        let placeholder = &placeholder;
+        let runs = routes.into_iter().map(|route| async move {
+            let (report, failure) = self.create_job(route, workspace, reason, placeholder).await;
+            (report.by(&route.name), failure)
+        });
+        futures_util::future::join_all(runs)
+            .await
             .into_iter()
-            .map(|route| self.retrain_one(route, workspace, reason, &placeholder));
-        let mut acted = Acted::default();
-        for (report, failure) in futures_util::future::join_all(runs).await {
-            acted.push(report, failure);
-        }
-        acted
-    }
-
-    async fn retrain_one(
-        &self,
-        route: &Route,
-        workspace: Option<&WorkspaceId>,
-        reason: RetrainReason,
-        placeholder: &impl Fn(&str) -> String,
-    ) -> (ActionReport, Option<crate::functions::HandlerError>) {
-        let (report, failure) = self.create_job(route, workspace, reason, placeholder).await;
-        (report.by(&route.name), failure)
+            .collect()
     }
 
     async fn create_job(

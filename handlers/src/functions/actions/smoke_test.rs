@@ -38,11 +38,10 @@ impl Actions<'_> {
             let (report, failure) = self.smoke_test_one(smoke).await;
             (report.by(&route.name), failure)
         });
-        let mut acted = Acted::default();
-        for (report, failure) in futures_util::future::join_all(runs).await {
-            acted.push(report, failure);
-        }
-        acted
+        futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .collect()
     }
 
     async fn smoke_test_one(
