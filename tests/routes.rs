@@ -407,3 +407,35 @@ fn package_ships_the_routes_file_and_its_job_files() {
     stdout_of_success(&output);
     let _ = std::fs::remove_dir_all(out);
 }
+
+// See: issue 22: without a routes file the settings are routes too, and `explain` shows them
+// by name, with their conditions, as it shows a file's.
+#[test]
+fn explain_shows_the_settings_routes_by_name() {
+    let event = common::fixtures().join("event_grid/run_status_changed.json");
+    let output = command(
+        &["explain", event.to_str().unwrap()],
+        &[("AML_NOTIFY_URL", "https://hooks.slack.com/services/T0/B0/x")],
+    )
+    .output()
+    .unwrap();
+
+    let shown = stdout_of_success(&output);
+    assert!(shown.contains("routes of the AML_* settings:"), "{shown}");
+    assert!(
+        shown.contains("route \"settings: RunStatusChanged\": matches"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("[x] run_status = [\"Failed\", \"Canceled\"] (event: \"Failed\")"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("route \"settings: RunStatusChanged (monitor breach)\": does not match"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("notify dry-run to slack (slack) (route \"settings: RunStatusChanged\")"),
+        "{shown}"
+    );
+}

@@ -182,7 +182,7 @@ pub(super) fn load(
     let text = std::fs::read_to_string(path).map_err(|err| RoutesError {
         file: path.to_path_buf(),
         line: 0,
-        key: crate::config::AML_ROUTES_FILE.to_owned(),
+        key: crate::settings::AML_ROUTES_FILE.to_owned(),
         problem: format!("cannot read the routes file: {err}"),
     })?;
     parse(path, &text, get)
