@@ -67,14 +67,11 @@ impl<'a> Delivery<'a> {
     /// is announced even when Azure hangs. A notification's attempt in flight is never cut
     /// (the notifier starts no retry it cannot finish by `answer_by`).
     pub fn new(ctx: &'a AppContext, answer_by: Instant) -> Self {
-        let before = |time: std::time::Duration| answer_by.checked_sub(time).unwrap_or(answer_by);
+        let before = |time: Duration| answer_by.checked_sub(time).unwrap_or(answer_by);
         let claim_by = before(ctx.reserve());
-        let notice_takes = ctx
-            .notifier
-            .as_ref()
-            .map_or(std::time::Duration::ZERO, |notifier| {
-                notifier.options().request_timeout
-            });
+        let notice_takes = ctx.notifier.as_ref().map_or(Duration::ZERO, |notifier| {
+            notifier.options().request_timeout
+        });
         let azure_by = before(ctx.reserve() + notice_takes);
         Delivery {
             ctx,
