@@ -64,7 +64,7 @@ pub enum ConfigError {
     Target(TargetError),
     /// The routes file is unreadable or invalid: `<file>:<line>: <key>: <problem>`.
     #[error(transparent)]
-    Routes(crate::routes::RoutesError),
+    Routes(crate::routes::file::RoutesError),
     /// The ledger's storage setting cannot be used (never echoes a key).
     #[error(transparent)]
     Ledger(aml_events::ledger::LedgerError),
@@ -341,7 +341,7 @@ impl Config {
         });
         let routes = match get(AML_ROUTES_FILE) {
             Some(path) => {
-                crate::routes::Routes::load(&app_path(&path), &get).map_err(ConfigError::Routes)?
+                crate::routes::file::load(&app_path(&path), &get).map_err(ConfigError::Routes)?
             }
             None => implicit::routes(implicit::Settings {
                 notify_targets: &notify_targets,

@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //! - [`config`]: every setting, read and checked once at start-up; [`settings`]: their names.
+//! - [`context`]: [`AppContext`], what every invocation shares, built once per process;
+//!   [`budget`]: how a delivery's time is shared out.
 //! - [`functions`]: the five functions, a typed event in and an [`outcome::Outcome`] out.
 //! - [`hosting`]: the transports (Functions custom handler; the actix-web server).
 //! - [`routes`]: the routes file (`AML_ROUTES_FILE`): who hears about what, and what runs.
@@ -19,22 +21,9 @@
 //! envelopes and typed events is the `aml_events` crate's job; this crate decides what to do
 //! with them and speaks the hosts' protocols.
 
-use std::sync::Arc;
-
-use aml_events::{
-    azure::{
-        AmlClient, AmlClientOptions, ClientError, ClientSecretCredential,
-        ManagedIdentityCredential, TokenSource,
-    },
-    ledger::{
-        Ledger, LedgerError, MemoryLedger,
-        table::{TableLedger, TableLedgerOptions},
-    },
-    notify::{Notifier, NotifierOptions},
-};
-use config::Credentials;
-
+pub mod budget;
 pub mod config;
+pub mod context;
 pub mod explain;
 pub mod functions;
 pub mod history;
@@ -49,183 +38,5 @@ pub mod send;
 pub mod settings;
 pub mod telemetry;
 
-/// What every function invocation shares, built once per process.
-#[derive(Debug)]
-pub struct AppContext {
-    /// The validated settings.
-    pub config: config::Config,
-    /// The Azure ML client; `None` in a dry run, when no request goes to Azure.
-    pub client: Option<AmlClient>,
-    /// What posts notifications, with or without Azure credentials; `None` when
-    /// `AML_DRY_RUN=1` holds them back or no target is set.
-    pub notifier: Option<Notifier>,
-    /// Events handled recently.
-    pub recent: recent::RecentEvents,
-    /// The action ledger: each effect claimed before it runs and marked done after. Shared
-    /// storage when one is configured (across instances and restarts), else this process's
-    /// memory (across this instance's deliveries, in flight ones included).
-    pub ledger: Arc<dyn Ledger>,
-    /// Whether the ledger is shared storage (else this process's memory).
-    pub ledger_shared: bool,
-}
-
-/// Why the process cannot start with these settings.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// An Azure client or credential cannot be built.
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    /// The ledger's storage cannot be used.
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
-}
-
-impl AppContext {
-    /// The context for these settings, with one Azure ML client for the process unless this
-    /// is a dry run. Fails when a credential cannot be built (naming the setting).
-    pub fn new(config: config::Config) -> Result<Self, StartError> {
-        let credential = credential(&config)?;
-        let client = match (&credential, config.azure.dry_run) {
-            (Some(credential), false) => Some(client(&config, Arc::clone(credential))?),
-            _ => None,
-        };
-        let (ledger, ledger_shared) = match &config.ledger {
-            Some(settings) => (ledger(&config, settings, credential)?, true),
-            None => (Arc::new(MemoryLedger::new()) as Arc<dyn Ledger>, false),
-        };
-        let notifier = if config.actions.hold_notifications || !needs_notifier(&config) {
-            None
-        } else {
-            Some(Notifier::new(notifier_options(config.host.deadline))?)
-        };
-        Ok(AppContext::from_parts(
-            config,
-            client,
-            notifier,
-            ledger,
-            ledger_shared,
-        ))
-    }
-
-    /// A context from parts built elsewhere (tests put in-process stand-ins here): the
-    /// settings, the Azure client (`None`: a dry run), the notifier (`None`: notifications
-    /// held back) and the ledger.
-    pub fn from_parts(
-        config: config::Config,
-        client: Option<AmlClient>,
-        notifier: Option<Notifier>,
-        ledger: Arc<dyn Ledger>,
-        ledger_shared: bool,
-    ) -> Self {
-        AppContext {
-            config,
-            client,
-            notifier,
-            recent: recent::RecentEvents::default(),
-            ledger,
-            ledger_shared,
-        }
-    }
-
-    /// How long a claim in the ledger holds before another instance may take it over: twice
-    /// the deadline, longer than any effect can take (its attempts end by the deadline plus
-    /// one request's timeout).
-    pub fn lease(&self) -> std::time::Duration {
-        self.config.host.deadline * 2
-    }
-
-    /// How long before a delivery's answer its effects stop, to leave time to record them.
-    pub fn reserve(&self) -> std::time::Duration {
-        functions::actions::reserve(self.config.host.deadline)
-    }
-
-    /// Where the ledger is, for the ready line.
-    pub fn ledger_description(&self) -> String {
-        if self.ledger_shared {
-            self.ledger.describe()
-        } else {
-            "in memory (this instance only)".to_owned()
-        }
-    }
-}
-
-/// How the notifier sends within a delivery of `deadline`: each attempt at most 10 s, or less
-/// than half of what is left once the reserve for recording is set aside, so that a retry can
-/// start and finish in time; no retry starts without that time.
-pub fn notifier_options(deadline: std::time::Duration) -> NotifierOptions {
-    let reserve = functions::actions::reserve(deadline);
-    NotifierOptions {
-        deadline,
-        request_timeout: ((deadline - reserve) / 2).min(std::time::Duration::from_secs(10)),
-        reserve,
-        ..NotifierOptions::default()
-    }
-}
-
-/// The ledger of `settings`: Azure Table storage, with a key or with the app's identity.
-fn ledger(
-    config: &config::Config,
-    settings: &config::LedgerSettings,
-    credential: Option<Arc<dyn TokenSource>>,
-) -> Result<Arc<dyn Ledger>, StartError> {
-    let connection = settings.storage.connection.clone();
-    let tokens = if connection.needs_token() {
-        Some(credential.ok_or(ClientError::InvalidSetting {
-            setting: settings.storage.setting,
-            problem: "it names a table service without a key, which needs the app's identity (IDENTITY_ENDPOINT and IDENTITY_HEADER, or a service principal)",
-        })?)
-    } else {
-        None
-    };
-    let options = TableLedgerOptions {
-        table: settings.table.clone(),
-        deadline: config.host.deadline / 2,
-        ..TableLedgerOptions::default()
-    };
-    Ok(Arc::new(TableLedger::new(connection, tokens, options)?))
-}
-
-/// Whether any notification can be sent: the routes (a file's, or the settings') name a target.
-fn needs_notifier(config: &config::Config) -> bool {
-    !config.routes.targets.is_empty()
-}
-
-/// The app's identity, when it has one (SPEC §8.2's order).
-fn credential(config: &config::Config) -> Result<Option<Arc<dyn TokenSource>>, ClientError> {
-    Ok(match &config.azure.credentials {
-        Credentials::ManagedIdentity {
-            endpoint,
-            header,
-            client_id,
-        } => Some(Arc::new(ManagedIdentityCredential::new(
-            endpoint.clone(),
-            header.clone(),
-            client_id.clone(),
-        )?)),
-        Credentials::ServicePrincipal {
-            tenant_id,
-            client_id,
-            client_secret,
-            authority_host,
-        } => Some(Arc::new(ClientSecretCredential::new(
-            tenant_id,
-            client_id.clone(),
-            client_secret.clone(),
-            authority_host.clone(),
-        )?)),
-        Credentials::None => None,
-    })
-}
-
-fn client(
-    config: &config::Config,
-    credential: Arc<dyn TokenSource>,
-) -> Result<AmlClient, ClientError> {
-    let options = AmlClientOptions {
-        arm_endpoint: config.azure.arm_endpoint.clone(),
-        deadline: config.host.deadline,
-        reserve: functions::actions::reserve(config.host.deadline),
-        ..AmlClientOptions::default()
-    };
-    AmlClient::new(credential, options)
-}
+pub use budget::notifier_options;
+pub use context::{AppContext, StartError};

@@ -19,9 +19,7 @@ use aml_handlers::{
         AML_BIND, AML_DRY_RUN, AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_URL, AML_ROUTES_FILE,
         AML_WEBHOOK_KEY, Config, Credentials, FUNCTIONS_CUSTOMHANDLER_PORT,
     },
-    hosting,
-    routes::Routes,
-    send, telemetry,
+    hosting, send, telemetry,
 };
 use clap::{Args, Parser, Subcommand};
 use tracing::{error, info};
@@ -523,7 +521,7 @@ fn routes_check(file: Option<PathBuf>) -> ExitCode {
             "no routes file: pass FILE or set {AML_ROUTES_FILE}"
         ));
     };
-    match Routes::load(&file, &|name| std::env::var(name).ok()) {
+    match aml_handlers::routes::file::load(&file, &|name| std::env::var(name).ok()) {
         Ok(routes) => {
             println!(
                 "{}: ok, {} targets, {} routes",

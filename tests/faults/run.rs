@@ -281,7 +281,7 @@ fn instance_context(
         Arc::new(StandingToken),
         AmlClientOptions {
             deadline,
-            reserve: functions::actions::reserve(deadline),
+            reserve: aml_handlers::budget::reserve(deadline),
             request_timeout: clock.real(Duration::from_secs(10)),
             retry: retry.clone(),
             ..AmlClientOptions::default()

@@ -10,7 +10,7 @@
 use aml_events::{Event, Function, events::DatasetDriftDetected, notify::Severity};
 
 use super::{
-    actions::{Actions, Handled, RetrainReason, summarize},
+    actions::{Actions, Handled, retrain::RetrainReason, summarize},
     notice,
 };
 use crate::outcome::Outcome;

@@ -18,7 +18,7 @@ use aml_events::{
 use serde_json::json;
 
 use super::{
-    actions::{Actions, Handled, RetrainReason, summarize},
+    actions::{Actions, Handled, retrain::RetrainReason, summarize},
     notice,
 };
 use crate::outcome::Outcome;

@@ -14,7 +14,7 @@ use aml_events::{
 use serde_json::json;
 
 use super::{
-    actions::{Actions, Handled, RunFacts},
+    actions::{Actions, Handled, enrich::RunFacts},
     monitor_breach, notice,
 };
 use crate::outcome::{Action, ActionReport, Outcome};

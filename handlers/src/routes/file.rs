@@ -174,11 +174,9 @@ impl Patterns {
     }
 }
 
-/// Reads the file at `path` and checks it.
-pub(super) fn load(
-    path: &Path,
-    get: &dyn Fn(&str) -> Option<String>,
-) -> Result<Routes, RoutesError> {
+/// Reads the routes file at `path` and checks it; `${NAME}`s are looked up through `get` (app
+/// settings, environment).
+pub fn load(path: &Path, get: &dyn Fn(&str) -> Option<String>) -> Result<Routes, RoutesError> {
     let text = std::fs::read_to_string(path).map_err(|err| RoutesError {
         file: path.to_path_buf(),
         line: 0,

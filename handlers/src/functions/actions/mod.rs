@@ -36,9 +36,6 @@ use aml_events::{
 use tokio::time::Instant;
 use tracing::{error, warn};
 
-pub use enrich::RunFacts;
-pub use retrain::RetrainReason;
-
 use super::HandlerError;
 use crate::{
     AppContext,
@@ -330,12 +327,6 @@ pub fn summarize(reports: &[ActionReport]) -> (String, serde_json::Value) {
         many => serde_json::Value::Array(many.iter().map(each).collect()),
     };
     (detail, value)
-}
-
-/// How long before a delivery's answer its effects stop, to leave time to record them: a
-/// tenth of the deadline, at most two seconds.
-pub fn reserve(deadline: Duration) -> Duration {
-    (deadline / 10).min(Duration::from_secs(2))
 }
 
 #[cfg(test)]
