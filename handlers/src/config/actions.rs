@@ -1,0 +1,150 @@
+//! The `AML_*` action settings: what the implicit routes are made of when there is no routes
+//! file (and the default drift threshold a file's routes fall back on).
+
+use std::collections::BTreeSet;
+
+use aml_events::{
+    Function, Secret,
+    events::RunStatus,
+    notify::{Target, TargetError},
+};
+use url::Url;
+
+use super::{
+    error::{ConfigError, invalid},
+    values::{parse, split_list, token_url},
+};
+use crate::{
+    routes::{Routes, SmokeTest, implicit, job::JobTemplate},
+    settings::{
+        AML_NOTIFY_ON, AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_RUN_STATUSES, AML_NOTIFY_URL,
+        AML_RETRAIN_DRIFT_THRESHOLD, AML_RETRAIN_JOB_FILE, AML_SMOKE_TEST_KEY,
+        AML_SMOKE_TEST_PAYLOAD, AML_SMOKE_TEST_URI,
+    },
+};
+
+const DEFAULT_DRIFT_THRESHOLD: f64 = 0.5;
+
+/// The action settings of SPEC §8.5: without a routes file, one implicit route per function.
+#[derive(Debug, Clone)]
+pub struct ActionSettings {
+    /// `AML_DRY_RUN=1`: notifications are held back too. Without credentials alone they are
+    /// sent, since a notification target is not Azure (SPEC §8.1).
+    pub hold_notifications: bool,
+    /// `AML_NOTIFY_URL`'s targets (with `AML_NOTIFY_PAGERDUTY_KEY` for PagerDuty); their URLs
+    /// are secrets, since webhook URLs carry their key.
+    pub notify_targets: Vec<Target>,
+    /// `AML_NOTIFY_ON`.
+    pub notify_on: BTreeSet<Function>,
+    /// `AML_NOTIFY_RUN_STATUSES`.
+    pub notify_run_statuses: Vec<RunStatus>,
+    /// `AML_RETRAIN_DRIFT_THRESHOLD`.
+    pub retrain_drift_threshold: f64,
+    /// `AML_RETRAIN_JOB_FILE` and its content, read once at start-up.
+    pub retrain_job: Option<JobTemplate>,
+    /// `AML_SMOKE_TEST_URI`.
+    pub smoke_test_uri: Option<Url>,
+    /// `AML_SMOKE_TEST_KEY`.
+    pub smoke_test_key: Option<Secret>,
+    /// `AML_SMOKE_TEST_PAYLOAD`, checked to be JSON.
+    pub smoke_test_payload: String,
+}
+
+impl ActionSettings {
+    /// The implicit routes these settings make.
+    pub fn routes(&self) -> Routes {
+        let smoke_test = self.smoke_test_uri.clone().map(|uri| SmokeTest {
+            uri,
+            key: self.smoke_test_key.clone(),
+            // Checked to be JSON when read.
+            payload: serde_json::from_str(&self.smoke_test_payload).unwrap_or_default(),
+        });
+        implicit::routes(implicit::Settings {
+            notify_targets: &self.notify_targets,
+            notify_on: &self.notify_on,
+            notify_run_statuses: &self.notify_run_statuses,
+            retrain_job: self.retrain_job.as_ref(),
+            smoke_test: smoke_test.as_ref(),
+        })
+    }
+}
+
+/// Reads the action settings through `get`; `hold_notifications` is `AML_DRY_RUN=1`.
+pub(super) fn read(
+    get: &dyn Fn(&str) -> Option<String>,
+    hold_notifications: bool,
+) -> Result<ActionSettings, ConfigError> {
+    let secret = |name: &str| get(name).map(Secret::new);
+    // The URLs are secrets: checked without echoing them.
+    let notify_targets = match get(AML_NOTIFY_URL) {
+        Some(list) => Target::parse_list(&list, secret(AML_NOTIFY_PAGERDUTY_KEY).as_ref())
+            .map_err(|err| match err {
+                TargetError::Insecure { .. } => ConfigError::InsecureUrl {
+                    name: AML_NOTIFY_URL,
+                },
+                other => ConfigError::Target(other),
+            })?,
+        None => Vec::new(),
+    };
+    let notify_on: BTreeSet<Function> = match get(AML_NOTIFY_ON) {
+        None => Function::ALL.into_iter().filter(|f| *f != Function::RunCompleted).collect(),
+        Some(list) if list.eq_ignore_ascii_case("none") => BTreeSet::new(),
+        Some(list) => split_list(&list)
+            .map(|name| {
+                Function::from_name(name).ok_or_else(|| {
+                    invalid(AML_NOTIFY_ON, "comma-separated list of function names (ModelRegistered, ModelDeployed, RunCompleted, DatasetDriftDetected, RunStatusChanged) or none", name)
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let notify_run_statuses: Vec<RunStatus> = split_list(&get(AML_NOTIFY_RUN_STATUSES).unwrap_or_else(|| "Failed,Canceled".into()))
+        .map(|name| match RunStatus::parse(name) {
+            RunStatus::Other(_) => Err(invalid(AML_NOTIFY_RUN_STATUSES, "comma-separated list of run statuses (NotStarted, Queued, Preparing, Provisioning, Starting, Running, Finalizing, CancelRequested, Completed, Failed, Canceled, NotResponding)", name)),
+            status => Ok(status),
+        })
+        .collect::<Result<_, _>>()?;
+    let retrain_drift_threshold = get(AML_RETRAIN_DRIFT_THRESHOLD)
+        .map(|value| parse::<f64>(AML_RETRAIN_DRIFT_THRESHOLD, "number from 0 to 1", &value))
+        .transpose()?
+        .unwrap_or(DEFAULT_DRIFT_THRESHOLD);
+    if !(0.0..=1.0).contains(&retrain_drift_threshold) {
+        return Err(invalid(
+            AML_RETRAIN_DRIFT_THRESHOLD,
+            "number from 0 to 1",
+            &retrain_drift_threshold.to_string(),
+        ));
+    }
+    let retrain_job = get(AML_RETRAIN_JOB_FILE)
+        .map(|path| read_job_template(&path))
+        .transpose()?;
+    let smoke_test_uri: Option<Url> = get(AML_SMOKE_TEST_URI)
+        .map(|uri| token_url(AML_SMOKE_TEST_URI, &uri))
+        .transpose()?;
+    let smoke_test_payload = get(AML_SMOKE_TEST_PAYLOAD).unwrap_or_else(|| "{}".into());
+    if serde_json::from_str::<serde::de::IgnoredAny>(&smoke_test_payload).is_err() {
+        return Err(invalid(
+            AML_SMOKE_TEST_PAYLOAD,
+            "JSON document",
+            &smoke_test_payload,
+        ));
+    }
+    Ok(ActionSettings {
+        hold_notifications,
+        notify_targets,
+        notify_on,
+        notify_run_statuses,
+        retrain_drift_threshold,
+        retrain_job,
+        smoke_test_uri,
+        smoke_test_key: secret(AML_SMOKE_TEST_KEY),
+        smoke_test_payload,
+    })
+}
+
+fn read_job_template(path: &str) -> Result<JobTemplate, ConfigError> {
+    JobTemplate::read(std::path::Path::new(path)).map_err(|problem| ConfigError::File {
+        name: AML_RETRAIN_JOB_FILE,
+        path: path.to_owned(),
+        problem,
+    })
+}
