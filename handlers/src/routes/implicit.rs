@@ -13,8 +13,9 @@ use aml_events::{Function, events::RunStatus, notify::Target};
 
 use super::{
     NamedTarget, Origin, Retrain, Route, Routes, SmokeTest, WhyNot,
+    glob::Glob,
     job::JobTemplate,
-    matcher::{Field, Glob, Matcher},
+    matcher::{Field, Matcher},
 };
 use crate::settings::{
     AML_NOTIFY_ON, AML_NOTIFY_RUN_STATUSES, AML_NOTIFY_URL, AML_RETRAIN_JOB_FILE,

@@ -9,6 +9,7 @@
 //! - [`file`]: the TOML file read with spans, checked, and turned into [`Routes`]; every
 //!   problem names the file, line and key.
 //! - [`implicit`]: the `AML_*` settings as routes.
+//! - [`glob`]: the case-insensitive globs conditions match texts with.
 //! - [`matcher`]: [`matcher::EventView`], the flat view of one event, and
 //!   [`matcher::Matcher`], one condition, evaluated against it by the functions and by
 //!   `explain` alike.
@@ -20,6 +21,7 @@
 //! and imports nothing of the functions; what the actions do is decided in `functions`.
 
 pub mod file;
+pub mod glob;
 pub mod implicit;
 pub mod job;
 pub mod matcher;

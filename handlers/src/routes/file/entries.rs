@@ -7,7 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::values::literal;
-use crate::routes::matcher::Glob;
+use crate::routes::glob::Glob;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
