@@ -6,7 +6,7 @@
 -- BODY_FILE (or $BENCH_BODY) holds the invocation JSON; bench/run.sh generates it from
 -- tests/fixtures/event_grid/run_completed.json. Every request carries its own event id (same
 -- length as the fixture's, so every body has the same size): aml-handlers remembers the last
--- 10,000 event ids it completed and acknowledges a redelivery without acting again (SPEC §8.3),
+-- 10,000 event ids it completed and acknowledges a redelivery without acting again (docs/actions.md),
 -- so one id sent over and over would measure that shortcut instead of the function. RUN (a
 -- number) keeps the ids of one wrk run (warm-up, measured run) apart from another's; RUN
 -- "static" sends the fixture's invocation unchanged every time (for nginx, which reads no id).

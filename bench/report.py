@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Turns bench/run.sh's raw results (RAW/<target>.result, RAW/machine) into the Markdown report:
-the table, the ratios of aml-handlers to each peer and to nginx, and SPEC §10's targets.
+the table, the ratios of aml-handlers to each peer and to nginx, and the performance targets.
 
     report.py RAW_DIR > bench/results/latest.md
 """
@@ -158,7 +158,7 @@ def main():
             )
 
         say("")
-        say("## SPEC §10 targets")
+        say("## Performance targets")
         say("")
         say("| target | wanted | measured | |")
         say("|---|---|---|---|")

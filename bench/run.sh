@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The aml-handlers benchmark (SPEC §10, issue 8): the release binary in dry run against the same
+# The aml-handlers benchmark (bench/README.md, issue 8): the release binary in dry run against the same
 # custom-handler job written the idiomatic way in Node.js (@azure/eventgrid + express) and Python
 # (azure-eventgrid + aiohttp), with nginx returning a static body as the ceiling. Each server runs
 # alone, pinned to one core; wrk, pinned to another, POSTs the host-shaped, double-encoded

@@ -1,5 +1,5 @@
-//! The whole-function rows in pairs, without and with a routes file doing the same work (SPEC
-//! §11: a 20-route file within 5% of none), measured so that a few percent show on a shared
+//! The whole-function rows in pairs, without and with a routes file doing the same work (the
+//! target: a 20-route file within 5% of none), measured so that a few percent show on a shared
 //! VM, where criterion's medians of one row move by 20% between runs. Run with
 //! `cargo bench --bench paired` (the instruction counts need `valgrind`).
 //!

@@ -1,4 +1,4 @@
-//! The functions doing their jobs end to end (SPEC §8): the real binary against a loopback
+//! The functions doing their jobs end to end (docs/actions.md): the real binary against a loopback
 //! stand-in for Azure (managed identity, ARM, discovery, run history, jobs), the notification
 //! sink and the scoring endpoint, in both host and webhook modes, and every failure rule.
 
@@ -110,7 +110,7 @@ async fn each_function_does_its_job(through_host: bool) {
         .iter()
         .find(|body| body["eventId"] == ids[0].as_str())
         .unwrap();
-    // Every notification about a run links to it in Azure ML studio (SPEC §8.1).
+    // Every notification about a run links to it in Azure ML studio (docs/actions.md).
     const STUDIO_LINK: &str = "https://ml.azure.com/runs/churn_run_7?wsid=/subscriptions/6a2b1c3d-0000-4a5b-9c8d-1e2f3a4b5c6d/resourcegroups/ml-rg/workspaces/ml-ws";
     assert_eq!(
         run_note["text"],

@@ -1,4 +1,4 @@
-//! The real binary as the Azure Functions host drives it (SPEC §5): readiness, invocations of
+//! The real binary as the Azure Functions host drives it (docs/answers.md): readiness, invocations of
 //! every sample in every encoding the host uses, concurrency, failures, logs and shutdown.
 
 mod common;

@@ -72,7 +72,7 @@ fn every_function_has_a_definition_with_one_event_grid_trigger() {
             binding["direction"], "in",
             "{file}: bindings[0].direction must be in"
         );
-        // The host rejects a binding without a name; which name it is does not matter (SPEC §5).
+        // The host rejects a binding without a name; which name it is does not matter (docs/answers.md).
         assert!(
             binding["name"]
                 .as_str()

@@ -238,7 +238,7 @@ fn nested(depth: usize) -> String {
 #[test]
 fn deep_tags_are_refused_by_name_and_deep_foreign_data_printed_whole() {
     // See: issue 13, "Deep nesting"
-    // Tags deeper than serde_json reads used to print as `{}` or `null` (SPEC §6.1).
+    // Tags deeper than serde_json reads used to print as `{}` or `null` (docs/events.md).
     let body = format!(
         r#"[{{"id":"1","eventType":"Microsoft.MachineLearningServices.RunCompleted","subject":"s",
             "eventTime":"2024-03-01T12:00:00Z","data":{{"runId":"r","runTags":{{"t":{}}}}}}}]"#,

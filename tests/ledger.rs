@@ -1,4 +1,4 @@
-//! The ledger end to end (SPEC §12): real `serve` processes sharing one Azure Table in a real
+//! The ledger end to end (docs/ledger.md): real `serve` processes sharing one Azure Table in a real
 //! Azurite (installed and started by the tests, see `aml-events/tests/azurite`), so that the
 //! same event delivered to two servers and to a restarted one posts one notification; a live
 //! claim elsewhere answers for redelivery and a stale one is taken over; the ledger down

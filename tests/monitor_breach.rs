@@ -1,4 +1,4 @@
-//! Drift as Azure ML reports it today (SPEC §8.6), end to end: a model monitor's failed run
+//! Drift as Azure ML reports it today (docs/actions.md), end to end: a model monitor's failed run
 //! carrying the breach tag, delivered to the real `serve` as Event Grid and as the Functions
 //! host deliver it, starts exactly one retraining job on the loopback stand-in for Azure and
 //! posts one drift notification; the unreadable and the recovered cases; notifications with

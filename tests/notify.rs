@@ -1,4 +1,4 @@
-//! Notifications where teams read them (SPEC §8.7), end to end: the real `serve`, one failed
+//! Notifications where teams read them (docs/notifications.md), end to end: the real `serve`, one failed
 //! run, and a loopback stand-in per target kind answering as the vendor does; each body checked
 //! field by field; PagerDuty's alerts collapsing by `dedup_key`; `notify --test` against the
 //! same stand-ins; retired Office 365 connector URLs stopping start-up.

@@ -1,4 +1,4 @@
-//! Routes (SPEC §11, issue 16), end to end: the real `serve` with a routes file like
+//! Routes (docs/routes.md, issue 16), end to end: the real `serve` with a routes file like
 //! `examples/routes.toml`, loopback stand-ins for Azure, a Slack channel and PagerDuty. A
 //! production failure pages on-call and tells the team, a dev failure tells the team only, a
 //! monitor's breach retrains with its own job file; `explain` says why, `routes check` accepts

@@ -1,4 +1,4 @@
-//! The real binary as Event Grid drives it (SPEC §7): both validation handshakes, the
+//! The real binary as Event Grid drives it (docs/answers.md): both validation handshakes, the
 //! abuse-protection handshake, notifications in both schemas, single and batch, and every
 //! status Event Grid acts on.
 

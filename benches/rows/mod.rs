@@ -1,5 +1,5 @@
 //! The whole-function rows both benchmarks run: the host's invocation bodies, and the dry-run
-//! contexts with and without a routes file (SPEC §11: a 20-route file within 5% of none).
+//! contexts with and without a routes file (docs/routes.md: a 20-route file within 5% of none).
 //! `invocation` times them with criterion; `paired` counts the instructions of one event and times the pairs interleaved.
 
 use aml_events::envelope;

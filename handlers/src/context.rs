@@ -151,7 +151,7 @@ fn needs_notifier(config: &config::Config) -> bool {
     !config.routes.targets.is_empty()
 }
 
-/// The app's identity, when it has one (SPEC §8.2's order).
+/// The app's identity, when it has one (the order docs/actions.md gives).
 fn credential(config: &config::Config) -> Result<Option<Arc<dyn TokenSource>>, ClientError> {
     Ok(match &config.azure.credentials {
         Credentials::ManagedIdentity {

@@ -1,5 +1,5 @@
 //! `aml-handlers history`: what was done for recent events, read back from the action ledger
-//! (SPEC §12), as one readable line or one JSON object per effect.
+//! (docs/ledger.md), as one readable line or one JSON object per effect.
 
 use std::time::{Duration, SystemTime};
 

@@ -8,7 +8,7 @@ use aml_events::{
 };
 use serde::Serialize;
 
-/// One event as `inspect` prints it (SPEC §6.4).
+/// One event as `inspect` prints it (docs/events.md).
 #[derive(Debug, Serialize)]
 pub struct EventSummary<'a> {
     /// `eventgrid` or `cloudevents`.
@@ -31,7 +31,7 @@ pub struct EventSummary<'a> {
     /// CloudEvents `data_base64`, when the event carried binary data.
     #[serde(rename = "dataBase64", skip_serializing_if = "Option::is_none")]
     pub data_base64: Option<&'a str>,
-    /// A model monitor's breach (SPEC §8.6): the signal and its violations, read from the
+    /// A model monitor's breach (docs/actions.md): the signal and its violations, read from the
     /// tag of a failed `RunStatusChanged`; `null` for every other event.
     #[serde(rename = "monitorBreach")]
     pub monitor_breach: Option<MonitorBreach>,
@@ -40,7 +40,7 @@ pub struct EventSummary<'a> {
 /// The `data` of a summary line. Neither kind is parsed again for printing: tags, properties
 /// and foreign data print as they arrived (numbers as written, however deep), only put on one
 /// line by [`render`]. Parsing them into a `serde_json::Value` lost digits (`1.10` became
-/// `1.1`) and printed `null` for data nested deeper than serde_json reads (SPEC §6.1).
+/// `1.1`) and printed `null` for data nested deeper than serde_json reads (docs/events.md).
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum SummaryData<'a> {

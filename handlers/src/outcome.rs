@@ -36,11 +36,11 @@ pub struct Outcome {
     pub violations: Option<Vec<Violation>>,
 }
 
-/// What set an event's actions off (SPEC §8.4).
+/// What set an event's actions off (docs/actions.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Trigger {
-    /// A model monitor's signal crossed its thresholds (SPEC §8.6).
+    /// A model monitor's signal crossed its thresholds (docs/actions.md).
     MonitorBreach,
 }
 
@@ -182,7 +182,7 @@ fn kind_name<S: serde::Serializer>(kind: &Option<Kind>, serializer: S) -> Result
     }
 }
 
-/// The actions of SPEC §8.1.
+/// The actions (docs/actions.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {

@@ -1,7 +1,7 @@
 """The aml-handlers custom-handler job written the way a Python user would: aiohttp and Azure's
-own azure-eventgrid SDK. It serves the Functions host protocol (SPEC §5) for the five Azure ML
+own azure-eventgrid SDK. It serves the Functions host protocol (docs/answers.md) for the five Azure ML
 functions, as a dry run (no Azure credentials, no AML_NOTIFY_URL): every action reports what it
-would do or why it was skipped (SPEC §8.4). A benchmark peer, not tuned."""
+would do or why it was skipped (docs/actions.md). A benchmark peer, not tuned."""
 
 import json
 import logging

@@ -25,11 +25,11 @@ use crate::{
 
 const DEFAULT_DRIFT_THRESHOLD: f64 = 0.5;
 
-/// The action settings of SPEC §8.5: without a routes file, one implicit route per function.
+/// The action settings (docs/settings.md): without a routes file, one implicit route per function.
 #[derive(Debug, Clone)]
 pub struct ActionSettings {
     /// `AML_DRY_RUN=1`: notifications are held back too. Without credentials alone they are
-    /// sent, since a notification target is not Azure (SPEC §8.1).
+    /// sent, since a notification target is not Azure (docs/actions.md).
     pub hold_notifications: bool,
     /// `AML_NOTIFY_URL`'s targets (with `AML_NOTIFY_PAGERDUTY_KEY` for PagerDuty); their URLs
     /// are secrets, since webhook URLs carry their key.

@@ -13,7 +13,7 @@ use crate::settings::{
 const DEFAULT_ARM_ENDPOINT: &str = "https://management.azure.com";
 const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
 
-/// Where Azure tokens come from (SPEC §8.2, in this order).
+/// Where Azure tokens come from (in this order; docs/actions.md).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Credentials {
     /// App Service / Functions managed identity.
@@ -47,7 +47,7 @@ pub struct AzureSettings {
     pub dry_run: bool,
     /// `AML_ARM_ENDPOINT`.
     pub arm_endpoint: Url,
-    /// Credentials, in SPEC §8.2's order.
+    /// Credentials, in the order docs/actions.md gives.
     pub credentials: Credentials,
 }
 

@@ -51,7 +51,7 @@ pub struct Config {
     pub ledger: Option<LedgerSettings>,
 }
 
-/// The action ledger's storage and table (SPEC §12).
+/// The action ledger's storage and table (docs/ledger.md).
 #[derive(Debug, Clone)]
 pub struct LedgerSettings {
     /// The setting it came from and its connection.

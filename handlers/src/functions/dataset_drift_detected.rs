@@ -36,7 +36,7 @@ pub async fn handle(
             "driftCoefficient" => drift
                 .drift_coefficient
                 .map_or("null".to_owned(), |value| value.to_string()),
-            // A model monitor's placeholders (SPEC §8.6): none in a v1 drift event.
+            // A model monitor's placeholders (docs/actions.md): none in a v1 drift event.
             _ => String::new(),
         }
     };

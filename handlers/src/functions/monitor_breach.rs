@@ -1,4 +1,4 @@
-//! Drift as Azure ML reports it today (SPEC §8.6): a model monitor's run fails with the tag
+//! Drift as Azure ML reports it today (docs/actions.md): a model monitor's run fails with the tag
 //! `azureml_modelmonitor_threshold_breached`, delivered as a `RunStatusChanged`. It is not a
 //! failed run to announce but drift to act on: **retrain** with the matched routes' job
 //! templates (no coefficient threshold: the monitor already judged), then **notify** with a

@@ -1,4 +1,4 @@
-//! The notices the functions send (SPEC §8.7): one neutral [`Notice`] per event, built here
+//! The notices the functions send (docs/notifications.md): one neutral [`Notice`] per event, built here
 //! from the event's envelope, then filled in by each function with its title, summary,
 //! severity and facts. Rendering for Teams, Slack, Discord, PagerDuty or a plain webhook is
 //! `aml_events::notify`'s job.
@@ -59,7 +59,7 @@ pub fn facts<'a>(pairs: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) ->
         .collect()
 }
 
-/// Sets the run's studio link (SPEC §8.1), when the workspace and run are known.
+/// Sets the run's studio link (docs/actions.md), when the workspace and run are known.
 pub fn link_run(notice: &mut Notice, workspace: Option<&WorkspaceId>, run_id: Option<&str>) {
     notice.link = workspace
         .zip(run_id)

@@ -3,7 +3,7 @@
 //! `{"Outputs": {}, "Logs": [...], "ReturnValue": ...}` back.
 //!
 //! See <https://learn.microsoft.com/azure/azure-functions/functions-custom-handlers>. What the
-//! host really sends differs from those docs (SPEC §5): the Event Grid event in `Data` arrives
+//! host really sends differs from those docs (docs/answers.md): the Event Grid event in `Data` arrives
 //! double-encoded (a JSON string holding a JSON string holding the event), so
 //! [`event_body`] unwraps strings until it reaches an object or array; `Metadata` is lossy and
 //! is not read.

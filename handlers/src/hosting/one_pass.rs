@@ -1,5 +1,5 @@
 //! Reads the invocation the Functions host sends today in one pass over its bytes:
-//! `{"Data": {"<binding>": "<the event, JSON-encoded twice>"}, "Metadata": {...}}` (SPEC §5).
+//! `{"Data": {"<binding>": "<the event, JSON-encoded twice>"}, "Metadata": {...}}` (docs/answers.md).
 //!
 //! Decoding that string the general way takes three passes of a JSON parser over it (skip it
 //! to find its end, unescape it, unescape the result again), and the escapes are dense: every

@@ -1,4 +1,4 @@
-//! `aml-handlers serve`: the actix-web adapter, one server for every route (SPEC §4), started on
+//! `aml-handlers serve`: the actix-web adapter, one server for every route (docs/answers.md), started on
 //! a listener the caller bound, so tests can bind port 0. Its routes only move headers and
 //! bytes into [`webhook`] and [`custom_handler`] and their [`Answer`] back out (`to_response`,
 //! the one place an answer becomes an actix-web response). Answers `GET /` at once (the

@@ -122,7 +122,7 @@ pub async fn deliver(
             }
         }
         // Every event of a notification is dispatched; a validation event among them is a
-        // system event like any other, acknowledged by `functions::prepare` (SPEC §7).
+        // system event like any other, acknowledged by `functions::prepare` (docs/answers.md).
         Kind::Notification => {
             let outcomes = functions::handle_all(events, function, ctx).await?;
             for outcome in &outcomes {

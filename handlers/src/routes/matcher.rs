@@ -114,7 +114,7 @@ pub struct EventView<'a> {
     /// The asked fields' values, in the order read; a field may have several (a deployment's
     /// models) or none.
     values: Vec<(Field, Value<'a>)>,
-    /// A model monitor's breach (SPEC §8.6) or a v1 monitor's drift.
+    /// A model monitor's breach (docs/actions.md) or a v1 monitor's drift.
     pub monitor_breach: bool,
     /// A v1 drift event's coefficient.
     pub drift: Option<f64>,
