@@ -12,7 +12,7 @@ use url::Url;
 
 use super::{
     error::{ConfigError, invalid},
-    values::{parse, split_list, token_url},
+    values::{number_in, split_list, token_url},
 };
 use crate::{
     routes::{Routes, SmokeTest, implicit, job::JobTemplate},
@@ -103,17 +103,13 @@ pub(super) fn read(
             status => Ok(status),
         })
         .collect::<Result<_, _>>()?;
-    let retrain_drift_threshold = get(AML_RETRAIN_DRIFT_THRESHOLD)
-        .map(|value| parse::<f64>(AML_RETRAIN_DRIFT_THRESHOLD, "number from 0 to 1", &value))
-        .transpose()?
-        .unwrap_or(DEFAULT_DRIFT_THRESHOLD);
-    if !(0.0..=1.0).contains(&retrain_drift_threshold) {
-        return Err(invalid(
-            AML_RETRAIN_DRIFT_THRESHOLD,
-            "number from 0 to 1",
-            &retrain_drift_threshold.to_string(),
-        ));
-    }
+    let retrain_drift_threshold = number_in(
+        get,
+        AML_RETRAIN_DRIFT_THRESHOLD,
+        "number from 0 to 1",
+        0.0..=1.0,
+        DEFAULT_DRIFT_THRESHOLD,
+    )?;
     let retrain_job = get(AML_RETRAIN_JOB_FILE)
         .map(|path| read_job_template(&path))
         .transpose()?;

@@ -7,7 +7,7 @@ use aml_events::{Secret, WorkspaceId};
 
 use super::{
     error::{ConfigError, invalid},
-    values::{parse, split_list},
+    values::{number_in, parse, split_list},
 };
 use crate::settings::{
     AML_BIND, AML_DEADLINE_SECONDS, AML_LOG_FORMAT, AML_WEBHOOK_KEY, AML_WORKSPACES,
@@ -68,23 +68,13 @@ pub(super) fn read(get: &dyn Fn(&str) -> Option<String>) -> Result<HostSettings,
     let bind = get(AML_BIND)
         .map(|bind| parse(AML_BIND, "IP address", &bind))
         .transpose()?;
-    let deadline_seconds: u64 = get(AML_DEADLINE_SECONDS)
-        .map(|value| {
-            parse(
-                AML_DEADLINE_SECONDS,
-                "whole number of seconds from 1 to 600",
-                &value,
-            )
-        })
-        .transpose()?
-        .unwrap_or(DEFAULT_DEADLINE_SECONDS);
-    if !(1..=600).contains(&deadline_seconds) {
-        return Err(invalid(
-            AML_DEADLINE_SECONDS,
-            "whole number of seconds from 1 to 600",
-            &deadline_seconds.to_string(),
-        ));
-    }
+    let deadline_seconds: u64 = number_in(
+        get,
+        AML_DEADLINE_SECONDS,
+        "whole number of seconds from 1 to 600",
+        1..=600,
+        DEFAULT_DEADLINE_SECONDS,
+    )?;
     let workspaces = get(AML_WORKSPACES)
         .map(|list| {
             split_list(&list)

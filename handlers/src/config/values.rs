@@ -42,6 +42,28 @@ pub(super) fn flag(name: &'static str, value: &str) -> Result<bool, ConfigError>
     }
 }
 
+/// The number setting `name` holds (`default` when unset), which must lie in `range`; a value
+/// that does not parse or lies outside is refused as not a valid `expected`.
+pub(super) fn number_in<T>(
+    get: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+    expected: &'static str,
+    range: std::ops::RangeInclusive<T>,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + ToString,
+{
+    let value = get(name)
+        .map(|text| parse(name, expected, &text))
+        .transpose()?
+        .unwrap_or(default);
+    if !range.contains(&value) {
+        return Err(invalid(name, expected, &value.to_string()));
+    }
+    Ok(value)
+}
+
 pub(super) fn parse<T: std::str::FromStr>(
     name: &'static str,
     expected: &'static str,
