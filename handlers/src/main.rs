@@ -1,28 +1,18 @@
 //! The `aml-handlers` command line: reads the arguments once and hands each subcommand its
 //! values; the work itself lives in the library.
 
+mod cli;
+
 use std::{
     io::{self, Read, Write},
-    net::{IpAddr, Ipv4Addr, TcpListener},
     path::PathBuf,
     process::ExitCode,
-    sync::Arc,
 };
 
-use aml_events::{
-    Function, Secret,
-    notify::{Kind, Notifier, NotifierOptions, Target},
-};
-use aml_handlers::{
-    AppContext,
-    config::{
-        AML_BIND, AML_DRY_RUN, AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_URL, AML_ROUTES_FILE,
-        AML_WEBHOOK_KEY, Config, Credentials, FUNCTIONS_CUSTOMHANDLER_PORT,
-    },
-    hosting, send, telemetry,
-};
+use aml_events::Function;
+use aml_handlers::{config::AML_ROUTES_FILE, send};
 use clap::{Args, Parser, Subcommand};
-use tracing::{error, info};
+use cli::{explain, history, notify, serve};
 
 /// jemalloc rather than the system allocator: an event allocates dozens of small, short-lived
 /// blocks, and glibc's malloc and free took about a tenth of the CPU per invocation; with
@@ -48,19 +38,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the functions over HTTP, as an Azure Functions custom handler (the default).
-    ///
-    /// Routes: GET / (readiness), POST /{Function} (a Functions host invocation).
-    /// Port: FUNCTIONS_CUSTOMHANDLER_PORT (set by the Functions host), else --port, else 8080.
-    /// Address: --bind, else AML_BIND, else 127.0.0.1; any other address than loopback needs
-    /// AML_WEBHOOK_KEY. Prints one line with the URL when ready; SIGINT/SIGTERM stop it after
-    /// the requests in flight finish.
-    ///
-    /// Examples:
-    ///   aml-handlers serve --port 8080
-    ///   FUNCTIONS_CUSTOMHANDLER_PORT=7071 aml-handlers
-    #[command(verbatim_doc_comment)]
-    Serve(ServeArgs),
+    Serve(serve::Args),
     /// Deliver events the way Event Grid or the Functions host does, and print each answer.
     ///
     /// --as webhook (default): POSTs the events as one batch with aeg-* headers to a webhook,
@@ -91,58 +69,14 @@ enum Command {
     ///   aml-handlers package --out target/run-status --functions RunStatusChanged --zip
     #[command(verbatim_doc_comment)]
     Package(PackageArgs),
-    /// Send a test message to every notification target (AML_NOTIFY_URL), or to one.
-    ///
-    /// The sample is a failed run, rendered for each target's kind: an Adaptive Card for Teams
-    /// Workflows, Block Kit for Slack, an embed for Discord, an Events API v2 alert for
-    /// PagerDuty (routing key from AML_NOTIFY_PAGERDUTY_KEY), the plain JSON body for any other
-    /// webhook. Prints each target's answer; exits 1 if any target failed.
-    ///
-    /// A target is a URL, its kind told by its host, or kind:URL for proxies, custom domains
-    /// and stand-ins (kinds: teams, slack, discord, pagerduty, webhook).
-    ///
-    /// Examples:
-    ///   AML_NOTIFY_URL=https://hooks.slack.com/services/T0/B0/XXXX aml-handlers notify --test
-    ///   aml-handlers notify --test --to 'teams:https://proxy.example.com/hook'
-    #[command(verbatim_doc_comment)]
-    Notify(NotifyArgs),
-    /// Show what was done for recent events, from the action ledger (AML_LEDGER, else
-    /// AzureWebJobsStorage): one line per effect (notification per target, retrain, smoke
-    /// test), newest first, with its state and outcome.
-    ///
-    /// --since takes a duration back from now (30m, 1h, 2d) or an RFC 3339 time; --event one
-    /// event id (any length); --limit the most lines (default 100); --json prints one JSON
-    /// object per line.
-    ///
-    /// Examples:
-    ///   aml-handlers history --since 1h
-    ///   aml-handlers history --event 831e1650-001e-001b-66ab-eeb76e069631 --json
-    #[command(verbatim_doc_comment)]
-    History(HistoryArgs),
+    Notify(notify::Args),
+    History(history::Args),
     /// Validate a routes file (AML_ROUTES_FILE, SPEC §11): `routes check [FILE]`.
     Routes {
         #[command(subcommand)]
         command: RoutesCommand,
     },
-    /// Show which routes each event of a delivery body matches, and what each action would do.
-    ///
-    /// For every event: each route of the routes file (--routes, else AML_ROUTES_FILE), each
-    /// of its conditions held or not with what the event has, then the actions the functions
-    /// would take, as a dry run: the same matcher and functions as serve, with AML_DRY_RUN=1,
-    /// so nothing is sent to Azure or to any notification target. Without a routes file, the
-    /// AML_* settings act, as in serve.
-    ///
-    /// Examples:
-    ///   aml-handlers explain tests/fixtures/event_grid/run_status_changed.json --routes examples/routes.toml
-    #[command(verbatim_doc_comment)]
-    Explain {
-        /// The delivery body: Event Grid events or CloudEvents; `-` reads standard input.
-        #[arg(value_name = "EVENT_FILE")]
-        event_file: PathBuf,
-        /// The routes file (default: AML_ROUTES_FILE).
-        #[arg(long, value_name = "FILE")]
-        routes: Option<PathBuf>,
-    },
+    Explain(explain::Args),
     /// Read a delivery body and print one JSON line per event, as the functions will see it.
     ///
     /// Accepts what Event Grid delivers: Event Grid-schema events (an array, or one bare
@@ -208,32 +142,6 @@ struct PackageArgs {
 }
 
 #[derive(Debug, Args)]
-struct HistoryArgs {
-    /// Only entries claimed since then: 30m, 1h, 2d, or an RFC 3339 time.
-    #[arg(long, value_name = "D")]
-    since: Option<String>,
-    /// Only this event's entries.
-    #[arg(long, value_name = "ID")]
-    event: Option<String>,
-    /// One JSON object per line.
-    #[arg(long)]
-    json: bool,
-    /// The most entries to show, newest first.
-    #[arg(long, value_name = "N", default_value_t = 100)]
-    limit: usize,
-}
-
-#[derive(Debug, Args)]
-struct NotifyArgs {
-    /// Send the sample notice (the only thing `notify` does).
-    #[arg(long, required = true)]
-    test: bool,
-    /// The one target to try, URL or kind:URL (default: every target of AML_NOTIFY_URL).
-    #[arg(long, value_name = "TARGET")]
-    to: Option<String>,
-}
-
-#[derive(Debug, Args)]
 struct SendArgs {
     /// A delivery body: Event Grid events, CloudEvents, or Event Grid dead-letter records.
     #[arg(value_name = "FILE|-")]
@@ -257,101 +165,22 @@ struct SendArgs {
     validate: bool,
 }
 
-#[derive(Debug, Default, Args)]
-struct ServeArgs {
-    /// Port to listen on when FUNCTIONS_CUSTOMHANDLER_PORT is not set.
-    #[arg(long, value_name = "PORT")]
-    port: Option<u16>,
-    /// Address to listen on (overrides AML_BIND).
-    #[arg(long, value_name = "ADDRESS")]
-    bind: Option<IpAddr>,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
-        Command::Serve(args) => serve(args),
+    match cli
+        .command
+        .unwrap_or(Command::Serve(serve::Args::default()))
+    {
+        Command::Serve(args) => serve::run(args),
         Command::Send(args) => send(args),
         Command::Package(args) => package(args),
-        Command::Notify(args) => notify(args),
-        Command::History(args) => history(args),
+        Command::Notify(args) => notify::run(args),
+        Command::History(args) => history::run(args),
         Command::Inspect { file, content_type } => inspect(file, content_type.as_deref()),
         Command::Routes {
             command: RoutesCommand::Check { file },
         } => routes_check(file),
-        Command::Explain { event_file, routes } => explain(event_file, routes),
-    }
-}
-
-const DEFAULT_PORT: u16 = 8080;
-
-fn serve(args: ServeArgs) -> ExitCode {
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(err) => return fail(&err.to_string()),
-    };
-    telemetry::init(&config);
-    let port = config.host.host_port.or(args.port).unwrap_or(DEFAULT_PORT);
-    let bind = args
-        .bind
-        .or(config.host.bind)
-        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    if !bind.is_loopback() && config.host.webhook_key.is_none() {
-        return fail(&format!(
-            "refusing to listen on {bind} without a key: set {AML_WEBHOOK_KEY} (or bind 127.0.0.1 with {AML_BIND})"
-        ));
-    }
-    let listener = match TcpListener::bind((bind, port)) {
-        Ok(listener) => listener,
-        Err(err) => {
-            let source = if config.host.host_port.is_some() {
-                FUNCTIONS_CUSTOMHANDLER_PORT
-            } else {
-                "--port"
-            };
-            return fail(&format!(
-                "cannot listen on {bind}:{port} (port from {source}): {err}"
-            ));
-        }
-    };
-    let address = match listener.local_addr() {
-        Ok(address) => address,
-        Err(err) => return fail(&format!("cannot read the listening address: {err}")),
-    };
-    let mode = match (&config.azure.credentials, config.azure.dry_run) {
-        (Credentials::None, _) => "dry run: no Azure credentials, nothing is sent to Azure",
-        (_, true) => "dry run: AML_DRY_RUN is set, nothing is sent to Azure",
-        (Credentials::ManagedIdentity { .. }, false) => "managed identity",
-        (Credentials::ServicePrincipal { .. }, false) => "service principal",
-    };
-    let ctx = match AppContext::new(config) {
-        Ok(ctx) => Arc::new(ctx),
-        Err(err) => return fail(&err.to_string()),
-    };
-    let ledger = ctx.ledger_description();
-    let result = actix_web::rt::System::new().block_on(async move {
-        if ctx.ledger_shared {
-            actix_web::rt::spawn(clean_ledger(ctx.ledger.clone()));
-        }
-        let server = hosting::server::serve(listener, ctx)?;
-        let functions = Function::list();
-        println!(
-            "aml-handlers {} ready on http://{address} ({mode}; ledger: {ledger}); functions: {functions}",
-            env!("CARGO_PKG_VERSION")
-        );
-        let _ = io::stdout().flush();
-        info!(%address, mode, %ledger, "ready");
-        server.await
-    });
-    match result {
-        Ok(()) => {
-            info!("stopped");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            error!(error = %err, "server failed");
-            fail(&format!("server failed: {err}"))
-        }
+        Command::Explain(args) => explain::run(args),
     }
 }
 
@@ -404,113 +233,6 @@ fn package(args: PackageArgs) -> ExitCode {
     }
 }
 
-fn history(args: HistoryArgs) -> ExitCode {
-    let since = match args
-        .since
-        .as_deref()
-        .map(aml_handlers::history::parse_since)
-        .transpose()
-    {
-        Ok(since) => since,
-        Err(err) => return fail(&err),
-    };
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(err) => return fail(&err.to_string()),
-    };
-    if config.ledger.is_none() {
-        return fail(
-            "no ledger is configured: set AML_LEDGER (or AzureWebJobsStorage) to the storage the app uses",
-        );
-    }
-    let ctx = match AppContext::new(config) {
-        Ok(ctx) => ctx,
-        Err(err) => return fail(&err.to_string()),
-    };
-    let runtime = match runtime() {
-        Ok(runtime) => runtime,
-        Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
-    };
-    let query = aml_events::ledger::HistoryQuery {
-        since,
-        event_id: args.event.as_deref(),
-        limit: args.limit,
-    };
-    match runtime.block_on(ctx.ledger.history(&query)) {
-        Ok(entries) => {
-            let mut out = io::stdout().lock();
-            for entry in &entries {
-                let line = if args.json {
-                    aml_handlers::history::json_line(entry)
-                } else {
-                    aml_handlers::history::text_line(entry)
-                };
-                if writeln!(out, "{line}").is_err() {
-                    break;
-                }
-            }
-            ExitCode::SUCCESS
-        }
-        Err(err) => fail(&format!(
-            "cannot read the ledger: {}",
-            aml_events::chain(&err)
-        )),
-    }
-}
-
-fn notify(args: NotifyArgs) -> ExitCode {
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(err) => return fail(&err.to_string()),
-    };
-    let targets = match args.to.as_deref() {
-        Some(text) => {
-            let key = std::env::var(AML_NOTIFY_PAGERDUTY_KEY)
-                .ok()
-                .filter(|key| !key.trim().is_empty())
-                .map(|key| Secret::new(key.trim()));
-            match Target::parse(text, "--to", 1) {
-                Ok(target) if target.kind == Kind::PagerDuty && key.is_none() => {
-                    return fail(&format!(
-                        "--to: a pagerduty target needs a routing key: set {AML_NOTIFY_PAGERDUTY_KEY}"
-                    ));
-                }
-                Ok(mut target) => {
-                    target.routing_key = key;
-                    vec![target]
-                }
-                Err(err) => return fail(&err.to_string()),
-            }
-        }
-        None => config.actions.notify_targets.clone(),
-    };
-    if targets.is_empty() {
-        return fail(&format!(
-            "no notification target: set {AML_NOTIFY_URL} or pass --to TARGET"
-        ));
-    }
-    let notifier = match Notifier::new(NotifierOptions {
-        deadline: config.host.deadline,
-        ..NotifierOptions::default()
-    }) {
-        Ok(notifier) => notifier,
-        Err(err) => return fail(&err.to_string()),
-    };
-    let runtime = match runtime() {
-        Ok(runtime) => runtime,
-        Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
-    };
-    let answers = runtime.block_on(aml_handlers::notify::send_test(&notifier, &targets));
-    for answer in &answers {
-        println!("{}", answer.line());
-    }
-    if answers.iter().all(|answer| answer.result.is_ok()) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
-}
-
 fn routes_check(file: Option<PathBuf>) -> ExitCode {
     let Some(file) = file.or_else(|| {
         std::env::var_os(AML_ROUTES_FILE)
@@ -535,81 +257,6 @@ fn routes_check(file: Option<PathBuf>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => fail(&err.to_string()),
-    }
-}
-
-fn explain(event_file: PathBuf, routes: Option<PathBuf>) -> ExitCode {
-    let (name, body) = match read_input(Some(event_file)) {
-        Ok(input) => input,
-        Err((name, err)) => return fail(&format!("cannot read {name}: {err}")),
-    };
-    let text = match String::from_utf8(body) {
-        Ok(text) => text,
-        Err(_) => return fail(&format!("{name}: not UTF-8 text")),
-    };
-    let events = match aml_events::envelope::parse_decoded_text(None, &text) {
-        Ok(events) => events,
-        Err(err) => return fail(&format!("{name}: {err}")),
-    };
-    // A dry run whatever the settings say: nothing is sent to Azure or to any target.
-    let routes = routes.map(|path| path.display().to_string());
-    let config = Config::from_lookup(|setting| match setting {
-        AML_DRY_RUN => Some("1".to_owned()),
-        AML_ROUTES_FILE if routes.is_some() => routes.clone(),
-        other => std::env::var(other).ok(),
-    });
-    let config = match config {
-        Ok(config) => config,
-        Err(err) => return fail(&err.to_string()),
-    };
-    let ctx = match AppContext::new(config) {
-        Ok(ctx) => ctx,
-        Err(err) => return fail(&err.to_string()),
-    };
-    let runtime = match runtime() {
-        Ok(runtime) => runtime,
-        Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
-    };
-    print!(
-        "{}",
-        runtime.block_on(aml_handlers::explain::explain(events, &ctx))
-    );
-    ExitCode::SUCCESS
-}
-
-/// How often the ledger's old entries are removed, and how many at most each time: bounded
-/// background work, so that cleaning never competes with deliveries.
-const CLEAN_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-const CLEAN_AT_MOST: usize = 500;
-
-/// Removes ledger entries older than their 48 h, a bounded batch at a time, until the server
-/// stops: one instance at a time, whichever takes the turn (a claim in the ledger itself,
-/// held for [`CLEAN_EVERY`] and never completed), starting after a random delay so that
-/// instances started together (a scale-out) do not all ask at once.
-async fn clean_ledger(ledger: Arc<dyn aml_events::ledger::Ledger>) {
-    use aml_events::ledger::{Claim, EffectKey, RETENTION};
-    let turn = EffectKey::new("", "~clean-turn", "clean", "");
-    let first = std::time::Duration::from_secs(fastrand::u64(60..=CLEAN_EVERY.as_secs()));
-    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + first, CLEAN_EVERY);
-    loop {
-        every.tick().await;
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-        match ledger.claim(&turn, CLEAN_EVERY, deadline).await {
-            Ok(Claim::Acquired(_)) => {}
-            Ok(_) => continue,
-            Err(err) => {
-                tracing::warn!(error = %aml_events::chain(&err), "could not take the ledger's cleaning turn");
-                continue;
-            }
-        }
-        let before = std::time::SystemTime::now() - RETENTION;
-        match ledger.clean(before, CLEAN_AT_MOST).await {
-            Ok(0) => {}
-            Ok(removed) => info!(removed, "old ledger entries removed"),
-            Err(err) => {
-                tracing::warn!(error = %aml_events::chain(&err), "could not clean the ledger")
-            }
-        }
     }
 }
 
