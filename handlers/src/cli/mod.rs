@@ -4,14 +4,18 @@
 //! # Layout
 //! - [`start`]: what the commands share to start and to stop: the settings, the shared
 //!   context, a runtime, the input file, and the one way a command fails.
-//! - [`serve`], [`notify`], [`history`], [`explain`]: one command each, with its `Args` and
-//!   `run(args) -> ExitCode`.
+//! - [`serve`], [`send`], [`package`], [`notify`], [`history`], [`routes`], [`explain`],
+//!   [`inspect`]: one command each, with its `Args` and `run(args) -> ExitCode`.
 //!
 //! Imports point one way, from a command to [`start`]; commands never import each other, and
 //! the work itself lives in the library, not here.
 
 pub(crate) mod explain;
 pub(crate) mod history;
+pub(crate) mod inspect;
 pub(crate) mod notify;
+pub(crate) mod package;
+pub(crate) mod routes;
+pub(crate) mod send;
 pub(crate) mod serve;
 pub(crate) mod start;
