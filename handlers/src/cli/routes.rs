@@ -7,7 +7,7 @@ use aml_handlers::config::AML_ROUTES_FILE;
 
 use super::start::{self, Failed, fail};
 
-/// Validate a routes file (AML_ROUTES_FILE, SPEC §11): `routes check [FILE]`.
+/// Validate a routes file (AML_ROUTES_FILE, see docs/routes.md): `routes check [FILE]`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     #[command(subcommand)]
