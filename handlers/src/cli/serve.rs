@@ -1,0 +1,143 @@
+//! `aml-handlers serve`, the default command: the functions over HTTP as an Azure Functions
+//! custom handler, and the ledger's background cleaning, which only a server runs.
+
+use std::{
+    io::{self, Write},
+    net::{IpAddr, Ipv4Addr, TcpListener},
+    process::ExitCode,
+    sync::Arc,
+};
+
+use aml_events::Function;
+use aml_handlers::{
+    config::{AML_BIND, AML_WEBHOOK_KEY, Credentials, FUNCTIONS_CUSTOMHANDLER_PORT},
+    hosting, telemetry,
+};
+use tracing::{error, info};
+
+use super::start::{self, Failed, fail};
+
+/// Serve the functions over HTTP, as an Azure Functions custom handler (the default).
+///
+/// Routes: GET / (readiness), POST /{Function} (a Functions host invocation).
+/// Port: FUNCTIONS_CUSTOMHANDLER_PORT (set by the Functions host), else --port, else 8080.
+/// Address: --bind, else AML_BIND, else 127.0.0.1; any other address than loopback needs
+/// AML_WEBHOOK_KEY. Prints one line with the URL when ready; SIGINT/SIGTERM stop it after
+/// the requests in flight finish.
+///
+/// Examples:
+///   aml-handlers serve --port 8080
+///   FUNCTIONS_CUSTOMHANDLER_PORT=7071 aml-handlers
+#[derive(Debug, Default, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub(crate) struct Args {
+    /// Port to listen on when FUNCTIONS_CUSTOMHANDLER_PORT is not set.
+    #[arg(long, value_name = "PORT")]
+    port: Option<u16>,
+    /// Address to listen on (overrides AML_BIND).
+    #[arg(long, value_name = "ADDRESS")]
+    bind: Option<IpAddr>,
+}
+
+const DEFAULT_PORT: u16 = 8080;
+
+/// Serves until SIGINT or SIGTERM.
+pub(crate) fn run(args: Args) -> ExitCode {
+    start::exit(serve(args))
+}
+
+fn serve(args: Args) -> Result<ExitCode, Failed> {
+    let config = start::config()?;
+    telemetry::init(&config);
+    let port = config.host.host_port.or(args.port).unwrap_or(DEFAULT_PORT);
+    let bind = args
+        .bind
+        .or(config.host.bind)
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    if !bind.is_loopback() && config.host.webhook_key.is_none() {
+        return Err(fail(format!(
+            "refusing to listen on {bind} without a key: set {AML_WEBHOOK_KEY} (or bind 127.0.0.1 with {AML_BIND})"
+        )));
+    }
+    let listener = TcpListener::bind((bind, port)).map_err(|err| {
+        let source = if config.host.host_port.is_some() {
+            FUNCTIONS_CUSTOMHANDLER_PORT
+        } else {
+            "--port"
+        };
+        fail(format!(
+            "cannot listen on {bind}:{port} (port from {source}): {err}"
+        ))
+    })?;
+    let address = listener
+        .local_addr()
+        .map_err(|err| fail(format!("cannot read the listening address: {err}")))?;
+    let mode = match (&config.azure.credentials, config.azure.dry_run) {
+        (Credentials::None, _) => "dry run: no Azure credentials, nothing is sent to Azure",
+        (_, true) => "dry run: AML_DRY_RUN is set, nothing is sent to Azure",
+        (Credentials::ManagedIdentity { .. }, false) => "managed identity",
+        (Credentials::ServicePrincipal { .. }, false) => "service principal",
+    };
+    let ctx = Arc::new(start::context(config)?);
+    let ledger = ctx.ledger_description();
+    let result = actix_web::rt::System::new().block_on(async move {
+        if ctx.ledger_shared {
+            actix_web::rt::spawn(clean_ledger(ctx.ledger.clone()));
+        }
+        let server = hosting::server::serve(listener, ctx)?;
+        let functions = Function::list();
+        println!(
+            "aml-handlers {} ready on http://{address} ({mode}; ledger: {ledger}); functions: {functions}",
+            env!("CARGO_PKG_VERSION")
+        );
+        let _ = io::stdout().flush();
+        info!(%address, mode, %ledger, "ready");
+        server.await
+    });
+    match result {
+        Ok(()) => {
+            info!("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            error!(error = %err, "server failed");
+            Err(fail(format!("server failed: {err}")))
+        }
+    }
+}
+
+/// How often the ledger's old entries are removed, and how many at most each time: bounded
+/// background work, so that cleaning never competes with deliveries.
+const CLEAN_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+const CLEAN_AT_MOST: usize = 500;
+
+/// Removes ledger entries older than their 48 h, a bounded batch at a time, until the server
+/// stops: one instance at a time, whichever takes the turn (a claim in the ledger itself,
+/// held for [`CLEAN_EVERY`] and never completed), starting after a random delay so that
+/// instances started together (a scale-out) do not all ask at once.
+async fn clean_ledger(ledger: Arc<dyn aml_events::ledger::Ledger>) {
+    use aml_events::ledger::{Claim, EffectKey, RETENTION};
+    let turn = EffectKey::new("", "~clean-turn", "clean", "");
+    let first = std::time::Duration::from_secs(fastrand::u64(60..=CLEAN_EVERY.as_secs()));
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + first, CLEAN_EVERY);
+    loop {
+        every.tick().await;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        match ledger.claim(&turn, CLEAN_EVERY, deadline).await {
+            Ok(Claim::Acquired(_)) => {}
+            Ok(_) => continue,
+            Err(err) => {
+                tracing::warn!(error = %aml_events::chain(&err), "could not take the ledger's cleaning turn");
+                continue;
+            }
+        }
+        let before = std::time::SystemTime::now() - RETENTION;
+        match ledger.clean(before, CLEAN_AT_MOST).await {
+            Ok(0) => {}
+            Ok(removed) => info!(removed, "old ledger entries removed"),
+            Err(err) => {
+                tracing::warn!(error = %aml_events::chain(&err), "could not clean the ledger")
+            }
+        }
+    }
+}
