@@ -47,7 +47,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli
+    let ran = match cli
         .command
         .unwrap_or(Command::Serve(serve::Args::default()))
     {
@@ -59,5 +59,7 @@ fn main() -> ExitCode {
         Command::Routes(args) => routes::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Inspect(args) => inspect::run(args),
-    }
+    };
+    // A command that failed has said why on standard error.
+    ran.unwrap_or(ExitCode::FAILURE)
 }

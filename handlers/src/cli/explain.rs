@@ -29,11 +29,7 @@ pub(crate) struct Args {
 }
 
 /// Prints the explanation of every event.
-pub(crate) fn run(args: Args) -> ExitCode {
-    start::exit(explain(args))
-}
-
-fn explain(args: Args) -> Result<ExitCode, Failed> {
+pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
     let (name, body) = start::read_input(Some(args.event_file))?;
     let text = String::from_utf8(body).map_err(|_| fail(format!("{name}: not UTF-8 text")))?;
     let events = aml_events::envelope::parse_decoded_text(None, &text)

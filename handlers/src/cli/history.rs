@@ -38,11 +38,7 @@ pub(crate) struct Args {
 }
 
 /// Prints the ledger's entries, one a line.
-pub(crate) fn run(args: Args) -> ExitCode {
-    start::exit(history(args))
-}
-
-fn history(args: Args) -> Result<ExitCode, Failed> {
+pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
     let since = args
         .since
         .as_deref()

@@ -34,11 +34,7 @@ pub(crate) struct Args {
 }
 
 /// Prints the lines, or nothing and the problem.
-pub(crate) fn run(args: Args) -> ExitCode {
-    start::exit(inspect(args))
-}
-
-fn inspect(args: Args) -> Result<ExitCode, Failed> {
+pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
     let (name, body) = start::read_input(args.file)?;
     let lines = aml_handlers::inspect::render(args.content_type.as_deref(), &body)
         .map_err(|err| fail(format!("{name}: {err}")))?;

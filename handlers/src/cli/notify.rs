@@ -36,11 +36,7 @@ pub(crate) struct Args {
 }
 
 /// Sends the sample and prints each target's answer.
-pub(crate) fn run(args: Args) -> ExitCode {
-    start::exit(notify(args))
-}
-
-fn notify(args: Args) -> Result<ExitCode, Failed> {
+pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
     let config = start::config()?;
     let targets = match args.to.as_deref() {
         Some(text) => vec![target(text)?],

@@ -5,7 +5,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use aml_handlers::config::AML_ROUTES_FILE;
 
-use super::start::{self, Failed, fail};
+use super::start::{Failed, fail};
 
 /// Write a deployable Azure Functions app: host.json, a folder per function, the executable.
 ///
@@ -38,11 +38,7 @@ pub(crate) struct Args {
 }
 
 /// Writes the app and prints each path written.
-pub(crate) fn run(args: Args) -> ExitCode {
-    start::exit(package(args))
-}
-
-fn package(args: Args) -> Result<ExitCode, Failed> {
+pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
     let functions = aml_handlers::package::select(args.functions.as_deref()).map_err(fail)?;
     let executable = args
         .executable

@@ -5,7 +5,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use aml_handlers::config::AML_ROUTES_FILE;
 
-use super::start::{self, Failed, fail};
+use super::start::{Failed, fail};
 
 /// Validate a routes file (AML_ROUTES_FILE, see docs/routes.md): `routes check [FILE]`.
 #[derive(Debug, clap::Args)]
@@ -35,9 +35,9 @@ enum Command {
 }
 
 /// Runs the one `routes` subcommand there is, `check`.
-pub(crate) fn run(args: Args) -> ExitCode {
+pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
     match args.command {
-        Command::Check { file } => start::exit(check(file)),
+        Command::Check { file } => check(file),
     }
 }
 

@@ -51,11 +51,7 @@ pub(crate) struct Args {
 }
 
 /// Delivers the events and prints each request, status and answer.
-pub(crate) fn run(args: Args) -> ExitCode {
-    start::exit(send(args))
-}
-
-fn send(args: Args) -> Result<ExitCode, Failed> {
+pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
     let function = args
         .function
         .as_deref()

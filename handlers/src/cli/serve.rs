@@ -42,11 +42,7 @@ pub(crate) struct Args {
 const DEFAULT_PORT: u16 = 8080;
 
 /// Serves until SIGINT or SIGTERM.
-pub(crate) fn run(args: Args) -> ExitCode {
-    start::exit(serve(args))
-}
-
-fn serve(args: Args) -> Result<ExitCode, Failed> {
+pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
     let config = start::config()?;
     telemetry::init(&config);
     let port = config.host.host_port.or(args.port).unwrap_or(DEFAULT_PORT);

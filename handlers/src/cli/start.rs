@@ -7,7 +7,6 @@ use std::{
     future::Future,
     io::{self, Read},
     path::PathBuf,
-    process::ExitCode,
 };
 
 use aml_handlers::{AppContext, config::Config};
@@ -21,11 +20,6 @@ pub(crate) struct Failed;
 pub(crate) fn fail(message: impl Display) -> Failed {
     eprintln!("aml-handlers: {message}");
     Failed
-}
-
-/// The exit status of a command's steps: their own when they finish, 1 when one failed.
-pub(crate) fn exit(steps: Result<ExitCode, Failed>) -> ExitCode {
-    steps.unwrap_or(ExitCode::FAILURE)
 }
 
 /// The settings, from the environment.
