@@ -18,8 +18,8 @@
 //! only when asked; the `runStatusFilter` choices, with Azure's model-monitor filter word for
 //! word; and no secret in either file.
 //!
-//! The tables below (`PATH  EXPRESSION`, one check a line) name a var or a resource symbol, then
-//! keys into its value, and give the expression as the reader prints it.
+//! The tables below hold one check a line, `PATH  EXPRESSION`: the name of a param (for its
+//! default), a var or a resource, keys into its value, and the expression as the reader prints it.
 
 mod bicep;
 

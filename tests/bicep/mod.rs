@@ -84,24 +84,22 @@ pub enum Piece {
     Code(Expr),
 }
 
-/// A `param`, `var`, `resource` or `output` declaration.
+/// A `param`, `var`, `resource` or `output` declaration. A resource's `name` is its symbol (not
+/// its `name` property), its `ty` its type without the API version, its `value` its body; a
+/// param's `value` is its default. `decorators` are read as calls (`allowed([…])`); `for_each` is
+/// a resource's `[for ITEM in EXPR: …]` (the item's name and what it runs over) and `condition`
+/// its `if (COND)`.
 #[derive(Debug, Default)]
 pub struct Decl {
     pub keyword: String,
-    /// The declared name; for a resource, its symbol (not its `name` property).
     pub name: String,
-    /// A param's or an output's type; a resource's type without the API version.
     pub ty: String,
     pub api_version: String,
-    /// A param's default, a var's or an output's value, a resource's body.
-    pub value: Option<Expr>,
-    /// The decorators above it, each read as a call: `allowed([…])`.
-    pub decorators: Vec<Expr>,
     pub existing: bool,
-    /// A resource's `[for ITEM in EXPR: …]`: the item's name and what it runs over.
     pub for_each: Option<(String, Expr)>,
-    /// A resource's `if (COND)`.
     pub condition: Option<Expr>,
+    pub value: Option<Expr>,
+    pub decorators: Vec<Expr>,
     pub loc: Loc,
 }
 
