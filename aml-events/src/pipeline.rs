@@ -93,7 +93,7 @@ impl Repeat {
     /// reqwest's own error for callers that send with [`Answer::fetch`].
     pub(crate) fn retries_transport(self, error: &impl BelowHttp) -> bool {
         error.failed_to_connect()
-            || (self != Repeat::IfUnprocessed && crate::azure::error::transport_is_transient(error))
+            || (self != Repeat::IfUnprocessed && crate::transport::transport_is_transient(error))
     }
 }
 

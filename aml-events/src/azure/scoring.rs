@@ -10,7 +10,13 @@ use reqwest::Method;
 use serde_json::Value;
 use url::Url;
 
-use super::{AmlClient, Auth, Call, CallbackError, ScoreResponse, is_token_safe};
+use super::{
+    call::{Auth, Call},
+    client::AmlClient,
+    error::CallbackError,
+    models::ScoreResponse,
+    token_url::is_token_safe,
+};
 use crate::Secret;
 
 impl AmlClient {

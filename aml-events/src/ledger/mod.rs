@@ -566,7 +566,7 @@ impl LedgerError {
     pub fn is_transient(&self) -> bool {
         match self {
             LedgerError::Transport { source, .. } => {
-                source.is_connect() || crate::azure::error::transport_is_transient(source)
+                source.is_connect() || crate::transport::transport_is_transient(source)
             }
             LedgerError::Status { status, .. } => matches!(status, 408 | 429 | 500..=599),
             LedgerError::DeadlineExceeded { .. } | LedgerError::Contended { .. } => true,

@@ -141,7 +141,7 @@ impl NotifyError {
                 crate::azure::retry::is_retryable_status_at_least_once(*status)
             }
             NotifyError::Transport { source, .. } => {
-                crate::azure::error::transport_is_transient(source)
+                crate::transport::transport_is_transient(source)
             }
             NotifyError::DeadlineExceeded { .. } => true,
             NotifyError::InvalidUrl { .. } => false,
