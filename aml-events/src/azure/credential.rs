@@ -1,6 +1,6 @@
-//! Where Azure tokens come from (SPEC §8.2): the [`TokenSource`] seam, the two credentials the
-//! handlers use, and [`CachedTokenSource`], which keeps one token per scope and shares one fetch
-//! among concurrent callers.
+//! Where Azure tokens come from (docs/actions.md): the [`TokenSource`] seam, the two credentials
+//! the handlers use, and [`CachedTokenSource`], which keeps one token per scope and shares one
+//! fetch among concurrent callers.
 //!
 //! # Layout
 //! - [`TokenSource`]: one method, `token(scope)`, returning a boxed future; tests and users can
@@ -19,7 +19,7 @@
 //! workspace forbids `unsafe`) and races between parallel tests; its `ClientSecretCredential`
 //! refuses any authority that is not https, so it cannot talk to a plain-http loopback mock
 //! either. It would also bring `azure_core` and `typespec_client_core`: a second HTTP pipeline,
-//! with its own retry and logging policies, beside the one SPEC §8.3 asks of this client, in a
+//! with its own retry and logging policies, beside this client's own, in a
 //! binary that must start in under 10 ms. Both flows are a single HTTP request each, so they are implemented here with reqwest (rustls) behind
 //! [`TokenSource`], which remains the seam should `azure_identity` become a fit.
 //!

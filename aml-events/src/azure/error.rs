@@ -281,7 +281,7 @@ pub enum CallbackError {
 
 impl CallbackError {
     /// Whether trying again later may succeed: connect errors, timeouts, the deadline, statuses
-    /// 408, 429, 500, 502, 503, 504, and token endpoints failing the same ways (SPEC §8.3).
+    /// 408, 429, 500, 502, 503, 504, and token endpoints failing the same ways.
     pub fn is_transient(&self) -> bool {
         match self {
             CallbackError::Credential { source, .. } => source.is_transient(),
@@ -298,8 +298,8 @@ impl CallbackError {
     }
 
     /// Whether Azure refused the identity: a 401 or 403 answer, or a token endpoint that turned
-    /// the credential down for good. The handlers fail the invocation on these (SPEC §8.3): they
-    /// mean a misconfigured identity, not a bad event.
+    /// the credential down for good. The handlers fail the invocation on these
+    /// (docs/actions.md): they mean a misconfigured identity, not a bad event.
     pub fn is_unauthorized(&self) -> bool {
         match self {
             CallbackError::Status { status, .. } => matches!(status, 401 | 403),

@@ -1,6 +1,6 @@
 //! A client for Azure Machine Learning's REST API: Azure Resource Manager for workspaces,
 //! models, computes and jobs, the regional API for run history, and scoring endpoints, with
-//! the token handling, retries and time limits of SPEC §8.2 and §8.3.
+//! the token handling, retries and time limits docs/actions.md describes.
 //!
 //! # Layout
 //! - [`AmlClient`] (`client`): built once per process from a [`TokenSource`] and

@@ -7,7 +7,8 @@ use url::Url;
 
 use super::retry::RetryPolicy;
 
-/// How the client talks to Azure. `Default` is the public cloud with SPEC §8.3's budget.
+/// How the client talks to Azure. `Default` is the public cloud with the delivery's budget
+/// (docs/actions.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AmlClientOptions {
     /// ARM base URL (`AML_ARM_ENDPOINT`): another cloud, or a loopback mock in tests.

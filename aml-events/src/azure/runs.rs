@@ -187,8 +187,7 @@ impl AmlClient {
         let url = self
             .regional_url(OPERATION, "execution", id, tail, deadline)
             .await?;
-        // A POST: retried only when it cannot have started a run, the default for its method
-        // (SPEC §8.3).
+        // A POST: retried only when it cannot have started a run, the default for its method.
         let mut call = Call::new(OPERATION, Method::POST, url);
         call.payload = Payload::Multipart {
             zip: &project_zip,

@@ -1,5 +1,5 @@
 //! The names of the settings the client's URLs and secrets come from, named in its errors. They
-//! mirror the `const`s of the handlers' `config.rs` (SPEC §8.5); this crate receives values,
+//! mirror the `const`s of the handlers' `config.rs` (docs/settings.md); this crate receives values,
 //! never reads them.
 
 pub(super) const AML_ARM_ENDPOINT: &str = "AML_ARM_ENDPOINT";

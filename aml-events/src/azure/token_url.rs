@@ -21,7 +21,7 @@ pub(super) fn require_token_url(setting: &'static str, url: &Url) -> Result<(), 
 }
 
 /// Whether a token, key or secret may be sent to `url`: https, or plain http to a loopback
-/// address only (SPEC §8.2): https anywhere, or plain http to `localhost`, `127.0.0.0/8` or
+/// address only: https anywhere, or plain http to `localhost`, `127.0.0.0/8` or
 /// `[::1]`. The settings layer checks its URLs with the same rule.
 pub fn is_token_safe(url: &Url) -> bool {
     match url.scheme() {

@@ -1,7 +1,7 @@
 //! [`MemoryLedger`]: the ledger of one process, in a `Mutex`, bounded.
 //!
-//! It exists for runs without storage (a local dry run, where SPEC §12 keeps the in-memory set
-//! of recent ids) and as the reference the Azure Table ledger's behaviour is tested against:
+//! It exists for runs without storage (a local dry run, where docs/ledger.md keeps the in-memory
+//! set of recent ids) and as the reference the Azure Table ledger's behaviour is tested against:
 //! the same claim, take-over, release and cleaning rules, with no network.
 //!
 //! Ages (against the lease, [`RETENTION`] and [`Ledger::clean`]) are read on tokio's clock, so

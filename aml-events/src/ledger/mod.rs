@@ -1,4 +1,4 @@
-//! The ledger (SPEC §12): each effect of an event (a notification to a target, a retrain, a
+//! The ledger (docs/ledger.md): each effect of an event (a notification to a target, a retrain, a
 //! smoke test) happens once across instances and restarts, because it is claimed in shared
 //! storage before it runs and marked done after.
 //!
@@ -16,7 +16,7 @@
 //! - [`memory`]: [`MemoryLedger`], one process's ledger, bounded, for runs without storage and
 //!   for tests.
 //! - [`table`]: [`TableLedger`], Azure Table storage over its REST API, with the connection
-//!   settings ([`TableConnection`]) read as SPEC §12 orders them.
+//!   settings ([`TableConnection`]) read in the order docs/ledger.md gives.
 //! - [`LedgerError`] (`error`): what can go wrong; never shows an account key or a token.
 //!
 //! # The protocol

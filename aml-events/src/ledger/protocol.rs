@@ -15,8 +15,8 @@ use super::{
     recorded::Recorded,
 };
 
-/// How long entries are kept at least (SPEC §12): Event Grid retries for 24 hours, so 48 hours
-/// leaves a redelivery nothing to find missing. Clean with `now - RETENTION`.
+/// How long entries are kept at least (docs/ledger.md): Event Grid retries for 24 hours, so 48
+/// hours leaves a redelivery nothing to find missing. Clean with `now - RETENTION`.
 pub const RETENTION: Duration = Duration::from_secs(48 * 60 * 60);
 
 /// The action of the ledger's own bookkeeping entry: the hosts claim

@@ -1,10 +1,10 @@
 //! [`TableLedger`]: the ledger in Azure Table storage, the storage account every Functions app
-//! already has (SPEC §12), over the Table service REST API.
+//! already has (docs/ledger.md), over the Table service REST API.
 //!
 //! # Why the REST API, not a crate
 //! `azure_data_tables` (0.21, checked on crates.io) belongs to the retired unofficial Azure SDK
 //! for Rust: it is no longer maintained, pins its own old `azure_core` (a second HTTP pipeline
-//! beside the one SPEC §8.3 asks of this crate) and defaults to OpenSSL; the official SDK has
+//! beside this crate's own) and defaults to OpenSSL; the official SDK has
 //! no Tables crate. The ledger needs six calls, each a small JSON request, so they are written
 //! here with reqwest (rustls) on the crate's retry pipeline.
 //! See <https://learn.microsoft.com/rest/api/storageservices/table-service-rest-api>.
@@ -12,7 +12,7 @@
 //! # Layout
 //! - `connection.rs`: [`TableConnection`], a connection string (`UseDevelopmentStorage=true`
 //!   for Azurite, `AccountName=..;AccountKey=..`) or a table service URL used with a token
-//!   source; [`TableConnection::from_lookup`] picks the setting in SPEC §12's order.
+//!   source; [`TableConnection::from_lookup`] picks the setting in the order docs/ledger.md gives.
 //! - `table_ledger.rs`: [`TableLedger`] and [`TableLedgerOptions`]: what the ledger holds and
 //!   how it is built.
 //! - `operations.rs`: the ledger's operations: claim = conditional insert, take-over = replace
