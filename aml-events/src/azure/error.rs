@@ -1,5 +1,5 @@
 //! What can go wrong when talking to Azure: building a client or credential ([`ClientError`]),
-//! getting a token ([`CredentialError`], from a [`super::credential`]) and making a call
+//! getting a token from a [`credential`](super::credential) ([`CredentialError`]) and making a call
 //! ([`CallbackError`]), with Azure's own error body ([`ErrorResponse`]) when it sent one.
 //!
 //! Every error says whether it is worth retrying ([`CallbackError::is_transient`]) and whether
