@@ -20,9 +20,9 @@ pub(super) fn require_token_url(setting: &'static str, url: &Url) -> Result<(), 
     }
 }
 
-/// Whether a token, key or secret may be sent to `url`: https, or plain http to a loopback
-/// address only: https anywhere, or plain http to `localhost`, `127.0.0.0/8` or
-/// `[::1]`. The settings layer checks its URLs with the same rule.
+/// Whether a token, key or secret may be sent to `url`: https anywhere, or plain http to a
+/// loopback address only (`localhost`, `127.0.0.0/8` or `[::1]`). The settings layer checks its
+/// URLs with the same rule.
 pub fn is_token_safe(url: &Url) -> bool {
     match url.scheme() {
         "https" => true,
