@@ -1,4 +1,4 @@
-//! What the ledger (SPEC §12) adds to each effect: a claim before it and a completion after
+//! What the ledger (docs/ledger.md) adds to each effect: a claim before it and a completion after
 //! (two round trips to Azure Table storage), against a local Azurite the bench installs and
 //! starts itself, beside the in-memory ledger. Run with `cargo bench -p aml-events --bench
 //! ledger`; the figures are in bench/README.md.

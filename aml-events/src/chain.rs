@@ -1,7 +1,7 @@
 //! An error with every cause after it, on one line: `request to Azure ML failed during get run:
 //! error sending request: client error (Connect): tcp connect error: Connection refused (os
 //! error 111)`. Outcomes and logs print errors through [`chain`] so they say *why* a call failed,
-//! not only which call (SPEC §8.3).
+//! not only which call.
 //!
 //! Errors in this workspace never interpolate their `#[source]` into their own message, so each
 //! link is printed once; a cause whose text the chain already holds (wrappers that repeat their

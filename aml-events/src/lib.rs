@@ -49,6 +49,7 @@ pub mod ledger;
 pub mod notify;
 mod pipeline;
 pub mod redact;
+mod seconds;
 pub mod secret;
 pub mod timestamp;
 pub mod transport;

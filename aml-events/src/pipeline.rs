@@ -48,7 +48,7 @@ pub(crate) fn client_following_no_redirect(
         .build()
 }
 
-/// Which failures a request may be sent again after (SPEC §8.3).
+/// Which failures a request may be sent again after (docs/actions.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Repeat {
     /// Sending it twice is harmless: connect errors, timeouts, 408, 429, 500, 502, 503, 504.
@@ -93,7 +93,7 @@ impl Repeat {
     /// reqwest's own error for callers that send with [`Answer::fetch`].
     pub(crate) fn retries_transport(self, error: &impl BelowHttp) -> bool {
         error.failed_to_connect()
-            || (self != Repeat::IfUnprocessed && crate::azure::error::transport_is_transient(error))
+            || (self != Repeat::IfUnprocessed && crate::transport::transport_is_transient(error))
     }
 }
 
@@ -284,7 +284,7 @@ where
                 _ => return outcome,
             };
             // The wait (and, for an attempt that finishes, the attempt after it) would end
-            // past the deadline: report what happened rather than wait for nothing (SPEC §8.3).
+            // past the deadline: report what happened rather than wait for nothing.
             let Some(wait) = retry::wait_leaving(asked, needed, now, deadline.at) else {
                 return outcome;
             };

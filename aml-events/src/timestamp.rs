@@ -1,6 +1,6 @@
 //! RFC 3339 times as Event Grid and Azure ML write them: 0 to 9 fractional digits, `Z` or an
 //! offset (`2017-06-26T18:41:00.9584103Z`, `2019-07-04T00:00:00+00:00`), and the same without an
-//! offset (`2018-10-12T15:42:04.949555`), read as UTC (SPEC §6.1).
+//! offset (`2018-10-12T15:42:04.949555`), read as UTC (docs/events.md).
 //!
 //! It does not guess at other forms: a date alone, a week date or `yesterday` is refused.
 
@@ -26,7 +26,7 @@ impl Timestamp {
             Ok(time) => Ok(Self(time)),
             // Azure's own SDK tests deliver `"eventTime": "2018-10-12T15:42:04.949555"` (the
             // Media Services events), and Azure's .NET SDK reads such a time as UTC; so do we,
-            // rather than refuse the event over it (SPEC §6.1). The RFC 3339 reader then checks
+            // rather than refuse the event over it. The RFC 3339 reader then checks
             // the date and time as for any other.
             // See: https://github.com/Azure/azure-sdk-for-net/blob/main/sdk/eventgrid/Azure.Messaging.EventGrid/tests/ConsumeEventTests.cs
             Err(_) if lacks_offset(text) => OffsetDateTime::parse(&format!("{text}Z"), &Rfc3339)

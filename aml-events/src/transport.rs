@@ -136,9 +136,15 @@ impl BelowHttp for reqwest::Error {
     }
 }
 
+/// Failures below HTTP worth retrying: anything but a request that could not be built or a
+/// redirect that was refused. Reads the transport's errors and, for the ledger, reqwest's.
+pub(crate) fn transport_is_transient(error: &impl BelowHttp) -> bool {
+    error.may_pass_later()
+}
+
 /// A duration as a message shows it: `250 ms`, `10 s`, `2.5 s`.
 fn shown(duration: &Duration) -> impl fmt::Display {
-    crate::azure::error::Seconds(*duration)
+    crate::seconds::Seconds(*duration)
 }
 
 #[cfg(test)]

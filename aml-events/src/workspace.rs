@@ -58,7 +58,7 @@ impl WorkspaceId {
         self.to_string()
     }
 
-    /// The run's page in Azure ML studio (SPEC §8.1):
+    /// The run's page in Azure ML studio:
     /// `https://ml.azure.com/runs/{runId}?wsid=/subscriptions/{sub}/resourcegroups/{rg}/workspaces/{ws}`.
     pub fn studio_run_url(&self, run_id: &str) -> String {
         let mut url = url::Url::parse("https://ml.azure.com/runs/").expect("a valid URL");

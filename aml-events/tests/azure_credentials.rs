@@ -1,4 +1,4 @@
-//! The credentials of SPEC §8.2 against loopback token endpoints: managed identity (string and
+//! The credentials (docs/actions.md) against loopback token endpoints: managed identity (string and
 //! number `expires_on`, user-assigned identity), service principal (the v2 form), the token
 //! cache (per scope, refresh ahead of expiry, one fetch for N concurrent calls), and the safety
 //! rules: no token over plain http beyond loopback, no secret in any output.

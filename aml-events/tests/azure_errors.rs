@@ -1,4 +1,4 @@
-//! Errors keep their cause (SPEC §8.3): what [`aml_events::chain`] prints for a call that
+//! Errors keep their cause: what [`aml_events::chain`] prints for a call that
 //! failed says *why* (connection refused, timed out, the deadline and its length), not only
 //! which call, and still never shows a secret URL.
 

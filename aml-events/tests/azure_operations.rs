@@ -1,5 +1,5 @@
 //! Every operation of the Azure ML client against a loopback wiremock server: the method, path,
-//! `api-version`, token and body each sends, and the typed answer it reads (SPEC §9).
+//! `api-version`, token and body each sends, and the typed answer it reads (docs/actions.md).
 
 mod azure_mock;
 

@@ -1,4 +1,4 @@
-//! The failure rules of SPEC §8.3 against loopback mocks: which answers are retried, how
+//! The failure rules (docs/actions.md) against loopback mocks: which answers are retried, how
 //! `Retry-After` is honoured, and how the deadline and the per-request timeout bound a call.
 //! Backoffs are milliseconds, so the whole file runs in a few seconds.
 //!

@@ -1,4 +1,4 @@
-//! Whatever a third party answers, the client neither panics nor stalls nor leaks (SPEC §8.3):
+//! Whatever a third party answers, the client neither panics nor stalls nor leaks:
 //! property tests over the values a server controls. Any `Retry-After` / `retry-after-ms`
 //! header yields a wait that ends before the deadline (or none), and a secret echoed anywhere
 //! in an error body leaves no trace once [`aml_events::redact::text`] has shown it, whatever

@@ -1,6 +1,6 @@
-//! Issue 13, "Nothing silently emptied" (SPEC §6.1), as properties over many inputs: tags nested
-//! to any depth are read whole or refused by name, never `{}`; a `modelVersion` reads as the
-//! text it was written with; a time with `Z`, an offset or no offset at all is read, with no
+//! Issue 13, "Nothing silently emptied" (docs/events.md), as properties over many inputs: tags
+//! nested to any depth are read whole or refused by name, never `{}`; a `modelVersion` reads as
+//! the text it was written with; a time with `Z`, an offset or no offset at all is read, with no
 //! offset meaning UTC. Each property holds in both schemas and both read paths (the hosts' one
 //! pass, and `parse` then `decode`).
 
@@ -57,7 +57,7 @@ fn nested_tags(depth: usize, shapes: &[bool], brackets: usize, spaced: bool) -> 
 }
 
 /// A JSON value as text, with what [`RawObject::to_map`] must make of it: the value serde_json
-/// parses, except that a number beyond an f64 is a string of its text (SPEC §6.1), or `None`
+/// parses, except that a number beyond an f64 is a string of its text, or `None`
 /// when a string in it holds a lone surrogate escape, which must be refused. serde_json itself
 /// judges each string and number alone.
 #[derive(Debug, Clone)]

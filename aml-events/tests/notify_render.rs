@@ -1,6 +1,6 @@
-//! Each notification target's body (SPEC §8.7), field by field, for three notices: a failed run
-//! as the functions build it, an information notice with no link, time or workspace, and one
-//! with 30 facts and texts far past every vendor's limits in multi-byte characters. Then a
+//! Each notification target's body (docs/notifications.md), field by field, for three notices: a
+//! failed run as the functions build it, an information notice with no link, time or workspace,
+//! and one with 30 facts and texts far past every vendor's limits in multi-byte characters. Then a
 //! property: for any texts of any length, every renderer stays within its vendor's limits and
 //! never panics.
 //!

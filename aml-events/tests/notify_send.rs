@@ -1,4 +1,4 @@
-//! The notifier against loopback stand-ins that answer like each vendor (SPEC §8.7, §8.3):
+//! The notifier against loopback stand-ins that answer like each vendor (docs/notifications.md):
 //! each kind's success statuses, a refusal reported in the target's own words, 429 with
 //! `Retry-After` within the deadline, at-least-once retries, no redirect, and never the
 //! target's key in an error.
@@ -234,7 +234,7 @@ async fn a_throttle_past_the_deadline_is_transient_and_says_so() {
 }
 
 // See: issue 13, "Idempotency from the method": a notification is a POST, yet deliberately
-// at least once (SPEC §8.3): connect errors, timeouts, 408, 429 and any 5xx are retried.
+// at least once: connect errors, timeouts, 408, 429 and any 5xx are retried.
 #[tokio::test]
 async fn a_notification_is_retried_on_any_server_error_and_a_timeout() {
     let hung = ResponseTemplate::new(200).set_delay(Duration::from_secs(60));

@@ -1,5 +1,5 @@
-//! The reader against the project's fixtures: Azure's samples, the real-traffic variants of
-//! SPEC §6.3 and the refusals of §6.1. Every readable fixture also makes a round trip.
+//! The reader against the project's fixtures: Azure's samples, the real-traffic variants and
+//! the refusals docs/events.md lists. Every readable fixture also makes a round trip.
 
 use std::{fs, path::PathBuf};
 
@@ -519,7 +519,7 @@ fn round_trips() {
 #[test]
 fn a_time_without_an_offset_is_read_as_utc() {
     // See: issue 13, "A time without an offset is read as UTC"
-    // SPEC §6.1: `2018-10-12T15:42:04.949555` (Azure's own SDK tests) reads as UTC, as Azure's
+    // `2018-10-12T15:42:04.949555` (Azure's own SDK tests) reads as UTC, as Azure's
     // .NET SDK reads it; an event is never refused over the form of its time alone.
     for name in [
         "variants/event_grid_kept_as_written.json",
@@ -565,7 +565,7 @@ fn a_time_without_an_offset_is_read_as_utc() {
 #[test]
 fn model_versions_keep_their_digits() {
     // See: issue 13, "Numbers keep their digits"
-    // SPEC §6.1: `12345678901234567890` reads as that string, `1.10` as "1.10".
+    // `12345678901234567890` reads as that string, `1.10` as "1.10".
     let versions = |name: &str| -> Vec<Option<String>> {
         let body = fixture(name);
         let two_steps: Vec<_> = envelope::parse(None, &body)
@@ -677,7 +677,7 @@ fn decoded_both_ways(body: &str) -> Result<AmlEvent, ParseError> {
 fn tags_nested_beyond_what_serde_json_reads_are_refused_by_name() {
     // See: issue 13, "Deep nesting"
     // serde_json keeps such tags raw without counting their depth, but cannot parse them
-    // again: they used to read as `{}` (and two different ones as equal). SPEC §6.1.
+    // again: they used to read as `{}` (and two different ones as equal).
     for depth in [128, 200, 1000] {
         for body in run_completed_bodies(&nested_tags(depth)) {
             let err = decoded_both_ways(&body).expect_err("refused");
@@ -728,7 +728,7 @@ fn tags_serde_json_cannot_parse_again_are_refused_or_kept_as_written() {
             );
         }
     }
-    // A number beyond an f64 is kept as written (SPEC §6.1): its text, never an empty map.
+    // A number beyond an f64 is kept as written: its text, never an empty map.
     let tags = r#"{"n": 1e400, "s": "\ud83d\ude00", "m": -2.5E-400, "id": "1e999"}"#;
     for body in run_completed_bodies(tags) {
         let Ok(AmlEvent::RunCompleted(run)) = decoded_both_ways(&body) else {

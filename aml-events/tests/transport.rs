@@ -144,7 +144,7 @@ fn workspace() -> WorkspaceId {
     WorkspaceId::parse(WORKSPACE_PATH).expect("a workspace id")
 }
 
-/// SPEC §8.3's defaults (10 s per attempt, 25 s per operation, retries from 500 ms), with
+/// The client's defaults (10 s per attempt, 25 s per operation, retries from 500 ms), with
 /// `change` applied, against the public cloud: the stand-in answers for it.
 fn client(transport: &Arc<StandIn>, change: impl FnOnce(&mut AmlClientOptions)) -> AmlClient {
     let mut options = AmlClientOptions::default();

@@ -11,11 +11,19 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::{
-    AmlClient, Answer, Call, CallbackError, Compute, Deadline, DeleteOutcome, ErrorResponse, Job,
-    JobOutcome, Model, ResourceGroup, Workspace, is_token_safe, join_path, lenient, retry,
-    with_api_version, workspace_path,
+    call::Call,
+    client::AmlClient,
+    error::{CallbackError, ErrorResponse},
+    lenient,
+    models::{Compute, DeleteOutcome, Job, JobOutcome, Model, ResourceGroup, Workspace},
+    retry,
+    token_url::is_token_safe,
+    url_path::{join_path, with_api_version, workspace_path},
 };
-use crate::WorkspaceId;
+use crate::{
+    WorkspaceId,
+    pipeline::{Answer, Deadline},
+};
 
 /// See <https://learn.microsoft.com/rest/api/resources/resourcegroups/list>.
 const RESOURCE_GROUPS_API_VERSION: &str = "2021-04-01";

@@ -1,6 +1,6 @@
-//! Where Azure tokens come from (SPEC §8.2): the [`TokenSource`] seam, the two credentials the
-//! handlers use, and [`CachedTokenSource`], which keeps one token per scope and shares one fetch
-//! among concurrent callers.
+//! Where Azure tokens come from (docs/actions.md): the [`TokenSource`] seam, the two credentials
+//! the handlers use, and [`CachedTokenSource`], which keeps one token per scope and shares one
+//! fetch among concurrent callers.
 //!
 //! # Layout
 //! - [`TokenSource`]: one method, `token(scope)`, returning a boxed future; tests and users can
@@ -19,7 +19,7 @@
 //! workspace forbids `unsafe`) and races between parallel tests; its `ClientSecretCredential`
 //! refuses any authority that is not https, so it cannot talk to a plain-http loopback mock
 //! either. It would also bring `azure_core` and `typespec_client_core`: a second HTTP pipeline,
-//! with its own retry and logging policies, beside the one SPEC §8.3 asks of this client, in a
+//! with its own retry and logging policies, beside this client's own, in a
 //! binary that must start in under 10 ms. Both flows are a single HTTP request each, so they are implemented here with reqwest (rustls) behind
 //! [`TokenSource`], which remains the seam should `azure_identity` become a fit.
 //!
@@ -40,7 +40,14 @@ use reqwest::header::HeaderValue;
 use serde_json::Value;
 use url::Url;
 
-use super::{ClientError, lenient, require_token_url};
+// Defined with the client's other errors; still reachable here too.
+pub use super::error::CredentialError;
+use super::{
+    error::ClientError,
+    lenient,
+    settings::{AZURE_AUTHORITY_HOST, AZURE_TENANT_ID, IDENTITY_ENDPOINT, IDENTITY_HEADER},
+    token_url::require_token_url,
+};
 use crate::{
     Secret,
     redact::{self, Show},
@@ -80,65 +87,6 @@ impl AccessToken {
     pub fn expires_within(&self, margin: Duration, now: SystemTime) -> bool {
         now.checked_add(margin)
             .is_none_or(|limit| self.expires_at <= limit)
-    }
-}
-
-/// Why no token could be had. Never contains the token, the client secret or the identity
-/// header, even when a token endpoint echoes them.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum CredentialError {
-    /// The token endpoint could not be reached or did not answer in time.
-    #[error("token request to {endpoint} failed")]
-    Transport {
-        /// The endpoint, without query.
-        endpoint: String,
-        /// reqwest's description.
-        #[source]
-        source: Arc<reqwest::Error>,
-    },
-    /// The token endpoint answered with an error status.
-    #[error("token endpoint {endpoint} answered {status}{}", Paren(detail.as_deref()))]
-    Status {
-        /// The endpoint, without query.
-        endpoint: String,
-        /// The HTTP status.
-        status: u16,
-        /// The endpoint's error code and description (`invalid_client: AADSTS7000215 ...`).
-        detail: Option<String>,
-    },
-    /// The token endpoint answered success with something that is not a token.
-    #[error("token endpoint {endpoint} sent an unusable answer: {problem}")]
-    Malformed {
-        /// The endpoint, without query.
-        endpoint: String,
-        /// What is missing (the body is never repeated: it may hold a token).
-        problem: &'static str,
-    },
-    /// A custom [`TokenSource`] failed.
-    #[error("token source failed")]
-    Other {
-        /// Whether trying again may help.
-        transient: bool,
-        /// The cause.
-        #[source]
-        source: Arc<dyn std::error::Error + Send + Sync>,
-    },
-}
-
-impl CredentialError {
-    /// Whether trying again may succeed: unreachable endpoint, timeout, or status 408, 429 or
-    /// 5xx. A refusal (400, 401, 403) means a misconfigured identity.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            CredentialError::Transport { source, .. } => {
-                super::error::transport_is_transient(source.as_ref())
-            }
-            CredentialError::Status { status, .. } => {
-                super::retry::is_retryable_status(*status) || *status >= 500
-            }
-            CredentialError::Malformed { .. } => false,
-            CredentialError::Other { transient, .. } => *transient,
-        }
     }
 }
 
@@ -186,10 +134,10 @@ impl ManagedIdentityCredential {
         header: Secret,
         client_id: Option<String>,
     ) -> Result<Self, ClientError> {
-        require_token_url(super::IDENTITY_ENDPOINT, &endpoint)?;
+        require_token_url(IDENTITY_ENDPOINT, &endpoint)?;
         if HeaderValue::from_str(header.expose()).is_err() {
             return Err(ClientError::InvalidSetting {
-                setting: super::IDENTITY_HEADER,
+                setting: IDENTITY_HEADER,
                 problem: "not a valid HTTP header value",
             });
         }
@@ -268,10 +216,10 @@ impl ClientSecretCredential {
         client_secret: Secret,
         authority_host: Url,
     ) -> Result<Self, ClientError> {
-        require_token_url(super::AZURE_AUTHORITY_HOST, &authority_host)?;
+        require_token_url(AZURE_AUTHORITY_HOST, &authority_host)?;
         if tenant_id.is_empty() || matches!(tenant_id, "." | "..") {
             return Err(ClientError::InvalidSetting {
-                setting: super::AZURE_TENANT_ID,
+                setting: AZURE_TENANT_ID,
                 problem: "not a tenant id or domain",
             });
         }
@@ -281,7 +229,7 @@ impl ClientSecretCredential {
         token_url
             .path_segments_mut()
             .map_err(|()| ClientError::InvalidSetting {
-                setting: super::AZURE_AUTHORITY_HOST,
+                setting: AZURE_AUTHORITY_HOST,
                 problem: "not a base URL",
             })?
             .pop_if_empty()
@@ -408,17 +356,6 @@ fn from_now(body: &Value, endpoint: &str) -> Result<SystemTime, CredentialError>
             endpoint: endpoint.to_owned(),
             problem: "neither expires_on nor expires_in holds a number of seconds",
         })
-}
-
-struct Paren<'a>(Option<&'a str>);
-
-impl fmt::Display for Paren<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(text) => write!(f, " ({text})"),
-            None => Ok(()),
-        }
-    }
 }
 
 /// How long before expiry [`CachedTokenSource`] fetches a new token by default.

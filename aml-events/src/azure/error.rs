@@ -1,21 +1,21 @@
 //! What can go wrong when talking to Azure: building a client or credential ([`ClientError`]),
-//! getting a token ([`CredentialError`], in [`super::credential`]) and making a call
+//! getting a token from a [`credential`](super::credential) ([`CredentialError`]) and making a call
 //! ([`CallbackError`]), with Azure's own error body ([`ErrorResponse`]) when it sent one.
 //!
 //! Every error says whether it is worth retrying ([`CallbackError::is_transient`]) and whether
 //! Azure refused the identity ([`CallbackError::is_unauthorized`]); the handlers map those to
 //! 503 / a failed invocation. No message ever contains a token, key or secret.
 
-use std::{fmt, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::credential::CredentialError;
 use super::lenient;
 use crate::{
     redact,
-    transport::{BelowHttp, TransportError},
+    seconds::Seconds,
+    transport::{TransportError, transport_is_transient},
 };
 
 /// A client or credential that cannot be built from the values given.
@@ -108,6 +108,63 @@ impl<'de> Deserialize<'de> for ErrorResponse {
 impl<'de> Deserialize<'de> for ErrorDetail {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(ErrorDetail::from_value(&Value::deserialize(deserializer)?))
+    }
+}
+
+/// Why no token could be had. Never contains the token, the client secret or the identity
+/// header, even when a token endpoint echoes them.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CredentialError {
+    /// The token endpoint could not be reached or did not answer in time.
+    #[error("token request to {endpoint} failed")]
+    Transport {
+        /// The endpoint, without query.
+        endpoint: String,
+        /// reqwest's description.
+        #[source]
+        source: Arc<reqwest::Error>,
+    },
+    /// The token endpoint answered with an error status.
+    #[error("token endpoint {endpoint} answered {status}{}", Paren(detail.as_deref()))]
+    Status {
+        /// The endpoint, without query.
+        endpoint: String,
+        /// The HTTP status.
+        status: u16,
+        /// The endpoint's error code and description (`invalid_client: AADSTS7000215 ...`).
+        detail: Option<String>,
+    },
+    /// The token endpoint answered success with something that is not a token.
+    #[error("token endpoint {endpoint} sent an unusable answer: {problem}")]
+    Malformed {
+        /// The endpoint, without query.
+        endpoint: String,
+        /// What is missing (the body is never repeated: it may hold a token).
+        problem: &'static str,
+    },
+    /// A custom [`TokenSource`](super::TokenSource) failed.
+    #[error("token source failed")]
+    Other {
+        /// Whether trying again may help.
+        transient: bool,
+        /// The cause.
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl CredentialError {
+    /// Whether trying again may succeed: unreachable endpoint, timeout, or status 408, 429 or
+    /// 5xx. A refusal (400, 401, 403) means a misconfigured identity.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            CredentialError::Transport { source, .. } => transport_is_transient(source.as_ref()),
+            CredentialError::Status { status, .. } => {
+                super::retry::is_retryable_status(*status) || *status >= 500
+            }
+            CredentialError::Malformed { .. } => false,
+            CredentialError::Other { transient, .. } => *transient,
+        }
     }
 }
 
@@ -224,7 +281,7 @@ pub enum CallbackError {
 
 impl CallbackError {
     /// Whether trying again later may succeed: connect errors, timeouts, the deadline, statuses
-    /// 408, 429, 500, 502, 503, 504, and token endpoints failing the same ways (SPEC §8.3).
+    /// 408, 429, 500, 502, 503, 504, and token endpoints failing the same ways.
     pub fn is_transient(&self) -> bool {
         match self {
             CallbackError::Credential { source, .. } => source.is_transient(),
@@ -241,8 +298,8 @@ impl CallbackError {
     }
 
     /// Whether Azure refused the identity: a 401 or 403 answer, or a token endpoint that turned
-    /// the credential down for good. The handlers fail the invocation on these (SPEC §8.3): they
-    /// mean a misconfigured identity, not a bad event.
+    /// the credential down for good. The handlers fail the invocation on these
+    /// (docs/actions.md): they mean a misconfigured identity, not a bad event.
     pub fn is_unauthorized(&self) -> bool {
         match self {
             CallbackError::Status { status, .. } => matches!(status, 401 | 403),
@@ -284,29 +341,6 @@ impl CallbackError {
     }
 }
 
-/// Failures below HTTP worth retrying: anything but a request that could not be built or a
-/// redirect that was refused. Reads the transport's errors and, for the ledger, reqwest's.
-pub(crate) fn transport_is_transient(error: &impl BelowHttp) -> bool {
-    error.may_pass_later()
-}
-
-/// A duration as a message shows it: `300 ms`, `2 s`, `24.9 s`.
-pub(crate) struct Seconds(pub(crate) Duration);
-
-impl fmt::Display for Seconds {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let millis = self.0.as_millis();
-        if millis < 1000 {
-            return write!(f, "{millis} ms");
-        }
-        let tenths = (millis + 50) / 100;
-        match tenths % 10 {
-            0 => write!(f, "{} s", tenths / 10),
-            tenth => write!(f, "{}.{tenth} s", tenths / 10),
-        }
-    }
-}
-
 /// Azure's messages are capped so one verbose answer cannot flood a log line.
 const MAX_MESSAGE_CHARS: usize = 500;
 
@@ -334,6 +368,18 @@ impl fmt::Display for DetailOf<'_> {
             (false, true) => write!(f, " ({})", error.code),
             (true, false) => write!(f, " ({message})"),
             (false, false) => write!(f, " ({}: {message})", error.code),
+        }
+    }
+}
+
+/// Renders ` (detail)` after a token endpoint's status when it sent one.
+struct Paren<'a>(Option<&'a str>);
+
+impl fmt::Display for Paren<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(text) => write!(f, " ({text})"),
+            None => Ok(()),
         }
     }
 }

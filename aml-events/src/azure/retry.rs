@@ -1,4 +1,4 @@
-//! When and how long to wait before trying a call to Azure again (SPEC §8.3).
+//! When and how long to wait before trying a call to Azure again (docs/actions.md).
 //!
 //! The rules: retry connect errors, timeouts and the statuses 408, 429, 500, 502, 503 and 504;
 //! wait with exponential backoff and equal jitter, or what `Retry-After` asks (delta-seconds or
@@ -9,7 +9,7 @@
 //!
 //! Every wait, whoever asked for it, goes through [`wait_within`], the one place that holds it
 //! against the deadline: a server's answer (`Retry-After: 10000000000000000000`, a date in the
-//! year 9999) can make a call give up early, never crash or stall a worker (SPEC §8.3).
+//! year 9999) can make a call give up early, never crash or stall a worker.
 //!
 //! Instants are tokio's ([`tokio::time::Instant`]), like every deadline and elapsed time in this
 //! crate: under a paused test clock (`tokio::time::pause()`) the waits, the attempts' timeouts

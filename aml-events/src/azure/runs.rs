@@ -12,10 +12,15 @@ use serde_json::Value;
 use url::Url;
 
 use super::{
-    AmlClient, Auth, Call, CallbackError, Deadline, Experiment, Run, StartedRun, is_token_safe,
-    join_path, lenient, with_api_version, workspace_path,
+    call::{Auth, Call, Payload},
+    client::AmlClient,
+    error::CallbackError,
+    lenient,
+    models::{Experiment, Run, StartedRun},
+    token_url::is_token_safe,
+    url_path::{join_path, with_api_version, workspace_path},
 };
-use crate::WorkspaceId;
+use crate::{WorkspaceId, pipeline::Deadline};
 
 /// The run history and execution services version themselves in their path (`v1.0`); the
 /// how-to guide sends this `api-version` with them.
@@ -182,10 +187,9 @@ impl AmlClient {
         let url = self
             .regional_url(OPERATION, "execution", id, tail, deadline)
             .await?;
-        // A POST: retried only when it cannot have started a run, the default for its method
-        // (SPEC §8.3).
+        // A POST: retried only when it cannot have started a run, the default for its method.
         let mut call = Call::new(OPERATION, Method::POST, url);
-        call.payload = super::Payload::Multipart {
+        call.payload = Payload::Multipart {
             zip: &project_zip,
             definition: serde_json::to_vec(&run_definition).expect("a JSON value serializes"),
         };

@@ -10,7 +10,13 @@ use reqwest::Method;
 use serde_json::Value;
 use url::Url;
 
-use super::{AmlClient, Auth, Call, CallbackError, ScoreResponse, is_token_safe};
+use super::{
+    call::{Auth, Call},
+    client::AmlClient,
+    error::CallbackError,
+    models::ScoreResponse,
+    token_url::is_token_safe,
+};
 use crate::Secret;
 
 impl AmlClient {
@@ -31,8 +37,8 @@ impl AmlClient {
         }
         // A POST, but scoring computes a prediction and changes nothing, so repeating it after
         // a timeout or a 5xx is harmless, and a smoke test that rides out a blip is the one
-        // wanted (SPEC §8.3: whether a request may be repeated follows from its method, "unless
-        // said otherwise").
+        // wanted (docs/actions.md: whether a request may be repeated follows from its method,
+        // "unless said otherwise").
         //
         // Once sent, an attempt is let finish: the endpoint computes its answer anyway, and a
         // smoke test hung up on in the last milliseconds of the delivery would report a

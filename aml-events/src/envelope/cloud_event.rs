@@ -8,13 +8,13 @@
 use serde::{Serialize, Serializer, ser::SerializeMap};
 
 use super::{
-    Event, Schema,
+    event::{Event, Schema},
     wire::{At, Attr, WireEvent},
 };
 use crate::error::ParseError;
 
 /// The only CloudEvents version this reader speaks.
-pub const SPEC_VERSION: &str = "1.0";
+pub const VERSION: &str = "1.0";
 
 pub(super) fn from_wire(mut wire: WireEvent, index: usize) -> Result<Event, ParseError> {
     let mut at = At {
@@ -25,10 +25,10 @@ pub(super) fn from_wire(mut wire: WireEvent, index: usize) -> Result<Event, Pars
     let id = non_empty(&mut wire, Attr::Id, &at)?;
     at.id = Some(id.clone());
     let spec_version = wire.required(Attr::SpecVersion, &at)?;
-    if spec_version != SPEC_VERSION {
+    if spec_version != VERSION {
         return Err(at.invalid(
             Attr::SpecVersion.name(),
-            format!("must be {SPEC_VERSION:?}, found {spec_version:?}"),
+            format!("must be {VERSION:?}, found {spec_version:?}"),
         ));
     }
     let source = non_empty(&mut wire, Attr::Source, &at)?;
@@ -75,7 +75,7 @@ pub(super) fn serialize<T: Serialize, S: Serializer>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     let mut map = serializer.serialize_map(None)?;
-    map.serialize_entry("specversion", SPEC_VERSION)?;
+    map.serialize_entry("specversion", VERSION)?;
     map.serialize_entry("id", &event.id)?;
     map.serialize_entry("source", event.source.as_deref().unwrap_or_default())?;
     map.serialize_entry("type", &event.event_type)?;

@@ -7,7 +7,7 @@
 use serde::{Serialize, Serializer, ser::SerializeMap};
 
 use super::{
-    Event, Schema,
+    event::{Event, Schema},
     wire::{At, Attr, WireEvent},
 };
 use crate::error::ParseError;

@@ -9,7 +9,7 @@ use serde::{
 };
 use serde_json::{Map, Value};
 
-use super::{RawData, Schema, cloud_event, event_grid};
+use super::event::{RawData, Schema};
 use crate::{
     error::ParseError,
     events::{AmlEvent, DataSeed},
@@ -174,22 +174,7 @@ impl At {
 
 impl WireEvent {
     /// Decides the schema from the attributes; the content type only breaks a tie.
-    pub(super) fn into_event(
-        self,
-        index: usize,
-        content_type: Option<&str>,
-    ) -> Result<super::Event, ParseError> {
-        match self.detect(content_type) {
-            Some(Schema::EventGrid) => event_grid::from_wire(self, index),
-            Some(Schema::CloudEvents) => cloud_event::from_wire(self, index),
-            None => Err(ParseError::UnrecognizedEnvelope {
-                index,
-                content_type: content_type.map(str::to_owned),
-            }),
-        }
-    }
-
-    fn detect(&self, content_type: Option<&str>) -> Option<Schema> {
+    pub(super) fn detect(&self, content_type: Option<&str>) -> Option<Schema> {
         if self.not_an_object {
             return None;
         }

@@ -288,7 +288,7 @@ impl<'de, D: serde::Deserializer<'de>> DataReader for SeedData<'de, D> {
     type Error = D::Error;
 
     fn read<T: DeserializeOwned + Default>(self, _: &'static str) -> Result<T, D::Error> {
-        // Only `null` data becomes the all-null payload (SPEC §6.3: a missing field reads as
+        // Only `null` data becomes the all-null payload (docs/events.md: a missing field reads as
         // null); data that is present is read field by field, or refused.
         Ok(Option::<T>::deserialize(self.0)?.unwrap_or_default())
     }

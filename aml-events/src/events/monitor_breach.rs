@@ -1,4 +1,4 @@
-//! How drift arrives today (SPEC §8.6): Azure ML's model monitoring (v2) raises no
+//! How drift arrives today (docs/actions.md): Azure ML's model monitoring (v2) raises no
 //! `DatasetDriftDetected`. When a signal crosses its thresholds, the monitor's run fails and
 //! carries the run tag `azureml_modelmonitor_threshold_breached`, delivered as a
 //! `RunStatusChanged`. This module reads that tag's text into a [`MonitorBreach`]: the signal
@@ -135,7 +135,7 @@ impl RunStatusChanged {
             })
     }
 
-    /// The breach, when this is one: the tag is present and the run failed (SPEC §8.6). A
+    /// The breach, when this is one: the tag is present and the run failed. A
     /// tagged run in any other status (recovered, running) is not a breach.
     pub fn monitor_breach(&self) -> Option<MonitorBreach> {
         match self.run_status {

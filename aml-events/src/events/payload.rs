@@ -118,7 +118,7 @@ impl Visitor<'_> for KeySeed {
 /// A value Azure ML sends as a number in some payloads and a string in others
 /// (`"ModelVersion": 20` in the docs, `"modelVersion": "3"` live), held as a string. A number
 /// keeps the text it was written with: `1.10` reads as `"1.10"` and `123456789012345678901234`
-/// as all its digits (SPEC §6.1), where going through `f64` gave `"1.1"` and
+/// as all its digits (docs/events.md), where going through `f64` gave `"1.1"` and
 /// `"123456789012345670000000"`.
 #[derive(Debug)]
 pub(crate) struct StringOrNumber(pub(crate) Option<String>);

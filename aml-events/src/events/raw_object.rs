@@ -4,7 +4,7 @@
 //!
 //! serde_json keeps a raw value without counting its depth, pairing its `\u` surrogate escapes
 //! or checking its numbers' range, all of which parsing the text again does; a failed parse
-//! used to make [`RawObject::to_map`] an empty map (SPEC §6.1: never `{}`). So:
+//! used to make [`RawObject::to_map`] an empty map (docs/events.md: never `{}`). So:
 //! - an object nested deeper than serde_json parses, or holding a lone surrogate escape, is
 //!   refused when read, naming the field (`data.runTags`); one counting pass over the bytes
 //!   rules both out for the usual object, and only an object with 128 brackets or a `\u` is
@@ -31,7 +31,7 @@ impl RawObject {
     }
 
     /// The object, parsed. A number too large for an f64, which serde_json cannot hold, comes
-    /// back as a string of its text as written (SPEC §6.1: numbers are kept as written).
+    /// back as a string of its text as written (docs/events.md: numbers are kept as written).
     pub fn to_map(&self) -> Map<String, Value> {
         match serde_json::from_str(self.get()) {
             Ok(map) => map,

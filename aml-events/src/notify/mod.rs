@@ -1,5 +1,5 @@
 //! Notifications, which are not Azure ML: one neutral [`Notice`] per event, rendered for each
-//! target's kind (SPEC §8.7) and posted to it.
+//! target's kind (docs/notifications.md) and posted to it.
 //!
 //! # Layout
 //! - [`notice`]: the [`Notice`] itself: title, summary, severity, facts, link, event id, and

@@ -1,5 +1,5 @@
 //! Posting a notice to its targets: each rendered for its kind, sent through the shared retry
-//! pipeline ([`crate::pipeline`]) deliberately at least once (SPEC §8.3: connect errors,
+//! pipeline ([`crate::pipeline`]) deliberately at least once (connect errors,
 //! timeouts, 408, 429 and any 5xx are retried within the deadline, `Retry-After` honoured; a
 //! 4xx refusal is final), and judged by what the kind answers on success.
 //!
@@ -29,7 +29,7 @@ use crate::{
 /// How much of a target's answer an error repeats.
 const ANSWER_CHARS: usize = 300;
 
-/// How the notifier sends. `Default` is SPEC §8.3's budget.
+/// How the notifier sends. `Default` is the delivery's budget (docs/actions.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotifierOptions {
     /// Longest a single attempt may take; cuts hung targets.
@@ -141,7 +141,7 @@ impl NotifyError {
                 crate::azure::retry::is_retryable_status_at_least_once(*status)
             }
             NotifyError::Transport { source, .. } => {
-                crate::azure::error::transport_is_transient(source)
+                crate::transport::transport_is_transient(source)
             }
             NotifyError::DeadlineExceeded { .. } => true,
             NotifyError::InvalidUrl { .. } => false,
@@ -232,7 +232,7 @@ impl Notifier {
         let deadline = Deadline::starting_now(self.options.deadline, self.deadline);
         let request = pipeline::Request {
             operation: "notify",
-            // Deliberately at least once (SPEC §8.3): a lost alert costs more than a repeated
+            // Deliberately at least once: a lost alert costs more than a repeated
             // one, and the ledger and PagerDuty's `dedup_key` absorb repeats.
             repeat: Repeat::AtLeastOnce,
             policy: &self.options.retry,

@@ -1,5 +1,6 @@
-//! Where notifications go (SPEC §8.7): each target is a URL and a kind, detected from the
-//! URL's host or given as a `kind:` prefix (proxies, custom domains, loopback stand-ins).
+//! Where notifications go (docs/notifications.md): each target is a URL and a kind, detected
+//! from the URL's host or given as a `kind:` prefix (proxies, custom domains, loopback
+//! stand-ins).
 //! `AML_NOTIFY_URL` holds one or more, separated by commas or whitespace.
 //!
 //! Target URLs carry their key (in the path for Slack and Discord, in `sig=` for Teams

@@ -1,7 +1,7 @@
 //! Microsoft Teams: the notice as an Adaptive Card 1.4 in the message envelope that a Teams
 //! Workflows webhook ("When a Teams webhook request is received") takes. Workflows post
 //! Adaptive Cards; a bare `{"text": ...}` (what the retired Office 365 connectors took) is
-//! dropped without an error (SPEC §8.7).
+//! dropped without an error.
 //!
 //! ```text
 //! {"type": "message",
@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use super::notice::limit;
 use super::{Fact, Notice, Severity};
 
-/// The card's schema version (SPEC §8.7); every element and property used here exists in it.
+/// The card's schema version; every element and property used here exists in it.
 pub const VERSION: &str = "1.4";
 
 /// The button's label.

@@ -1,4 +1,4 @@
-//! The plain `webhook` kind: the project's own JSON (SPEC §8.1), for any endpoint that is not
+//! The plain `webhook` kind: the project's own JSON (docs/actions.md), for any endpoint that is not
 //! a chat tool or PagerDuty: a Logic App, a function, a queue's HTTP front.
 //!
 //! ```text

@@ -1,4 +1,4 @@
-//! A real Azurite table service for the ledger tests (SPEC §12: the tests install and start it
+//! A real Azurite table service for the ledger tests (the tests install and start it
 //! themselves), shared by every test in one test binary.
 //!
 //! Once per binary: `npm install azurite@3` into `<target>/tmp/azurite` when its

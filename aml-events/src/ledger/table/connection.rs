@@ -1,4 +1,5 @@
-//! How the ledger reaches its table: the connection settings, read as SPEC §12 orders them.
+//! How the ledger reaches its table: the connection settings, read in the order docs/ledger.md
+//! gives.
 //!
 //! A connection string (`UseDevelopmentStorage=true` for Azurite, `AccountName=..;AccountKey=..`)
 //! or a table service URL used with a token source; [`TableConnection::from_lookup`] picks the
@@ -187,8 +188,8 @@ impl TableConnection {
         Ok(TableConnection::Token { endpoint })
     }
 
-    /// The connection SPEC §12 names, from settings read by `get`: `AML_LEDGER`, else
-    /// `AzureWebJobsStorage` (a connection string), else
+    /// The connection the settings name, in the order docs/ledger.md gives, read by `get`:
+    /// `AML_LEDGER`, else `AzureWebJobsStorage` (a connection string), else
     /// `AzureWebJobsStorage__tableServiceUri`, else `AzureWebJobsStorage__accountName`
     /// (`https://{name}.table.core.windows.net`). `None` when none is set (the ledger is then
     /// in memory). Empty values count as unset.

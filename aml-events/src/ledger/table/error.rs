@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::text;
+use super::entity::text;
 use crate::{ledger::LedgerError, pipeline::Answer, redact};
 
 /// The most of a service message an error keeps.

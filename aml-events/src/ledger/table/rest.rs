@@ -3,20 +3,21 @@
 
 use std::{ops::ControlFlow, time::SystemTime};
 
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use reqwest::{
     Method, StatusCode,
     header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue},
 };
 use serde_json::{Value, json};
-use sha2::Sha256;
 use url::Url;
 
-use super::{AML_LEDGER, STORAGE_SCOPE, TableLedger, error::status_error};
+use super::{
+    auth::{Auth, sign},
+    connection::{AML_LEDGER, STORAGE_SCOPE},
+    error::status_error,
+    table_ledger::TableLedger,
+};
 use crate::{
-    Secret,
-    azure::{CachedTokenSource, TokenSource},
+    azure::TokenSource,
     ledger::LedgerError,
     pipeline::{self, Answer, Deadline, Repeat, Retryable},
     redact::{self, Show},
@@ -24,15 +25,6 @@ use crate::{
 
 /// 2019-02-02 is the first version that accepts OAuth bearer tokens for tables.
 const API_VERSION: &str = "2019-02-02";
-
-pub(super) enum Auth {
-    SharedKey {
-        account: String,
-        key: Secret,
-        raw: Vec<u8>,
-    },
-    Token(CachedTokenSource),
-}
 
 /// One request to the table service.
 pub(super) struct Call {
@@ -279,14 +271,6 @@ fn continuation(answer: &Answer) -> Option<(String, String)> {
     Some((partition.to_owned(), row.to_owned()))
 }
 
-/// `base64(HMAC-SHA256(key, text))`.
-pub(super) fn sign(key: &[u8], text: &str) -> String {
-    // HMAC takes a key of any length.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-    mac.update(text.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
 /// The ETag of a write Azure accepted: what a later conditional write or delete needs.
 pub(super) fn etag_of(answer: &Answer, operation: &'static str) -> Result<String, LedgerError> {
     answer
@@ -296,25 +280,4 @@ pub(super) fn etag_of(answer: &Answer, operation: &'static str) -> Result<String
             operation,
             problem: "no ETag",
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ledger::table::connection::DEV_KEY;
-
-    #[test]
-    fn shared_key_lite_signature_matches_the_documented_form() {
-        // HMAC-SHA256 of a known string with a known key, checked with openssl:
-        // printf 'Mon, 01 Jan 2024 00:00:00 GMT\n/devstoreaccount1/devstoreaccount1/Tables' |
-        //   openssl dgst -sha256 -mac HMAC -macopt hexkey:<key as hex> -binary | base64
-        let key = base64::engine::general_purpose::STANDARD
-            .decode(DEV_KEY)
-            .unwrap();
-        let signature = sign(
-            &key,
-            "Mon, 01 Jan 2024 00:00:00 GMT\n/devstoreaccount1/devstoreaccount1/Tables",
-        );
-        assert_eq!(signature, "13UOPPE/P1+LLsRFYJCHphuPCEQ21EO/4WbbW+OXG4U=");
-    }
 }

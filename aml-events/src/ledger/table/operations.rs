@@ -1,0 +1,405 @@
+//! The ledger's operations as table calls: claim = conditional insert, take-over = replace
+//! with `If-Match`, complete = replace with `If-Match`, release = delete with `If-Match`,
+//! history and clean = queries.
+
+use std::{
+    ops::ControlFlow,
+    time::{Duration, SystemTime},
+};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Map, Value};
+
+use super::{
+    entity::{Stored, entry, service_age, stored, text},
+    keys::{format_time, keys, odata_datetime, partition_key},
+    newest::Newest,
+    rest::{Call, etag_of},
+    table_ledger::TableLedger,
+};
+use crate::{
+    ledger::{
+        Claim, ClaimToken, EffectKey, Entry, EntryState, HistoryQuery, Ledger, LedgerError,
+        LedgerFuture, Recorded, protocol::CLEAN_ACTION,
+    },
+    pipeline::{Deadline, Repeat},
+};
+
+/// How a claim is written: a new entity, or over a stale one, if it is still the one read.
+enum ClaimWrite {
+    Insert,
+    TakeOver { etag: String },
+}
+
+/// What history reads of each entity: what an [`Entry`] shows, nothing more.
+const HISTORY_COLUMNS: &str = "Source,EventId,Action,Target,State,Outcome,ClaimedAt,DoneAt";
+
+/// How many times a claim reads and writes before it gives up with
+/// [`LedgerError::Contended`].
+const CLAIM_ROUNDS: usize = 4;
+
+/// When a claim's calls must be done.
+#[derive(Clone, Copy)]
+struct ClaimTime {
+    /// Each call's deadline: the delivery's end, or the ledger's budget when sooner.
+    calls: Deadline,
+    /// The delivery's end, after which no claim is written.
+    end: tokio::time::Instant,
+}
+
+impl TableLedger {
+    async fn read(
+        &self,
+        key: &EffectKey,
+        deadline: Deadline,
+    ) -> Result<Option<Stored>, LedgerError> {
+        let (partition, row) = keys(key);
+        let call = Call {
+            operation: "read claim",
+            method: Method::GET,
+            url: self.entity_url(&partition, &row),
+            body: None,
+            if_match: None,
+            repeat: Repeat::Idempotent,
+        };
+        let answer = self.send(&call, deadline).await?;
+        match answer.status {
+            StatusCode::OK => {
+                let value: Value =
+                    serde_json::from_slice(&answer.body).map_err(|_| LedgerError::Malformed {
+                        operation: call.operation,
+                        problem: "the entity is not JSON",
+                    })?;
+                let etag = answer
+                    .header("etag")
+                    .map(str::to_owned)
+                    .or_else(|| text(&value, "odata.etag"))
+                    .ok_or(LedgerError::Malformed {
+                        operation: call.operation,
+                        problem: "no ETag",
+                    })?;
+                let age = service_age(answer.header("date"), text(&value, "Timestamp").as_deref());
+                stored(&value, etag, age)
+                    .map(Some)
+                    .ok_or(LedgerError::Malformed {
+                        operation: call.operation,
+                        problem: "the entity lacks State or ClaimedAt",
+                    })
+            }
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self.fail(call.operation, &answer)),
+        }
+    }
+
+    fn entity(
+        &self,
+        key: &EffectKey,
+        claim_id: &str,
+        claimed_at: SystemTime,
+    ) -> Map<String, Value> {
+        let (partition, row) = keys(key);
+        let mut entity = Map::new();
+        entity.insert("PartitionKey".into(), partition.into());
+        entity.insert("RowKey".into(), row.into());
+        entity.insert("Source".into(), key.source.clone().into());
+        entity.insert("EventId".into(), key.event_id.clone().into());
+        entity.insert("Action".into(), key.action.clone().into());
+        entity.insert("Target".into(), key.target.clone().into());
+        entity.insert("State".into(), "claimed".into());
+        entity.insert("ClaimedAt".into(), format_time(claimed_at).into());
+        entity.insert("Claimant".into(), self.claimant.clone().into());
+        entity.insert("ClaimId".into(), claim_id.into());
+        entity
+    }
+
+    /// Claims `key` by `end` at the latest: see [`Ledger::claim`].
+    async fn claim_now(
+        &self,
+        key: &EffectKey,
+        lease: Duration,
+        end: tokio::time::Instant,
+    ) -> Result<Claim, LedgerError> {
+        let time = ClaimTime {
+            calls: self.deadline(Some(end)),
+            end,
+        };
+        self.ensure_table(time.calls).await?;
+        let claim_id = uuid::Uuid::new_v4().to_string();
+        // A few rounds: an entity can vanish (released, cleaned) or be taken over between our
+        // insert, read and replace; each round starts from what the table says.
+        for _ in 0..CLAIM_ROUNDS {
+            let insert = ClaimWrite::Insert;
+            if let Some(acquired) = self.write_claim(key, &claim_id, insert, time).await? {
+                return Ok(acquired);
+            }
+            let Some(found) = self.read(key, time.calls).await? else {
+                continue;
+            };
+            if found.claim_id == claim_id {
+                return Ok(Claim::Acquired(ClaimToken::new(
+                    key.clone(),
+                    found.claimed_at,
+                    claim_id,
+                    found.etag,
+                )));
+            }
+            if found.state == EntryState::Done {
+                return Ok(Claim::Done {
+                    outcome: found.outcome.unwrap_or_else(|| Recorded::from_text("")),
+                    at: found.done_at.unwrap_or(found.claimed_at),
+                });
+            }
+            let age = found.age();
+            if age < lease {
+                return Ok(Claim::HeldElsewhere { age });
+            }
+            // Stale: take it over only if it is still the claim we read.
+            let take_over = ClaimWrite::TakeOver { etag: found.etag };
+            if let Some(acquired) = self.write_claim(key, &claim_id, take_over, time).await? {
+                return Ok(acquired);
+            }
+        }
+        Err(LedgerError::Contended { key: key.clone() })
+    }
+
+    /// Writes our claim on `key` as `write` says. The claim is ours on a 2xx; `None` when the
+    /// answer says another entity stands there (the next round reads it); an error otherwise.
+    /// Nothing is written once the delivery has no time left: a claim it could not act on
+    /// would only hold the effect from a redelivery until its lease ends.
+    async fn write_claim(
+        &self,
+        key: &EffectKey,
+        claim_id: &str,
+        write: ClaimWrite,
+        time: ClaimTime,
+    ) -> Result<Option<Claim>, LedgerError> {
+        if tokio::time::Instant::now() >= time.end {
+            return Err(LedgerError::DeadlineExceeded {
+                operation: "claim",
+                budget: time.calls.budget,
+                last: None,
+            });
+        }
+        let now = SystemTime::now();
+        let body = Some(serde_json::to_vec(&self.entity(key, claim_id, now)).unwrap_or_default());
+        let (call, contested): (Call, &[u16]) = match write {
+            ClaimWrite::Insert => (
+                Call {
+                    operation: "claim",
+                    method: Method::POST,
+                    url: self.url(&self.table),
+                    body,
+                    if_match: None,
+                    // Conditional: a retry that finds 409 reads the entity and recognises its
+                    // own insert by the claim id.
+                    repeat: Repeat::Idempotent,
+                },
+                // The entity exists already.
+                &[409],
+            ),
+            ClaimWrite::TakeOver { etag } => {
+                let (partition, row) = keys(key);
+                (
+                    Call {
+                        operation: "take over claim",
+                        method: Method::PUT,
+                        url: self.entity_url(&partition, &row),
+                        body,
+                        if_match: Some(etag),
+                        repeat: Repeat::Idempotent,
+                    },
+                    // Someone else changed or removed it first (or our own retried replace
+                    // succeeded).
+                    &[404, 412],
+                )
+            }
+        };
+        let answer = self.send(&call, time.calls).await?;
+        match answer.status.as_u16() {
+            200..=299 => {
+                let etag = etag_of(&answer, call.operation)?;
+                let token = ClaimToken::new(key.clone(), now, claim_id.to_owned(), etag);
+                Ok(Some(Claim::Acquired(token)))
+            }
+            status if contested.contains(&status) => Ok(None),
+            _ => Err(self.fail(call.operation, &answer)),
+        }
+    }
+
+    async fn complete_now(
+        &self,
+        token: &ClaimToken,
+        outcome: &Recorded,
+    ) -> Result<(), LedgerError> {
+        let key = token.key();
+        // Its own budget, never the delivery's: a delivery cut short must not lose the record.
+        let deadline = self.deadline(None);
+        let mut entity = self.entity(key, token.claim_id(), token.claimed_at());
+        entity.insert("State".into(), "done".into());
+        // Bounded: Table storage refuses a property over 64 KiB, which would leave the claim open.
+        entity.insert("Outcome".into(), outcome.to_text().into());
+        entity.insert("DoneAt".into(), format_time(SystemTime::now()).into());
+        let (partition, row) = keys(key);
+        let call = Call {
+            operation: "complete claim",
+            method: Method::PUT,
+            url: self.entity_url(&partition, &row),
+            body: Some(serde_json::to_vec(&entity).unwrap_or_default()),
+            if_match: Some(token.etag().to_owned()),
+            repeat: Repeat::Idempotent,
+        };
+        let answer = self.send(&call, deadline).await?;
+        match answer.status.as_u16() {
+            200..=299 => Ok(()),
+            404 | 412 => match self.read(key, deadline).await? {
+                // Our own earlier attempt went through before its answer was lost.
+                Some(found)
+                    if found.claim_id == token.claim_id() && found.state == EntryState::Done =>
+                {
+                    Ok(())
+                }
+                _ => Err(LedgerError::ClaimLost { key: key.clone() }),
+            },
+            _ => Err(self.fail(call.operation, &answer)),
+        }
+    }
+
+    async fn release_now(&self, token: &ClaimToken) -> Result<(), LedgerError> {
+        let (partition, row) = keys(token.key());
+        let call = Call {
+            operation: "release claim",
+            method: Method::DELETE,
+            url: self.entity_url(&partition, &row),
+            body: None,
+            if_match: Some(token.etag().to_owned()),
+            repeat: Repeat::Idempotent,
+        };
+        let answer = self.send(&call, self.deadline(None)).await?;
+        match answer.status.as_u16() {
+            // Gone, or no longer ours (taken over): nothing to give back.
+            200..=299 | 404 | 412 => Ok(()),
+            _ => Err(self.fail(call.operation, &answer)),
+        }
+    }
+
+    /// See [`Ledger::history`]: the table is read page by page, keeping only the `limit` newest
+    /// entries seen.
+    async fn history_now(&self, query: &HistoryQuery<'_>) -> Result<Vec<Entry>, LedgerError> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.ensure_table(self.deadline(None)).await?;
+        let mut clauses = vec![format!("Action ne '{CLEAN_ACTION}'")];
+        if let Some(event_id) = query.event_id {
+            // The function that wrote the key: a long id is found by its hash.
+            clauses.push(format!("PartitionKey eq '{}'", partition_key(event_id)));
+        }
+        if let Some(since) = query.since {
+            clauses.push(format!("ClaimedAt ge '{}'", format_time(since)));
+        }
+        let mut newest = Newest::new(query.limit);
+        let visit = |values: Vec<Value>| {
+            let entries = values.iter().filter_map(entry);
+            for entry in
+                entries.filter(|entry| query.event_id.is_none_or(|id| entry.key.event_id == id))
+            {
+                newest.push(entry);
+            }
+            ControlFlow::Continue(())
+        };
+        let filter = clauses.join(" and ");
+        self.query_pages("history", &filter, HISTORY_COLUMNS, usize::MAX, visit)
+            .await?;
+        Ok(newest.into_vec())
+    }
+
+    async fn clean_now(
+        &self,
+        older_than: SystemTime,
+        max_entries: usize,
+    ) -> Result<usize, LedgerError> {
+        if max_entries == 0 {
+            return Ok(0);
+        }
+        self.ensure_table(self.deadline(None)).await?;
+        // The service's write time, not ClaimedAt: no instance's clock decides what is old.
+        let filter = format!(
+            "Timestamp lt {} and Action ne '{CLEAN_ACTION}'",
+            odata_datetime(older_than)
+        );
+        let mut old = Vec::new();
+        let visit = |values: Vec<Value>| {
+            old.extend(values);
+            if old.len() >= max_entries {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        let columns = "PartitionKey,RowKey";
+        self.query_pages("clean", &filter, columns, max_entries, visit)
+            .await?;
+        old.truncate(max_entries);
+        let mut removed = 0;
+        for value in &old {
+            let (Some(partition), Some(row), Some(etag)) = (
+                text(value, "PartitionKey"),
+                text(value, "RowKey"),
+                text(value, "odata.etag"),
+            ) else {
+                continue;
+            };
+            let call = Call {
+                operation: "clean",
+                method: Method::DELETE,
+                url: self.entity_url(&partition, &row),
+                body: None,
+                // Only the entry as it was found: one taken over since is not old.
+                if_match: Some(etag),
+                repeat: Repeat::Idempotent,
+            };
+            let answer = self.send(&call, self.deadline(None)).await?;
+            match answer.status.as_u16() {
+                200..=299 => removed += 1,
+                404 | 412 => {}
+                _ => return Err(self.fail(call.operation, &answer)),
+            }
+        }
+        Ok(removed)
+    }
+}
+
+impl Ledger for TableLedger {
+    fn claim<'a>(
+        &'a self,
+        key: &'a EffectKey,
+        lease: Duration,
+        deadline: tokio::time::Instant,
+    ) -> LedgerFuture<'a, Claim> {
+        Box::pin(self.claim_now(key, lease, deadline))
+    }
+
+    fn complete<'a>(
+        &'a self,
+        token: &'a ClaimToken,
+        outcome: &'a Recorded,
+    ) -> LedgerFuture<'a, ()> {
+        Box::pin(self.complete_now(token, outcome))
+    }
+
+    fn release<'a>(&'a self, token: &'a ClaimToken) -> LedgerFuture<'a, ()> {
+        Box::pin(self.release_now(token))
+    }
+
+    fn history<'a>(&'a self, query: &'a HistoryQuery<'a>) -> LedgerFuture<'a, Vec<Entry>> {
+        Box::pin(self.history_now(query))
+    }
+
+    fn clean(&self, older_than: SystemTime, max_entries: usize) -> LedgerFuture<'_, usize> {
+        Box::pin(self.clean_now(older_than, max_entries))
+    }
+
+    fn describe(&self) -> String {
+        format!("Azure Table {} at {}", self.table, self.shown())
+    }
+}
