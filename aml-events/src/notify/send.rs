@@ -1,5 +1,5 @@
 //! Posting a notice to its targets: each rendered for its kind, sent through the shared retry
-//! pipeline ([`crate::pipeline`]) deliberately at least once (connect errors,
+//! pipeline (`crate::pipeline`) deliberately at least once (connect errors,
 //! timeouts, 408, 429 and any 5xx are retried within the deadline, `Retry-After` honoured; a
 //! 4xx refusal is final), and judged by what the kind answers on success.
 //!

@@ -91,7 +91,7 @@ pub fn job_name(event_id: &str, route_part: Option<&str>) -> String {
     }
 }
 
-/// A route name's part of its jobs' names: [`name_part`] of at most [`ROUTE_PART`] characters.
+/// A route name's part of its jobs' names: the name fit for a job name, at most [`ROUTE_PART`] characters.
 pub fn route_part(route_name: &str) -> String {
     name_part(route_name).chars().take(ROUTE_PART).collect()
 }

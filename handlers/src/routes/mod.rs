@@ -6,7 +6,7 @@
 //! several routes ask for (the same target, job or scoring URI) runs once per event.
 //!
 //! # Layout
-//! - [`file`]: the TOML file read with spans, checked, and turned into [`Routes`]; every
+//! - [`file`](mod@file): the TOML file read with spans, checked, and turned into [`Routes`]; every
 //!   problem names the file, line and key.
 //! - [`implicit`]: the `AML_*` settings as routes.
 //! - [`glob`]: the case-insensitive globs conditions match texts with.
