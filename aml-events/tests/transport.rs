@@ -247,14 +247,7 @@ async fn a_stall_past_the_request_timeout_times_out_and_a_get_is_retried() {
     // Assert: the first attempt ended at its 10 s timeout, the retry after a backoff of
     // 250 to 500 ms
     assert!(found.is_ok(), "{found:?}");
-    let seen = transport.seen();
-    assert_eq!(seen.len(), 2);
-    let retried_after = seen[1].at - started;
-    assert!(
-        retried_after >= Duration::from_millis(10_250)
-            && retried_after <= Duration::from_millis(10_500),
-        "{retried_after:?}"
-    );
+    assert_one_retry_after_the_timeout(&transport, started);
 }
 
 #[tokio::test(start_paused = true)]
@@ -330,14 +323,7 @@ async fn a_stalled_notice_times_out_and_is_sent_again() {
 
     // Assert: the retry came after the 10 s timeout and a backoff of 250 to 500 ms
     assert_eq!(delivered.status, 200);
-    let seen = transport.seen();
-    assert_eq!(seen.len(), 2);
-    let retried_after = seen[1].at - started;
-    assert!(
-        retried_after >= Duration::from_millis(10_250)
-            && retried_after <= Duration::from_millis(10_500),
-        "{retried_after:?}"
-    );
+    assert_one_retry_after_the_timeout(&transport, started);
 }
 
 #[tokio::test(start_paused = true)]
@@ -489,4 +475,16 @@ async fn nothing_is_sent_once_the_deadline_has_passed() {
         "{scored:?}"
     );
     assert!(transport.seen().is_empty());
+}
+
+/// Two requests, the second after the first's 10 s timeout and a backoff of 250 to 500 ms.
+fn assert_one_retry_after_the_timeout(transport: &StandIn, started: Instant) {
+    let seen = transport.seen();
+    assert_eq!(seen.len(), 2);
+    let retried_after = seen[1].at - started;
+    assert!(
+        retried_after >= Duration::from_millis(10_250)
+            && retried_after <= Duration::from_millis(10_500),
+        "{retried_after:?}"
+    );
 }
