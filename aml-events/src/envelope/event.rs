@@ -65,7 +65,7 @@ impl Schema {
 ///
 /// The attributes the two schemas share are fields here under neutral names (`source` is the
 /// Event Grid `topic`, `event_type` the CloudEvents `type`); the rest are kept so that writing
-/// the event back (see [`Serialize`](serde::Serialize)) yields the same event in the same schema.
+/// the event back (see [`Serialize`]) yields the same event in the same schema.
 #[derive(Debug, Clone)]
 pub struct Event<T = RawData> {
     /// The schema the event arrived in; it is written back in the same one.

@@ -67,7 +67,7 @@ pub async fn handle(event: &Event<()>, run: RunStatusChanged, actions: &Actions<
     Handled::new(outcome).with(enrich).with(notify)
 }
 
-/// Fills in a run event's notice: "Run r of experiment e is now Failed: <error>" (saying so
+/// Fills in a run event's notice: "Run r of experiment e is now Failed: `<error>`" (saying so
 /// when run history could not be read), its facts, and its page in Azure ML studio; the alert
 /// key names the run.
 pub(super) fn run_notice(
