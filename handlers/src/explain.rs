@@ -12,7 +12,7 @@ use aml_events::{Event, Function, envelope::Decoded};
 use crate::{
     AppContext,
     functions::{self, Prepared, actions::Delivery},
-    routes::{Origin, Routes, matcher::EventView},
+    routes::{Origin, Routes, matcher::EventView, scope},
 };
 
 /// The explanation of `events` under `ctx` (which must be a dry run), as text.
@@ -97,17 +97,10 @@ fn explain_routes(out: &mut String, routes: &Routes, function: Function, view: &
     for route in shown {
         let applies = route.applies(view);
         let verdict = if applies { "matches" } else { "does not match" };
-        let _ = match route.line {
-            0 => writeln!(out, "  route {:?}: {verdict}", route.name),
-            line => writeln!(out, "  route {:?} (line {line}): {verdict}", route.name),
-        };
+        let _ = writeln!(out, "  {}: {verdict}", route.heading());
         if !route.functions.contains(&function) {
-            let names: Vec<&str> = route.functions.iter().map(|f| f.name()).collect();
-            let _ = writeln!(
-                out,
-                "    [ ] functions = {} (event: {function})",
-                names.join(", ")
-            );
+            let names = scope::names(route.functions.iter().copied());
+            let _ = writeln!(out, "    [ ] functions = {names} (event: {function})");
             continue;
         }
         for matcher in &route.matchers {

@@ -42,29 +42,19 @@ pub struct ActionSettings {
     pub retrain_drift_threshold: f64,
     /// `AML_RETRAIN_JOB_FILE` and its content, read once at start-up.
     pub retrain_job: Option<JobTemplate>,
-    /// `AML_SMOKE_TEST_URI`.
-    pub smoke_test_uri: Option<Url>,
-    /// `AML_SMOKE_TEST_KEY`.
-    pub smoke_test_key: Option<Secret>,
-    /// `AML_SMOKE_TEST_PAYLOAD`, checked to be JSON.
-    pub smoke_test_payload: String,
+    /// `AML_SMOKE_TEST_URI`, with `AML_SMOKE_TEST_KEY` and `AML_SMOKE_TEST_PAYLOAD`.
+    pub smoke_test: Option<SmokeTest>,
 }
 
 impl ActionSettings {
     /// The implicit routes these settings make.
     pub fn routes(&self) -> Routes {
-        let smoke_test = self.smoke_test_uri.clone().map(|uri| SmokeTest {
-            uri,
-            key: self.smoke_test_key.clone(),
-            // Checked to be JSON when read.
-            payload: serde_json::from_str(&self.smoke_test_payload).unwrap_or_default(),
-        });
         implicit::routes(implicit::Settings {
             notify_targets: &self.notify_targets,
             notify_on: &self.notify_on,
             notify_run_statuses: &self.notify_run_statuses,
             retrain_job: self.retrain_job.as_ref(),
-            smoke_test: smoke_test.as_ref(),
+            smoke_test: self.smoke_test.as_ref(),
         })
     }
 }
@@ -116,14 +106,17 @@ pub(super) fn read(
     let smoke_test_uri: Option<Url> = get(AML_SMOKE_TEST_URI)
         .map(|uri| token_url(AML_SMOKE_TEST_URI, &uri))
         .transpose()?;
-    let smoke_test_payload = get(AML_SMOKE_TEST_PAYLOAD).unwrap_or_else(|| "{}".into());
-    if serde_json::from_str::<serde::de::IgnoredAny>(&smoke_test_payload).is_err() {
-        return Err(invalid(
-            AML_SMOKE_TEST_PAYLOAD,
-            "JSON document",
-            &smoke_test_payload,
-        ));
-    }
+    // Checked even without a URI to send it to: a wrong setting is told at once.
+    let payload = match get(AML_SMOKE_TEST_PAYLOAD) {
+        None => serde_json::Value::Object(Default::default()),
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|_| invalid(AML_SMOKE_TEST_PAYLOAD, "JSON document", &text))?,
+    };
+    let smoke_test = smoke_test_uri.map(|uri| SmokeTest {
+        uri,
+        key: secret(AML_SMOKE_TEST_KEY),
+        payload,
+    });
     Ok(ActionSettings {
         hold_notifications,
         notify_targets,
@@ -131,9 +124,7 @@ pub(super) fn read(
         notify_run_statuses,
         retrain_drift_threshold,
         retrain_job,
-        smoke_test_uri,
-        smoke_test_key: secret(AML_SMOKE_TEST_KEY),
-        smoke_test_payload,
+        smoke_test,
     })
 }
 

@@ -279,6 +279,14 @@ impl Route {
     pub fn enriches(&self) -> bool {
         self.enrich.unwrap_or(!self.notify.is_empty())
     }
+
+    /// `route "nightly" (line 12)`; the implicit routes have no line.
+    pub fn heading(&self) -> String {
+        match self.line {
+            0 => format!("route {:?}", self.name),
+            line => format!("route {:?} (line {line})", self.name),
+        }
+    }
 }
 
 /// The route as `routes check` and `explain` print it: name, functions, conditions, actions.
@@ -300,12 +308,9 @@ impl Routes {
 impl fmt::Display for Described<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let route = self.route;
-        match route.line {
-            0 => writeln!(f, "route {:?}", route.name)?,
-            line => writeln!(f, "route {:?} (line {line})", route.name)?,
-        }
-        let functions: Vec<&str> = route.functions.iter().map(|f| f.name()).collect();
-        writeln!(f, "  functions: {}", functions.join(", "))?;
+        writeln!(f, "{}", route.heading())?;
+        let functions = scope::names(route.functions.iter().copied());
+        writeln!(f, "  functions: {functions}")?;
         if route.matchers.is_empty() {
             writeln!(f, "  when: always")?;
         } else {

@@ -128,8 +128,10 @@ pub fn performed_by(act: Act) -> String {
     names(Function::ALL.into_iter().filter(|f| performs(*f, act)))
 }
 
-fn names(functions: impl Iterator<Item = Function>) -> String {
-    functions.map(Function::name).collect::<Vec<_>>().join(", ")
+/// `RunStatusChanged, DatasetDriftDetected`: functions as messages and listings name them.
+pub(crate) fn names(functions: impl IntoIterator<Item = Function>) -> String {
+    let names: Vec<&str> = functions.into_iter().map(Function::name).collect();
+    names.join(", ")
 }
 
 #[cfg(test)]

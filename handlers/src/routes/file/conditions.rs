@@ -8,7 +8,6 @@ use aml_events::Function;
 use super::{
     entries::MatchEntry,
     error::{Problem, RoutesError},
-    values::names,
 };
 use crate::routes::{
     matcher::{Field, Matcher},
@@ -45,7 +44,7 @@ pub(super) fn matchers(
             written,
             format!(
                 "none of this route's functions ({}) has {}, so the route could never match; {} is carried by {}",
-                names(functions),
+                scope::names(functions.iter().copied()),
                 key.name(),
                 key.name(),
                 scope::carried_by(key)

@@ -43,7 +43,7 @@ use crate::routes::{
 };
 use entries::FileEntry;
 use error::{describe_toml_error, line_of};
-use values::{is_public_pagerduty, names, setting_or_literal};
+use values::{is_public_pagerduty, setting_or_literal};
 
 /// Reads the routes file at `path` and checks it; `${NAME}`s are looked up through `get` (app
 /// settings, environment).
@@ -312,7 +312,7 @@ pub fn parse(
                     &key(act.name()),
                     format!(
                         "none of this route's functions ({}) can {}; it is done by {}",
-                        names(&functions),
+                        scope::names(functions.iter().copied()),
                         act.name(),
                         scope::performed_by(act)
                     ),

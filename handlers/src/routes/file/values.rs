@@ -5,7 +5,6 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use aml_events::Function;
 use url::Url;
 
 /// A value that may be written as a reference to a setting: the setting's value when it is the
@@ -48,15 +47,6 @@ pub fn job_file_path(folder: &Path, job_file: &str) -> Result<PathBuf, String> {
         ));
     }
     Ok(folder.join(relative))
-}
-
-/// `RunStatusChanged, DatasetDriftDetected`.
-pub(super) fn names(functions: &[Function]) -> String {
-    functions
-        .iter()
-        .map(|function| function.name())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// `NAME` when `value` is the whole reference `${NAME}`.
