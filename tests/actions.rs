@@ -474,6 +474,15 @@ async fn a_refused_identity_fails_the_delivery_and_a_bad_request_is_reported() {
             .contains("compute not found"),
         "{retrain}"
     );
+    // The event is done with: the log is where an operator sees the failure, with its job.
+    let invalid_id = body["results"][0]["eventId"].as_str().unwrap().to_owned();
+    let stderr = server.wait_for_log("action failed");
+    let line = (stderr.lines())
+        .find(|line| line.contains("action failed") && line.contains(&invalid_id))
+        .unwrap_or_else(|| panic!("no failure logged for {invalid_id}:\n{stderr}"));
+    assert!(line.contains("ERROR"), "{line}");
+    assert!(line.contains("retrain-"), "names the job: {line}");
+    assert!(line.contains("compute not found"), "{line}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -259,7 +259,7 @@ impl ActionReport {
     }
 
     /// An effect carried out now, reported as it came to.
-    pub fn recorded(action: Action, request: Option<String>, recorded: Recorded) -> Self {
+    pub fn recorded(action: Action, request: String, recorded: Recorded) -> Self {
         let status = match recorded.status.as_str() {
             "failed" => ActionStatus::Failed,
             _ => ActionStatus::Done,
@@ -267,7 +267,7 @@ impl ActionReport {
         ActionReport {
             status,
             detail: recorded.detail.clone(),
-            request,
+            request: Some(request),
             recorded: Some(recorded),
             ..ActionReport::skipped(action, "")
         }
@@ -297,11 +297,11 @@ impl ActionReport {
     }
 
     /// An effect that failed for now; the event is redelivered and it is tried again.
-    pub fn failed_for_now(action: Action, request: Option<String>, why: String) -> Self {
+    pub fn failed_for_now(action: Action, request: String, why: String) -> Self {
         ActionReport {
             status: ActionStatus::Failed,
             detail: format!("failed for now (the event will be redelivered): {why}"),
-            request,
+            request: Some(request),
             ..ActionReport::skipped(action, "")
         }
     }

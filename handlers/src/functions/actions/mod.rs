@@ -225,21 +225,29 @@ impl<'a> Actions<'a> {
         &self.event.id
     }
 
-    /// What became of an effect, as its report and the failure that has the event redelivered:
-    /// `fresh` builds the report of an effect carried out now from what it came to.
+    /// What became of an effect, as its report and the failure that has the event redelivered.
+    /// An effect that failed for good is logged at error, naming the `effect` (a target's or
+    /// job's name, an endpoint): the event is done with, so the log is where it shows.
     fn settle(
         &self,
         action: Action,
-        request: Option<String>,
+        effect: &str,
+        request: String,
         result: Result<Once, Unsettled>,
     ) -> (ActionReport, Option<HandlerError>) {
         let event_id = self.event_id().to_owned();
         match result {
-            Ok(Once::Fresh(recorded)) => (ActionReport::recorded(action, request, recorded), None),
+            Ok(Once::Fresh(recorded)) => {
+                let report = ActionReport::recorded(action, request, recorded);
+                if report.status == ActionStatus::Failed {
+                    error!(event_id = %event_id, action = action.as_str(), effect, error = %report.detail, "action failed");
+                }
+                (report, None)
+            }
             Ok(Once::Duplicate(recorded)) => (ActionReport::duplicate_of(action, recorded), None),
             Ok(Once::Deferred(deferral)) => {
                 let report =
-                    ActionReport::deferred(action, request, format!("deferred: {deferral}"));
+                    ActionReport::deferred(action, Some(request), format!("deferred: {deferral}"));
                 warn!(event_id = %event_id, action = action.as_str(), reason = %deferral, "effect deferred; the event will be redelivered");
                 let failure = HandlerError::Deferred {
                     event_id,
@@ -261,7 +269,7 @@ impl<'a> Actions<'a> {
             Err(Unsettled::Unauthorized(source)) => {
                 let why = chain(&*source).to_string();
                 error!(event_id = %event_id, action = action.as_str(), error = %why, "Azure refused the handlers' identity");
-                let report = ActionReport::failed(action, request.unwrap_or_default(), why);
+                let report = ActionReport::failed(action, request, why);
                 let failure = HandlerError::Unauthorized {
                     event_id,
                     action,

@@ -11,7 +11,6 @@ use aml_events::{
     notify::{Notice, Notifier},
     redact::{self, Show},
 };
-use tracing::error;
 
 use super::{Acted, Actions, once::Unsettled};
 use crate::{
@@ -97,10 +96,7 @@ impl Actions<'_> {
             .claims
             .once(Action::Notify.as_str(), &named.identity, effect)
             .await;
-        let (report, failure) = self.settle(Action::Notify, Some(request), result);
-        if report.status == ActionStatus::Failed && failure.is_none() {
-            error!(event_id = %notice.event_id, target = %named.name, kind = %target.kind, error = %report.detail, "the notification target refused the notification");
-        }
+        let (report, failure) = self.settle(Action::Notify, &named.name, request, result);
         (label(report), failure)
     }
 }

@@ -135,6 +135,6 @@ impl Actions<'_> {
             .claims
             .once(Action::Retrain.as_str(), &name, effect)
             .await;
-        self.settle(Action::Retrain, Some(request), result)
+        self.settle(Action::Retrain, &name, request, result)
     }
 }

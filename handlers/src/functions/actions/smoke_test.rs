@@ -48,7 +48,8 @@ impl Actions<'_> {
         &self,
         smoke: &SmokeTest,
     ) -> (ActionReport, Option<crate::functions::HandlerError>) {
-        let request = format!("POST {}", redact::url(&smoke.uri, Show::Origin));
+        let endpoint = redact::url(&smoke.uri, Show::Origin);
+        let request = format!("POST {endpoint}");
         let Some(client) = self.delivery.client.clone() else {
             let detail = "would score the endpoint once and record status and latency";
             return (
@@ -88,6 +89,6 @@ impl Actions<'_> {
             .claims
             .once(Action::SmokeTest.as_str(), &smoke.identity(), effect)
             .await;
-        self.settle(Action::SmokeTest, Some(request), result)
+        self.settle(Action::SmokeTest, &endpoint, request, result)
     }
 }
