@@ -38,15 +38,6 @@ const HISTORY_COLUMNS: &str = "Source,EventId,Action,Target,State,Outcome,Claime
 /// [`LedgerError::Contended`].
 const CLAIM_ROUNDS: usize = 4;
 
-/// When a claim's calls must be done.
-#[derive(Clone, Copy)]
-struct ClaimTime {
-    /// Each call's deadline: the delivery's end, or the ledger's budget when sooner.
-    calls: Deadline,
-    /// The delivery's end, after which no claim is written.
-    end: tokio::time::Instant,
-}
-
 impl TableLedger {
     async fn read(
         &self,
@@ -119,11 +110,9 @@ impl TableLedger {
         lease: Duration,
         end: tokio::time::Instant,
     ) -> Result<Claim, LedgerError> {
-        let time = ClaimTime {
-            calls: self.deadline(Some(end)),
-            end,
-        };
-        self.ensure_table(time.calls).await?;
+        // Each call's deadline: the delivery's end, or the ledger's budget when sooner.
+        let time = self.deadline(Some(end));
+        self.ensure_table(time).await?;
         let claim_id = uuid::Uuid::new_v4().to_string();
         // A few rounds: an entity can vanish (released, cleaned) or be taken over between our
         // insert, read and replace; each round starts from what the table says.
@@ -132,7 +121,7 @@ impl TableLedger {
             if let Some(acquired) = self.write_claim(key, &claim_id, insert, time).await? {
                 return Ok(acquired);
             }
-            let Some(found) = self.read(key, time.calls).await? else {
+            let Some(found) = self.read(key, time).await? else {
                 continue;
             };
             if found.claim_id == claim_id {
@@ -164,19 +153,20 @@ impl TableLedger {
 
     /// Writes our claim on `key` as `write` says. The claim is ours on a 2xx; `None` when the
     /// answer says another entity stands there (the next round reads it); an error otherwise.
-    /// Nothing is written once the delivery has no time left: a claim it could not act on
-    /// would only hold the effect from a redelivery until its lease ends.
+    /// Nothing is written once the claim's time is up (the delivery's end, or the ledger's
+    /// budget when sooner): a claim the delivery could not act on would only hold the effect
+    /// from a redelivery until its lease ends.
     async fn write_claim(
         &self,
         key: &EffectKey,
         claim_id: &str,
         write: ClaimWrite,
-        time: ClaimTime,
+        time: Deadline,
     ) -> Result<Option<Claim>, LedgerError> {
-        if tokio::time::Instant::now() >= time.end {
+        if tokio::time::Instant::now() >= time.at {
             return Err(LedgerError::DeadlineExceeded {
                 operation: "claim",
-                budget: time.calls.budget,
+                budget: time.budget,
                 last: None,
             });
         }
@@ -214,7 +204,7 @@ impl TableLedger {
                 )
             }
         };
-        let answer = self.send(&call, time.calls).await?;
+        let answer = self.send(&call, time).await?;
         match answer.status.as_u16() {
             200..=299 => {
                 let etag = etag_of(&answer, call.operation)?;
