@@ -12,7 +12,7 @@
 //! schedules also run against a real Azurite on the real clock, scaled down.
 //!
 //! A failure prints its seed. Replay one with
-//! `FAULT_SEED=<seed> cargo test --test fault_schedules replay -- --nocapture`; set
+//! `FAULT_SEED=<seed> cargo test --test fault_schedules replay -- --ignored --nocapture`; set
 //! `FAULT_SCHEDULES=<n>` to run more (or fewer) than the default.
 
 #[path = "../aml-events/tests/azurite/mod.rs"]
@@ -38,22 +38,28 @@ fn play(seed: u64) -> Result<check::Tally, String> {
 
 /// [`play`], and what happened, in order.
 fn play_logged(seed: u64) -> (Result<check::Tally, String>, Vec<String>) {
+    fastrand::seed(seed);
+    let schedule = Arc::new(Schedule::draw(seed));
+    let ran = run_in_memory(&schedule);
+    let checked = check::check(&schedule, &ran)
+        .map_err(|broken| format!("seed {seed}: {broken}\n{schedule:#?}"));
+    (checked, ran.world.log())
+}
+
+/// Plays `schedule` on an in-memory ledger and tokio's paused clock, over Event Grid's 24 h of
+/// retries.
+fn run_in_memory(schedule: &Arc<Schedule>) -> run::Ran {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
         .build()
         .expect("a runtime");
-    fastrand::seed(seed);
-    let schedule = Arc::new(Schedule::draw(seed));
-    let ran = runtime.block_on(run::run(
-        Arc::clone(&schedule),
+    runtime.block_on(run::run(
+        Arc::clone(schedule),
         Arc::new(MemoryLedger::new()),
         Clock { scale: 1 },
         Duration::from_secs(24 * 3600),
-    ));
-    let checked = check::check(&schedule, &ran)
-        .map_err(|broken| format!("seed {seed}: {broken}\n{schedule:#?}"));
-    (checked, ran.world.log())
+    ))
 }
 
 #[test]
@@ -136,17 +142,7 @@ fn a_record_slower_than_the_deadline_still_lands() {
         crash: None,
         endpoint_healthy: true,
     });
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .expect("a runtime");
-    let ran = runtime.block_on(run::run(
-        Arc::clone(&schedule),
-        Arc::new(MemoryLedger::new()),
-        Clock { scale: 1 },
-        Duration::from_secs(24 * 3600),
-    ));
+    let ran = run_in_memory(&schedule);
 
     let log = ran.world.log();
     let first = log
@@ -161,15 +157,14 @@ fn a_record_slower_than_the_deadline_still_lands() {
     assert_eq!(tally.taken, 4, "each of the four targets once: {log:#?}");
 }
 
-/// Replays `FAULT_SEED` (when set), printing the schedule and what it came to.
+/// Replays `FAULT_SEED`, printing the schedule and what it came to: a tool, run on request.
 #[test]
+#[ignore = "replays one seed: FAULT_SEED=<seed> ... replay -- --ignored --nocapture"]
 fn replay() {
-    let Some(seed) = std::env::var("FAULT_SEED")
+    let seed: u64 = std::env::var("FAULT_SEED")
         .ok()
         .and_then(|seed| seed.parse().ok())
-    else {
-        return;
-    };
+        .expect("FAULT_SEED=<seed>, the number a failed schedule printed");
     let _ = tracing_subscriber::fmt()
         .with_env_filter("debug")
         .with_test_writer()

@@ -55,6 +55,7 @@ fn folder(files: &[(&str, &str)]) -> PathBuf {
 struct Gate {
     open: Arc<AtomicBool>,
     accepted: ResponseTemplate,
+    taken: Arc<AtomicUsize>,
 }
 
 impl Gate {
@@ -62,17 +63,24 @@ impl Gate {
         Gate {
             open: Arc::new(AtomicBool::new(false)),
             accepted,
+            taken: Arc::default(),
         }
     }
 
     fn open(&self) {
         self.open.store(true, Ordering::SeqCst);
     }
+
+    /// How many requests were let through (answered as accepted).
+    fn taken(&self) -> usize {
+        self.taken.load(Ordering::SeqCst)
+    }
 }
 
 impl Respond for Gate {
     fn respond(&self, _: &Request) -> ResponseTemplate {
         if self.open.load(Ordering::SeqCst) {
+            self.taken.fetch_add(1, Ordering::SeqCst);
             self.accepted.clone()
         } else {
             ResponseTemplate::new(503).set_body_string("busy")
@@ -175,22 +183,15 @@ notify = ["team-a", "team-b"]
         "done",
         "{outcome}"
     );
-    let taken = |key: &'static str| {
-        let pagerduty = &pagerduty;
-        async move { posts_with(pagerduty, "routing_key", key).await.len() }
-    };
-    assert_eq!(taken("key-of-team-a").await, 1, "team A paged once");
-    let team_b_posts = pagerduty
-        .received_requests()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|request| String::from_utf8_lossy(&request.body).contains("key-of-team-b"))
-        .count();
+    let team_a_posts = posts_with(&pagerduty, "routing_key", "key-of-team-a").await;
+    assert_eq!(team_a_posts.len(), 1, "team A paged once");
+    let team_b_posts = posts_with(&pagerduty, "routing_key", "key-of-team-b").await;
     assert!(
-        team_b_posts >= 2,
-        "refused at first, then taken: {team_b_posts}"
+        team_b_posts.len() >= 2,
+        "refused at first, then taken: {}",
+        team_b_posts.len()
     );
+    assert_eq!(team_b.taken(), 1, "team B paged once");
 }
 
 // See: issue 22, finding 2: a deployment whose smoke test failed, redelivered because the page
@@ -498,9 +499,22 @@ async fn a_huge_error_text_is_recorded_cut_and_never_posted_twice() {
     );
     let id = event["id"].as_str().unwrap();
     let entries = history_json(&azurite.connection_string(), &table, &["--event", id]).await;
-    let entry = &entries[0];
-    assert_eq!(entry["state"], "done", "{entry}");
-    assert!(entry["outcome"].to_string().len() <= 4096, "cut to 4 KiB");
+    let notice = (entries.iter())
+        .find(|entry| entry["action"] == "notify")
+        .unwrap_or_else(|| panic!("no notify entry: {entries:?}"));
+    assert_eq!(notice["state"], "done", "{notice}");
+    for entry in &entries {
+        assert!(
+            entry["outcome"].to_string().len() <= 4096,
+            "cut to 4 KiB: {entry}"
+        );
+    }
+    assert!(
+        (entries.iter()).any(|entry| entry["outcome"]["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.ends_with('…'))),
+        "the traceback reached the ledger, cut: {entries:?}"
+    );
 }
 
 // See: issue 22, finding 8: `history --event` missed ids longer than the key limit (its
@@ -550,22 +564,33 @@ async fn history_finds_any_id_and_lists_the_newest_first() {
 async fn instances_do_not_scan_the_ledger_when_they_start() {
     let azurite = Azurite::shared();
     let proxy = Proxy::start(azurite.address()).await;
+    let sink = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&sink)
+        .await;
     let env = vec![
+        ("AML_NOTIFY_URL", format!("webhook:{}/hook", sink.uri())),
         ("AML_LEDGER", Azurite::connection_string_at(&proxy.url)),
         ("AML_LEDGER_TABLE", table()),
     ];
     let servers: Vec<Server> = (0..3).map(|_| start(&env)).collect();
-    let sink_free = failed_run(&new_id("run"));
-    // One delivery, so each instance has talked to the table at least once.
+    // A delivery of its own to each, so each instance claims through the proxy.
     for server in &servers {
-        let (status, _, _) = webhook(server, "", std::slice::from_ref(&sink_free)).await;
-        assert_eq!(status, 200);
+        let (status, body, _) = webhook(server, "", &[failed_run(&new_id("run"))]).await;
+        assert_eq!(status, 200, "{body}");
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
-    let scans: Vec<String> = proxy
-        .request_lines()
-        .into_iter()
+    let lines = proxy.request_lines();
+    let claims = (lines.iter())
+        .filter(|line| line.starts_with("POST ") && !line.contains("/Tables"))
+        .count();
+    assert!(
+        claims >= 3,
+        "each instance claimed through the proxy: {lines:?}"
+    );
+    let scans: Vec<&String> = (lines.iter())
         .filter(|line| line.contains("$filter") || line.contains("%24filter"))
         .collect();
     assert!(scans.is_empty(), "no instance scans at start-up: {scans:?}");

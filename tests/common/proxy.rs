@@ -1,7 +1,5 @@
 //! A loopback TCP proxy in front of a real service (Azurite), which sees every HTTP request
-//! line that passes and can hold back requests of one method: a storage service that is slow
-//! at the worst moment (while an effect is being marked done), and a witness of what the
-//! instances ask of it (a table scan at start-up).
+//! line that passes: a witness of what the instances ask of it (a table scan at start-up).
 //!
 //! It reads bytes, not HTTP: a chunk from the client that starts with a request line is a new
 //! request. That holds for the small requests the ledger sends (reqwest writes a request's
@@ -10,7 +8,6 @@
 use std::{
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use tokio::{
@@ -26,7 +23,6 @@ pub struct Proxy {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     seen: Arc<Mutex<Vec<String>>>,
-    hold: Arc<Mutex<Option<(String, Duration)>>>,
 }
 
 impl Proxy {
@@ -35,29 +31,18 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let hold = Arc::new(Mutex::new(None));
-        let (accepted_seen, accepted_hold) = (seen.clone(), hold.clone());
+        let accepted_seen = seen.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (seen, hold) = (accepted_seen.clone(), accepted_hold.clone());
+                let seen = accepted_seen.clone();
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(upstream).await {
-                        relay(client, server, seen, hold).await;
+                        relay(client, server, seen).await;
                     }
                 });
             }
         });
-        Proxy { url, seen, hold }
-    }
-
-    /// From now on, requests whose method is `method` are held for `by` before they go on.
-    pub fn hold(&self, method: &str, by: Duration) {
-        *self.hold.lock().unwrap() = Some((format!("{method} "), by));
-    }
-
-    /// Requests go on at once again.
-    pub fn release(&self) {
-        *self.hold.lock().unwrap() = None;
+        Proxy { url, seen }
     }
 
     /// The request lines seen so far (`GET /devstoreaccount1/t1()?$filter=... HTTP/1.1`).
@@ -66,12 +51,7 @@ impl Proxy {
     }
 }
 
-async fn relay(
-    client: TcpStream,
-    server: TcpStream,
-    seen: Arc<Mutex<Vec<String>>>,
-    hold: Arc<Mutex<Option<(String, Duration)>>>,
-) {
+async fn relay(client: TcpStream, server: TcpStream, seen: Arc<Mutex<Vec<String>>>) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     let upward = async move {
@@ -85,16 +65,7 @@ async fn relay(
             let text = String::from_utf8_lossy(&chunk[..chunk.len().min(2048)]);
             if METHODS.iter().any(|method| text.starts_with(method)) {
                 let line = text.lines().next().unwrap_or_default().to_owned();
-                let delay = hold
-                    .lock()
-                    .unwrap()
-                    .as_ref()
-                    .filter(|(method, _)| line.starts_with(method.as_str()))
-                    .map(|(_, by)| *by);
                 seen.lock().unwrap().push(line);
-                if let Some(delay) = delay {
-                    tokio::time::sleep(delay).await;
-                }
             }
             if server_write.write_all(chunk).await.is_err() {
                 break;
