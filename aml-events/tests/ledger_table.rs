@@ -661,14 +661,14 @@ async fn history_finds_an_event_id_of_any_length() {
 async fn the_turn_to_clean_is_never_listed_nor_cleaned() {
     let table = table();
     let a = ledger(&table);
-    let turn = EffectKey::new("", "~clean-turn", "clean", "");
+    let turn = EffectKey::clean_turn();
     acquired(a.claim(&turn, Duration::from_secs(15 * 60), soon()).await);
     acquired(a.claim(&key("e1", "t"), LEASE, soon()).await);
     let all = a.history(&query(None, None)).await.unwrap();
     assert_eq!(all.len(), 1, "{all:?}");
     assert_eq!(all[0].key, key("e1", "t"));
     assert!(
-        a.history(&query(None, Some("~clean-turn")))
+        a.history(&query(None, Some(&turn.event_id)))
             .await
             .unwrap()
             .is_empty()

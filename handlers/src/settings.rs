@@ -2,6 +2,7 @@
 //! every module that names a setting in a message (the configuration, the implicit routes, the
 //! outcomes) spells it the same way. What each setting means and its checks live in
 //! [`crate::config`]; the README's table and `local.settings.example.json` mirror [`SETTINGS`].
+//! The names aml-events also puts in its errors are its constants, so both say the same.
 
 /// Port the Functions host tells the custom handler to listen on.
 pub const FUNCTIONS_CUSTOMHANDLER_PORT: &str = "FUNCTIONS_CUSTOMHANDLER_PORT";
@@ -16,9 +17,9 @@ pub const AML_DEADLINE_SECONDS: &str = "AML_DEADLINE_SECONDS";
 /// Comma-separated workspace resource ids whose events are acted on.
 pub const AML_WORKSPACES: &str = "AML_WORKSPACES";
 /// ARM base URL (default `https://management.azure.com`).
-pub const AML_ARM_ENDPOINT: &str = "AML_ARM_ENDPOINT";
+pub const AML_ARM_ENDPOINT: &str = aml_events::azure::settings::AML_ARM_ENDPOINT;
 /// Incoming-webhook URL notifications are POSTed to.
-pub const AML_NOTIFY_URL: &str = "AML_NOTIFY_URL";
+pub const AML_NOTIFY_URL: &str = aml_events::notify::AML_NOTIFY_URL;
 /// PagerDuty's routing key for `pagerduty` targets.
 pub const AML_NOTIFY_PAGERDUTY_KEY: &str = aml_events::notify::AML_NOTIFY_PAGERDUTY_KEY;
 /// Functions that notify (default all but `RunCompleted`; `none` for none).
@@ -36,17 +37,17 @@ pub const AML_SMOKE_TEST_KEY: &str = "AML_SMOKE_TEST_KEY";
 /// JSON body of the smoke test (default `{}`).
 pub const AML_SMOKE_TEST_PAYLOAD: &str = "AML_SMOKE_TEST_PAYLOAD";
 /// Managed identity token endpoint (set by App Service / Functions).
-pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
+pub const IDENTITY_ENDPOINT: &str = aml_events::azure::settings::IDENTITY_ENDPOINT;
 /// Managed identity header value (set by App Service / Functions).
-pub const IDENTITY_HEADER: &str = "IDENTITY_HEADER";
+pub const IDENTITY_HEADER: &str = aml_events::azure::settings::IDENTITY_HEADER;
 /// Service principal tenant.
-pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
+pub const AZURE_TENANT_ID: &str = aml_events::azure::settings::AZURE_TENANT_ID;
 /// Service principal client id, or the user-assigned managed identity to use.
 pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
 /// Service principal secret.
 pub const AZURE_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
 /// Microsoft Entra authority (default `https://login.microsoftonline.com`).
-pub const AZURE_AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
+pub const AZURE_AUTHORITY_HOST: &str = aml_events::azure::settings::AZURE_AUTHORITY_HOST;
 /// Log filter, `tracing_subscriber::EnvFilter` syntax (default `info`).
 pub const RUST_LOG: &str = "RUST_LOG";
 /// Log format: `text` (default) or `json`.
@@ -56,7 +57,7 @@ pub const AML_ROUTES_FILE: &str = "AML_ROUTES_FILE";
 /// The action ledger's storage; else `AzureWebJobsStorage`.
 pub const AML_LEDGER: &str = aml_events::ledger::table::AML_LEDGER;
 /// The ledger's table (default `amlhandlers`).
-pub const AML_LEDGER_TABLE: &str = "AML_LEDGER_TABLE";
+pub const AML_LEDGER_TABLE: &str = aml_events::ledger::table::AML_LEDGER_TABLE;
 
 /// Every setting a user may set (the host's port aside); mirrored in
 /// `local.settings.example.json` and the README.

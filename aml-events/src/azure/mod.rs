@@ -81,7 +81,7 @@ mod options;
 pub mod retry;
 mod runs;
 mod scoring;
-mod settings;
+pub mod settings;
 mod token_url;
 mod url_path;
 

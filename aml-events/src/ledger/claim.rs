@@ -7,7 +7,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use super::recorded::Recorded;
+use super::{protocol::CLEAN_ACTION, recorded::Recorded};
 
 /// One effect of one event: what is claimed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -36,6 +36,13 @@ impl EffectKey {
             action: action.into(),
             target: target.into(),
         }
+    }
+
+    /// The ledger's own bookkeeping entry: the hosts claim it to take turns at cleaning. It is
+    /// never listed by [`Ledger::history`](super::Ledger::history) nor removed by
+    /// [`Ledger::clean`](super::Ledger::clean).
+    pub fn clean_turn() -> Self {
+        EffectKey::new("", "~clean-turn", CLEAN_ACTION, "")
     }
 }
 

@@ -36,8 +36,8 @@
 //!   lease and not done is a crashed claimant's: the next claim takes it over.
 //! - [`Ledger::history`] lists entries newest first, at most a limit, by time and/or event id;
 //!   [`Ledger::clean`] removes old entries a bounded batch at a time. Neither touches the hosts'
-//!   turn to clean: a claim of `EffectKey::new("", "~clean-turn", "clean", "")`, never
-//!   completed, which lets one instance at a time clean.
+//!   turn to clean: a claim of [`EffectKey::clean_turn`], never completed, which lets one
+//!   instance at a time clean.
 //!
 //! It deliberately does not decide the lease (twice the delivery deadline, the caller's
 //! setting), read the environment, or schedule the cleaning: the host calls [`Ledger::clean`]

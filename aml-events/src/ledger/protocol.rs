@@ -19,8 +19,7 @@ use super::{
 /// hours leaves a redelivery nothing to find missing. Clean with `now - RETENTION`.
 pub const RETENTION: Duration = Duration::from_secs(48 * 60 * 60);
 
-/// The action of the ledger's own bookkeeping entry: the hosts claim
-/// `EffectKey::new("", "~clean-turn", "clean", "")` to take turns at cleaning. It is never
+/// The action of the ledger's own bookkeeping entry, [`EffectKey::clean_turn`]. It is never
 /// listed by [`Ledger::history`] nor removed by [`Ledger::clean`].
 pub(super) const CLEAN_ACTION: &str = "clean";
 

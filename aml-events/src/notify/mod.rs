@@ -26,4 +26,6 @@ pub mod webhook;
 
 pub use notice::{Fact, Notice, Severity, limit};
 pub use send::{Delivered, Notifier, NotifierOptions, NotifyError};
-pub use target::{AML_NOTIFY_PAGERDUTY_KEY, Kind, PAGERDUTY_EVENTS_URL, Target, TargetError};
+pub use target::{
+    AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_URL, Kind, PAGERDUTY_EVENTS_URL, Target, TargetError,
+};

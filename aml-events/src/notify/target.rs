@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// The setting targets come from, named in errors.
-const AML_NOTIFY_URL: &str = "AML_NOTIFY_URL";
+pub const AML_NOTIFY_URL: &str = "AML_NOTIFY_URL";
 /// The setting PagerDuty's routing key comes from.
 pub const AML_NOTIFY_PAGERDUTY_KEY: &str = "AML_NOTIFY_PAGERDUTY_KEY";
 

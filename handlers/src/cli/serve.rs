@@ -113,7 +113,7 @@ const CLEAN_AT_MOST: usize = 500;
 /// instances started together (a scale-out) do not all ask at once.
 async fn clean_ledger(ledger: Arc<dyn aml_events::ledger::Ledger>) {
     use aml_events::ledger::{Claim, EffectKey, RETENTION};
-    let turn = EffectKey::new("", "~clean-turn", "clean", "");
+    let turn = EffectKey::clean_turn();
     let first = std::time::Duration::from_secs(fastrand::u64(60..=CLEAN_EVERY.as_secs()));
     let mut every = tokio::time::interval_at(tokio::time::Instant::now() + first, CLEAN_EVERY);
     loop {

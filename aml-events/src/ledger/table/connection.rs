@@ -24,6 +24,9 @@ pub const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
 /// The ledger's own setting: a connection string or a table service URL.
 pub const AML_LEDGER: &str = "AML_LEDGER";
 
+/// The setting naming the ledger's table (default [`DEFAULT_TABLE`](super::DEFAULT_TABLE)).
+pub const AML_LEDGER_TABLE: &str = "AML_LEDGER_TABLE";
+
 /// The Functions host's storage: a connection string.
 pub const AZURE_WEB_JOBS_STORAGE: &str = "AzureWebJobsStorage";
 

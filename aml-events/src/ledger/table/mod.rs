@@ -73,7 +73,7 @@ mod rest;
 mod table_ledger;
 
 pub use connection::{
-    AML_LEDGER, AZURE_WEB_JOBS_STORAGE, AZURE_WEB_JOBS_STORAGE_ACCOUNT,
+    AML_LEDGER, AML_LEDGER_TABLE, AZURE_WEB_JOBS_STORAGE, AZURE_WEB_JOBS_STORAGE_ACCOUNT,
     AZURE_WEB_JOBS_STORAGE_TABLE_URI, LedgerSetting, STORAGE_SCOPE, TableConnection,
 };
 pub use table_ledger::{DEFAULT_TABLE, TableLedger, TableLedgerOptions};

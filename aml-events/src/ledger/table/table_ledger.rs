@@ -10,7 +10,7 @@ use url::Url;
 
 use super::{
     auth::Auth,
-    connection::{AML_LEDGER, TableConnection},
+    connection::{AML_LEDGER, AML_LEDGER_TABLE, TableConnection},
     keys::valid_table_name,
 };
 use crate::{
@@ -89,7 +89,7 @@ impl TableLedger {
     ) -> Result<TableLedger, LedgerError> {
         if !valid_table_name(&options.table) {
             return Err(LedgerError::InvalidSetting {
-                setting: "AML_LEDGER_TABLE",
+                setting: AML_LEDGER_TABLE,
                 problem: "a table name is 3 to 63 letters and digits, starting with a letter",
             });
         }
