@@ -17,6 +17,8 @@
 
 use std::{fmt, future::Future, pin::Pin, time::Duration};
 
+use crate::seconds::Seconds;
+
 /// Any error, as a cause.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -64,7 +66,7 @@ pub enum TransportError {
     #[error("could not connect")]
     Connect(#[source] BoxError),
     /// The attempt took longer than its own timeout.
-    #[error("timed out after {}", shown(after))]
+    #[error("timed out after {}", Seconds(*after))]
     TimedOut {
         /// The attempt's timeout.
         after: Duration,
@@ -140,11 +142,6 @@ impl BelowHttp for reqwest::Error {
 /// redirect that was refused. Reads the transport's errors and, for the ledger, reqwest's.
 pub(crate) fn transport_is_transient(error: &impl BelowHttp) -> bool {
     error.may_pass_later()
-}
-
-/// A duration as a message shows it: `250 ms`, `10 s`, `2.5 s`.
-fn shown(duration: &Duration) -> impl fmt::Display {
-    crate::seconds::Seconds(*duration)
 }
 
 #[cfg(test)]

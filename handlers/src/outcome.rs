@@ -109,12 +109,6 @@ impl Outcome {
         self.actions.push(action);
         self
     }
-
-    /// Adds several reports of one action (a notification, one per target).
-    pub fn with_all(mut self, actions: Vec<ActionReport>) -> Self {
-        self.actions.extend(actions);
-        self
-    }
 }
 
 /// A line of [`Outcome::log_lines`], written (or serialized as a JSON string) without first

@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use super::claim::EffectKey;
-use crate::azure::CredentialError;
+use crate::{azure::CredentialError, seconds::Seconds};
 
 /// Why the ledger could not answer. Never contains an account key, a signature or a token.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +48,7 @@ pub enum LedgerError {
         message: Option<String>,
     },
     /// The operation, with its retries, did not finish in time.
-    #[error("ledger {operation} did not finish within {budget:?}")]
+    #[error("ledger {operation} did not finish within {}", Seconds(*budget))]
     DeadlineExceeded {
         /// The table operation.
         operation: &'static str,

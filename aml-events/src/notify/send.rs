@@ -23,6 +23,7 @@ use crate::{
     azure::{ClientError, RetryPolicy},
     pipeline::{self, Answer, Deadline, InFlight, Repeat, Retryable},
     redact,
+    seconds::Seconds,
     transport::{HttpTransport, Transport, TransportError},
 };
 
@@ -106,7 +107,7 @@ pub enum NotifyError {
         source: TransportError,
     },
     /// The deadline came before the target took the notice.
-    #[error("{target} did not take the notification within its deadline of {} s", budget.as_secs())]
+    #[error("{target} did not take the notification within its deadline of {}", Seconds(*budget))]
     DeadlineExceeded {
         /// The target.
         target: String,

@@ -100,9 +100,4 @@ impl Config {
             ledger,
         })
     }
-
-    /// Whether events from `workspace` are acted on (`AML_WORKSPACES`).
-    pub fn allows(&self, workspace: Option<&aml_events::WorkspaceId>) -> bool {
-        self.host.allows(workspace)
-    }
 }

@@ -206,7 +206,15 @@ fn the_example_job_templates_are_accepted() {
 fn the_workspace_allow_list_ignores_case() {
     let id = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.MachineLearningServices/workspaces/WS";
     let config = config(&[(AML_WORKSPACES, id)]).unwrap();
-    assert!(config.allows(WorkspaceId::parse(&id.to_lowercase()).as_ref()));
-    assert!(!config.allows(WorkspaceId::parse(&id.replace("WS", "other")).as_ref()));
-    assert!(!config.allows(None));
+    assert!(
+        config
+            .host
+            .allows(WorkspaceId::parse(&id.to_lowercase()).as_ref())
+    );
+    assert!(
+        !config
+            .host
+            .allows(WorkspaceId::parse(&id.replace("WS", "other")).as_ref())
+    );
+    assert!(!config.host.allows(None));
 }

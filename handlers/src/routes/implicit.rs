@@ -38,7 +38,7 @@ pub struct Settings<'a> {
 }
 
 /// The name of `function`'s implicit route.
-pub fn route_name(function: Function) -> String {
+fn route_name(function: Function) -> String {
     format!("settings: {function}")
 }
 

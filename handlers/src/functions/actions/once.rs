@@ -14,6 +14,7 @@
 use std::{fmt, sync::Arc, time::Duration};
 
 use aml_events::{
+    azure::retry::wait_within,
     chain,
     ledger::{Claim, ClaimToken, EffectKey, Ledger, LedgerError, Recorded},
 };
@@ -61,7 +62,6 @@ pub enum Unsettled {
 }
 
 /// Where effects are claimed, and on whose behalf: one event of one delivery.
-#[derive(Clone)]
 pub struct Claims {
     /// The ledger (shared storage, or this process's memory).
     pub ledger: Arc<dyn Ledger>,
@@ -139,8 +139,11 @@ async fn record(
     let mut wait = Duration::from_millis(250).min(lease / 8);
     loop {
         match ledger.complete(token, recorded).await {
-            Err(err) if err.is_transient() && Instant::now() + wait < give_up => {
-                tokio::time::sleep(wait).await;
+            Err(err) if err.is_transient() => {
+                let Some(wait_now) = wait_within(wait, Instant::now(), give_up) else {
+                    return Err(err);
+                };
+                tokio::time::sleep(wait_now).await;
                 wait = (wait * 2).min(lease / 8);
             }
             done => return done,

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::{Acted, Actions, NO_WORKSPACE, unsettled_or_failed};
 use crate::{
     outcome::{Action, ActionReport, ActionStatus},
-    routes::{Route, job},
+    routes::{Retrain, Route, job},
     settings::AML_RETRAIN_DRIFT_THRESHOLD,
 };
 
@@ -35,16 +35,18 @@ impl Actions<'_> {
         reason: RetrainReason,
         placeholder: impl Fn(&str) -> String,
     ) -> Acted {
-        let routes: Vec<&Route> = (self.matched.iter().copied())
-            .filter(|route| route.retrain.is_some())
+        let retraining: Vec<(&Route, &Retrain)> = (self.matched.iter())
+            .filter_map(|route| Some((*route, route.retrain.as_ref()?)))
             .collect();
-        if routes.is_empty() {
+        if retraining.is_empty() {
             let why = self.first().why_not.retrain.as_ref();
             return Acted::report(ActionReport::skipped(Action::Retrain, why));
         }
         let placeholder = &placeholder;
-        let runs = routes.into_iter().map(|route| async move {
-            let (report, failure) = self.create_job(route, workspace, reason, placeholder).await;
+        let runs = retraining.into_iter().map(|(route, retrain)| async move {
+            let (report, failure) = self
+                .create_job(route, retrain, workspace, reason, placeholder)
+                .await;
             (report.by(&route.name), failure)
         });
         futures_util::future::join_all(runs)
@@ -56,14 +58,11 @@ impl Actions<'_> {
     async fn create_job(
         &self,
         route: &Route,
+        retrain: &Retrain,
         workspace: Option<&WorkspaceId>,
         reason: RetrainReason,
         placeholder: &impl Fn(&str) -> String,
     ) -> (ActionReport, Option<crate::functions::HandlerError>) {
-        let Some(retrain) = &route.retrain else {
-            let why = route.why_not.retrain.as_ref();
-            return (ActionReport::skipped(Action::Retrain, why), None);
-        };
         let default_threshold = self.delivery.ctx.config.actions.retrain_drift_threshold;
         let threshold = retrain.drift_threshold.unwrap_or(default_threshold);
         let why = match reason {
