@@ -25,7 +25,7 @@ pub mod run_status_changed;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use aml_events::{AmlEvent, Event, Function, envelope::Decoded};
+use aml_events::{AmlEvent, Event, Function, envelope::Decoded, events::RunStatus};
 use futures_util::FutureExt;
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -162,9 +162,10 @@ pub async fn run(
         return Ok(Outcome::acknowledged(None, &event, note));
     };
     // A monitor run that carries the breach tag but did not fail is no news, whatever routes
-    // say (it recovered, or is still running).
+    // say (it recovered, or is still running). The status first: a failed run's tags are not
+    // read here.
     if let AmlEvent::RunStatusChanged(run) = &data
-        && run.monitor_breach().is_none()
+        && run.run_status != Some(RunStatus::Failed)
         && run.monitor_breach_text().is_some()
     {
         return Ok(monitor_breach::not_a_breach(&event, run));
