@@ -7,7 +7,12 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use super::{protocol::CLEAN_ACTION, recorded::Recorded};
+use super::recorded::Recorded;
+
+/// The action of the ledger's own bookkeeping entry, [`EffectKey::clean_turn`]. It is never
+/// listed by [`Ledger::history`](super::Ledger::history) nor removed by
+/// [`Ledger::clean`](super::Ledger::clean).
+pub(super) const CLEAN_ACTION: &str = "clean";
 
 /// One effect of one event: what is claimed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,6 +85,34 @@ pub enum Claim {
         /// How old that claim is.
         age: Duration,
     },
+}
+
+/// An entry a claim finds standing on its key: what the rule below reads of it.
+pub(crate) struct Standing {
+    pub(crate) state: EntryState,
+    pub(crate) outcome: Option<Recorded>,
+    pub(crate) claimed_at: SystemTime,
+    pub(crate) done_at: Option<SystemTime>,
+    /// Its age on the store's clock.
+    pub(crate) age: Duration,
+}
+
+impl Claim {
+    /// The one rule for a key where another claim's entry stands, whatever the store:
+    /// [`Claim::Done`] when it was completed, [`Claim::HeldElsewhere`] while it is younger than
+    /// `lease`; `None` when it is stale (its claimant died), to be taken over.
+    pub(crate) fn over(standing: Standing, lease: Duration) -> Option<Claim> {
+        match standing.state {
+            EntryState::Done => Some(Claim::Done {
+                outcome: (standing.outcome).unwrap_or_else(|| Recorded::from_text("")),
+                at: standing.done_at.unwrap_or(standing.claimed_at),
+            }),
+            EntryState::Claimed if standing.age < lease => {
+                Some(Claim::HeldElsewhere { age: standing.age })
+            }
+            EntryState::Claimed => None,
+        }
+    }
 }
 
 /// Proof of a claim: what [`Ledger::complete`](super::Ledger::complete) and [`Ledger::release`](super::Ledger::release) need to change the entry

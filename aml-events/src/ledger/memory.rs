@@ -23,9 +23,11 @@ use std::{
 use tokio::time::Instant;
 
 use super::{
-    claim::{Claim, ClaimToken, EffectKey, Entry, EntryState, HistoryQuery},
+    claim::{
+        CLEAN_ACTION, Claim, ClaimToken, EffectKey, Entry, EntryState, HistoryQuery, Standing,
+    },
     error::LedgerError,
-    protocol::{CLEAN_ACTION, Ledger, LedgerFuture, RETENTION},
+    protocol::{Ledger, LedgerFuture, RETENTION},
     recorded::Recorded,
 };
 
@@ -181,20 +183,15 @@ impl MemoryLedger {
             entries.remove(key);
         }
         if let Some(record) = entries.records.get(key) {
-            match record.state {
-                EntryState::Done => {
-                    let outcome = record.outcome.as_deref().unwrap_or_default();
-                    return Claim::Done {
-                        outcome: Recorded::from_text(outcome),
-                        at: record.done_at.unwrap_or(record.claimed_at),
-                    };
-                }
-                EntryState::Claimed => {
-                    let age = now.saturating_duration_since(record.claimed);
-                    if age < lease {
-                        return Claim::HeldElsewhere { age };
-                    }
-                }
+            let standing = Standing {
+                state: record.state,
+                outcome: record.outcome.as_deref().map(Recorded::from_text),
+                claimed_at: record.claimed_at,
+                done_at: record.done_at,
+                age: now.saturating_duration_since(record.claimed),
+            };
+            if let Some(claim) = Claim::over(standing, lease) {
+                return claim;
             }
         }
         let version = entries.next();

@@ -19,10 +19,6 @@ use super::{
 /// hours leaves a redelivery nothing to find missing. Clean with `now - RETENTION`.
 pub const RETENTION: Duration = Duration::from_secs(48 * 60 * 60);
 
-/// The action of the ledger's own bookkeeping entry, [`EffectKey::clean_turn`]. It is never
-/// listed by [`Ledger::history`] nor removed by [`Ledger::clean`].
-pub(super) const CLEAN_ACTION: &str = "clean";
-
 /// The future every [`Ledger`] method returns.
 pub type LedgerFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, LedgerError>> + Send + 'a>>;
 

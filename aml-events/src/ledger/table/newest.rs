@@ -6,7 +6,7 @@ use std::{
     collections::BinaryHeap,
 };
 
-use crate::ledger::{Entry, protocol::CLEAN_ACTION};
+use crate::ledger::{Entry, claim::CLEAN_ACTION};
 
 /// The `limit` newest entries of those pushed, newest first, kept in a min-heap by claim time:
 /// memory stays within `limit` entries however many are read (a table of any size).

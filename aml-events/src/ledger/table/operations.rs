@@ -20,7 +20,8 @@ use super::{
 use crate::{
     ledger::{
         Claim, ClaimToken, EffectKey, Entry, EntryState, HistoryQuery, Ledger, LedgerError,
-        LedgerFuture, Recorded, protocol::CLEAN_ACTION,
+        LedgerFuture, Recorded,
+        claim::{CLEAN_ACTION, Standing},
     },
     pipeline::{Deadline, Repeat},
 };
@@ -132,15 +133,15 @@ impl TableLedger {
                     found.etag,
                 )));
             }
-            if found.state == EntryState::Done {
-                return Ok(Claim::Done {
-                    outcome: found.outcome.unwrap_or_else(|| Recorded::from_text("")),
-                    at: found.done_at.unwrap_or(found.claimed_at),
-                });
-            }
-            let age = found.age();
-            if age < lease {
-                return Ok(Claim::HeldElsewhere { age });
+            let standing = Standing {
+                age: found.age(),
+                state: found.state,
+                outcome: found.outcome,
+                claimed_at: found.claimed_at,
+                done_at: found.done_at,
+            };
+            if let Some(claim) = Claim::over(standing, lease) {
+                return Ok(claim);
             }
             // Stale: take it over only if it is still the claim we read.
             let take_over = ClaimWrite::TakeOver { etag: found.etag };
