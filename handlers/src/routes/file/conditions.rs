@@ -69,13 +69,6 @@ pub(super) fn matchers(
                 .get_ref()
                 .globs()
                 .map_err(|problem| at(patterns.span(), field.key(), problem))?;
-            if any_of.is_empty() {
-                return Err(at(
-                    patterns.span(),
-                    field.key(),
-                    "an empty list matches nothing".into(),
-                ));
-            }
             let matcher = Matcher::Text { field, any_of };
             carried(&matcher, patterns.span(), field.key())?;
             matchers.push(matcher);
@@ -87,14 +80,8 @@ pub(super) fn matchers(
         matchers.push(matcher);
     }
     if let Some(drift) = &entry.drift_at_least {
-        let value = drift.get_ref().value();
-        if !(0.0..=1.0).contains(&value) {
-            return Err(at(
-                drift.span(),
-                "drift_at_least",
-                format!("{value} is not a number from 0 to 1"),
-            ));
-        }
+        let value = (drift.get_ref().fraction())
+            .map_err(|problem| at(drift.span(), "drift_at_least", problem))?;
         let matcher = Matcher::DriftAtLeast(value);
         carried(&matcher, drift.span(), "drift_at_least")?;
         matchers.push(matcher);
@@ -105,13 +92,6 @@ pub(super) fn matchers(
             .get_ref()
             .globs()
             .map_err(|problem| at(patterns.span(), &written, problem))?;
-        if any_of.is_empty() {
-            return Err(at(
-                patterns.span(),
-                &written,
-                "an empty list matches nothing".into(),
-            ));
-        }
         let matcher = Matcher::Tag {
             key: tag.clone(),
             any_of,

@@ -102,10 +102,20 @@ impl Number {
             Number::Integer(value) => *value as f64,
         }
     }
+
+    /// The value, when it is a fraction from 0 to 1 (a drift coefficient).
+    pub(super) fn fraction(&self) -> Result<f64, String> {
+        let value = self.value();
+        match (0.0..=1.0).contains(&value) {
+            true => Ok(value),
+            false => Err(format!("{value} is not a number from 0 to 1")),
+        }
+    }
 }
 
 impl Patterns {
-    /// The globs; a pattern holding `${` is refused (a pattern is never a reference).
+    /// The globs, at least one; a pattern holding `${` is refused (a pattern is never a
+    /// reference).
     pub(super) fn globs(&self) -> Result<Vec<Glob>, String> {
         let glob = |scalar: &Scalar| match scalar {
             Scalar::Text(text) => literal(text).map(Glob::new),
@@ -113,6 +123,7 @@ impl Patterns {
         };
         match self {
             Patterns::One(one) => glob(one).map(|one| vec![one]),
+            Patterns::Many(many) if many.is_empty() => Err("an empty list matches nothing".into()),
             Patterns::Many(many) => many.iter().map(glob).collect(),
         }
     }

@@ -253,20 +253,13 @@ pub fn parse(
                         format!("cannot use {}: {problem}", job_path.display()),
                     )
                 })?;
-                let drift_threshold = match &retrain.drift_threshold {
-                    None => None,
-                    Some(threshold) => {
-                        let value = threshold.get_ref().value();
-                        if !(0.0..=1.0).contains(&value) {
-                            return Err(at(
-                                threshold.span(),
-                                &key("retrain.drift_threshold"),
-                                format!("{value} is not a number from 0 to 1"),
-                            ));
-                        }
-                        Some(value)
-                    }
-                };
+                let drift_threshold = (retrain.drift_threshold.as_ref())
+                    .map(|threshold| {
+                        (threshold.get_ref().fraction()).map_err(|problem| {
+                            at(threshold.span(), &key("retrain.drift_threshold"), problem)
+                        })
+                    })
+                    .transpose()?;
                 Some(Retrain {
                     job,
                     drift_threshold,

@@ -190,6 +190,26 @@ fn problems_name_line_and_key() {
             "targets.oncall.kind",
             "unknown kind",
         ),
+        // A drift threshold that is no fraction.
+        (
+            GOOD.replace("drift_threshold = 0.3", "drift_threshold = 1.5"),
+            18,
+            "routes[1].retrain.drift_threshold",
+            "1.5 is not a number from 0 to 1",
+        ),
+        // An empty list of patterns, for a field and for a tag.
+        (
+            GOOD.replace("experiment = \"prod-*\"", "experiment = []"),
+            11,
+            "routes[0].match.experiment",
+            "an empty list matches nothing",
+        ),
+        (
+            GOOD.replace("team = \"growth\"", "team = []"),
+            11,
+            "routes[0].match.tags.team",
+            "an empty list matches nothing",
+        ),
     ];
     for (text, line, key, problem) in cases {
         let err = error(&text);
