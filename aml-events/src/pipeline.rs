@@ -267,7 +267,9 @@ where
 {
     let deadline = request.deadline;
     let needed = in_flight.needed_at_retry();
-    // The failure before the attempt the deadline cut, if any: the cause to report.
+    // The failure before the attempt the deadline cut, if any: the cause to report. Only a
+    // cut has one; an attempt that finishes reports its own outcome.
+    let cut = in_flight == InFlight::CutAtDeadline;
     let mut last = None;
     let attempts = async {
         let policy = request.policy;
@@ -295,10 +297,12 @@ where
                 wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                 "retrying a request"
             );
-            last = Some(match outcome {
-                Ok(answer) => (request.answered)(answer),
-                Err(error) => error,
-            });
+            if cut {
+                last = Some(match outcome {
+                    Ok(answer) => (request.answered)(answer),
+                    Err(error) => error,
+                });
+            }
             tokio::time::sleep(wait).await;
             retry += 1;
         }
