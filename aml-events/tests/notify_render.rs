@@ -52,6 +52,7 @@ fn failed_run() -> Notice {
         alert_key: format!("{WORKSPACE}/churn_run_7/RunStatusChanged"),
         data: json!({"runId": "churn_run_7", "runStatus": "Failed", "experimentName": "churn-training"}),
         extra,
+        ..Notice::default()
     }
 }
 
@@ -73,6 +74,7 @@ fn model_registered() -> Notice {
         alert_key: "models/churn-model:3/ModelRegistered".into(),
         data: json!({"modelName": "churn-model", "modelVersion": "3"}),
         extra: Map::new(),
+        ..Notice::default()
     }
 }
 
@@ -744,6 +746,7 @@ fn any_notice() -> impl Strategy<Value = Notice> {
                 alert_key,
                 data: Value::Null,
                 extra: Map::new(),
+                ..Notice::default()
             }
         },
     )

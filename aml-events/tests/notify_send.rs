@@ -36,6 +36,7 @@ fn failed_run() -> Notice {
         alert_key: "ws/churn_run_7/RunStatusChanged".into(),
         data: json!({"runId": "churn_run_7"}),
         extra: Map::new(),
+        ..Notice::default()
     }
 }
 

@@ -184,6 +184,7 @@ fn notice() -> Notice {
         alert_key: "ws/churn_run_7/RunStatusChanged".into(),
         data: json!({}),
         extra: serde_json::Map::new(),
+        ..Notice::default()
     }
 }
 

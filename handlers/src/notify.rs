@@ -62,6 +62,7 @@ pub fn sample_notice() -> Notice {
         alert_key: format!("{}/{run}/notify-test", workspace.workspace),
         data: json!({"experimentName": "churn-training", "runId": run, "runStatus": "Failed"}),
         extra: Map::new(),
+        ..Notice::default()
     }
 }
 

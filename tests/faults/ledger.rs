@@ -12,7 +12,8 @@ use std::{
 };
 
 use aml_events::ledger::{
-    Claim, ClaimToken, EffectKey, Entry, HistoryQuery, Ledger, LedgerError, LedgerFuture, Recorded,
+    Claim, ClaimToken, EffectKey, Entry, HistoryQuery, Ledger, LedgerError, LedgerFuture, Mark,
+    MarkWrite, Recorded,
 };
 use tokio::time::Instant;
 
@@ -163,6 +164,14 @@ impl Ledger for FaultyLedger {
 
     fn clean(&self, older_than: SystemTime, max_entries: usize) -> LedgerFuture<'_, usize> {
         self.inner.clean(older_than, max_entries)
+    }
+
+    fn read_mark<'a>(&'a self, key: &'a str) -> LedgerFuture<'a, Option<Mark>> {
+        self.inner.read_mark(key)
+    }
+
+    fn write_mark<'a>(&'a self, write: MarkWrite<'a>) -> LedgerFuture<'a, bool> {
+        self.inner.write_mark(write)
     }
 
     fn describe(&self) -> String {

@@ -27,6 +27,7 @@ use super::{
         CLEAN_ACTION, Claim, ClaimToken, EffectKey, Entry, EntryState, HistoryQuery, Standing,
     },
     error::LedgerError,
+    mark::{MARK_MAX_BYTES, Mark, MarkWrite},
     protocol::{Ledger, LedgerFuture, RETENTION},
     recorded::Recorded,
 };
@@ -65,8 +66,27 @@ struct Entries {
     records: HashMap<EffectKey, Record>,
     claimed: BTreeMap<u64, EffectKey>,
     done: BTreeMap<u64, EffectKey>,
+    /// Noise control's marks, by key; bounded by the same capacity as the entries.
+    marks: HashMap<String, MarkRecord>,
     /// The last version (and order) handed out.
     counter: u64,
+}
+
+/// A mark as this process keeps it.
+#[derive(Debug, Clone)]
+struct MarkRecord {
+    text: String,
+    version: u64,
+    /// When it was written: its age against `keep` and [`RETENTION`].
+    written: Instant,
+    written_at: SystemTime,
+    keep: Duration,
+}
+
+impl MarkRecord {
+    fn expired(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.written) >= self.keep.max(RETENTION)
+    }
 }
 
 impl Entries {
@@ -263,9 +283,62 @@ impl MemoryLedger {
         found.into_iter().map(|(_, entry)| entry).collect()
     }
 
+    fn read_mark_now(&self, key: &str) -> Option<Mark> {
+        let entries = self.entries();
+        let mark = entries.marks.get(key)?;
+        Some(Mark {
+            text: mark.text.clone(),
+            version: mark.version.to_string(),
+            written_at: mark.written_at,
+        })
+    }
+
+    fn write_mark_now(&self, write: MarkWrite<'_>) -> Result<bool, LedgerError> {
+        if write.text.len() > MARK_MAX_BYTES {
+            return Err(LedgerError::Other {
+                transient: false,
+                source: std::sync::Arc::new(MarkTooLong(write.text.len())),
+            });
+        }
+        let now = Instant::now();
+        let mut entries = self.entries();
+        let current = entries.marks.get(write.key).map(|mark| mark.version);
+        if current.map(|version| version.to_string()).as_deref() != write.version {
+            return Ok(false);
+        }
+        if current.is_none() && entries.marks.len() >= self.capacity {
+            // Full: forget expired marks, else the oldest (a forgotten mark only lets one
+            // more notice or retrain through).
+            entries.marks.retain(|_, mark| !mark.expired(now));
+            if entries.marks.len() >= self.capacity {
+                let oldest = (entries.marks.iter())
+                    .min_by_key(|(_, mark)| mark.written)
+                    .map(|(key, _)| key.clone());
+                if let Some(oldest) = oldest {
+                    entries.marks.remove(&oldest);
+                }
+            }
+        }
+        let version = entries.next();
+        entries.marks.insert(
+            write.key.to_owned(),
+            MarkRecord {
+                text: write.text.to_owned(),
+                version,
+                written: now,
+                written_at: SystemTime::now(),
+                keep: write.keep,
+            },
+        );
+        Ok(true)
+    }
+
     fn clean_now(&self, older_than: SystemTime, max_entries: usize) -> usize {
         let (now, wall) = (Instant::now(), SystemTime::now());
         let mut entries = self.entries();
+        let before_marks = entries.marks.len();
+        entries.marks.retain(|_, mark| !mark.expired(now));
+        let marks_removed = before_marks - entries.marks.len();
         let mut old: Vec<(u64, EffectKey)> = entries
             .records
             .iter()
@@ -280,7 +353,7 @@ impl MemoryLedger {
         for (_, key) in &old {
             entries.remove(key);
         }
-        old.len()
+        old.len() + marks_removed
     }
 
     /// Backdates `key`'s claim (and completion) by `age`, so tests can make a claim stale
@@ -302,6 +375,11 @@ impl MemoryLedger {
         }
     }
 }
+
+/// A mark's text over [`MARK_MAX_BYTES`]: its writer's mistake, never the store's.
+#[derive(Debug, thiserror::Error)]
+#[error("a mark of {0} bytes is over the {MARK_MAX_BYTES}-byte bound")]
+pub(super) struct MarkTooLong(pub(super) usize);
 
 /// Whether `at` (on tokio's clock, read as `now`) came before the wall-clock time `cut` (the
 /// wall clock reading `wall`): measured as ages, so a test that advances tokio's clock moves it.
@@ -364,6 +442,14 @@ impl Ledger for MemoryLedger {
 
     fn clean(&self, older_than: SystemTime, max_entries: usize) -> LedgerFuture<'_, usize> {
         Box::pin(async move { Ok(self.clean_now(older_than, max_entries)) })
+    }
+
+    fn read_mark<'a>(&'a self, key: &'a str) -> LedgerFuture<'a, Option<Mark>> {
+        Box::pin(async move { Ok(self.read_mark_now(key)) })
+    }
+
+    fn write_mark<'a>(&'a self, write: MarkWrite<'a>) -> LedgerFuture<'a, bool> {
+        Box::pin(async move { self.write_mark_now(write) })
     }
 
     fn describe(&self) -> String {

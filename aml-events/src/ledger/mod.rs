@@ -45,6 +45,7 @@
 
 mod claim;
 mod error;
+mod mark;
 pub mod memory;
 mod protocol;
 mod recorded;
@@ -52,6 +53,7 @@ pub mod table;
 
 pub use claim::{Claim, ClaimToken, EffectKey, Entry, EntryState, HistoryQuery};
 pub use error::LedgerError;
+pub use mark::{MARK_MAX_BYTES, Mark, MarkWrite};
 pub use memory::MemoryLedger;
 pub use protocol::{Ledger, LedgerFuture, RETENTION};
 pub use recorded::Recorded;

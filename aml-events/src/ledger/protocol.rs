@@ -12,6 +12,7 @@ use std::{
 use super::{
     claim::{Claim, ClaimToken, EffectKey, Entry, HistoryQuery},
     error::LedgerError,
+    mark::{Mark, MarkWrite},
     recorded::Recorded,
 };
 
@@ -60,6 +61,17 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// `now - RETENTION`), by the store's own clock; returns how many it removed. Bounded so it
     /// fits background work. The ledger's own bookkeeping (action `clean`) is left alone.
     fn clean(&self, older_than: SystemTime, max_entries: usize) -> LedgerFuture<'_, usize>;
+
+    /// The mark at `key` (docs/routes.md, noise control), if there is one. Marks are never
+    /// listed by [`Ledger::history`].
+    fn read_mark<'a>(&'a self, key: &'a str) -> LedgerFuture<'a, Option<Mark>>;
+
+    /// Writes a mark only if it is still at `write.version` (or, with `None`, does not exist
+    /// yet): `Ok(true)` when written, `Ok(false)` when another writer got there first (read it
+    /// again and decide again). Texts over [`MARK_MAX_BYTES`](super::MARK_MAX_BYTES) are
+    /// refused. [`Ledger::clean`] removes a mark once its `keep` and [`RETENTION`] are both
+    /// over.
+    fn write_mark<'a>(&'a self, write: MarkWrite<'a>) -> LedgerFuture<'a, bool>;
 
     /// Where the ledger lives, for the ready line: `in memory`, or the table and its endpoint
     /// (never a key).

@@ -24,7 +24,7 @@ pub mod target;
 pub mod teams;
 pub mod webhook;
 
-pub use notice::{Fact, Notice, Severity, limit};
+pub use notice::{ErrorText, Fact, Held, Link, Notice, Rows, Severity, limit};
 pub use send::{Delivered, Notifier, NotifierOptions, NotifyError};
 pub use target::{
     AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_URL, Kind, PAGERDUTY_EVENTS_URL, Target, TargetError,

@@ -64,10 +64,11 @@ pub fn non_blank<'a>(text: &'a str, fallback: &'a str) -> &'a str {
 
 /// How bad the news is. Chat renderers color by it; PagerDuty takes it as the alert's
 /// severity, and pages only for [`Notice::alert`] notices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// A model registered, a run completed, a deployment that passed its smoke test.
+    #[default]
     Info,
     /// Drift, a monitor breach, a canceled run, a smoke test that failed.
     Warning,
@@ -109,7 +110,7 @@ impl Fact {
 }
 
 /// One notification about one event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Notice {
     /// A short headline: `Run churn_run_7 failed`.
     pub title: String,
@@ -144,6 +145,61 @@ pub struct Notice {
     pub data: Value,
     /// Further fields of the `webhook` kind's body (`run`, `retrain`, `smokeTest`, ...).
     pub extra: Map<String, Value>,
+    /// The word a card's band shows in capitals, what happened at a glance: `FAILED`,
+    /// `BREACH`, `DRIFT`, `PASSED`, `DEPLOYED`, `REGISTERED`, ... (blank: the severity's word).
+    pub status: String,
+    /// The error the news is about (a run's error message, an endpoint's answer), shown once:
+    /// its exception line first, the whole text in a monospace block.
+    pub error: Option<ErrorText>,
+    /// Rows a reader compares, the worst first: a breach's violations (feature, metric,
+    /// value, threshold).
+    pub rows: Option<Rows>,
+    /// Links the product makes besides [`link`](Notice::link): the retrain job, the model, the
+    /// endpoint in Azure ML studio.
+    pub links: Vec<Link>,
+    /// What notices about the same thing share, for noise control (a route's `notify_every`):
+    /// `signal churn-drift`, `experiment churn-training, status Failed`, `service churn-api`.
+    pub group: String,
+    /// The notices held back since the last one sent to this target (a route's
+    /// `notify_every`), which this one reports: `and 37 more since 09:00 UTC`.
+    pub held: Option<Held>,
+}
+
+/// An error's text, as an event or an answer gave it (untrusted: renderers escape it).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ErrorText {
+    /// The whole text: a message, or a traceback with its lines.
+    pub text: String,
+}
+
+/// A small table: a header and rows of as many cells, the worst first, and how many rows
+/// were left out.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rows {
+    /// The column names: `Feature`, `Metric`, `Value`, `Threshold`.
+    pub header: Vec<String>,
+    /// The rows shown.
+    pub rows: Vec<Vec<String>>,
+    /// How many rows are not shown (`and 4 more`).
+    pub more: usize,
+}
+
+/// A labelled link the product made (never one from the event's text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The button's or link's label: `Open retrain job`.
+    pub label: String,
+    /// An `https` URL.
+    pub url: String,
+}
+
+/// Notices held back by a route's `notify_every`, reported by the next one sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    /// How many.
+    pub count: u64,
+    /// Since when (the first held).
+    pub since: Timestamp,
 }
 
 impl Notice {

@@ -11,7 +11,7 @@ use aml_events::{Event, Function, events::DatasetDriftDetected, notify::Severity
 
 use super::{
     actions::{Actions, Handled, retrain::RetrainReason, summarize},
-    notice,
+    group, notice,
 };
 use crate::outcome::Outcome;
 
@@ -40,10 +40,17 @@ pub async fn handle(
             _ => String::new(),
         }
     };
+    let group = group::drift(
+        drift
+            .data_drift_id
+            .as_deref()
+            .or(drift.data_drift_name.as_deref()),
+    );
     let retrain = actions
         .retrain(
             workspace.as_ref(),
             RetrainReason::Drift(drift.drift_coefficient),
+            &group,
             placeholder,
         )
         .await;
@@ -73,6 +80,7 @@ pub async fn handle(
     );
     notice::link_run(&mut notice, workspace.as_ref(), drift.run_id.as_deref());
     notice::extra(&mut notice, "retrain", retrain_json);
+    notice.group = group;
     let notify = actions.notify(notice).await;
     Handled::new(Outcome::new(Some(Function::DatasetDriftDetected), event))
         .with(retrain)

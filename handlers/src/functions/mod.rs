@@ -16,6 +16,7 @@
 pub mod actions;
 pub mod dataset_drift_detected;
 pub mod error;
+pub mod group;
 pub mod model_deployed;
 pub mod model_registered;
 pub mod monitor_breach;

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{
     actions::{Acted, Actions, Handled},
-    notice,
+    group, notice,
 };
 use crate::outcome::{Action, ActionReport, ActionStatus, Outcome};
 
@@ -80,6 +80,7 @@ pub async fn handle(event: &Event<()>, deployed: ModelDeployed, actions: &Action
         many => json!(many.iter().map(ActionReport::found).collect::<Vec<_>>()),
     };
     notice::extra(&mut notice, "smokeTest", smoke_facts);
+    notice.group = group::service(service);
     let notify = actions.notify(notice).await;
     Handled::new(outcome).with(smoke_tests).with(notify)
 }

@@ -6,7 +6,7 @@ use aml_events::{Event, Function, events::ModelRegistered};
 
 use super::{
     actions::{Actions, Handled},
-    notice,
+    group, notice,
 };
 use crate::outcome::Outcome;
 
@@ -28,6 +28,7 @@ pub async fn handle(event: &Event<()>, model: ModelRegistered, actions: &Actions
         Some(&format!("{name}:{version}")),
         NAME,
     );
+    notice.group = group::model(name);
     let notify = actions.notify(notice).await;
     Handled::new(Outcome::new(Some(Function::ModelRegistered), event)).with(notify)
 }

@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::{
     actions::{Actions, Handled, retrain::RetrainReason, summarize},
-    notice,
+    group, notice,
 };
 use crate::outcome::Outcome;
 
@@ -47,10 +47,12 @@ pub async fn handle(
             _ => String::new(),
         }
     };
+    let group = group::breach(breach.signal.as_deref(), run.experiment_name.as_deref());
     let retrain = actions
         .retrain(
             workspace.as_ref(),
             RetrainReason::MonitorBreach,
+            &group,
             placeholder,
         )
         .await;
@@ -81,6 +83,7 @@ pub async fn handle(
     notice::extra(&mut notice, "signal", json!(breach.signal));
     notice::extra(&mut notice, "violations", json!(breach.violations));
     notice::extra(&mut notice, "retrain", retrain_json);
+    notice.group = group;
     let notify = actions.notify(notice).await;
     Handled::new(Outcome::new(Some(Function::RunStatusChanged), event).with_breach(&breach))
         .with(retrain)

@@ -34,6 +34,7 @@ pub fn notice(function: Function, event: &Event<()>, data: &impl Serialize) -> N
         ),
         data: serde_json::to_value(data).unwrap_or(Value::Null),
         extra: Map::new(),
+        ..Notice::default()
     }
 }
 

@@ -7,7 +7,7 @@ use aml_events::{Event, Function, events::RunCompleted};
 
 use super::{
     actions::{Actions, Handled},
-    notice,
+    group, notice,
     run_status_changed::run_notice,
 };
 use crate::outcome::{Action, ActionReport, Outcome};
@@ -37,6 +37,7 @@ pub async fn handle(event: &Event<()>, run: RunCompleted, actions: &Actions<'_>)
         facts.as_ref(),
     );
     notice.title = format!("Run {} completed", run_id.unwrap_or("(unknown)"));
+    notice.group = group::run(experiment, "Completed");
     let notify = actions.notify(notice).await;
     Handled::new(outcome).with(enrich).with(notify)
 }

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::{
     actions::{Actions, Handled, enrich::RunFacts},
-    monitor_breach, notice,
+    group, monitor_breach, notice,
 };
 use crate::outcome::{Action, ActionReport, Outcome};
 
@@ -51,6 +51,7 @@ pub async fn handle(event: &Event<()>, run: RunStatusChanged, actions: &Actions<
         &format!("is now {status}"),
         facts.as_ref(),
     );
+    notice.group = group::run(experiment, status.as_str());
     let run_name = run_id.unwrap_or("(unknown)");
     (notice.title, notice.severity, notice.alert) = match status {
         RunStatus::Failed | RunStatus::NotResponding => {

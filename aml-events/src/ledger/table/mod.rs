@@ -67,6 +67,7 @@ mod connection;
 mod entity;
 mod error;
 mod keys;
+mod marks;
 mod newest;
 mod operations;
 mod rest;

@@ -20,7 +20,7 @@ use super::{
 use crate::{
     ledger::{
         Claim, ClaimToken, EffectKey, Entry, EntryState, HistoryQuery, Ledger, LedgerError,
-        LedgerFuture, Recorded,
+        LedgerFuture, Mark, MarkWrite, Recorded,
         claim::{CLEAN_ACTION, Standing},
     },
     pipeline::{Deadline, Repeat},
@@ -388,6 +388,14 @@ impl Ledger for TableLedger {
 
     fn clean(&self, older_than: SystemTime, max_entries: usize) -> LedgerFuture<'_, usize> {
         Box::pin(self.clean_now(older_than, max_entries))
+    }
+
+    fn read_mark<'a>(&'a self, key: &'a str) -> LedgerFuture<'a, Option<Mark>> {
+        Box::pin(self.read_mark_now(key))
+    }
+
+    fn write_mark<'a>(&'a self, write: MarkWrite<'a>) -> LedgerFuture<'a, bool> {
+        Box::pin(self.write_mark_now(write))
     }
 
     fn describe(&self) -> String {

@@ -33,6 +33,7 @@ impl Actions<'_> {
         &self,
         workspace: Option<&WorkspaceId>,
         reason: RetrainReason,
+        _group: &str,
         placeholder: impl Fn(&str) -> String,
     ) -> Acted {
         let retraining: Vec<(&Route, &Retrain)> = (self.matched.iter())
