@@ -103,7 +103,7 @@ pub(crate) trait Retryable {
     fn retryable(&self, repeat: Repeat) -> bool;
 }
 
-/// An HTTP answer, read whole.
+/// An HTTP answer, its body read up to a bound.
 pub(crate) struct Answer {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
@@ -111,32 +111,51 @@ pub(crate) struct Answer {
     pub(crate) latency: Duration,
 }
 
+/// How much of an answer's body is read; the rest is dropped with the connection, so no
+/// answer (an endless stream, a misdirected download) can grow memory.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyLimit(pub(crate) usize);
+
+impl BodyLimit {
+    /// A notification target's answer: only a status and an error text are read from it.
+    pub(crate) const TARGET: BodyLimit = BodyLimit(64 * 1024);
+    /// An Azure answer: JSON the client parses (a run's details, a job), far smaller than this.
+    pub(crate) const AZURE: BodyLimit = BodyLimit(8 * 1024 * 1024);
+}
+
 impl Answer {
-    /// Builds `request`, hands it to `transport` and reads the whole answer, timing it. The
-    /// attempt ends after `timeout` whatever the transport does, sending and reading the body
-    /// included: the timeout is ours, not the transport's, so that a stand-in that stalls times
-    /// out like a hung server, under a paused clock too.
+    /// Builds `request`, hands it to `transport` and reads the answer, its body up to `limit`,
+    /// timing it. The attempt ends after `timeout` whatever the transport does, sending and
+    /// reading the body included: the timeout is ours, not the transport's, so that a stand-in
+    /// that stalls times out like a hung server, under a paused clock too.
     pub(crate) async fn exchange(
         transport: &dyn Transport,
         request: reqwest::RequestBuilder,
         timeout: Duration,
+        limit: BodyLimit,
     ) -> Result<Answer, TransportError> {
         let request = request
             .build()
             .map_err(|error| TransportError::from_reqwest(error, None))?;
         let started = Instant::now();
         let exchange = async {
-            let response = transport.execute(request).await?;
+            let mut response = transport.execute(request).await?;
             let status = response.status();
             let headers = response.headers().clone();
-            let body = response
-                .bytes()
-                .await
-                .map_err(|error| TransportError::from_reqwest(error, None))?;
+            let mut body = Vec::new();
+            while body.len() < limit.0 {
+                let chunk = response
+                    .chunk()
+                    .await
+                    .map_err(|error| TransportError::from_reqwest(error, None))?;
+                let Some(chunk) = chunk else { break };
+                let room = limit.0 - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
             Ok(Answer {
                 status,
                 headers,
-                body: body.to_vec(),
+                body,
                 latency: started.elapsed(),
             })
         };

@@ -475,3 +475,53 @@ async fn a_notice_whose_deadline_has_passed_is_not_sent() {
     );
     assert!(err.is_transient());
 }
+
+/// A target that answers a refusal and then streams its body forever: the notifier reads 64 KiB
+/// of it, drops the connection, and reports the refusal from what it read.
+#[tokio::test]
+async fn an_endless_answer_is_read_up_to_64_kib_and_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // Arrange: a chunked 400 whose body never ends; the server counts what it could write
+    // before the client hung up.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("webhook:http://{}/hook", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut request = vec![0; 64 * 1024];
+        let _ = stream.read(&mut request).await.unwrap();
+        stream
+            .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .await
+            .unwrap();
+        let chunk = format!("2000\r\n{}\r\n", "x".repeat(0x2000));
+        let mut written = 0usize;
+        while stream.write_all(chunk.as_bytes()).await.is_ok() {
+            written += 0x2000;
+            if written > 512 * 1024 * 1024 {
+                break;
+            }
+        }
+        written
+    });
+    let target = Target::parse(&url, "AML_NOTIFY_URL", 1).unwrap();
+    let notifier = notifier(|options| options.request_timeout = Duration::from_secs(600));
+
+    // Act: the attempt's own timeout is ten minutes, so only the bound can end it sooner.
+    let result = tokio::time::timeout(
+        Duration::from_secs(60),
+        notifier.send(&target, &failed_run()),
+    )
+    .await
+    .expect("the notifier kept reading an endless answer");
+
+    // Assert
+    let err = result.unwrap_err();
+    assert!(!err.is_transient(), "a 400 is final: {err}");
+    assert!(chain(&err).to_string().contains("xxxx"), "{}", chain(&err));
+    let written = server.await.unwrap();
+    assert!(
+        written < 64 * 1024 * 1024,
+        "the client hung up after its bound, yet {written} bytes were taken"
+    );
+}

@@ -25,7 +25,7 @@ use super::{
 };
 use crate::{
     Secret,
-    pipeline::{self, Answer, Deadline, Repeat, Retryable},
+    pipeline::{self, Answer, BodyLimit, Deadline, Repeat, Retryable},
     redact::{self, Show},
     transport::{HttpTransport, Transport, TransportError},
 };
@@ -214,6 +214,7 @@ impl AmlClient {
             &*self.inner.transport,
             request,
             self.inner.options.request_timeout,
+            BodyLimit::AZURE,
         )
         .await
         .map_err(|source| CallbackError::Transport { operation, source })

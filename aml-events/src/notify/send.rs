@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use super::{Kind, Notice, Target, discord, pagerduty, slack, teams, webhook};
 use crate::{
     azure::{ClientError, RetryPolicy},
-    pipeline::{self, Answer, Deadline, InFlight, Repeat, Retryable},
+    pipeline::{self, Answer, BodyLimit, Deadline, InFlight, Repeat, Retryable},
     redact,
     seconds::Seconds,
     transport::{HttpTransport, Transport, TransportError},
@@ -256,7 +256,8 @@ impl Notifier {
             }
             let shown = shown.clone();
             async move {
-                Answer::exchange(&*self.transport, request, self.options.request_timeout)
+                let timeout = self.options.request_timeout;
+                Answer::exchange(&*self.transport, request, timeout, BodyLimit::TARGET)
                     .await
                     .map_err(|source| NotifyError::Transport {
                         target: shown,
