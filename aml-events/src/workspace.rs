@@ -60,10 +60,33 @@ impl WorkspaceId {
 
     /// The run's page in Azure ML studio:
     /// `https://ml.azure.com/runs/{runId}?wsid=/subscriptions/{sub}/resourcegroups/{rg}/workspaces/{ws}`.
+    /// A v2 job's page is its run's page: the job's name is its run id.
     pub fn studio_run_url(&self, run_id: &str) -> String {
-        let mut url = url::Url::parse("https://ml.azure.com/runs/").expect("a valid URL");
+        self.studio_url(&["runs", run_id])
+    }
+
+    /// A model version's page in Azure ML studio:
+    /// `https://ml.azure.com/model/{name}:{version}/details?wsid=…`, the form studio links a
+    /// registered model with (e.g. the model list of
+    /// <https://github.com/Welthungerhilfe/cgm-ml>).
+    pub fn studio_model_url(&self, name: &str, version: &str) -> String {
+        self.studio_url(&["model", &format!("{name}:{version}"), "details"])
+    }
+
+    /// A real-time endpoint's page in Azure ML studio:
+    /// `https://ml.azure.com/endpoints/realtime/{name}/detail?wsid=…`, the form of the endpoint
+    /// links in
+    /// <https://github.com/microsoft/promptflow/blob/main/docs/how-to-guides/develop-a-tool/create-dynamic-list-tool-input.md>.
+    pub fn studio_endpoint_url(&self, name: &str) -> String {
+        self.studio_url(&["endpoints", "realtime", name, "detail"])
+    }
+
+    /// `https://ml.azure.com/<segments>?wsid=…`, each segment percent-encoded (a name holding
+    /// `/` or `?` stays one segment).
+    fn studio_url(&self, segments: &[&str]) -> String {
+        let mut url = url::Url::parse("https://ml.azure.com/").expect("a valid URL");
         if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().push(run_id);
+            path.pop_if_empty().extend(segments);
         }
         url.set_query(Some(&format!(
             "wsid=/subscriptions/{}/resourcegroups/{}/workspaces/{}",
@@ -98,6 +121,25 @@ impl Eq for WorkspaceId {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_a_model_and_an_endpoint_in_studio() {
+        let workspace = WorkspaceId::parse("/subscriptions/6a2b/resourceGroups/ml-rg/providers/Microsoft.MachineLearningServices/workspaces/ml-ws").unwrap();
+        let wsid = "wsid=/subscriptions/6a2b/resourcegroups/ml-rg/workspaces/ml-ws";
+        assert_eq!(
+            workspace.studio_model_url("churn-model", "3"),
+            format!("https://ml.azure.com/model/churn-model:3/details?{wsid}")
+        );
+        assert_eq!(
+            workspace.studio_endpoint_url("churn-api"),
+            format!("https://ml.azure.com/endpoints/realtime/churn-api/detail?{wsid}")
+        );
+        assert!(
+            workspace
+                .studio_endpoint_url("a/b?c")
+                .starts_with("https://ml.azure.com/endpoints/realtime/a%2Fb%3Fc/detail?")
+        );
+    }
 
     #[test]
     fn links_a_run_in_studio() {
