@@ -303,26 +303,30 @@ async fn notify_test_sends_a_sample_to_each_target_and_prints_each_answer() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 4, "{stdout}");
     assert!(
-        lines[0].starts_with("teams http://127.0.0.1:") && lines[0].contains("answered 202"),
+        lines[0].starts_with("teams: teams http://127.0.0.1:") && lines[0].contains("answered 202"),
         "{stdout}"
     );
     assert!(
-        lines[1].starts_with("slack ") && lines[1].ends_with("answered 200: ok"),
+        lines[1].starts_with("slack: slack ") && lines[1].ends_with("answered 200: ok"),
         "{stdout}"
     );
     assert!(
-        lines[2].starts_with("discord ") && lines[2].contains("answered 200"),
+        lines[2].starts_with("discord: discord ") && lines[2].contains("answered 200"),
         "{stdout}"
     );
     assert!(
-        lines[3].starts_with("pagerduty ") && lines[3].contains("answered 202"),
+        lines[3].starts_with("pagerduty: pagerduty ")
+            && lines[3].contains("answered 202")
+            && lines[3].contains("resolved, 202"),
         "{stdout}"
     );
     assert!(!stdout.contains("secret"), "{stdout}");
-    assert_eq!(
-        bodies(&targets.pagerduty).await[0]["event_action"],
-        "trigger"
-    );
+    // The alert it triggered is resolved: no incident left open.
+    let pagerduty = bodies(&targets.pagerduty).await;
+    let actions: Vec<&Value> = pagerduty.iter().map(|body| &body["event_action"]).collect();
+    assert_eq!(actions, ["trigger", "resolve"], "{pagerduty:?}");
+    assert_eq!(pagerduty[0]["dedup_key"], pagerduty[1]["dedup_key"]);
+    assert_eq!(pagerduty[1]["routing_key"], PAGERDUTY_KEY);
 
     // --to one target that refuses: its answer printed, exit 1.
     let refusing = MockServer::start().await;
@@ -341,6 +345,96 @@ async fn notify_test_sends_a_sample_to_each_target_and_prints_each_answer() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("answered 403: invalid_token"), "{stdout}");
+}
+
+/// With a routes file, `notify --test` tries the file's targets by name, `--to NAME` one of
+/// them, and an unknown name is refused with the names there are.
+#[tokio::test(flavor = "multi_thread")]
+async fn notify_test_tries_the_routes_files_targets_by_name() {
+    let targets = Targets::start().await;
+    let folder = std::env::temp_dir().join(new_id("notify-test-routes"));
+    std::fs::create_dir_all(&folder).unwrap();
+    let routes = folder.join("routes.toml");
+    std::fs::write(
+        &routes,
+        format!(
+            r#"[targets.ml-team]
+url = "${{ML_TEAM_WEBHOOK}}"
+[targets.oncall]
+kind = "pagerduty"
+url = "{}/v2/enqueue"
+routing_key = "${{PAGERDUTY_KEY}}"
+
+[[routes]]
+name = "failures"
+functions = ["RunStatusChanged"]
+notify = ["oncall", "ml-team"]
+"#,
+            targets.pagerduty.uri()
+        ),
+    )
+    .unwrap();
+    let slack = format!("slack:{}/services/T0/B0/slack-secret", targets.slack.uri());
+    let run = move |args: Vec<String>| {
+        let (slack, routes) = (slack.clone(), routes.display().to_string());
+        tokio::task::spawn_blocking(move || {
+            let mut all = vec!["notify", "--test", "--routes", routes.as_str()];
+            all.extend(args.iter().map(String::as_str));
+            command(
+                &all,
+                &[
+                    ("ML_TEAM_WEBHOOK", slack.as_str()),
+                    ("PAGERDUTY_KEY", PAGERDUTY_KEY),
+                ],
+            )
+            .output()
+            .unwrap()
+        })
+    };
+
+    // Every target of the file, by name.
+    let output = run(vec![]).await.unwrap();
+    let stdout = stdout_of_success(&output);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines.iter().any(|line| line.starts_with("ml-team: slack ")),
+        "{stdout}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.starts_with("oncall: pagerduty ")),
+        "{stdout}"
+    );
+    assert_eq!(bodies(&targets.slack).await.len(), 1);
+
+    // --to NAME: that one only; PagerDuty triggered and resolved.
+    let output = run(vec!["--to".into(), "oncall".into()]).await.unwrap();
+    let stdout = stdout_of_success(&output);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert_eq!(
+        bodies(&targets.slack).await.len(),
+        1,
+        "slack not sent again"
+    );
+    let pagerduty = bodies(&targets.pagerduty).await;
+    let actions: Vec<&Value> = pagerduty.iter().map(|body| &body["event_action"]).collect();
+    assert_eq!(actions, ["trigger", "resolve", "trigger", "resolve"]);
+    assert_eq!(pagerduty[2]["dedup_key"], pagerduty[3]["dedup_key"]);
+    assert_ne!(
+        pagerduty[0]["dedup_key"], pagerduty[2]["dedup_key"],
+        "one key per test"
+    );
+
+    // An unknown name: refused, naming the ones there are.
+    let output = run(vec!["--to".into(), "on-call".into()]).await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--to on-call") && stderr.contains("ml-team, oncall"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -88,6 +88,17 @@ pub fn render(notice: &Notice, routing_key: &str) -> Value {
     Value::Object(body)
 }
 
+/// The Events API v2 `resolve` of the alert [`render`] triggered for `notice`: the same
+/// routing key and `dedup_key`, no payload. PagerDuty closes the incident that key opened.
+/// See <https://developer.pagerduty.com/docs/events-api-v2/resolve-alert/>.
+pub fn resolve(notice: &Notice, routing_key: &str) -> Value {
+    json!({
+        "routing_key": routing_key,
+        "event_action": "resolve",
+        "dedup_key": limit(&notice.alert_key, MAX_DEDUP_KEY),
+    })
+}
+
 /// The facts as one object, then `eventId` and `subject`, which win over a fact of that name.
 /// A name given twice keeps both values: the second as `<name> (2)`.
 fn details(notice: &Notice) -> Map<String, Value> {

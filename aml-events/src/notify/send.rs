@@ -224,12 +224,24 @@ impl Notifier {
     /// Posts `notice` to `target`, with `Idempotency-Key: <event id>` (no chat tool honours
     /// it, but a webhook of the user's own may).
     pub async fn send(&self, target: &Target, notice: &Notice) -> Result<Delivered, NotifyError> {
+        self.post(target, &notice.event_id, &Notifier::body(target, notice))
+            .await
+    }
+
+    /// Posts `body`, already rendered for `target`'s kind, as [`Notifier::send`] posts a
+    /// notice (a PagerDuty `resolve`, say), with `Idempotency-Key: <event_id>`.
+    pub async fn post(
+        &self,
+        target: &Target,
+        event_id: &str,
+        body: &Value,
+    ) -> Result<Delivered, NotifyError> {
         let shown = target.display();
         let url = target.post_url().ok_or_else(|| NotifyError::InvalidUrl {
             target: shown.clone(),
         })?;
-        let body = serde_json::to_vec(&Notifier::body(target, notice)).unwrap_or_default();
-        let idempotency_key = HeaderValue::from_str(&notice.event_id).ok();
+        let body = serde_json::to_vec(body).unwrap_or_default();
+        let idempotency_key = HeaderValue::from_str(event_id).ok();
         let deadline = Deadline::starting_now(self.options.deadline, self.deadline);
         let request = pipeline::Request {
             operation: "notify",

@@ -1,28 +1,36 @@
 //! `aml-handlers notify --test`: a sample notice to every notification target, or to one, to
 //! see that each is reached and renders it.
 
-use std::process::ExitCode;
+use std::{path::PathBuf, process::ExitCode};
 
 use aml_events::{
     Secret,
     notify::{Kind, Notifier, NotifierOptions, Target},
 };
-use aml_handlers::config::{AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_URL};
+use aml_handlers::{
+    config::{AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_URL},
+    routes::NamedTarget,
+    settings::AML_ROUTES_FILE,
+};
 
 use super::start::{self, Failed, fail};
 
-/// Send a test message to every notification target (AML_NOTIFY_URL), or to one.
+/// Send a test message to every notification target, or to one.
 ///
-/// The sample is a failed run, rendered for each target's kind: an Adaptive Card for Teams
-/// Workflows, Block Kit for Slack, an embed for Discord, an Events API v2 alert for
-/// PagerDuty (routing key from AML_NOTIFY_PAGERDUTY_KEY), the plain JSON body for any other
-/// webhook. Prints each target's answer; exits 1 if any target failed.
+/// The targets are the routes file's [targets] (--routes, else AML_ROUTES_FILE), or without
+/// a file those of AML_NOTIFY_URL. The sample is a failed run, rendered for each target's
+/// kind: an Adaptive Card for Teams Workflows, Block Kit for Slack, an embed for Discord, an
+/// Events API v2 alert for PagerDuty, the plain JSON body for any other webhook. A PagerDuty
+/// test sends `trigger` and then `resolve` with the same dedup_key, so it leaves no incident
+/// open. Prints each target's answer; exits 1 if any target failed.
 ///
-/// A target is a URL, its kind told by its host, or kind:URL for proxies, custom domains
-/// and stand-ins (kinds: teams, slack, discord, pagerduty, webhook).
+/// --to picks one target: a name from the routes file ([targets.NAME]; without a file the
+/// kind: slack, slack-2, ...), or any URL, its kind told by its host or given as kind:URL
+/// (kinds: teams, slack, discord, pagerduty, webhook).
 ///
 /// Examples:
 ///   AML_NOTIFY_URL=https://hooks.slack.com/services/T0/B0/XXXX aml-handlers notify --test
+///   aml-handlers notify --test --routes routes.toml --to oncall
 ///   aml-handlers notify --test --to 'teams:https://proxy.example.com/hook'
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
@@ -30,21 +38,29 @@ pub(crate) struct Args {
     /// Send the sample notice (the only thing `notify` does).
     #[arg(long, required = true)]
     test: bool,
-    /// The one target to try, URL or kind:URL (default: every target of AML_NOTIFY_URL).
-    #[arg(long, value_name = "TARGET")]
+    /// The one target to try: a target's name, or a URL / kind:URL (default: every target).
+    #[arg(long, value_name = "NAME|URL")]
     to: Option<String>,
+    /// The routes file whose targets to try (default: AML_ROUTES_FILE).
+    #[arg(long, value_name = "FILE")]
+    routes: Option<PathBuf>,
 }
 
 /// Sends the sample and prints each target's answer.
 pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
-    let config = start::config()?;
+    let routes = args.routes.map(|path| path.display().to_string());
+    let config = start::config_from(|setting| match setting {
+        AML_ROUTES_FILE if routes.is_some() => routes.clone(),
+        other => std::env::var(other).ok(),
+    })?;
+    let known = config.routes.targets();
     let targets = match args.to.as_deref() {
-        Some(text) => vec![target(text)?],
-        None => config.actions.notify_targets.clone(),
+        Some(to) => vec![chosen(to, known)?],
+        None => known.to_vec(),
     };
     if targets.is_empty() {
         return Err(fail(format!(
-            "no notification target: set {AML_NOTIFY_URL} or pass --to TARGET"
+            "no notification target: set {AML_NOTIFY_URL}, give a routes file with [targets], or pass --to URL"
         )));
     }
     let notifier = Notifier::new(NotifierOptions {
@@ -64,19 +80,34 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
     }
 }
 
-/// The one target `--to` names; a PagerDuty one takes its routing key from the environment.
-fn target(text: &str) -> Result<Target, Failed> {
+/// The target `--to` names: one of `known` by name, else a URL (a PagerDuty one takes its
+/// routing key from the environment).
+fn chosen(to: &str, known: &[NamedTarget]) -> Result<NamedTarget, Failed> {
+    if let Some(named) = known.iter().find(|named| named.name == to) {
+        return Ok(named.clone());
+    }
+    if !to.contains("://") {
+        let names: Vec<&str> = known.iter().map(|named| named.name.as_str()).collect();
+        let names = if names.is_empty() {
+            "there are none".to_owned()
+        } else {
+            format!("they are: {}", names.join(", "))
+        };
+        return Err(fail(format!(
+            "--to {to}: no target of that name ({names}); or give a URL"
+        )));
+    }
     let key = std::env::var(AML_NOTIFY_PAGERDUTY_KEY)
         .ok()
         .filter(|key| !key.trim().is_empty())
         .map(|key| Secret::new(key.trim()));
-    match Target::parse(text, "--to", 1) {
+    match Target::parse(to, "--to", 1) {
         Ok(target) if target.kind == Kind::PagerDuty && key.is_none() => Err(fail(format!(
             "--to: a pagerduty target needs a routing key: set {AML_NOTIFY_PAGERDUTY_KEY}"
         ))),
         Ok(mut target) => {
             target.routing_key = key;
-            Ok(target)
+            Ok(NamedTarget::new("--to".to_owned(), target))
         }
         Err(err) => Err(fail(err)),
     }

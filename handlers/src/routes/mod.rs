@@ -261,6 +261,11 @@ impl Routes {
     pub fn target(&self, index: usize) -> &NamedTarget {
         &self.targets[index]
     }
+
+    /// Every target, in the file's order (or `AML_NOTIFY_URL`'s): what `notify --test` tries.
+    pub fn targets(&self) -> &[NamedTarget] {
+        &self.targets
+    }
 }
 
 impl Route {
