@@ -2,15 +2,18 @@
 //! status and latency. Whatever the endpoint answers is the result (a failing deployment is
 //! news to report), and it is recorded, so a redelivery builds the same notice. The one thing
 //! that is not a result is our own time running out before the endpoint was asked: then the
-//! test is tried again on redelivery.
+//! test is tried again on redelivery. A failing endpoint's answer is recorded too (its status
+//! and the start of its body, without the key or the URI's secrets), for the notice to show.
 
 use aml_events::{
+    Secret,
     azure::CallbackError,
     chain,
     ledger::Recorded,
     redact::{self, Show},
 };
 use serde_json::json;
+use url::Url;
 
 use super::{Acted, Actions, once::Unsettled};
 use crate::{
@@ -71,7 +74,11 @@ impl Actions<'_> {
                         "the endpoint answered {} in {latency_ms:.1} ms",
                         answer.status
                     );
-                    let found = json!({ "status": answer.status, "latencyMs": (latency_ms * 10.0).round() / 10.0 });
+                    let mut found = json!({ "status": answer.status, "latencyMs": (latency_ms * 10.0).round() / 10.0 });
+                    // A failing endpoint's answer is the news: its start goes in the notice.
+                    if status == ActionStatus::Failed {
+                        found["body"] = json!(answer_start(&answer.body, &uri, key.as_ref()));
+                    }
                     Ok(Recorded::new(status.as_str(), detail).with_found(found))
                 }
                 // Our deadline came before the endpoint was asked: no result to report.
@@ -90,5 +97,50 @@ impl Actions<'_> {
             .once(Action::SmokeTest.as_str(), &smoke.identity(), effect)
             .await;
         self.settle(Action::SmokeTest, &endpoint, request, result)
+    }
+}
+
+/// How much of a failing endpoint's answer is recorded: its exception line and the start of a
+/// traceback, well within what the ledger keeps of an outcome.
+const ANSWER_CHARS: usize = 500;
+
+/// The start of an endpoint's answer, without the key or anything secret of the URI (an answer
+/// may echo the request).
+fn answer_start(body: &str, uri: &Url, key: Option<&Secret>) -> String {
+    let query: Vec<String> = uri
+        .query_pairs()
+        .map(|(_, value)| value.into_owned())
+        .collect();
+    let mut secrets: Vec<&str> = query.iter().map(String::as_str).collect();
+    secrets.extend([uri.as_str(), uri.password().unwrap_or_default()]);
+    secrets.extend(key.map(Secret::expose));
+    redact::text(body.trim(), &secrets, ANSWER_CHARS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_keeps_no_secret_of_the_request() {
+        let uri = Url::parse("https://user:pw1@ep.example.com/score?code=QUERYKEY").unwrap();
+        let key = Secret::new("BEARERKEY".to_owned());
+        let body = format!(
+            "  bad key BEARERKEY for {uri} (code QUERYKEY, pw1)\n{}",
+            "x".repeat(900)
+        );
+        let start = answer_start(&body, &uri, Some(&key));
+        for secret in ["BEARERKEY", "QUERYKEY", "pw1"] {
+            assert!(!start.contains(secret), "{start}");
+        }
+        assert!(
+            start.starts_with("bad key *** for *** (code ***, ***)"),
+            "{start}"
+        );
+        assert_eq!(
+            start.chars().count(),
+            ANSWER_CHARS + 1,
+            "cut, with an ellipsis"
+        );
     }
 }
