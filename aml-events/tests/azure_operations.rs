@@ -635,6 +635,59 @@ async fn creates_a_job_and_counts_an_existing_one_as_done() {
 }
 
 #[tokio::test]
+async fn gets_a_job_with_its_status_and_none_for_a_missing_one() {
+    // Arrange
+    let server = MockServer::start().await;
+    mount_identity(&server, 1).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{WORKSPACE_PATH}/jobs/retrain-evt-1")))
+        .and(query_param("api-version", "2024-04-01"))
+        .and(header("authorization", "Bearer test-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": format!("{WORKSPACE_PATH}/jobs/retrain-evt-1"), "name": "retrain-evt-1",
+            "properties": {"jobType": "Command", "status": "Running"}
+        })))
+        .expect(1)
+        .named("get job")
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{WORKSPACE_PATH}/jobs/retrain-evt-2")))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "error": {"code": "UserError", "message": "job retrain-evt-2 not found"}
+        })))
+        .expect(1)
+        .named("no such job")
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{WORKSPACE_PATH}/jobs/retrain-evt-3")))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "error": {"code": "AuthorizationFailed", "message": "no role on the workspace"}
+        })))
+        .expect(1)
+        .named("refused")
+        .mount(&server)
+        .await;
+    let client = client(&server);
+
+    // Act
+    let running = client.get_job(&workspace(), "retrain-evt-1").await.unwrap();
+    let missing = client.get_job(&workspace(), "retrain-evt-2").await.unwrap();
+    let refused = client
+        .get_job(&workspace(), "retrain-evt-3")
+        .await
+        .unwrap_err();
+
+    // Assert
+    let running = running.expect("the job");
+    assert_eq!(running.name, "retrain-evt-1");
+    assert_eq!(running.job_status(), Some("Running"));
+    assert_eq!(missing, None);
+    assert!(refused.is_unauthorized(), "{refused}");
+}
+
+#[tokio::test]
 async fn scores_an_endpoint_with_its_key_and_no_arm_token() {
     // Arrange
     let server = MockServer::start().await;

@@ -328,6 +328,29 @@ impl AmlClient {
         }
     }
 
+    /// Gets a job, `None` when there is none of that name (404). A v2 job's state is its
+    /// `properties.status` (`NotStarted`, `Queued`, `Running`, ..., `Completed`, `Failed`,
+    /// `Canceled`, `NotResponding`); see [`Job::job_status`].
+    ///
+    /// `GET {arm}/.../workspaces/{ws}/jobs/{name}?api-version=2024-04-01`.
+    /// See <https://learn.microsoft.com/rest/api/azureml/jobs/get>.
+    pub async fn get_job(
+        &self,
+        id: &WorkspaceId,
+        name: &str,
+    ) -> Result<Option<Job>, CallbackError> {
+        const OPERATION: &str = "get job";
+        let url = self.workspace_url(OPERATION, id, [("path", "jobs"), ("job name", name)])?;
+        let answer = self
+            .send(&Call::get(OPERATION, url), self.deadline())
+            .await?;
+        match answer.status.as_u16() {
+            200 => Ok(Some(resource_or_named(&answer, name))),
+            404 => Ok(None),
+            _ => Err(answer.into_error(OPERATION)),
+        }
+    }
+
     /// `{arm}/subscriptions/.../workspaces/{ws}[/tail...]?api-version=2024-04-01`.
     fn workspace_url<'s>(
         &self,
@@ -348,6 +371,14 @@ fn resource_or_named(answer: &Answer, name: &str) -> Job {
         name: name.to_owned(),
         ..Job::default()
     })
+}
+
+impl Job {
+    /// A job's `properties.status` as Azure sent it (`Running`, `Completed`, ...), if it has
+    /// one. See <https://learn.microsoft.com/rest/api/azureml/jobs/get#jobstatus>.
+    pub fn job_status(&self) -> Option<&str> {
+        self.properties.get("status").and_then(Value::as_str)
+    }
 }
 
 /// Azure ML's wording for a name that is taken varies by resource and version.
