@@ -362,21 +362,22 @@ async fn notify_test_tries_the_routes_files_targets_by_name() {
 url = "${{ML_TEAM_WEBHOOK}}"
 [targets.oncall]
 kind = "pagerduty"
-url = "{}/v2/enqueue"
+url = "${{PAGERDUTY_URL}}"
 routing_key = "${{PAGERDUTY_KEY}}"
 
 [[routes]]
 name = "failures"
 functions = ["RunStatusChanged"]
 notify = ["oncall", "ml-team"]
-"#,
-            targets.pagerduty.uri()
+"#
         ),
     )
     .unwrap();
     let slack = format!("slack:{}/services/T0/B0/slack-secret", targets.slack.uri());
+    let pagerduty = format!("{}/v2/enqueue", targets.pagerduty.uri());
     let run = move |args: Vec<String>| {
         let (slack, routes) = (slack.clone(), routes.display().to_string());
+        let pagerduty = pagerduty.clone();
         tokio::task::spawn_blocking(move || {
             let mut all = vec!["notify", "--test", "--routes", routes.as_str()];
             all.extend(args.iter().map(String::as_str));
@@ -384,6 +385,7 @@ notify = ["oncall", "ml-team"]
                 &all,
                 &[
                     ("ML_TEAM_WEBHOOK", slack.as_str()),
+                    ("PAGERDUTY_URL", pagerduty.as_str()),
                     ("PAGERDUTY_KEY", PAGERDUTY_KEY),
                 ],
             )
