@@ -1,12 +1,13 @@
 //! How an entity reads back: what a read says about its claim ([`Stored`], its age by the
-//! table service's own clock), and an [`Entry`] as the history lists it.
+//! table service's own clock), an [`Entry`] as the history lists it, and a mark
+//! ([`StoredMark`]).
 
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
 use super::keys::parse_time;
-use crate::ledger::{EffectKey, Entry, EntryState, Recorded};
+use crate::ledger::{EffectKey, Entry, EntryState, Mark, Recorded};
 
 /// What a read entity says about its claim.
 pub(super) struct Stored {
@@ -83,6 +84,26 @@ pub(super) fn entry(value: &Value) -> Option<Entry> {
     })
 }
 
+/// A mark as read, with the id of the write that left it (a retried write that finds its own
+/// write recognises it by this id).
+pub(super) struct StoredMark {
+    pub(super) mark: Mark,
+    pub(super) write_id: String,
+}
+
+/// The mark in `value`: its `Text`, `etag` as its version, and when the table service last
+/// wrote it (`Timestamp`).
+pub(super) fn stored_mark(value: &Value, etag: String) -> Option<StoredMark> {
+    Some(StoredMark {
+        mark: Mark {
+            text: text(value, "Text")?,
+            version: etag,
+            written_at: parse_time(&text(value, "Timestamp")?)?,
+        },
+        write_id: text(value, "WriteId").unwrap_or_default(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +151,29 @@ mod tests {
         assert!(found.age() >= Duration::from_secs(3600));
         let found = stored(&entity, "etag".into(), Some(Duration::from_secs(2))).unwrap();
         assert_eq!(found.age(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_mark_reads_back_by_the_services_timestamp() {
+        let entity = serde_json::json!({
+            "Text": "{\"sent\":1}",
+            "Timestamp": "2026-12-07T08:09:04.4546614Z",
+            "KeepUntil": "2026-12-09T08:09:04.454661Z",
+            "WriteId": "w",
+        });
+        let found = stored_mark(&entity, "W/\"1\"".into()).expect("a mark");
+        assert_eq!(found.mark.text, "{\"sent\":1}");
+        assert_eq!(found.mark.version, "W/\"1\"");
+        assert_eq!(found.write_id, "w");
+        assert_eq!(
+            found.mark.written_at,
+            parse_time("2026-12-07T08:09:04.4546614Z").unwrap()
+        );
+        let mut no_timestamp = entity.clone();
+        no_timestamp.as_object_mut().unwrap().remove("Timestamp");
+        assert!(stored_mark(&no_timestamp, "e".into()).is_none());
+        let mut no_text = entity;
+        no_text.as_object_mut().unwrap().remove("Text");
+        assert!(stored_mark(&no_text, "e".into()).is_none());
     }
 }

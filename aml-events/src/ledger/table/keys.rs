@@ -1,5 +1,6 @@
-//! How an effect becomes an entity's `PartitionKey` and `RowKey`, and how times are written, so
-//! that keys never hold a character the table service refuses and times compare as text.
+//! How an effect or a mark becomes an entity's `PartitionKey` and `RowKey`, and how times are
+//! written, so that keys never hold a character the table service refuses and times compare as
+//! text.
 
 use std::time::SystemTime;
 
@@ -52,6 +53,17 @@ fn row_key(key: &EffectKey) -> String {
         encode(&key.action),
         encode(&key.target)
     ))
+}
+
+/// The partition of noise control's marks. Never an effect's: an effect's partition key is
+/// encoded (`~` only before two uppercase hex digits) or hashed (`~h`), so no event id, however
+/// written, lands here, and a query can leave marks out by this key alone.
+pub(super) const MARK_PARTITION: &str = "~mark";
+
+/// `(PartitionKey, RowKey)` of the mark at `key`: [`MARK_PARTITION`], and the key encoded (or
+/// hashed when long) as an effect's is.
+pub(super) fn mark_keys(key: &str) -> (String, String) {
+    (MARK_PARTITION.to_owned(), readable_or_hashed(encode(key)))
 }
 
 /// `key` when short enough, else `~h` and its SHA-256 in hex (never a readable key: encoding
@@ -139,6 +151,20 @@ mod tests {
         let long = EffectKey::new("s".repeat(2000), "e", "notify", "t");
         let (_, row) = keys(&long);
         assert!(row.starts_with("~h") && row.len() == 66, "{row}");
+    }
+
+    #[test]
+    fn marks_have_a_partition_of_their_own_and_distinct_rows() {
+        for event_id in [MARK_PARTITION, "mark", "~mark~", ""] {
+            assert_ne!(partition_key(event_id), MARK_PARTITION, "{event_id}");
+        }
+        let (partition, row) = mark_keys("notify/route a/group#1?/teams\\x");
+        assert_eq!(partition, MARK_PARTITION);
+        assert!(!row.contains(['/', '\\', '#', '?', '\'']), "{row}");
+        assert_ne!(mark_keys("a/b").1, mark_keys("a~2Fb").1);
+        let (_, long) = mark_keys(&"k".repeat(2000));
+        assert!(long.starts_with("~h") && long.len() == 66, "{long}");
+        assert_ne!(long, mark_keys(&"k".repeat(1999)).1);
     }
 
     #[test]

@@ -18,6 +18,8 @@
 //! - `operations.rs`: the ledger's operations: claim = conditional insert, take-over = replace
 //!   with `If-Match`, complete = replace with `If-Match`, release = delete with `If-Match`,
 //!   history and clean = queries (`newest.rs` keeps the history's newest entries).
+//! - `marks.rs`: noise control's marks, in a partition of their own (`~mark`): read, create =
+//!   conditional insert, replace = update with `If-Match`, cleaned by their `KeepUntil`.
 //! - `entity.rs`: how an entity reads back.
 //! - `keys.rs`: an effect's `PartitionKey` and `RowKey`, and the times written in entities.
 //! - `rest.rs`: one request, signed and sent. `auth.rs`: Shared Key Lite for the account key
@@ -57,7 +59,9 @@
 //! `Date` of the answer that read it minus the entity's `Timestamp`, which the service sets on
 //! every write, so a claimant whose clock runs behind does not make its live claims look stale.
 //! Only when either is missing or unreadable is it this machine's clock minus `ClaimedAt`.
-//! Cleaning likewise removes entries by their `Timestamp` (`Timestamp lt datetime'..'`).
+//! Cleaning likewise removes entries by their `Timestamp` (`Timestamp lt datetime'..'`), and
+//! marks (never an effect's entry: their partition, `~mark`, is no encoded event id) once
+//! their `KeepUntil` has passed and the service wrote them before the same cut.
 //!
 //! It deliberately does not read the environment: [`TableConnection::from_lookup`] takes a
 //! lookup closure from the settings layer.

@@ -1,18 +1,19 @@
 //! The ledger's operations as table calls: claim = conditional insert, take-over = replace
 //! with `If-Match`, complete = replace with `If-Match`, release = delete with `If-Match`,
-//! history and clean = queries.
+//! history and clean = queries (neither lists nor removes a mark by its `Timestamp`: marks are
+//! `marks.rs`'s, cleaned by their `KeepUntil`).
 
 use std::{
     ops::ControlFlow,
     time::{Duration, SystemTime},
 };
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Map, Value};
 
 use super::{
     entity::{Stored, entry, service_age, stored, text},
-    keys::{format_time, keys, odata_datetime, partition_key},
+    keys::{MARK_PARTITION, format_time, keys, odata_datetime, partition_key},
     newest::Newest,
     rest::{Call, etag_of},
     table_ledger::TableLedger,
@@ -46,41 +47,23 @@ impl TableLedger {
         deadline: Deadline,
     ) -> Result<Option<Stored>, LedgerError> {
         let (partition, row) = keys(key);
-        let call = Call {
-            operation: "read claim",
-            method: Method::GET,
-            url: self.entity_url(&partition, &row),
-            body: None,
-            if_match: None,
-            repeat: Repeat::Idempotent,
+        let operation = "read claim";
+        let Some(found) = self
+            .get_entity(operation, (&partition, &row), deadline)
+            .await?
+        else {
+            return Ok(None);
         };
-        let answer = self.send(&call, deadline).await?;
-        match answer.status {
-            StatusCode::OK => {
-                let value: Value =
-                    serde_json::from_slice(&answer.body).map_err(|_| LedgerError::Malformed {
-                        operation: call.operation,
-                        problem: "the entity is not JSON",
-                    })?;
-                let etag = answer
-                    .header("etag")
-                    .map(str::to_owned)
-                    .or_else(|| text(&value, "odata.etag"))
-                    .ok_or(LedgerError::Malformed {
-                        operation: call.operation,
-                        problem: "no ETag",
-                    })?;
-                let age = service_age(answer.header("date"), text(&value, "Timestamp").as_deref());
-                stored(&value, etag, age)
-                    .map(Some)
-                    .ok_or(LedgerError::Malformed {
-                        operation: call.operation,
-                        problem: "the entity lacks State or ClaimedAt",
-                    })
-            }
-            StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(self.fail(call.operation, &answer)),
-        }
+        let age = service_age(
+            found.date.as_deref(),
+            text(&found.value, "Timestamp").as_deref(),
+        );
+        stored(&found.value, found.etag, age)
+            .map(Some)
+            .ok_or(LedgerError::Malformed {
+                operation,
+                problem: "the entity lacks State or ClaimedAt",
+            })
     }
 
     fn entity(
@@ -280,7 +263,10 @@ impl TableLedger {
             return Ok(Vec::new());
         }
         self.ensure_table(self.deadline(None)).await?;
-        let mut clauses = vec![format!("Action ne '{CLEAN_ACTION}'")];
+        let mut clauses = vec![
+            format!("Action ne '{CLEAN_ACTION}'"),
+            format!("PartitionKey ne '{MARK_PARTITION}'"),
+        ];
         if let Some(event_id) = query.event_id {
             // The function that wrote the key: a long id is found by its hash.
             clauses.push(format!("PartitionKey eq '{}'", partition_key(event_id)));
@@ -304,6 +290,9 @@ impl TableLedger {
         Ok(newest.into_vec())
     }
 
+    /// See [`Ledger::clean`]: old effects' entries first, as far as `max_entries` goes, then
+    /// marks whose keep is over with what is left of it (marks are few, and one kept longer
+    /// than its keep only says something long past).
     async fn clean_now(
         &self,
         older_than: SystemTime,
@@ -315,48 +304,12 @@ impl TableLedger {
         self.ensure_table(self.deadline(None)).await?;
         // The service's write time, not ClaimedAt: no instance's clock decides what is old.
         let filter = format!(
-            "Timestamp lt {} and Action ne '{CLEAN_ACTION}'",
+            "Timestamp lt {} and Action ne '{CLEAN_ACTION}' and PartitionKey ne '{MARK_PARTITION}'",
             odata_datetime(older_than)
         );
-        let mut old = Vec::new();
-        let visit = |values: Vec<Value>| {
-            old.extend(values);
-            if old.len() >= max_entries {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        };
-        let columns = "PartitionKey,RowKey";
-        self.query_pages("clean", &filter, columns, max_entries, visit)
-            .await?;
-        old.truncate(max_entries);
-        let mut removed = 0;
-        for value in &old {
-            let (Some(partition), Some(row), Some(etag)) = (
-                text(value, "PartitionKey"),
-                text(value, "RowKey"),
-                text(value, "odata.etag"),
-            ) else {
-                continue;
-            };
-            let call = Call {
-                operation: "clean",
-                method: Method::DELETE,
-                url: self.entity_url(&partition, &row),
-                body: None,
-                // Only the entry as it was found: one taken over since is not old.
-                if_match: Some(etag),
-                repeat: Repeat::Idempotent,
-            };
-            let answer = self.send(&call, self.deadline(None)).await?;
-            match answer.status.as_u16() {
-                200..=299 => removed += 1,
-                404 | 412 => {}
-                _ => return Err(self.fail(call.operation, &answer)),
-            }
-        }
-        Ok(removed)
+        let effects = self.remove_matching("clean", &filter, max_entries).await?;
+        let marks = self.clean_marks(older_than, max_entries - effects).await?;
+        Ok(effects + marks)
     }
 }
 

@@ -1,5 +1,6 @@
 //! One request to the table service: signed (Shared Key Lite) or with a bearer token, sent on
-//! the crate's retry pipeline within the ledger's deadline; and the paged query.
+//! the crate's retry pipeline within the ledger's deadline; the read of one entity; the paged
+//! query; and the removal of what a query finds.
 
 use std::{ops::ControlFlow, time::SystemTime};
 
@@ -13,6 +14,7 @@ use url::Url;
 use super::{
     auth::{Auth, sign},
     connection::{AML_LEDGER, STORAGE_SCOPE},
+    entity::text,
     error::status_error,
     table_ledger::TableLedger,
 };
@@ -34,6 +36,14 @@ pub(super) struct Call {
     pub(super) body: Option<Vec<u8>>,
     pub(super) if_match: Option<String>,
     pub(super) repeat: Repeat,
+}
+
+/// One entity as read: its properties, its ETag, and the answer's `Date` (the table service's
+/// clock when it answered).
+pub(super) struct Found {
+    pub(super) value: Value,
+    pub(super) etag: String,
+    pub(super) date: Option<String>,
 }
 
 impl Retryable for LedgerError {
@@ -187,6 +197,99 @@ impl TableLedger {
             })
             .await
             .map(|_| ())
+    }
+
+    /// The entity at `(partition, row)`, or `None` when there is none (404).
+    /// See <https://learn.microsoft.com/rest/api/storageservices/query-entities>.
+    pub(super) async fn get_entity(
+        &self,
+        operation: &'static str,
+        (partition, row): (&str, &str),
+        deadline: Deadline,
+    ) -> Result<Option<Found>, LedgerError> {
+        let call = Call {
+            operation,
+            method: Method::GET,
+            url: self.entity_url(partition, row),
+            body: None,
+            if_match: None,
+            repeat: Repeat::Idempotent,
+        };
+        let answer = self.send(&call, deadline).await?;
+        match answer.status {
+            StatusCode::OK => {
+                let value: Value =
+                    serde_json::from_slice(&answer.body).map_err(|_| LedgerError::Malformed {
+                        operation,
+                        problem: "the entity is not JSON",
+                    })?;
+                let etag = answer
+                    .header("etag")
+                    .map(str::to_owned)
+                    .or_else(|| text(&value, "odata.etag"))
+                    .ok_or(LedgerError::Malformed {
+                        operation,
+                        problem: "no ETag",
+                    })?;
+                let date = answer.header("date").map(str::to_owned);
+                Ok(Some(Found { value, etag, date }))
+            }
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self.fail(operation, &answer)),
+        }
+    }
+
+    /// Removes at most `max` of the entities matching `filter`, each only as it was found (a
+    /// conditional delete: one written since is not what the filter chose); returns how many
+    /// it removed.
+    pub(super) async fn remove_matching(
+        &self,
+        operation: &'static str,
+        filter: &str,
+        max: usize,
+    ) -> Result<usize, LedgerError> {
+        if max == 0 {
+            return Ok(0);
+        }
+        let mut found = Vec::new();
+        let visit = |values: Vec<Value>| {
+            found.extend(values);
+            if found.len() >= max {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        let columns = "PartitionKey,RowKey";
+        self.query_pages(operation, filter, columns, max, visit)
+            .await?;
+        found.truncate(max);
+        let mut removed = 0;
+        for value in &found {
+            let (Some(partition), Some(row), Some(etag)) = (
+                text(value, "PartitionKey"),
+                text(value, "RowKey"),
+                text(value, "odata.etag"),
+            ) else {
+                continue;
+            };
+            let call = Call {
+                operation,
+                method: Method::DELETE,
+                url: self.entity_url(&partition, &row),
+                body: None,
+                if_match: Some(etag),
+                repeat: Repeat::Idempotent,
+            };
+            let answer = self.send(&call, self.deadline(None)).await?;
+            match answer.status.as_u16() {
+                200..=299 => removed += 1,
+                // Gone, or written since.
+                404 | 412 => {}
+                _ => return Err(self.fail(call.operation, &answer)),
+            }
+        }
+        Ok(removed)
     }
 
     /// Hands `visit` the entities matching `filter` (only the `select`ed properties), a page of
