@@ -30,6 +30,10 @@ pub const AML_NOTIFY_RUN_STATUSES: &str = "AML_NOTIFY_RUN_STATUSES";
 pub const AML_RETRAIN_DRIFT_THRESHOLD: &str = "AML_RETRAIN_DRIFT_THRESHOLD";
 /// Job body template for retraining.
 pub const AML_RETRAIN_JOB_FILE: &str = "AML_RETRAIN_JOB_FILE";
+/// No retrain for the same group within this long of the last one (`24h`); default none.
+pub const AML_RETRAIN_COOLDOWN: &str = "AML_RETRAIN_COOLDOWN";
+/// At most one notice per target and group in this interval (`1h`); default every event.
+pub const AML_NOTIFY_EVERY: &str = "AML_NOTIFY_EVERY";
 /// Scoring URI `ModelDeployed` smoke-tests.
 pub const AML_SMOKE_TEST_URI: &str = "AML_SMOKE_TEST_URI";
 /// Key for the scoring URI (sent as a bearer token).
@@ -74,6 +78,8 @@ pub const SETTINGS: &[&str] = &[
     AML_NOTIFY_RUN_STATUSES,
     AML_RETRAIN_DRIFT_THRESHOLD,
     AML_RETRAIN_JOB_FILE,
+    AML_RETRAIN_COOLDOWN,
+    AML_NOTIFY_EVERY,
     AML_SMOKE_TEST_URI,
     AML_SMOKE_TEST_KEY,
     AML_SMOKE_TEST_PAYLOAD,

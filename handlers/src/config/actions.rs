@@ -1,7 +1,7 @@
 //! The `AML_*` action settings: what the implicit routes are made of when there is no routes
 //! file (and the default drift threshold a file's routes fall back on).
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, time::Duration};
 
 use aml_events::{
     Function, Secret,
@@ -15,11 +15,11 @@ use super::{
     values::{number_in, split_list, token_url},
 };
 use crate::{
-    routes::{Routes, SmokeTest, implicit, job::JobTemplate},
+    routes::{Routes, SmokeTest, implicit, interval, job::JobTemplate},
     settings::{
-        AML_NOTIFY_ON, AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_RUN_STATUSES, AML_NOTIFY_URL,
-        AML_RETRAIN_DRIFT_THRESHOLD, AML_RETRAIN_JOB_FILE, AML_SMOKE_TEST_KEY,
-        AML_SMOKE_TEST_PAYLOAD, AML_SMOKE_TEST_URI,
+        AML_NOTIFY_EVERY, AML_NOTIFY_ON, AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_RUN_STATUSES,
+        AML_NOTIFY_URL, AML_RETRAIN_COOLDOWN, AML_RETRAIN_DRIFT_THRESHOLD, AML_RETRAIN_JOB_FILE,
+        AML_SMOKE_TEST_KEY, AML_SMOKE_TEST_PAYLOAD, AML_SMOKE_TEST_URI,
     },
 };
 
@@ -44,6 +44,10 @@ pub struct ActionSettings {
     pub retrain_job: Option<JobTemplate>,
     /// `AML_SMOKE_TEST_URI`, with `AML_SMOKE_TEST_KEY` and `AML_SMOKE_TEST_PAYLOAD`.
     pub smoke_test: Option<SmokeTest>,
+    /// `AML_RETRAIN_COOLDOWN`: the implicit routes' retrain `cooldown`.
+    pub retrain_cooldown: Option<Duration>,
+    /// `AML_NOTIFY_EVERY`: the implicit routes' `notify_every`.
+    pub notify_every: Option<Duration>,
 }
 
 impl ActionSettings {
@@ -55,6 +59,8 @@ impl ActionSettings {
             notify_run_statuses: &self.notify_run_statuses,
             retrain_job: self.retrain_job.as_ref(),
             smoke_test: self.smoke_test.as_ref(),
+            retrain_cooldown: self.retrain_cooldown,
+            notify_every: self.notify_every,
         })
     }
 }
@@ -117,7 +123,16 @@ pub(super) fn read(
         key: secret(AML_SMOKE_TEST_KEY),
         payload,
     });
+    let interval = |name: &'static str| {
+        get(name)
+            .map(|text| {
+                interval::parse(&text).map_err(|_| invalid(name, interval::EXPECTED, &text))
+            })
+            .transpose()
+    };
     Ok(ActionSettings {
+        retrain_cooldown: interval(AML_RETRAIN_COOLDOWN)?,
+        notify_every: interval(AML_NOTIFY_EVERY)?,
         hold_notifications,
         notify_targets,
         notify_on,

@@ -36,7 +36,10 @@ fn defaults_are_a_dry_run_on_loopback() {
 
 #[test]
 fn bad_values_name_their_setting() {
-    let cases: [(&str, &str); 9] = [
+    let cases: [(&str, &str); 12] = [
+        (AML_RETRAIN_COOLDOWN, "0s"),
+        (AML_RETRAIN_COOLDOWN, "1 day"),
+        (AML_NOTIFY_EVERY, "-1h"),
         (AML_DEADLINE_SECONDS, "0"),
         (AML_DEADLINE_SECONDS, "soon"),
         (AML_NOTIFY_ON, "RunCompleted,RunExploded"),

@@ -6,8 +6,10 @@
 //! RunStatusChanged has two: one for the statuses of `AML_NOTIFY_RUN_STATUSES`, one for a
 //! model monitor's breach, which is announced (and retrains) whatever those statuses say.
 //! Notification targets of `AML_NOTIFY_URL` are named by their kind (`slack`, then `slack-2`).
+//! `AML_NOTIFY_EVERY` and `AML_RETRAIN_COOLDOWN` are every implicit route's `notify_every` and
+//! retrain `cooldown`.
 
-use std::{borrow::Cow, collections::BTreeSet};
+use std::{borrow::Cow, collections::BTreeSet, time::Duration};
 
 use aml_events::{Function, events::RunStatus, notify::Target};
 
@@ -35,6 +37,10 @@ pub struct Settings<'a> {
     pub retrain_job: Option<&'a JobTemplate>,
     /// `AML_SMOKE_TEST_URI`, `_KEY` and `_PAYLOAD`.
     pub smoke_test: Option<&'a SmokeTest>,
+    /// `AML_RETRAIN_COOLDOWN`.
+    pub retrain_cooldown: Option<Duration>,
+    /// `AML_NOTIFY_EVERY`.
+    pub notify_every: Option<Duration>,
 }
 
 /// The name of `function`'s implicit route.
@@ -48,16 +54,18 @@ pub fn routes(settings: Settings<'_>) -> Routes {
     let mut routes = Vec::new();
     for function in Function::ALL {
         let notifies = settings.notify_on.contains(&function);
+        let notify: Vec<usize> = if notifies {
+            (0..targets.len()).collect()
+        } else {
+            Vec::new()
+        };
         let base = Route {
             name: route_name(function),
             line: 0,
             functions: vec![function],
             matchers: Vec::new(),
-            notify: if notifies {
-                (0..targets.len()).collect()
-            } else {
-                Vec::new()
-            },
+            notify_every: settings.notify_every.filter(|_| !notify.is_empty()),
+            notify,
             retrain: None,
             smoke_test: None,
             enrich: None,
@@ -67,6 +75,7 @@ pub fn routes(settings: Settings<'_>) -> Routes {
         let retrain = settings.retrain_job.map(|job| Retrain {
             job: job.clone(),
             drift_threshold: None,
+            cooldown: settings.retrain_cooldown,
         });
         match function {
             Function::ModelRegistered => routes.push(base),
@@ -172,6 +181,8 @@ mod tests {
             notify_run_statuses: statuses,
             retrain_job: None,
             smoke_test: None,
+            retrain_cooldown: None,
+            notify_every: None,
         }
     }
 
@@ -200,6 +211,36 @@ mod tests {
         );
         assert_eq!(routes.origin, Origin::Settings);
         assert!(routes.routes.iter().all(|route| route.notify.len() == 3));
+    }
+
+    #[test]
+    fn the_noise_settings_apply_to_the_routes_that_notify_and_retrain() {
+        let targets = Target::parse_list("https://hooks.slack.com/services/A", None).unwrap();
+        let on = BTreeSet::from([Function::RunStatusChanged]);
+        let job = JobTemplate {
+            path: "jobs/retrain.json".into(),
+            text: "{}".into(),
+        };
+        let routes = routes(Settings {
+            retrain_job: Some(&job),
+            retrain_cooldown: Some(Duration::from_secs(3_600)),
+            notify_every: Some(Duration::from_secs(60)),
+            ..settings(&targets, &on, &[RunStatus::Failed])
+        });
+        let by_name = |name: &str| {
+            (routes.routes.iter())
+                .find(|route| route.name == name)
+                .unwrap()
+        };
+        let breach = by_name("settings: RunStatusChanged (monitor breach)");
+        assert_eq!(breach.notify_every, Some(Duration::from_secs(60)));
+        let cooldown = breach.retrain.as_ref().unwrap().cooldown;
+        assert_eq!(cooldown, Some(Duration::from_secs(3_600)));
+        assert_eq!(
+            by_name("settings: ModelRegistered").notify_every,
+            None,
+            "a route that notifies nobody holds nothing back"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! - [`scope`]: what each function's events carry and what it can do, the table routes are
 //!   checked against.
 //! - [`job`]: retraining job templates and job names.
+//! - [`interval`]: the intervals of noise control (`cooldown`, `notify_every`), `30s` to `2d`.
 //!
 //! Routes are data the functions read: this module says which routes apply and with what,
 //! and imports nothing of the functions; what the actions do is decided in `functions`.
@@ -23,11 +24,12 @@
 pub mod file;
 pub mod glob;
 pub mod implicit;
+pub mod interval;
 pub mod job;
 pub mod matcher;
 pub mod scope;
 
-use std::{borrow::Cow, fmt, path::PathBuf};
+use std::{borrow::Cow, fmt, path::PathBuf, time::Duration};
 
 use aml_events::{
     AmlEvent, Event, Function, Secret,
@@ -130,6 +132,9 @@ pub struct Route {
     pub matchers: Vec<Matcher>,
     /// `notify`: indices into [`Routes::targets`].
     pub notify: Vec<usize>,
+    /// `notify_every` (or `AML_NOTIFY_EVERY`): at most one notice per target and group in
+    /// this interval, the others held back and counted; `None`: every event notifies.
+    pub notify_every: Option<Duration>,
     /// `retrain`.
     pub retrain: Option<Retrain>,
     /// `smoke_test`.
@@ -174,6 +179,9 @@ pub struct Retrain {
     pub job: JobTemplate,
     /// `drift_threshold` (v1 drift only); `None`: `AML_RETRAIN_DRIFT_THRESHOLD`.
     pub drift_threshold: Option<f64>,
+    /// `cooldown` (or `AML_RETRAIN_COOLDOWN`): no retrain for the same group within this
+    /// long of the last one the route started; `None`: none. One at a time holds regardless.
+    pub cooldown: Option<Duration>,
 }
 
 /// A route's `smoke_test` action.
@@ -345,13 +353,22 @@ impl Routes {
                 })
                 .collect();
             lines.push(format!("notify: {}", targets.join(", ")));
+            if let Some(every) = route.notify_every {
+                lines.push(format!(
+                    "notify_every: {} (at most one notice per target and group; the others held and counted)",
+                    interval::show(every)
+                ));
+            }
         }
         if let Some(retrain) = &route.retrain {
             let threshold = retrain
                 .drift_threshold
                 .map_or(String::new(), |t| format!(", drift_threshold {t}"));
+            let cooldown = retrain.cooldown.map_or(String::new(), |c| {
+                format!(", cooldown {}", interval::show(c))
+            });
             lines.push(format!(
-                "retrain: job {}{threshold}",
+                "retrain: job {}{threshold}, one at a time per group{cooldown}",
                 retrain.job.path.display()
             ));
         }

@@ -34,6 +34,7 @@ pub(super) struct RouteEntry {
     #[serde(rename = "match")]
     pub(super) conditions: Option<Spanned<MatchEntry>>,
     pub(super) notify: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(super) notify_every: Option<Spanned<String>>,
     pub(super) retrain: Option<Spanned<RetrainEntry>>,
     pub(super) smoke_test: Option<Spanned<SmokeTestEntry>>,
     pub(super) enrich: Option<Spanned<bool>>,
@@ -62,6 +63,7 @@ pub(super) struct MatchEntry {
 pub(super) struct RetrainEntry {
     pub(super) job_file: Spanned<String>,
     pub(super) drift_threshold: Option<Spanned<Number>>,
+    pub(super) cooldown: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

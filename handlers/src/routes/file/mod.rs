@@ -37,7 +37,7 @@ pub use error::RoutesError;
 pub use values::job_file_path;
 
 use crate::routes::{
-    NamedTarget, Origin, Retrain, Route, Routes, WhyNot,
+    NamedTarget, Origin, Retrain, Route, Routes, WhyNot, interval,
     job::{self, JobTemplate},
     scope::{self, Act},
 };
@@ -260,9 +260,17 @@ pub fn parse(
                         })
                     })
                     .transpose()?;
+                let cooldown = (retrain.cooldown.as_ref())
+                    .map(|cooldown| {
+                        interval::parse(cooldown.get_ref()).map_err(|problem| {
+                            at(cooldown.span(), &key("retrain.cooldown"), problem)
+                        })
+                    })
+                    .transpose()?;
                 Some(Retrain {
                     job,
                     drift_threshold,
+                    cooldown,
                 })
             }
         };
@@ -273,6 +281,21 @@ pub fn parse(
                 get,
                 |span, leaf, problem| at(span, &key(&format!("smoke_test.{leaf}")), problem),
             )?),
+        };
+        let notify_every = match &entry.notify_every {
+            None => None,
+            Some(every) if notify.is_empty() => {
+                return Err(at(
+                    every.span(),
+                    &key("notify_every"),
+                    "the route notifies no target: give it notify, or leave notify_every out"
+                        .into(),
+                ));
+            }
+            Some(every) => Some(
+                interval::parse(every.get_ref())
+                    .map_err(|problem| at(every.span(), &key("notify_every"), problem))?,
+            ),
         };
         let enrich = entry.enrich.as_ref().map(|enrich| *enrich.get_ref());
         if notify.is_empty() && retrain.is_none() && smoke_test.is_none() {
@@ -333,6 +356,7 @@ pub fn parse(
             functions,
             matchers,
             notify,
+            notify_every,
             retrain,
             smoke_test,
             enrich,

@@ -377,3 +377,69 @@ fn a_route_must_act_and_a_file_must_route() {
         "{err}"
     );
 }
+
+#[test]
+fn noise_control_keys_are_read_shown_and_checked_naming_line_and_key() {
+    let noisy = GOOD
+        .replace(
+            "drift_threshold = 0.3 }",
+            "drift_threshold = 0.3, cooldown = \"24h\" }",
+        )
+        .replace(
+            "notify = [\"ml-team\"]\nenrich",
+            "notify = [\"ml-team\"]\nnotify_every = \"15m\"\nenrich",
+        );
+    let routes = check(&noisy).unwrap();
+    let churn = &routes.routes[1];
+    let cooldown = churn.retrain.as_ref().unwrap().cooldown;
+    assert_eq!(cooldown, Some(std::time::Duration::from_secs(24 * 3600)));
+    assert_eq!(
+        churn.notify_every,
+        Some(std::time::Duration::from_secs(900))
+    );
+    assert_eq!(routes.routes[0].notify_every, None);
+    let described = routes.describe().nth(1).unwrap().to_string();
+    assert!(
+        described.contains("one at a time per group, cooldown 1d"),
+        "{described}"
+    );
+    assert!(described.contains("notify_every: 15m"), "{described}");
+
+    let cases = [
+        (
+            noisy.replace("\"24h\"", "\"0h\""),
+            18,
+            "routes[1].retrain.cooldown",
+            "it is zero",
+        ),
+        (
+            noisy.replace("\"24h\"", "\"-1d\""),
+            18,
+            "routes[1].retrain.cooldown",
+            "it is negative",
+        ),
+        (
+            noisy.replace("\"15m\"", "\"soon\""),
+            20,
+            "routes[1].notify_every",
+            "must end with a unit",
+        ),
+        (
+            noisy.replace("\"15m\"", "900"),
+            20,
+            "notify_every",
+            "invalid type",
+        ),
+        (
+            noisy.replace("notify = [\"ml-team\"]\nnotify_every", "notify_every"),
+            19,
+            "routes[1].notify_every",
+            "notifies no target",
+        ),
+    ];
+    for (text, line, key, problem) in cases {
+        let err = error(&text);
+        assert_eq!((err.line, err.key.as_str()), (line, key), "{err}");
+        assert!(err.problem.contains(problem), "{err}");
+    }
+}
