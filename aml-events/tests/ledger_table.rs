@@ -4,6 +4,7 @@
 
 mod azure_mock;
 mod azurite;
+mod table_rest;
 
 use std::{
     sync::Arc,
@@ -685,93 +686,16 @@ async fn the_turn_to_clean_is_never_listed_nor_cleaned() {
     ));
 }
 
-/// The table service's REST API, signed as the ledger signs (Shared Key Lite), for writing what
-/// another instance, with another clock, would have written.
-struct Rest {
-    http: reqwest::Client,
-    endpoint: String,
-}
-
-impl Rest {
-    fn new() -> Rest {
-        Rest {
-            http: reqwest::Client::new(),
-            endpoint: Azurite::shared().endpoint(),
-        }
-    }
-
-    /// Sends `method` to `{endpoint}/{path}` with `query` pairs, `body` and `If-Match: *`.
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        query: &[(&str, &str)],
-        body: Option<&serde_json::Value>,
-    ) -> (u16, serde_json::Value) {
-        use base64::Engine as _;
-        use hmac::Mac as _;
-        let mut url = reqwest::Url::parse(&format!("{}/{path}", self.endpoint)).unwrap();
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        let date = httpdate::fmt_http_date(SystemTime::now());
-        let base64 = base64::engine::general_purpose::STANDARD;
-        let key = base64.decode(azurite::KEY).unwrap();
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
-        mac.update(format!("{date}\n/{}{}", azurite::ACCOUNT, url.path()).as_bytes());
-        let signature = base64.encode(mac.finalize().into_bytes());
-        let mut request = self
-            .http
-            .request(method, url)
-            .header("x-ms-date", date)
-            .header("x-ms-version", "2019-02-02")
-            .header("DataServiceVersion", "3.0;NetFx")
-            .header("Accept", "application/json;odata=minimalmetadata")
-            .header(
-                "Authorization",
-                format!("SharedKeyLite {}:{signature}", azurite::ACCOUNT),
-            )
-            .header("If-Match", "*");
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let answer = request.send().await.unwrap();
-        let status = answer.status().as_u16();
-        let body = answer.json().await.unwrap_or(serde_json::Value::Null);
-        (status, body)
-    }
-}
-
 /// Rewrites the entry of event `event_id` in `table` with `ClaimedAt` set to `claimed_at`, as an
 /// instance whose clock is off would have written it; the service stamps it as written now.
 async fn rewrite_claimed_at(table: &str, event_id: &str, claimed_at: SystemTime) {
-    let rest = Rest::new();
-    let filter = format!("EventId eq '{event_id}'");
-    let (status, found) = rest
-        .send(
-            reqwest::Method::GET,
-            &format!("{table}()"),
-            &[("$filter", &filter)],
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{found}");
-    let mut entity = found["value"][0].as_object().cloned().expect("the entry");
-    entity.retain(|name, _| !name.starts_with("odata.") && name != "Timestamp");
     let claimed_at = time::OffsetDateTime::from(claimed_at)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
-    entity.insert("ClaimedAt".into(), claimed_at.into());
-    let path = format!(
-        "{table}(PartitionKey='{}',RowKey='{}')",
-        entity["PartitionKey"].as_str().unwrap(),
-        entity["RowKey"].as_str().unwrap()
-    );
-    let entity = serde_json::Value::Object(entity);
-    let (status, answer) = rest
-        .send(reqwest::Method::PUT, &path, &[], Some(&entity))
-        .await;
-    assert_eq!(status, 204, "{answer}");
+    table_rest::rewrite(table, &format!("EventId eq '{event_id}'"), |entity| {
+        entity.insert("ClaimedAt".into(), claimed_at.into());
+    })
+    .await;
 }
 
 // See: the claim's age was local clock - ClaimedAt, so an instance whose clock ran an hour
