@@ -1,5 +1,6 @@
 //! [`MemoryLedger`](super::MemoryLedger)'s rules, one test each: claims, take-overs and
-//! releases, history, cleaning, and the bound on its memory.
+//! releases, history, cleaning, and the bound on its memory; and how long it keeps marks (what
+//! marks share with the table ledger is tested against both, in tests/ledger_marks.rs).
 
 use super::*;
 
@@ -327,4 +328,67 @@ async fn entries_older_than_the_retention_are_forgotten_when_touched() {
     assert_eq!(all[0].key.event_id, "new");
     // As after a cleaning: the effect is unknown again.
     acquired(ledger.claim(&key("old", "t"), LEASE, soon()).await.unwrap());
+}
+
+/// A new mark at `key`, kept `keep`.
+fn mark(key: &str, keep: Duration) -> MarkWrite<'_> {
+    MarkWrite {
+        key,
+        text: "sent",
+        version: None,
+        keep,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_mark_is_cleaned_once_its_keep_and_the_retention_are_both_over() {
+    let ledger = MemoryLedger::new();
+    assert!(ledger.write_mark(mark("brief", LEASE)).await.unwrap());
+    assert!(
+        ledger
+            .write_mark(mark("long", RETENTION * 3))
+            .await
+            .unwrap()
+    );
+    let cut = || SystemTime::now() - RETENTION;
+    let second = Duration::from_secs(1);
+    // The brief mark is kept the retention, the long one its keep.
+    tokio::time::advance(RETENTION - second).await;
+    assert_eq!(ledger.clean(cut(), 10).await.unwrap(), 0);
+    tokio::time::advance(second).await;
+    assert_eq!(ledger.clean(cut(), 10).await.unwrap(), 1);
+    assert_eq!(ledger.read_mark("brief").await.unwrap(), None);
+    tokio::time::advance(RETENTION * 2 - second).await;
+    assert_eq!(ledger.clean(cut(), 10).await.unwrap(), 0);
+    assert!(ledger.read_mark("long").await.unwrap().is_some());
+    tokio::time::advance(second).await;
+    assert_eq!(ledger.clean(cut(), 10).await.unwrap(), 1);
+    assert_eq!(ledger.read_mark("long").await.unwrap(), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_ledger_forgets_an_expired_mark_first_then_the_oldest() {
+    let ledger = MemoryLedger::with_capacity(2);
+    assert!(ledger.write_mark(mark("a", LEASE)).await.unwrap());
+    tokio::time::advance(RETENTION / 2).await;
+    assert!(ledger.write_mark(mark("b", RETENTION * 2)).await.unwrap());
+    tokio::time::advance(RETENTION / 2).await;
+    // Full, and a's keep is over: a goes.
+    assert!(ledger.write_mark(mark("c", LEASE)).await.unwrap());
+    assert_eq!(ledger.read_mark("a").await.unwrap(), None);
+    tokio::time::advance(Duration::from_secs(1)).await;
+    // Full, none expired: the oldest, b, goes, though kept longer.
+    assert!(ledger.write_mark(mark("d", LEASE)).await.unwrap());
+    assert_eq!(ledger.read_mark("b").await.unwrap(), None);
+    for kept in ["c", "d"] {
+        assert!(ledger.read_mark(kept).await.unwrap().is_some(), "{kept}");
+    }
+    // Replacing a mark takes no room.
+    let c = ledger.read_mark("c").await.unwrap().unwrap();
+    let again = MarkWrite {
+        version: Some(&c.version),
+        ..mark("c", LEASE)
+    };
+    assert!(ledger.write_mark(again).await.unwrap());
+    assert!(ledger.read_mark("d").await.unwrap().is_some());
 }
