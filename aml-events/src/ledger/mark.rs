@@ -5,6 +5,10 @@
 //!
 //! A mark is read with its version and replaced only while it is still at that version, like
 //! a claim: two instances that both think it is their turn cannot both win.
+//!
+//! Where the stores keep them (docs/ledger.md, "Marks"): the table in entities of their own,
+//! beside the effects' entries but in a partition no effect uses, versioned by their ETag;
+//! memory beside its entries, bounded like them. Neither lists a mark in the history.
 
 use std::time::{Duration, SystemTime};
 
@@ -19,9 +23,11 @@ pub const MARK_MAX_BYTES: usize = 4096;
 pub struct Mark {
     /// What its owner wrote (JSON).
     pub text: String,
-    /// The version a [`Ledger::write_mark`](super::Ledger::write_mark) must name to replace it.
+    /// The version a [`Ledger::write_mark`](super::Ledger::write_mark) must name to replace it:
+    /// opaque text (the table's ETag), changed by every write.
     pub version: String,
-    /// When it was last written.
+    /// When it was last written: by the table service's clock (the entity's `Timestamp`) for
+    /// the table, this machine's for memory.
     pub written_at: SystemTime,
 }
 
