@@ -45,6 +45,56 @@ impl Timestamp {
     pub fn as_offset_date_time(&self) -> OffsetDateTime {
         self.0
     }
+
+    /// RFC 3339 in UTC with exactly three fractional digits, `2026-11-30T06:12:44.123Z`: the
+    /// one form every machine-read body (webhook, PagerDuty, Discord) carries, whatever
+    /// precision and offset the event was written with. Digits past the millisecond are
+    /// dropped, not rounded, so a time never moves into the next second.
+    pub fn to_rfc3339_millis(&self) -> String {
+        let utc = self.0.to_offset(time::UtcOffset::UTC);
+        format!(
+            "{}T{:02}:{:02}:{:02}.{:03}Z",
+            date(utc),
+            utc.hour(),
+            utc.minute(),
+            utc.second(),
+            utc.millisecond()
+        )
+    }
+
+    /// The time as a person reads it on a card, in UTC to the second: `2026-11-30 06:12:44 UTC`.
+    pub fn to_readable_utc(&self) -> String {
+        let utc = self.0.to_offset(time::UtcOffset::UTC);
+        format!(
+            "{} {:02}:{:02}:{:02} UTC",
+            date(utc),
+            utc.hour(),
+            utc.minute(),
+            utc.second()
+        )
+    }
+
+    /// The time of day in UTC to the minute, `09:00 UTC`, with the date before it when it is
+    /// not the same UTC day as `day_of` (`2026-11-29 09:00 UTC`): "since when" as a card says it.
+    pub fn to_utc_minute(&self, day_of: Option<Timestamp>) -> String {
+        let utc = self.0.to_offset(time::UtcOffset::UTC);
+        let clock = format!("{:02}:{:02} UTC", utc.hour(), utc.minute());
+        match day_of {
+            Some(other) if other.0.to_offset(time::UtcOffset::UTC).date() == utc.date() => clock,
+            _ => format!("{} {clock}", date(utc)),
+        }
+    }
+}
+
+/// `2026-11-30`: the calendar date of a UTC time (a year of four digits; RFC 3339 allows no
+/// other).
+fn date(utc: OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}",
+        utc.year(),
+        u8::from(utc.month()),
+        utc.day()
+    )
 }
 
 /// Whether `text` ends right after its seconds or their fraction: `...T15:42:04` or
@@ -136,6 +186,32 @@ mod tests {
             assert_eq!(time, Timestamp::parse(utc).unwrap());
             assert!(time.as_offset_date_time().offset().is_utc());
         }
+    }
+
+    #[test]
+    fn writes_milliseconds_in_utc_for_machines() {
+        for (text, millis) in [
+            ("2026-11-30T06:12:44.123Z", "2026-11-30T06:12:44.123Z"),
+            ("2026-11-30T06:12:44Z", "2026-11-30T06:12:44.000Z"),
+            // Dropped, not rounded: .9999999 stays in its second.
+            ("2017-06-26T18:41:00.9999999Z", "2017-06-26T18:41:00.999Z"),
+            ("2024-03-01T00:30:00.5+05:30", "2024-02-29T19:00:00.500Z"),
+            ("2018-10-12T15:42:04.949555", "2018-10-12T15:42:04.949Z"),
+        ] {
+            assert_eq!(Timestamp::parse(text).unwrap().to_rfc3339_millis(), millis);
+        }
+    }
+
+    #[test]
+    fn writes_a_readable_utc_time_for_people() {
+        let time = Timestamp::parse("2026-11-30T07:12:44.9+01:00").unwrap();
+        assert_eq!(time.to_readable_utc(), "2026-11-30 06:12:44 UTC");
+        let since = Timestamp::parse("2026-11-30T09:00:59Z").unwrap();
+        let later = Timestamp::parse("2026-11-30T23:59:00Z").unwrap();
+        let next_day = Timestamp::parse("2026-12-01T00:01:00Z").unwrap();
+        assert_eq!(since.to_utc_minute(Some(later)), "09:00 UTC");
+        assert_eq!(since.to_utc_minute(Some(next_day)), "2026-11-30 09:00 UTC");
+        assert_eq!(since.to_utc_minute(None), "2026-11-30 09:00 UTC");
     }
 
     #[test]

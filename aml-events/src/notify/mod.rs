@@ -16,6 +16,7 @@
 //! Rendering never fails and never sends; sending lives in one place.
 
 pub mod discord;
+pub mod escape;
 pub mod notice;
 pub mod pagerduty;
 pub mod send;
@@ -24,7 +25,9 @@ pub mod target;
 pub mod teams;
 pub mod webhook;
 
-pub use notice::{ErrorText, Fact, Held, Link, Notice, Rows, Severity, limit};
+pub use notice::{
+    Buttons, ErrorText, Fact, Held, Link, Notice, Rows, Severity, Tone, limit, limit_end,
+};
 pub use send::{Delivered, Notifier, NotifierOptions, NotifyError};
 pub use target::{
     AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_URL, Kind, PAGERDUTY_EVENTS_URL, Target, TargetError,

@@ -1,9 +1,12 @@
 //! One notification, in no chat tool's terms: what each renderer turns into its target's body.
 //!
-//! Besides the [`Notice`] itself, this module holds what every renderer shares: [`limit`], the
-//! one way a text is cut to a vendor's limit, and the few readings of a notice (its
-//! [`headline`](Notice::headline), its [`web_link`](Notice::web_link), ...) that keep the
-//! renderers from each deciding them differently. It knows no vendor's format.
+//! Besides the [`Notice`] itself, this module holds what every renderer shares: [`limit`] and
+//! [`limit_end`], the one way a text is cut to a length (keeping its start, or its end for a
+//! traceback), and the few readings of a notice (its [`headline`](Notice::headline), its
+//! [`status_word`](Notice::status_word) and [`tone`](Notice::tone), its
+//! [`buttons`](Notice::buttons), the [`exception line`](ErrorText::exception_line) of its
+//! error, ...) that keep the renderers from each deciding them differently. It knows no
+//! vendor's format, and escapes nothing: that is [`escape`](super::escape)'s.
 
 use std::borrow::Cow;
 
@@ -11,6 +14,14 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::{Timestamp, WorkspaceId};
+
+/// `text` as the URL parser writes it, when it is an `http` or `https` URL of at most
+/// [`MAX_LINK`] characters so written.
+fn web_url(text: &str) -> Option<String> {
+    let parsed = url::Url::parse(text).ok()?;
+    (matches!(parsed.scheme(), "http" | "https") && parsed.as_str().len() <= MAX_LINK)
+        .then(|| parsed.to_string())
+}
 
 /// What ends a text [`limit`] cut, so a reader sees that something is missing.
 pub const ELLIPSIS: char = '\u{2026}';
@@ -21,6 +32,24 @@ pub const BLANK: &str = "\u{2014}";
 
 /// The headline of a notice whose title and event type are both blank.
 const NO_HEADLINE: &str = "Azure ML event";
+
+/// The label of the button to [`Notice::link`].
+pub const OPEN_LABEL: &str = "Open in Azure ML studio";
+
+/// The label of the button to the workspace, which stands in for a link too long to put on a
+/// button.
+pub const WORKSPACE_LABEL: &str = "Open the workspace in Azure ML studio";
+
+/// How long a title, a name or a label may be on a card: past about 80 characters a headline
+/// stops being one and a label crowds out its value.
+pub const MAX_NAME: usize = 80;
+
+/// How long a summary may be on a card: a paragraph read at a glance.
+pub const MAX_SUMMARY: usize = 500;
+
+/// How many buttons a card shows: the studio link and the product's few others (retrain job,
+/// model, endpoint) fit; Teams shows no more than about this many actions in a row.
+pub const MAX_BUTTONS: usize = 5;
 
 /// The longest link a renderer puts on a button. A studio link is a few hundred characters;
 /// the bound keeps within Slack's button `url` (3,000) and leaves Teams' byte budget to the
@@ -50,6 +79,43 @@ pub fn limit(text: &str, max: usize) -> Cow<'_, str> {
     let mut out = String::with_capacity(kept.len() + ELLIPSIS.len_utf8());
     out.push_str(kept);
     out.push(ELLIPSIS);
+    Cow::Owned(out)
+}
+
+/// `text` cut to at most `max` characters keeping its END, with [`ELLIPSIS`] where the cut was:
+/// for a traceback, whose exception line comes last. When the kept part holds a line break,
+/// the cut moves forward to it, so the text starts with whole lines after an ellipsis line of
+/// its own (`…\n  File "train.py", ...`). Borrowed when it already fits.
+pub fn limit_end(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max || text.chars().nth(max).is_none() {
+        return Cow::Borrowed(text);
+    }
+    if max < 2 {
+        return Cow::Borrowed(if max == 0 { "" } else { "\u{2026}" });
+    }
+    // The last `max - 2` characters: room for the ellipsis and a line break before them.
+    let skip = text.chars().count() - (max - 2);
+    let start = text
+        .char_indices()
+        .nth(skip)
+        .map_or(text.len(), |(at, _)| at);
+    let kept = &text[start..];
+    let mut out = String::with_capacity(kept.len() + 4);
+    out.push(ELLIPSIS);
+    match kept.find('\n') {
+        Some(at) if !kept[at + 1..].trim().is_empty() => {
+            out.push('\n');
+            out.push_str(&kept[at + 1..]);
+        }
+        // One long line: cut inside it, one character more for the missing line break.
+        _ => {
+            let start = text
+                .char_indices()
+                .nth(skip - 1)
+                .map_or(text.len(), |(at, _)| at);
+            out.push_str(&text[start..]);
+        }
+    }
     Cow::Owned(out)
 }
 
@@ -86,6 +152,45 @@ impl Severity {
             Severity::Warning => "warning",
             Severity::Error => "error",
             Severity::Critical => "critical",
+        }
+    }
+
+    /// The band's word when a notice names no status: `INFO`, `WARNING`, `ERROR`, `CRITICAL`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Severity::Info => "INFO",
+            Severity::Warning => "WARNING",
+            Severity::Error => "ERROR",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// What a card's band says at a glance, from the severity and the status word: its colour in
+/// Teams, its marker in Slack and Discord.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// A failure (error or critical): red.
+    Bad,
+    /// Drift, a breach, a canceled run, a failed smoke test: amber.
+    Warning,
+    /// Information that is good news (`PASSED`, `DEPLOYED`, `REGISTERED`, `COMPLETED`): green.
+    Good,
+    /// Any other information: blue.
+    Neutral,
+}
+
+/// The status words that are good news.
+const GOOD_WORDS: [&str; 4] = ["PASSED", "DEPLOYED", "REGISTERED", "COMPLETED"];
+
+impl Tone {
+    /// A round coloured marker, read before any word: 🔴, 🟠, 🟢, 🔵.
+    pub fn marker(self) -> &'static str {
+        match self {
+            Tone::Bad => "\u{1F534}",
+            Tone::Warning => "\u{1F7E0}",
+            Tone::Good => "\u{1F7E2}",
+            Tone::Neutral => "\u{1F535}",
         }
     }
 }
@@ -202,11 +307,166 @@ pub struct Held {
     pub since: Timestamp,
 }
 
+impl ErrorText {
+    /// An error's text.
+    pub fn new(text: impl Into<String>) -> ErrorText {
+        ErrorText { text: text.into() }
+    }
+
+    /// The text's lines, without their line breaks (`\n` or `\r\n`).
+    pub fn lines(&self) -> impl Iterator<Item = &str> {
+        self.text.lines()
+    }
+
+    /// The line that matters, trimmed: the last `SomeError: message` line (a Python
+    /// exception, dotted or not: `KeyError: 'customer_id'`,
+    /// `azureml.exceptions.UserErrorException: ...`, or a bare `StopIteration`), which ends a
+    /// traceback; else the first line that is not blank. Empty when the whole text is blank.
+    pub fn exception_line(&self) -> &str {
+        self.lines()
+            .map(str::trim)
+            .filter(|line| is_exception_line(line))
+            .last()
+            .or_else(|| self.lines().map(str::trim).find(|line| !line.is_empty()))
+            .unwrap_or("")
+    }
+
+    /// What the monospace block under the exception line shows: the text without that line
+    /// (so the error is said once), blank lines at either end dropped, the other lines and
+    /// their indentation kept. Empty when the exception line is all there is.
+    pub fn details(&self) -> String {
+        let exception = self.exception_line();
+        let mut lines: Vec<&str> = self.lines().collect();
+        if let Some(at) = lines.iter().rposition(|line| line.trim() == exception) {
+            lines.remove(at);
+        }
+        let first = lines.iter().position(|line| !line.trim().is_empty());
+        let last = lines.iter().rposition(|line| !line.trim().is_empty());
+        match (first, last) {
+            (Some(first), Some(last)) => lines[first..=last]
+                .iter()
+                .map(|line| line.trim_end())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Whether `line` (trimmed) is a Python exception line: a dotted name whose last part ends in
+/// `Error`, `Exception`, `Exit`, `Interrupt`, `Iteration` or `Warning`, alone or followed by
+/// `:`.
+fn is_exception_line(line: &str) -> bool {
+    let name = line.split_once(':').map_or(line, |(name, _)| name);
+    let last = name.rsplit('.').next().unwrap_or(name);
+    let is_identifier = |part: &str| {
+        part.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+    };
+    name.split('.').all(is_identifier)
+        && [
+            "Error",
+            "Exception",
+            "Exit",
+            "Interrupt",
+            "Iteration",
+            "Warning",
+        ]
+        .iter()
+        .any(|end| last.ends_with(end))
+}
+
+impl Rows {
+    /// At most `max` of the rows, and how many are left out in all: those past `max` and
+    /// those the notice already left out ([`more`](Rows::more)).
+    pub fn first(&self, max: usize) -> (&[Vec<String>], usize) {
+        let shown = &self.rows[..self.rows.len().min(max)];
+        let more = self.more.saturating_add(self.rows.len() - shown.len());
+        (shown, more)
+    }
+}
+
+/// The buttons a card shows, and how many links it had to leave out.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Buttons {
+    /// Labelled `http(s)` URLs of at most 2,048 characters, no URL twice.
+    pub links: Vec<Link>,
+    /// Links that could not be shown, nor replaced by the workspace's page (a card says so,
+    /// rather than drop them silently).
+    pub left_out: usize,
+}
+
+impl Buttons {
+    /// `1 link left out: not an http(s) URL of at most 2,048 characters`, when any was.
+    pub fn left_out_text(&self) -> Option<String> {
+        match self.left_out {
+            0 => None,
+            1 => Some(format!("1 link left out: {LEFT_OUT_WHY}")),
+            n => Some(format!("{n} links left out: {LEFT_OUT_WHY}")),
+        }
+    }
+}
+
+const LEFT_OUT_WHY: &str = "not an http(s) URL of at most 2,048 characters";
+
+impl Held {
+    /// `and 37 more since 09:00 UTC` (the date too when `now` is another day, or unknown).
+    pub fn text(&self, now: Option<Timestamp>) -> String {
+        format!(
+            "and {} more since {}",
+            self.count,
+            self.since.to_utc_minute(now)
+        )
+    }
+}
+
 impl Notice {
     /// The title; the event type when the title is blank; `Azure ML event` when both are.
     /// Slack refuses an empty header, and a card or embed without a headline says nothing.
     pub fn headline(&self) -> &str {
         non_blank(&self.title, non_blank(&self.event_type, NO_HEADLINE))
+    }
+
+    /// The band's word: [`status`](Notice::status) trimmed and in capitals, or the severity's
+    /// word when it is blank.
+    pub fn status_word(&self) -> String {
+        let status = self.status.trim();
+        if status.is_empty() {
+            self.severity.word().to_owned()
+        } else {
+            status.to_uppercase()
+        }
+    }
+
+    /// The band's tone: red for errors, amber for warnings, green for good news, blue for other
+    /// information.
+    pub fn tone(&self) -> Tone {
+        match self.severity {
+            Severity::Critical | Severity::Error => Tone::Bad,
+            Severity::Warning => Tone::Warning,
+            Severity::Info if GOOD_WORDS.contains(&self.status_word().as_str()) => Tone::Good,
+            Severity::Info => Tone::Neutral,
+        }
+    }
+
+    /// The workspace's name and the time, as a card's line under its title says where and
+    /// when: `ml-ws · 2026-11-30 06:12:44 UTC`; either alone when the other is unknown.
+    pub fn place_and_time(&self) -> Option<String> {
+        let parts: Vec<String> = [
+            self.workspace_name(),
+            self.time.map(|time| time.to_readable_utc()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!parts.is_empty()).then(|| parts.join(" \u{b7} "))
+    }
+
+    /// `and 37 more since 09:00 UTC`, when notices were held back for this one.
+    pub fn held_text(&self) -> Option<String> {
+        self.held.map(|held| held.text(self.time))
     }
 
     /// The link, when it is an `http` or `https` URL of at most 2,048 characters: what a
@@ -215,9 +475,57 @@ impl Notice {
     /// out instead.
     pub fn web_link(&self) -> Option<&str> {
         let link = self.link.as_deref()?.trim();
-        let parsed = url::Url::parse(link).ok()?;
-        (matches!(parsed.scheme(), "http" | "https") && link.chars().count() <= MAX_LINK)
-            .then_some(link)
+        web_url(link).is_some().then_some(link)
+    }
+
+    /// The buttons: [`link`](Notice::link) as `Open in Azure ML studio`, then each of
+    /// [`links`](Notice::links), at most [`MAX_BUTTONS`]. A link that is not an `http(s)` URL
+    /// of at most 2,048 characters (written as the URL parser writes it, so with non-ASCII
+    /// characters percent-encoded) does not silently lose its button: the workspace's page in
+    /// Azure ML studio, a shorter link the product can make, stands in for it
+    /// ([`WORKSPACE_LABEL`]); when there is no workspace either, it is counted in
+    /// [`Buttons::left_out`].
+    pub fn buttons(&self) -> Buttons {
+        let wanted = self
+            .link
+            .iter()
+            .map(|url| (OPEN_LABEL, url.as_str()))
+            .chain(
+                self.links
+                    .iter()
+                    .map(|link| (link.label.as_str(), link.url.as_str())),
+            );
+        let mut buttons = Buttons::default();
+        for (label, url) in wanted {
+            let link = match web_url(url.trim()) {
+                Some(url) => Some(Link {
+                    label: non_blank(label, OPEN_LABEL).trim().to_owned(),
+                    url,
+                }),
+                None => self.workspace_page().map(|url| Link {
+                    label: WORKSPACE_LABEL.to_owned(),
+                    url,
+                }),
+            };
+            match link {
+                Some(link) if buttons.links.iter().any(|shown| shown.url == link.url) => {}
+                Some(link) if buttons.links.len() < MAX_BUTTONS => buttons.links.push(link),
+                _ => buttons.left_out += 1,
+            }
+        }
+        buttons
+    }
+
+    /// The workspace's page in Azure ML studio:
+    /// `https://ml.azure.com/?wsid=/subscriptions/{sub}/resourcegroups/{rg}/workspaces/{ws}`.
+    fn workspace_page(&self) -> Option<String> {
+        let workspace = WorkspaceId::parse(self.workspace.as_deref()?)?;
+        let mut url = url::Url::parse("https://ml.azure.com/").ok()?;
+        url.set_query(Some(&format!(
+            "wsid=/subscriptions/{}/resourcegroups/{}/workspaces/{}",
+            workspace.subscription, workspace.resource_group, workspace.workspace
+        )));
+        web_url(url.as_str())
     }
 
     /// The workspace's name, when [`workspace`](Notice::workspace) is a workspace resource id.

@@ -1,0 +1,425 @@
+//! Untrusted text made safe for each chat format. A run's error message, a tag, a model or a
+//! signal name can be written by anyone who can submit a job, and must never become a link, a
+//! mention, a heading or emphasis in a notice: the only links are the ones the product makes.
+//! Every renderer takes event text through this one module.
+//!
+//! # Layout
+//! First every text is defused, whatever its format ([`plain`] stops there):
+//! - URLs are broken with a zero-width space (U+200B) between the slashes of every `//`, after
+//!   `www` before its dot and before the colon of `mailto:`. The text reads the same, but no
+//!   linkifier sees a URL: Discord and Slack link only `scheme://`, and markdown-it's linkify-it
+//!   also links a bare `//host` (so a space after `://`, the other common defusing, would still
+//!   leave `//host` a link there).
+//! - every `@` is followed by a zero-width space: `@everyone`, `@here` and `<@123>` mention no
+//!   one.
+//! - `{{` gets one between its braces: Adaptive Cards would read `{{DATE(...)}}` as a function.
+//! - control characters become U+FFFD; bidi embeddings, overrides and isolates (U+202A-U+202E,
+//!   U+2066-U+2069) are dropped, so a text cannot reorder what is printed around it.
+//! - in texts that wrap, a run of 30 characters with nowhere to break (no space, `-` or `/`)
+//!   gets a zero-width space, so a long id or path wraps instead of running off the card.
+//!
+//! Then each format's own escaping:
+//! - [`markdown`] (Teams TextBlock and FactSet, Discord): one line; CommonMark backslash
+//!   escapes before `\ [ ] ( ) * _ ~ ` < > # |`, before `&` where it could start an entity,
+//!   and before a leading `-`, `+`, `=` or the `.` of a leading `1.`, so nothing becomes a link,
+//!   image, emphasis, code, HTML, heading, list, quote, table or spoiler.
+//! - [`mrkdwn`] (Slack): one line; Slack has no escape character for its formatting, so `*`,
+//!   `_`, `~` and the backtick are replaced by look-alikes that format nothing (`∗ ˍ ∼ ˋ`), a
+//!   leading `>` by `›`; then `&`, `<` and `>` become the entities Slack asks for.
+//! - [`monospace`] (a Teams TextRun, which is never Markdown): lines kept, indentation kept as
+//!   no-break spaces.
+//! - [`fenced`] and [`mrkdwn_fenced`]: the inside of a ``` block (Discord, Slack), lines kept
+//!   as written, with a zero-width space between backticks so no ``` can close the block.
+//!
+//! Cutting an escaped text to a vendor's limit goes through [`cut_markdown`] and
+//! [`cut_mrkdwn`], which never leave half an escape behind.
+//!
+//! A host that links bare domain names (`evil.example`, no scheme) is not covered: breaking
+//! every dot would change every file name a reader copies.
+//!
+//! See:
+//! - CommonMark backslash escapes and entities: <https://spec.commonmark.org/0.31.2/#backslash-escapes>
+//! - linkify-it's schemas (`http:`, `https:`, `ftp:`, `//`, `mailto:`):
+//!   <https://github.com/markdown-it/linkify-it/blob/master/index.mjs>
+//! - Slack's escaping (only `& < >`; no escape for formatting):
+//!   <https://docs.slack.dev/messaging/formatting-message-text#escaping>
+//! - Discord's Markdown and its backslash escapes:
+//!   <https://support.discord.com/hc/en-us/articles/210298617-Markdown-Text-101-Chat-Formatting-Bold-Italic-Underline>
+//! - Adaptive Cards' date functions in texts:
+//!   <https://learn.microsoft.com/adaptive-cards/authoring-cards/text-features>
+
+use std::borrow::Cow;
+
+use super::notice::{ELLIPSIS, limit};
+
+/// The zero-width space every defusing inserts.
+pub const ZWSP: char = '\u{200B}';
+
+/// How many characters may follow each other with no break opportunity before a zero-width
+/// space is put in.
+const RUN: usize = 30;
+
+/// One line of untrusted text for a Markdown text (Teams TextBlock and FactSet, Discord):
+/// whitespace runs, line breaks too, become one space; defused; escaped.
+pub fn markdown(text: &str) -> String {
+    escape_markdown(&wrappable(&defuse(&one_line(text))))
+}
+
+/// One line of untrusted text for Slack mrkdwn: whitespace runs become one space; defused;
+/// formatting characters replaced by look-alikes; `& < >` as entities.
+pub fn mrkdwn(text: &str) -> String {
+    let defused = wrappable(&defuse(&one_line(text)));
+    let mut out = String::with_capacity(defused.len() + 16);
+    for (at, c) in defused.char_indices() {
+        match c {
+            '*' => out.push('\u{2217}'),
+            '_' => out.push('\u{02CD}'),
+            '~' => out.push('\u{223C}'),
+            '`' => out.push('\u{02CB}'),
+            // A quote only starts a line; mid-line `>` is just escaped below.
+            '>' if at == 0 => out.push('\u{203A}'),
+            c => push_entity(&mut out, c),
+        }
+    }
+    out
+}
+
+/// One line of untrusted text shown as is (Slack's plain_text, Discord's footer, a Teams
+/// button's title): defused only, since there is no markup to escape and a backslash would
+/// show.
+pub fn plain(text: &str) -> String {
+    wrappable(&defuse(&one_line(text)))
+}
+
+/// Untrusted lines shown as is in a monospace font (a Teams TextRun, never Markdown): defused,
+/// each line's leading spaces (and tabs, as four) kept as no-break spaces, which an HTML host
+/// would otherwise collapse.
+pub fn monospace(text: &str) -> String {
+    let defused = wrappable(&defuse(&lines(text)));
+    let mut out = String::with_capacity(defused.len() + 16);
+    for (n, line) in defused.split('\n').enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let body = line.trim_start_matches([' ', '\t']);
+        for c in line[..line.len() - body.len()].chars() {
+            let width = if c == '\t' { 4 } else { 1 };
+            out.extend(std::iter::repeat_n('\u{A0}', width));
+        }
+        out.push_str(body);
+    }
+    out
+}
+
+/// Untrusted lines for the inside of a Markdown ``` block (Discord): defused, kept as
+/// written, and no ``` that could close the block.
+pub fn fenced(text: &str) -> String {
+    unfence(&defuse(&lines(text)))
+}
+
+/// Untrusted lines for the inside of a Slack ``` block: as [`fenced`], then `& < >` as
+/// entities (Slack reads `<...>` even in code).
+pub fn mrkdwn_fenced(text: &str) -> String {
+    let unfenced = fenced(text);
+    let mut out = String::with_capacity(unfenced.len() + 16);
+    for c in unfenced.chars() {
+        push_entity(&mut out, c);
+    }
+    out
+}
+
+/// `escaped` (from [`markdown`]) cut to `max` characters with an ellipsis, never leaving a
+/// lone backslash that would escape the ellipsis.
+pub fn cut_markdown(escaped: &str, max: usize) -> String {
+    match limit(escaped, max) {
+        Cow::Borrowed(text) => text.to_owned(),
+        Cow::Owned(mut cut) => {
+            let body = &cut[..cut.len() - ELLIPSIS.len_utf8()];
+            let backslashes = body.len() - body.trim_end_matches('\\').len();
+            if backslashes % 2 == 1 {
+                cut.remove(body.len() - 1);
+            }
+            cut
+        }
+    }
+}
+
+/// `escaped` (from [`mrkdwn`] or [`mrkdwn_fenced`]) cut to `max` characters with an ellipsis,
+/// dropping an entity the cut would split (a lone `&am` would show as is).
+pub fn cut_mrkdwn(escaped: &str, max: usize) -> String {
+    match limit(escaped, max) {
+        Cow::Borrowed(text) => text.to_owned(),
+        Cow::Owned(mut cut) => {
+            let body_end = cut.len() - ELLIPSIS.len_utf8();
+            // Every `&` of the escaped text opens an entity, so the last one without its `;`
+            // is a split one.
+            let split = cut[..body_end]
+                .rfind('&')
+                .filter(|&amp| !cut[amp..body_end].contains(';'));
+            if let Some(amp) = split {
+                cut.replace_range(amp..body_end, "");
+            }
+            cut
+        }
+    }
+}
+
+/// `text` with whitespace runs (line breaks, tabs, ...) as one space, trimmed, and control
+/// and bidi characters dealt with.
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            space = !out.is_empty();
+        } else if let Some(c) = printable(c) {
+            if space {
+                out.push(' ');
+                space = false;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `text` with its lines (any of `\n`, `\r\n`, `\r`, U+2028, U+2029 ending one) joined by
+/// `\n`, tabs kept, and control and bidi characters dealt with.
+fn lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {
+                chars.next_if_eq(&'\n');
+                out.push('\n');
+            }
+            '\n' | '\u{2028}' | '\u{2029}' => out.push('\n'),
+            '\t' => out.push('\t'),
+            c => out.extend(printable(c)),
+        }
+    }
+    out
+}
+
+/// `c`, U+FFFD for a control character, nothing for a bidi embedding, override or isolate.
+fn printable(c: char) -> Option<char> {
+    match c {
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => None,
+        c if c.is_control() => Some('\u{FFFD}'),
+        c => Some(c),
+    }
+}
+
+/// `text` with zero-width spaces that stop links, mentions and Adaptive Cards' functions:
+/// between the slashes of `//`, after `www` and `mailto` before `.` and `:`, after `@`,
+/// between `{{`.
+fn defuse(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        let splits = match c {
+            '/' => out.ends_with('/'),
+            '{' => out.ends_with('{'),
+            '.' => ends_with_word(&out, "www"),
+            ':' => ends_with_word(&out, "mailto"),
+            _ => false,
+        };
+        if splits {
+            out.push(ZWSP);
+        }
+        out.push(c);
+        if c == '@' {
+            out.push(ZWSP);
+        }
+    }
+    out
+}
+
+/// Whether `text` ends with `word`, in any ASCII case.
+fn ends_with_word(text: &str, word: &str) -> bool {
+    text.len() >= word.len()
+        && text.is_char_boundary(text.len() - word.len())
+        && text[text.len() - word.len()..].eq_ignore_ascii_case(word)
+}
+
+/// `text` with a zero-width space in every run of [`RUN`] characters that has no break
+/// opportunity (whitespace, `-`, `/`, a zero-width space), never inside an emoji sequence or
+/// before a combining mark.
+fn wrappable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / RUN);
+    let mut run = 0;
+    let mut previous = ' ';
+    for c in text.chars() {
+        if c.is_whitespace() || matches!(c, '-' | '/' | ZWSP) {
+            run = 0;
+        } else {
+            if run >= RUN && !joins(c) && previous != '\u{200D}' {
+                out.push(ZWSP);
+                run = 0;
+            }
+            run += 1;
+        }
+        out.push(c);
+        previous = c;
+    }
+    out
+}
+
+/// Whether `c` belongs to the character before it: a combining mark, a zero-width joiner, a
+/// variation selector, a skin tone or a tag of an emoji sequence.
+fn joins(c: char) -> bool {
+    matches!(c,
+        '\u{0300}'..='\u{036F}'
+        | '\u{1AB0}'..='\u{1AFF}'
+        | '\u{1DC0}'..='\u{1DFF}'
+        | '\u{20D0}'..='\u{20FF}'
+        | '\u{FE00}'..='\u{FE0F}'
+        | '\u{FE20}'..='\u{FE2F}'
+        | '\u{200D}'
+        | '\u{1F3FB}'..='\u{1F3FF}'
+        | '\u{E0020}'..='\u{E007F}')
+}
+
+/// `text` with CommonMark backslash escapes before everything that could start markup.
+fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    // A list item, a setext underline or a thematic break starts a line: `- x`, `+ x`, `===`.
+    if text.starts_with(['-', '+', '=']) {
+        out.push('\\');
+    }
+    // An ordered list item: `1. x` (`1) x` has its `)` escaped below).
+    let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    for (at, c) in text.char_indices() {
+        let escape = match c {
+            '\\' | '[' | ']' | '(' | ')' | '*' | '_' | '~' | '`' | '<' | '>' | '#' | '|' => true,
+            '.' => digits > 0 && at == digits,
+            '&' => is_entity(&text[at + 1..]),
+            _ => false,
+        };
+        if escape {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Whether `rest`, what follows an `&`, makes it an entity or character reference: `amp;`,
+/// `#60;`, `#x3C;`.
+fn is_entity(rest: &str) -> bool {
+    let name = rest.strip_prefix('#').unwrap_or(rest);
+    let len = name.len()
+        - name
+            .trim_start_matches(|c: char| c.is_ascii_alphanumeric())
+            .len();
+    len > 0 && name[len..].starts_with(';')
+}
+
+/// `text` with a zero-width space between two backticks, so it holds no ``` fence.
+fn unfence(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '`' && out.ends_with('`') {
+            out.push(ZWSP);
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `c`, as one of Slack's three entities when it is `&`, `<` or `>`.
+fn push_entity(out: &mut String, c: char) {
+    match c {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        c => out.push(c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_escapes_what_could_start_markup() {
+        assert_eq!(
+            markdown("[Re-authenticate](x) **b** _i_ ~s~ `c` <img> # | \\"),
+            "\\[Re-authenticate\\]\\(x\\) \\*\\*b\\*\\* \\_i\\_ \\~s\\~ \\`c\\` \\<img\\> \\# \\| \\\\"
+        );
+        assert_eq!(markdown("- item"), "\\- item");
+        assert_eq!(markdown("+ item"), "\\+ item");
+        assert_eq!(markdown("==="), "\\===");
+        assert_eq!(markdown("12. item"), "12\\. item");
+        assert_eq!(markdown("v1. x 3.5"), "v1. x 3.5");
+        assert_eq!(markdown("AT&T &amp; &#60; &x"), "AT&T \\&amp; \\&\\#60; &x");
+    }
+
+    #[test]
+    fn markdown_is_one_line() {
+        assert_eq!(markdown("  a\n\n  b\r\n\tc  "), "a b c");
+        assert_eq!(markdown("line\n===\n"), "line ===");
+    }
+
+    #[test]
+    fn urls_and_mentions_are_defused_but_read_the_same() {
+        let z = ZWSP;
+        assert_eq!(
+            plain("https://evil.example //x www.a.b MAILTO:me@x"),
+            format!("https:/{z}/evil.example /{z}/x www{z}.a.b MAILTO{z}:me@{z}x")
+        );
+        assert_eq!(plain("@everyone <@123>"), format!("@{z}everyone <@{z}123>"));
+        assert_eq!(plain("{{DATE(x)}}"), format!("{{{z}{{DATE(x)}}}}"));
+        assert_eq!(plain("a\u{202E}b\u{0}c"), "ab\u{FFFD}c");
+    }
+
+    #[test]
+    fn long_runs_get_a_break_and_short_ones_none() {
+        let guid = "831e1650-001e-001b-66ab-eeb76e069631";
+        assert_eq!(plain(guid), guid);
+        let path = "data/*_train_*.parquet";
+        assert_eq!(plain(path), path);
+        let long = "a".repeat(70);
+        let broken = plain(&long);
+        assert_eq!(broken.matches(ZWSP).count(), 2);
+        assert_eq!(broken.replace(ZWSP, ""), long);
+        // Not inside an emoji sequence: the family stays one picture.
+        let family = format!("{}\u{1F468}\u{200D}\u{1F469}", "a".repeat(RUN - 1));
+        assert!(!plain(&family).contains(ZWSP));
+    }
+
+    #[test]
+    fn mrkdwn_replaces_formatting_and_escapes_entities() {
+        assert_eq!(
+            mrkdwn("> *b* _i_ ~s~ `c` <!channel> &"),
+            "\u{203A} \u{2217}b\u{2217} \u{02CD}i\u{02CD} \u{223C}s\u{223C} \u{02CB}c\u{02CB} &lt;!channel&gt; &amp;"
+        );
+        assert_eq!(mrkdwn("a > b"), "a &gt; b");
+    }
+
+    #[test]
+    fn fenced_text_keeps_lines_and_cannot_close_its_fence() {
+        let z = ZWSP;
+        assert_eq!(
+            fenced("a\r\n  ```b\n\t`c`"),
+            format!("a\n  `{z}`{z}`b\n\t`c`")
+        );
+        assert_eq!(mrkdwn_fenced("x < y & z"), "x &lt; y &amp; z");
+    }
+
+    #[test]
+    fn monospace_keeps_indentation() {
+        assert_eq!(
+            monospace("Traceback:\n  File \"a.py\"\n\tx"),
+            "Traceback:\n\u{A0}\u{A0}File \"a.py\"\n\u{A0}\u{A0}\u{A0}\u{A0}x"
+        );
+    }
+
+    #[test]
+    fn cuts_leave_no_half_escape() {
+        assert_eq!(cut_markdown("ab\\*cd", 4), format!("ab{ELLIPSIS}"));
+        assert_eq!(cut_markdown("a\\\\bcd", 4), format!("a\\\\{ELLIPSIS}"));
+        assert_eq!(cut_mrkdwn("ab&amp;cd", 5), format!("ab{ELLIPSIS}"));
+        assert_eq!(cut_mrkdwn("short", 10), "short");
+    }
+}
