@@ -207,6 +207,9 @@ pub enum ActionStatus {
     /// Not carried out now (another instance holds it, or the ledger could not be asked): the
     /// event is redelivered.
     Deferred,
+    /// A notification a route's `notify_every` held back: counted, and reported by the next
+    /// notice sent to the target for the same group.
+    Held,
 }
 
 impl ActionReport {
@@ -252,10 +255,13 @@ impl ActionReport {
         }
     }
 
-    /// An effect carried out now, reported as it came to.
+    /// An effect carried out now, reported as it came to (held back or skipped by noise
+    /// control, failed, or done).
     pub fn recorded(action: Action, request: String, recorded: Recorded) -> Self {
         let status = match recorded.status.as_str() {
             "failed" => ActionStatus::Failed,
+            "held" => ActionStatus::Held,
+            "skipped" => ActionStatus::Skipped,
             _ => ActionStatus::Done,
         };
         ActionReport {
@@ -391,6 +397,7 @@ impl ActionStatus {
             ActionStatus::Duplicate => "duplicate",
             ActionStatus::Failed => "failed",
             ActionStatus::Deferred => "deferred",
+            ActionStatus::Held => "held",
         }
     }
 }
@@ -428,6 +435,7 @@ mod tests {
             ActionStatus::Duplicate,
             ActionStatus::Failed,
             ActionStatus::Deferred,
+            ActionStatus::Held,
         ] {
             assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
         }
@@ -446,6 +454,20 @@ mod tests {
             trigger: None,
             signal: None,
             violations: None,
+        }
+    }
+
+    #[test]
+    fn a_recorded_effect_keeps_the_status_noise_control_gave_it() {
+        for status in [
+            ActionStatus::Done,
+            ActionStatus::Failed,
+            ActionStatus::Held,
+            ActionStatus::Skipped,
+        ] {
+            let recorded = Recorded::new(status.as_str(), "why");
+            let report = ActionReport::recorded(Action::Notify, "POST x".into(), recorded);
+            assert_eq!(report.status, status);
         }
     }
 

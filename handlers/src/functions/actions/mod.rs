@@ -10,7 +10,8 @@
 //!   [`Actions`]: the actions of one of its events under the routes it matched.
 //! - [`Acted`]: an action's reports and the failure, if any, that must have Event Grid
 //!   redeliver the event; [`Handled`]: a function's outcome so far and that failure.
-//! - [`once`], [`notify`], [`enrich`], [`retrain`], [`smoke_test`]: one job each.
+//! - [`once`], [`notify`], [`enrich`], [`retrain`], [`smoke_test`]: one job each;
+//!   [`quiet`]: noise control, which a retrain and a notification pass through.
 //!
 //! Failures are sorted where they happen: Azure refusing the identity (401/403) and a failure
 //! that outlasted its retries make the delivery fail after every other action was carried out
@@ -21,6 +22,7 @@
 pub mod enrich;
 pub mod notify;
 pub mod once;
+pub mod quiet;
 pub mod retrain;
 pub mod smoke_test;
 
@@ -245,7 +247,7 @@ impl<'a> Actions<'a> {
                 (report, None)
             }
             Ok(Once::Duplicate(recorded)) => (ActionReport::duplicate_of(action, recorded), None),
-            Ok(Once::Deferred(deferral)) => {
+            Ok(Once::Deferred(deferral)) | Err(Unsettled::Deferred(deferral)) => {
                 let report =
                     ActionReport::deferred(action, Some(request), format!("deferred: {deferral}"));
                 warn!(event_id = %event_id, action = action.as_str(), reason = %deferral, "effect deferred; the event will be redelivered");

@@ -1,21 +1,28 @@
 //! Notify: one notice to every target the matched routes name, each target once per event even
 //! when several routes (or two names for the same target) ask for it, reported under the name
 //! of the first route's target. Sent with or without Azure credentials; only `AML_DRY_RUN=1`
-//! holds it back.
+//! holds it back. A route's `notify_every` holds back all but one notice per target and group
+//! in its interval ([`super::quiet`]); a target that several matching routes name is held back
+//! only when each of them has a `notify_every` (then the first one's applies).
 
 use std::sync::Arc;
 
 use aml_events::{
     chain,
     ledger::Recorded,
-    notify::{Notice, Notifier},
+    notify::{Held, Notice, Notifier},
     redact::{self, Show},
 };
+use serde_json::json;
 
-use super::{Acted, Actions, once::Unsettled};
+use super::{
+    Acted, Actions,
+    once::Unsettled,
+    quiet::{NotifyEvery, Turn, notify_key},
+};
 use crate::{
     outcome::{Action, ActionReport, ActionStatus},
-    routes::NamedTarget,
+    routes::{NamedTarget, Route, interval},
 };
 
 /// Why a PagerDuty target is not sent a notice.
@@ -26,15 +33,22 @@ impl Actions<'_> {
     /// target; a target still failing for now has the event redelivered (the targets that
     /// took it are not sent it again: the ledger says they are done).
     pub async fn notify(&self, notice: Notice) -> Acted {
-        let mut wanted: Vec<(&NamedTarget, &str)> = Vec::new();
+        let mut wanted: Vec<(&NamedTarget, &Route)> = Vec::new();
         for route in &self.matched {
             for index in &route.notify {
                 let target = self.routes.target(*index);
-                if !wanted
-                    .iter()
-                    .any(|(seen, _)| seen.identity == target.identity)
+                match wanted
+                    .iter_mut()
+                    .find(|(seen, _)| seen.identity == target.identity)
                 {
-                    wanted.push((target, &route.name));
+                    None => wanted.push((target, route)),
+                    // Every event notifies when any route that names the target says so.
+                    Some((_, chosen))
+                        if chosen.notify_every.is_some() && route.notify_every.is_none() =>
+                    {
+                        *chosen = route;
+                    }
+                    Some(_) => {}
                 }
             }
         }
@@ -55,7 +69,7 @@ impl Actions<'_> {
     async fn notify_one(
         &self,
         named: &NamedTarget,
-        route: &str,
+        route: &Route,
         notice: Arc<Notice>,
     ) -> (ActionReport, Option<crate::functions::HandlerError>) {
         let target = &named.target;
@@ -63,7 +77,7 @@ impl Actions<'_> {
             "POST {}",
             redact::url_text(target.url.expose(), Show::Origin)
         );
-        let label = |report: ActionReport| report.to(&named.name, target.kind).by(route);
+        let label = |report: ActionReport| report.to(&named.name, target.kind).by(&route.name);
         if !Notifier::wants(target, &notice) {
             return (
                 label(ActionReport::skipped(Action::Notify, NOT_AN_ALERT)),
@@ -71,19 +85,48 @@ impl Actions<'_> {
             );
         }
         let Some(notifier) = self.delivery.notifier.clone() else {
-            let detail = format!("would post: {}", notice.summary);
+            let every = route.notify_every.map_or(String::new(), |every| {
+                format!(
+                    " (unless notify_every {} holds it back for {})",
+                    interval::show(every),
+                    notice.group
+                )
+            });
+            let detail = format!("would post{every}: {}", notice.summary);
             return (
                 label(ActionReport::dry_run(Action::Notify, request, detail)),
                 None,
             );
         };
-        let (sent_to, sent) = (target.clone(), Arc::clone(&notice));
+        let quiet = route.notify_every.map(|every| NotifyEvery {
+            ledger: Arc::clone(&self.claims.ledger),
+            key: notify_key(&route.name, &named.identity, &notice.group),
+            group: notice.group.clone(),
+            target: named.name.clone(),
+            event_id: self.event_id().to_owned(),
+            every,
+        });
+        let (sent_to, notice) = (target.clone(), Arc::clone(&notice));
+        // Judged inside the claim: a redelivery of a held notice stays held.
         let effect = async move {
+            let sent = match quiet {
+                None => notice,
+                Some(quiet) => match quiet.turn().await? {
+                    Turn::Hold(recorded) => return Ok(recorded),
+                    Turn::Send(None) => notice,
+                    Turn::Send(Some(held)) => Arc::new(reporting(&notice, held)),
+                },
+            };
             match notifier.send(&sent_to, &sent).await {
-                Ok(delivered) => Ok(Recorded::new(
-                    ActionStatus::Done.as_str(),
-                    format!("{} took it: {}", delivered.status, sent.summary),
-                )),
+                Ok(delivered) => {
+                    let reported = sent.held.map_or(String::new(), |held| {
+                        format!(" (and {} held back since {})", held.count, held.since)
+                    });
+                    Ok(Recorded::new(
+                        ActionStatus::Done.as_str(),
+                        format!("{} took it{reported}: {}", delivered.status, sent.summary),
+                    ))
+                }
                 Err(err) if err.is_transient() => Err(Unsettled::Transient(Box::new(err))),
                 // A refusal is final: recorded, so a redelivery does not ask again.
                 Err(err) => Ok(Recorded::new(
@@ -99,4 +142,16 @@ impl Actions<'_> {
         let (report, failure) = self.settle(Action::Notify, &named.name, request, result);
         (label(report), failure)
     }
+}
+
+/// `notice`, reporting the notices held back before it: [`Notice::held`] for the renderers,
+/// and `held` in the plain webhook's JSON (`{"count", "since"}`).
+fn reporting(notice: &Notice, held: Held) -> Notice {
+    let mut notice = notice.clone();
+    notice.held = Some(held);
+    notice.extra.insert(
+        "held".to_owned(),
+        json!({ "count": held.count, "since": held.since }),
+    );
+    notice
 }

@@ -49,6 +49,13 @@ pub enum Deferral {
     /// The effect's task ended without an answer (it panicked).
     #[error("its task ended without an answer")]
     Lost,
+    /// Other deliveries kept changing the noise-control mark it is judged by (a burst of
+    /// events of one group): a redelivery finds it settled.
+    #[error("other deliveries kept changing its noise-control mark {mark}")]
+    Busy {
+        /// The mark's key.
+        mark: String,
+    },
 }
 
 /// An effect that did not come to anything for now: its claim was given back, so that a
@@ -59,6 +66,9 @@ pub enum Unsettled {
     Transient(BoxError),
     /// Azure refused the handlers' identity (401/403): a misconfiguration to fix.
     Unauthorized(BoxError),
+    /// What the effect is judged by could not be had now (noise control's mark): not the
+    /// effect's own failure.
+    Deferred(Deferral),
 }
 
 /// Where effects are claimed, and on whose behalf: one event of one delivery.

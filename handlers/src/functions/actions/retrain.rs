@@ -1,7 +1,11 @@
 //! Retrain: create the retraining job of every matched route that retrains, for drift that
 //! reaches its threshold and for every model-monitor breach (the monitor already judged). A
 //! job's name comes from the event id and the route, so a redelivery finds it already there;
-//! the ledger keeps a job that was created from being asked for again.
+//! the ledger keeps a job that was created from being asked for again. Noise control
+//! ([`super::quiet`]) holds a retrain back while the route's last job for the same group
+//! runs, and within its cooldown.
+
+use std::sync::Arc;
 
 use aml_events::{
     WorkspaceId,
@@ -10,10 +14,14 @@ use aml_events::{
 };
 use serde_json::{Value, json};
 
-use super::{Acted, Actions, NO_WORKSPACE, unsettled_or_failed};
+use super::{
+    Acted, Actions, NO_WORKSPACE,
+    quiet::{OneAtATime, retrain_key},
+    unsettled_or_failed,
+};
 use crate::{
     outcome::{Action, ActionReport, ActionStatus},
-    routes::{Retrain, Route, job},
+    routes::{Retrain, Route, interval, job},
     settings::AML_RETRAIN_DRIFT_THRESHOLD,
 };
 
@@ -28,12 +36,13 @@ pub enum RetrainReason {
 }
 
 impl Actions<'_> {
-    /// Creates the job of each matched route that retrains: one report per job.
+    /// Creates the job of each matched route that retrains, one at a time per route and
+    /// `group` (and not within the route's cooldown): one report per job.
     pub async fn retrain(
         &self,
         workspace: Option<&WorkspaceId>,
         reason: RetrainReason,
-        _group: &str,
+        group: &str,
         placeholder: impl Fn(&str) -> String,
     ) -> Acted {
         let retraining: Vec<(&Route, &Retrain)> = (self.matched.iter())
@@ -46,7 +55,7 @@ impl Actions<'_> {
         let placeholder = &placeholder;
         let runs = retraining.into_iter().map(|(route, retrain)| async move {
             let (report, failure) = self
-                .create_job(route, retrain, workspace, reason, placeholder)
+                .create_job(route, retrain, workspace, reason, group, placeholder)
                 .await;
             (report.by(&route.name), failure)
         });
@@ -62,6 +71,7 @@ impl Actions<'_> {
         retrain: &Retrain,
         workspace: Option<&WorkspaceId>,
         reason: RetrainReason,
+        group: &str,
         placeholder: &impl Fn(&str) -> String,
     ) -> (ActionReport, Option<crate::functions::HandlerError>) {
         let default_threshold = self.delivery.ctx.config.actions.retrain_drift_threshold;
@@ -93,8 +103,11 @@ impl Actions<'_> {
             self.arm_url(workspace)
         );
         let Some(client) = self.delivery.client.clone() else {
+            let cooldown = retrain.cooldown.map_or(String::new(), |cooldown| {
+                format!(", nor within its cooldown of {}", interval::show(cooldown))
+            });
             let detail = format!(
-                "{why}: would create job {name} from {}",
+                "{why}: would create job {name} from {}, unless the job this route last started for {group} still runs{cooldown}",
                 retrain.job.path.display()
             );
             return (
@@ -112,8 +125,18 @@ impl Actions<'_> {
                 return (ActionReport::failed(Action::Retrain, request, why), None);
             }
         };
+        let gate = OneAtATime {
+            ledger: Arc::clone(&self.claims.ledger),
+            key: retrain_key(&route.name, group),
+            group: group.to_owned(),
+            job: name.clone(),
+            cooldown: retrain.cooldown,
+            lease: self.claims.lease,
+            client: client.clone(),
+            workspace: workspace.clone(),
+        };
         let (workspace, job_name) = (workspace.clone(), name.clone());
-        let effect = async move {
+        let create = || async move {
             let created = |detail: String| {
                 Recorded::new(ActionStatus::Done.as_str(), detail)
                     .with_found(json!({ "job": job_name }))
@@ -131,6 +154,8 @@ impl Actions<'_> {
                 Err(err) => unsettled_or_failed(err),
             }
         };
+        // Judged inside the claim: a redelivery gets what was decided, not a new judgement.
+        let effect = gate.start(create);
         let result = self
             .claims
             .once(Action::Retrain.as_str(), &name, effect)
