@@ -357,20 +357,18 @@ async fn notify_test_tries_the_routes_files_targets_by_name() {
     let routes = folder.join("routes.toml");
     std::fs::write(
         &routes,
-        format!(
-            r#"[targets.ml-team]
-url = "${{ML_TEAM_WEBHOOK}}"
+        r#"[targets.ml-team]
+url = "${ML_TEAM_WEBHOOK}"
 [targets.oncall]
 kind = "pagerduty"
-url = "${{PAGERDUTY_URL}}"
-routing_key = "${{PAGERDUTY_KEY}}"
+url = "${PAGERDUTY_URL}"
+routing_key = "${PAGERDUTY_KEY}"
 
 [[routes]]
 name = "failures"
 functions = ["RunStatusChanged"]
 notify = ["oncall", "ml-team"]
-"#
-        ),
+"#,
     )
     .unwrap();
     let slack = format!("slack:{}/services/T0/B0/slack-secret", targets.slack.uri());

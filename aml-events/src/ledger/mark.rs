@@ -45,3 +45,8 @@ pub struct MarkWrite<'a> {
     /// How long to keep it at least.
     pub keep: Duration,
 }
+
+/// A mark's text over [`MARK_MAX_BYTES`]: its writer's mistake, never the store's.
+#[derive(Debug, thiserror::Error)]
+#[error("a mark of {0} bytes is over the {MARK_MAX_BYTES}-byte bound")]
+pub(super) struct MarkTooLong(pub(super) usize);

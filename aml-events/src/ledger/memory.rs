@@ -27,7 +27,7 @@ use super::{
         CLEAN_ACTION, Claim, ClaimToken, EffectKey, Entry, EntryState, HistoryQuery, Standing,
     },
     error::LedgerError,
-    mark::{MARK_MAX_BYTES, Mark, MarkWrite},
+    mark::{MARK_MAX_BYTES, Mark, MarkTooLong, MarkWrite},
     protocol::{Ledger, LedgerFuture, RETENTION},
     recorded::Recorded,
 };
@@ -336,9 +336,6 @@ impl MemoryLedger {
     fn clean_now(&self, older_than: SystemTime, max_entries: usize) -> usize {
         let (now, wall) = (Instant::now(), SystemTime::now());
         let mut entries = self.entries();
-        let before_marks = entries.marks.len();
-        entries.marks.retain(|_, mark| !mark.expired(now));
-        let marks_removed = before_marks - entries.marks.len();
         let mut old: Vec<(u64, EffectKey)> = entries
             .records
             .iter()
@@ -353,7 +350,16 @@ impl MemoryLedger {
         for (_, key) in &old {
             entries.remove(key);
         }
-        old.len() + marks_removed
+        // Then expired marks, within what is left of the bound, as the table cleans.
+        let marks: Vec<String> = (entries.marks.iter())
+            .filter(|(_, mark)| mark.expired(now))
+            .map(|(key, _)| key.clone())
+            .take(max_entries - old.len())
+            .collect();
+        for key in &marks {
+            entries.marks.remove(key);
+        }
+        old.len() + marks.len()
     }
 
     /// Backdates `key`'s claim (and completion) by `age`, so tests can make a claim stale
@@ -375,11 +381,6 @@ impl MemoryLedger {
         }
     }
 }
-
-/// A mark's text over [`MARK_MAX_BYTES`]: its writer's mistake, never the store's.
-#[derive(Debug, thiserror::Error)]
-#[error("a mark of {0} bytes is over the {MARK_MAX_BYTES}-byte bound")]
-pub(super) struct MarkTooLong(pub(super) usize);
 
 /// Whether `at` (on tokio's clock, read as `now`) came before the wall-clock time `cut` (the
 /// wall clock reading `wall`): measured as ages, so a test that advances tokio's clock moves it.

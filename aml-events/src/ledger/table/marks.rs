@@ -28,7 +28,7 @@ use super::{
     table_ledger::TableLedger,
 };
 use crate::{
-    ledger::{LedgerError, MARK_MAX_BYTES, Mark, MarkWrite, RETENTION, memory::MarkTooLong},
+    ledger::{LedgerError, MARK_MAX_BYTES, Mark, MarkWrite, RETENTION, mark::MarkTooLong},
     pipeline::{Deadline, Repeat},
 };
 
