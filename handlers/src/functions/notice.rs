@@ -1,14 +1,20 @@
 //! The notices the functions send (docs/notifications.md): one neutral [`Notice`] per event, built here
-//! from the event's envelope, then filled in by each function with its title, summary,
-//! severity and facts. Rendering for Teams, Slack, Discord, PagerDuty or a plain webhook is
-//! `aml_events::notify`'s job.
+//! from the event's envelope, then filled in by each function with its status word, title,
+//! summary, severity, facts, error, rows and links. Rendering for Teams, Slack, Discord,
+//! PagerDuty or a plain webhook is `aml_events::notify`'s job.
+//!
+//! What every function's notice shares lives here: a retrain's line and its job's link, the
+//! short form of an id, and the rule that a notice names no path of the machine that sent it.
 
 use aml_events::{
     Event, Function, WorkspaceId,
-    notify::{Fact, Notice, Severity},
+    notify::{ErrorText, Fact, Link, Notice, Severity},
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
+
+use super::actions::summarize;
+use crate::outcome::ActionReport;
 
 /// A notice about `event`, handled by `function`, carrying `data` for the plain webhook kind;
 /// informational until the function says otherwise.
@@ -70,4 +76,139 @@ pub fn link_run(notice: &mut Notice, workspace: Option<&WorkspaceId>, run_id: Op
 /// Adds a field to the plain webhook kind's body.
 pub fn extra(notice: &mut Notice, key: &str, value: Value) {
     notice.extra.insert(key.to_owned(), value);
+}
+
+/// Sets the error the notice is about, when there is one: said once, by the renderers.
+pub fn error(notice: &mut Notice, text: Option<&str>) {
+    notice.error = text
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+        .map(|text| ErrorText {
+            text: text.to_owned(),
+        });
+}
+
+/// What the retrain came to, as a notice says it: `job retrain-… created` for each job made,
+/// else the report's own words (without machine paths). Adds the webhook kind's `retrain`
+/// field (`{"status", "detail"}`, an array of them for several jobs) and a studio link to each
+/// job created.
+pub fn retrain(
+    notice: &mut Notice,
+    workspace: Option<&WorkspaceId>,
+    reports: &[ActionReport],
+) -> String {
+    let jobs: Vec<&str> = reports.iter().filter_map(created_job).collect();
+    let lines: Vec<String> = reports
+        .iter()
+        .map(|report| match created_job(report) {
+            Some(job) => format!("job {job} created"),
+            None => without_paths(report.came_to().1),
+        })
+        .collect();
+    if let Some(workspace) = workspace {
+        for job in &jobs {
+            let label = match jobs.len() {
+                1 => "Open retrain job".to_owned(),
+                _ => format!("Open retrain job {job}"),
+            };
+            notice.links.push(Link {
+                label,
+                url: workspace.studio_run_url(job),
+            });
+        }
+    }
+    let (_, mut value) = summarize(reports);
+    match &mut value {
+        Value::Array(each) => each.iter_mut().for_each(detail_without_paths),
+        one => detail_without_paths(one),
+    }
+    extra(notice, "retrain", value);
+    lines.join("; ")
+}
+
+/// A `{"status", "detail"}` whose detail names no machine path.
+fn detail_without_paths(report: &mut Value) {
+    if let Some(Value::String(detail)) = report.get_mut("detail") {
+        *detail = without_paths(detail);
+    }
+}
+
+/// The job a retrain created (now, or when first handled): what its recorded outcome found.
+fn created_job(report: &ActionReport) -> Option<&str> {
+    report.found()?.get("job")?.as_str()
+}
+
+/// `text` with each absolute file path (`/srv/app/job.json`, `C:\\app\\job.json`,
+/// `~/job.json`, `./job.json`) cut to its file name: a notice goes to people outside the host,
+/// and names no path of the machine that sent it. An ARM resource id (`/subscriptions/…`) is no
+/// path and stays whole.
+pub fn without_paths(text: &str) -> String {
+    text.split_inclusive(char::is_whitespace)
+        .map(|piece| {
+            let word = piece.trim_end();
+            let core = word
+                .trim_start_matches(['\'', '"', '(', '<', '`'])
+                .trim_end_matches(['\'', '"', ')', '>', '`', ':', ',', ';', '.']);
+            match (is_path(core), core.rfind(['/', '\\'])) {
+                (true, Some(last)) => piece.replacen(core, &core[last + 1..], 1),
+                _ => piece.to_owned(),
+            }
+        })
+        .collect()
+}
+
+fn is_path(word: &str) -> bool {
+    let bytes = word.as_bytes();
+    let drive = bytes.len() > 2
+        && bytes[0].is_ascii_alphabetic()
+        && bytes[1] == b':'
+        && matches!(bytes[2], b'/' | b'\\');
+    let rooted = ["/", "\\", "~/", "./", "../"]
+        .iter()
+        .any(|start| word.starts_with(start));
+    let resource_id = word
+        .get(..15)
+        .is_some_and(|start| start.eq_ignore_ascii_case("/subscriptions/"));
+    (drive || rooted) && !resource_id && word.len() > 1
+}
+
+/// A long id as a reader takes it in: a GUID's first group and an ellipsis
+/// (`d7e74d2e…`); anything else as it is.
+pub fn short_id(id: &str) -> String {
+    let is_guid = id.len() == 36
+        && id.char_indices().all(|(at, c)| match at {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        });
+    match is_guid {
+        true => format!("{}\u{2026}", &id[..8]),
+        false => id.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notice_names_no_path_of_the_machine() {
+        assert_eq!(
+            without_paths(
+                "would create job retrain-1 from /srv/app/jobs/retrain.json: ok (C:\\app\\job.json, ~/job.json)"
+            ),
+            "would create job retrain-1 from retrain.json: ok (job.json, job.json)"
+        );
+        let kept =
+            "no role over scope '/subscriptions/s/resourceGroups/rg' for and/or https://x/y\nnext";
+        assert_eq!(without_paths(kept), kept);
+    }
+
+    #[test]
+    fn a_guid_is_shortened_and_a_name_is_not() {
+        assert_eq!(
+            short_id("d7e74d2e-c972-4266-b5fb-6c9c182d2a74"),
+            "d7e74d2e\u{2026}"
+        );
+        assert_eq!(short_id("churn-target"), "churn-target");
+    }
 }

@@ -36,7 +36,7 @@ pub async fn handle(event: &Event<()>, run: RunCompleted, actions: &Actions<'_>)
         "completed",
         facts.as_ref(),
     );
-    notice.title = format!("Run {} completed", run_id.unwrap_or("(unknown)"));
+    notice.status = "COMPLETED".to_owned();
     notice.group = group::run(experiment, "Completed");
     let notify = actions.notify(notice).await;
     Handled::new(outcome).with(enrich).with(notify)

@@ -1,7 +1,7 @@
 //! `RunStatusChanged`: a run's status changed; for the runs its routes match (by default the
 //! statuses in `AML_NOTIFY_RUN_STATUSES`: failed and canceled runs), enrich it from run history
-//! and tell people, with the run's error message and its page in Azure ML studio. A failed
-//! model-monitor run that carries the breach tag is drift, not a failure:
+//! and tell people, with the run's error message (said once) and its page in Azure ML studio. A
+//! failed model-monitor run that carries the breach tag is drift, not a failure:
 //! [`super::monitor_breach`] takes it.
 //! Function name, folder `function-definitions/RunStatusChanged/` and route `/RunStatusChanged`
 //! are one name.
@@ -43,33 +43,39 @@ pub async fn handle(event: &Event<()>, run: RunStatusChanged, actions: &Actions<
     let (experiment, run_id) = (run.experiment_name.as_deref(), run.run_id.as_deref());
     let (enrich, facts) = actions.enrich(workspace.as_ref(), experiment, run_id).await;
     let mut notice = notice::notice(Function::RunStatusChanged, event, &run);
+    let (word, what, severity, alert) = news(&status);
     run_notice(
         &mut notice,
         workspace.as_ref(),
         experiment,
         run_id,
-        &format!("is now {status}"),
+        &what,
         facts.as_ref(),
     );
+    (notice.status, notice.severity, notice.alert) = (word, severity, alert);
     notice.group = group::run(experiment, status.as_str());
-    let run_name = run_id.unwrap_or("(unknown)");
-    (notice.title, notice.severity, notice.alert) = match status {
-        RunStatus::Failed | RunStatus::NotResponding => {
-            (format!("Run {run_name} failed"), Severity::Error, true)
-        }
-        RunStatus::Canceled => (
-            format!("Run {run_name} was canceled"),
-            Severity::Warning,
-            false,
-        ),
-        other => (format!("Run {run_name} is {other}"), Severity::Info, false),
-    };
     let notify = actions.notify(notice).await;
     Handled::new(outcome).with(enrich).with(notify)
 }
 
-/// Fills in a run event's notice: "Run r of experiment e is now Failed: `<error>`" (saying so
-/// when run history could not be read), its facts, and its page in Azure ML studio; the alert
+/// What a status is news of: the band's word, the title's words, how bad it is, and whether it
+/// is an alert (pages).
+fn news(status: &RunStatus) -> (String, String, Severity, bool) {
+    let (word, what, severity, alert) = match status {
+        RunStatus::Failed | RunStatus::NotResponding => ("FAILED", "failed", Severity::Error, true),
+        RunStatus::Canceled => ("CANCELED", "was canceled", Severity::Warning, false),
+        RunStatus::Completed => ("COMPLETED", "completed", Severity::Info, false),
+        other => {
+            let word = other.as_str().to_uppercase();
+            return (word, format!("is {other}"), Severity::Info, false);
+        }
+    };
+    (word.to_owned(), what.to_owned(), severity, alert)
+}
+
+/// Fills in a run event's notice: the title `Run r <what> in e`, the summary (saying so when
+/// run history could not be read), its facts, the run's error message said once (as the
+/// notice's error, never in the summary or a fact), and its page in Azure ML studio; the alert
 /// key names the run.
 pub(super) fn run_notice(
     notice: &mut Notice,
@@ -79,30 +85,95 @@ pub(super) fn run_notice(
     what: &str,
     facts: Option<&RunFacts>,
 ) {
+    let run_name = run_id.unwrap_or("(unknown)");
+    notice.title = match experiment {
+        Some(experiment) => format!("Run {run_name} {what} in {experiment}"),
+        None => format!("Run {run_name} {what}"),
+    };
     let mut summary = format!(
-        "Run {} of experiment {} {what}",
-        run_id.unwrap_or("(unknown)"),
+        "Run {run_name} of experiment {} {what}",
         experiment.unwrap_or("(unknown)")
     );
-    match facts {
-        Some(RunFacts {
-            unavailable: Some(why),
-            ..
-        }) => summary.push_str(&format!(" (run details unavailable: {why})")),
-        Some(RunFacts {
-            error: Some(message),
-            ..
-        }) => summary.push_str(&format!(": {message}")),
-        _ => {}
+    if let Some(RunFacts {
+        unavailable: Some(why),
+        ..
+    }) = facts
+    {
+        summary.push_str(&format!(" (run details unavailable: {why})"));
     }
     notice.summary = summary;
     notice.facts = notice::facts([
         ("Experiment", experiment),
         ("Run", run_id),
         ("Status", facts.and_then(|facts| facts.status.as_deref())),
-        ("Error", facts.and_then(|facts| facts.error.as_deref())),
     ]);
+    notice::error(notice, facts.and_then(|facts| facts.error.as_deref()));
     notice.alert_key = notice::alert_key(workspace, run_id, &notice.function);
     notice::link_run(notice, workspace, run_id);
     notice::extra(notice, "run", json!(facts));
+}
+
+#[cfg(test)]
+mod tests {
+    use aml_events::notify::{ErrorText, Fact};
+
+    use super::*;
+
+    #[test]
+    fn a_failed_runs_error_is_said_once() {
+        let workspace = WorkspaceId::parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ml-ws").unwrap();
+        let facts = RunFacts {
+            status: Some("Failed".into()),
+            error: Some("No module named 'sklearn'".into()),
+            unavailable: None,
+        };
+        let (word, what, severity, alert) = news(&RunStatus::Failed);
+        let mut notice = Notice::default();
+
+        run_notice(
+            &mut notice,
+            Some(&workspace),
+            Some("churn-training"),
+            Some("churn_run_7"),
+            &what,
+            Some(&facts),
+        );
+
+        assert_eq!(
+            (word.as_str(), severity, alert),
+            ("FAILED", Severity::Error, true)
+        );
+        assert_eq!(notice.title, "Run churn_run_7 failed in churn-training");
+        assert_eq!(
+            notice.summary,
+            "Run churn_run_7 of experiment churn-training failed"
+        );
+        assert_eq!(
+            notice.error,
+            Some(ErrorText {
+                text: "No module named 'sklearn'".into()
+            })
+        );
+        assert!(
+            !notice
+                .facts
+                .iter()
+                .any(|fact| fact.value.contains("sklearn")),
+            "{:?}",
+            notice.facts
+        );
+        assert_eq!(notice.facts[2], Fact::new("Status", "Failed"));
+    }
+
+    #[test]
+    fn each_status_has_its_word() {
+        for (status, word) in [
+            (RunStatus::NotResponding, "FAILED"),
+            (RunStatus::Canceled, "CANCELED"),
+            (RunStatus::Completed, "COMPLETED"),
+            (RunStatus::Running, "RUNNING"),
+        ] {
+            assert_eq!(news(&status).0, word);
+        }
+    }
 }
