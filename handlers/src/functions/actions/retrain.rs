@@ -65,6 +65,18 @@ impl Actions<'_> {
             .collect()
     }
 
+    /// The drift coefficient at which the matched routes retrain, for the notice: the first
+    /// retraining route's `drift_threshold`, else `AML_RETRAIN_DRIFT_THRESHOLD`; `None` when no
+    /// matched route retrains.
+    pub fn drift_threshold(&self) -> Option<f64> {
+        let retrain = self
+            .matched
+            .iter()
+            .find_map(|route| route.retrain.as_ref())?;
+        let default_threshold = self.delivery.ctx.config.actions.retrain_drift_threshold;
+        Some(retrain.drift_threshold.unwrap_or(default_threshold))
+    }
+
     async fn create_job(
         &self,
         route: &Route,
