@@ -163,6 +163,10 @@ pub struct ActionReport {
     /// routes of the `AML_*` settings).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,
+    /// For an action noise control judges (a retrain; a notification under `notify_every`):
+    /// what events about the same thing share (`signal churn-drift`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// What the effect came to when it was carried out, now or (for a duplicate) before, as
     /// the ledger keeps it: what a redelivery's notice is built from.
     #[serde(skip)]
@@ -223,6 +227,7 @@ impl ActionReport {
             target: None,
             kind: None,
             route: None,
+            group: None,
             recorded: None,
         }
     }
@@ -237,6 +242,7 @@ impl ActionReport {
             target: None,
             kind: None,
             route: None,
+            group: None,
             recorded: None,
         }
     }
@@ -251,6 +257,7 @@ impl ActionReport {
             target: None,
             kind: None,
             route: None,
+            group: None,
             recorded: None,
         }
     }
@@ -335,6 +342,7 @@ impl ActionReport {
             target: None,
             kind: None,
             route: None,
+            group: None,
             recorded: None,
         }
     }
@@ -349,6 +357,7 @@ impl ActionReport {
             target: None,
             kind: None,
             route: None,
+            group: None,
             recorded: None,
         }
     }
@@ -365,6 +374,12 @@ impl ActionReport {
     /// The same report, naming the route that asked for it.
     pub fn by(mut self, route: &str) -> Self {
         self.route = Some(route.to_owned());
+        self
+    }
+
+    /// The same report, naming the group noise control judged it in.
+    pub fn in_group(mut self, group: &str) -> Self {
+        self.group = Some(group.to_owned());
         self
     }
 }

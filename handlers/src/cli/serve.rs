@@ -76,6 +76,12 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
     };
     let ctx = Arc::new(start::context(config)?);
     let ledger = ctx.ledger_description();
+    // Noise control's marks live in the ledger: without one, each instance keeps its own.
+    let noise = if ctx.ledger_shared {
+        "shared through the ledger"
+    } else {
+        "per process (no ledger)"
+    };
     let result = actix_web::rt::System::new().block_on(async move {
         if ctx.ledger_shared {
             actix_web::rt::spawn(clean_ledger(ctx.ledger.clone()));
@@ -83,11 +89,11 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
         let server = hosting::server::serve(listener, ctx)?;
         let functions = Function::list();
         println!(
-            "aml-handlers {} ready on http://{address} ({mode}; ledger: {ledger}); functions: {functions}",
+            "aml-handlers {} ready on http://{address} ({mode}; ledger: {ledger}; noise control: {noise}); functions: {functions}",
             env!("CARGO_PKG_VERSION")
         );
         let _ = io::stdout().flush();
-        info!(%address, mode, %ledger, "ready");
+        info!(%address, mode, %ledger, noise_control = noise, "ready");
         server.await
     });
     match result {

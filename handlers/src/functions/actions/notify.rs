@@ -78,6 +78,11 @@ impl Actions<'_> {
             redact::url_text(target.url.expose(), Show::Origin)
         );
         let label = |report: ActionReport| report.to(&named.name, target.kind).by(&route.name);
+        // Named where noise control judges the notice.
+        let judged = |report: ActionReport| match route.notify_every {
+            Some(_) => label(report).in_group(&notice.group),
+            None => label(report),
+        };
         if !Notifier::wants(target, &notice) {
             return (
                 label(ActionReport::skipped(Action::Notify, NOT_AN_ALERT)),
@@ -94,7 +99,7 @@ impl Actions<'_> {
             });
             let detail = format!("would post{every}: {}", notice.summary);
             return (
-                label(ActionReport::dry_run(Action::Notify, request, detail)),
+                judged(ActionReport::dry_run(Action::Notify, request, detail)),
                 None,
             );
         };
@@ -140,7 +145,7 @@ impl Actions<'_> {
             .once(Action::Notify.as_str(), &named.identity, effect)
             .await;
         let (report, failure) = self.settle(Action::Notify, &named.name, request, result);
-        (label(report), failure)
+        (judged(report), failure)
     }
 }
 

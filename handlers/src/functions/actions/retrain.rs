@@ -116,14 +116,14 @@ impl Actions<'_> {
         );
         let Some(client) = self.delivery.client.clone() else {
             let cooldown = retrain.cooldown.map_or(String::new(), |cooldown| {
-                format!(", nor within its cooldown of {}", interval::show(cooldown))
+                format!(" or started less than {} ago", interval::show(cooldown))
             });
             let detail = format!(
                 "{why}: would create job {name} from {}, unless the job this route last started for {group} still runs{cooldown}",
                 retrain.job.path.display()
             );
             return (
-                ActionReport::dry_run(Action::Retrain, request, detail),
+                ActionReport::dry_run(Action::Retrain, request, detail).in_group(group),
                 None,
             );
         };
@@ -172,6 +172,7 @@ impl Actions<'_> {
             .claims
             .once(Action::Retrain.as_str(), &name, effect)
             .await;
-        self.settle(Action::Retrain, &name, request, result)
+        let (report, failure) = self.settle(Action::Retrain, &name, request, result);
+        (report.in_group(group), failure)
     }
 }
