@@ -112,23 +112,51 @@ async fn each_function_does_its_job(through_host: bool) {
         .unwrap();
     // Every notification about a run links to it in Azure ML studio (docs/actions.md).
     const STUDIO_LINK: &str = "https://ml.azure.com/runs/churn_run_7?wsid=/subscriptions/6a2b1c3d-0000-4a5b-9c8d-1e2f3a4b5c6d/resourcegroups/ml-rg/workspaces/ml-ws";
+    // What happened where; the run's error is said once (the notice's error, and the `run`
+    // field for machines), never in the text.
+    assert_eq!(
+        run_note["title"],
+        "Run churn_run_7 failed in churn-training"
+    );
     assert_eq!(
         run_note["text"],
-        "Run churn_run_7 of experiment churn-training is now Failed: No module named 'sklearn'"
+        "Run churn_run_7 of experiment churn-training failed"
     );
     assert_eq!(run_note["link"], STUDIO_LINK);
     assert_eq!(run_note["run"]["status"], "Failed");
-    let deploy_note = bodies
-        .iter()
-        .find(|body| body["eventId"] == ids[2].as_str())
-        .unwrap();
+    assert_eq!(run_note["run"]["error"], "No module named 'sklearn'");
+    let note = |id: &str| bodies.iter().find(|body| body["eventId"] == id).unwrap();
+    let drift_note = note(&ids[1]);
+    assert_eq!(
+        drift_note["title"],
+        "Drift 0.83 on dataset target-1 (threshold 0.5)"
+    );
+    assert_eq!(
+        drift_note["text"],
+        "Drift monitor transactions found drift between dataset target-1 (target) and dataset base-1 (baseline)"
+    );
+    let retrained = drift_note["retrain"]["detail"].as_str().unwrap();
+    let job = format!("created job retrain-{}", ids[1]);
+    assert!(retrained.contains(&job), "{retrained}");
+    let deploy_note = note(&ids[2]);
     assert_eq!(deploy_note["smokeTest"]["status"], 200);
+    assert_eq!(
+        deploy_note["smokeTest"]["body"],
+        Value::Null,
+        "a passing answer is not kept"
+    );
+    assert_eq!(
+        deploy_note["title"],
+        "Endpoint churn-scoring deployed and passed its smoke test"
+    );
     assert!(
         deploy_note["text"]
             .as_str()
             .unwrap()
-            .contains("smoke test: the endpoint answered 200")
+            .starts_with("Endpoint churn-scoring (AKS) now serves churn:4; smoke test: the endpoint answered 200 in "),
+        "{deploy_note}"
     );
+    assert_eq!(note(&ids[3])["title"], "Model churn version 4 registered");
 
     let jobs = azure
         .server
@@ -166,6 +194,49 @@ async fn each_function_does_its_job_as_a_custom_handler() {
 #[tokio::test(flavor = "multi_thread")]
 async fn each_function_does_its_job_as_a_webhook() {
     each_function_does_its_job(false).await;
+}
+
+// See: issue 24, "Cards that read well where they land": a failed smoke test said it failed,
+// never what the endpoint answered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_smoke_test_tells_what_the_endpoint_answered_without_its_key() {
+    // Arrange: the endpoint fails, and its answer echoes the key it was sent.
+    let azure = StandIn::start().await;
+    azure.mount_identity(0).await;
+    azure.mount_sink(1).await;
+    Mock::given(method("POST"))
+        .and(path("/score"))
+        .respond_with(ResponseTemplate::new(500).set_body_string(format!(
+            "model failed to load (key {SCORING_KEY})\nTraceback ..."
+        )))
+        // A 5xx is retried within the deadline: the last answer is the result.
+        .expect(1..)
+        .named("a failing endpoint")
+        .mount(&azure.server)
+        .await;
+    let server = start(&azure.env());
+
+    // Act
+    let (status, body, _) = webhook(&server, "", &[deployed(&new_id("deploy"))]).await;
+
+    // Assert: the notice pages, names the endpoint and carries the start of its answer.
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        statuses(&body["results"][0]),
+        pairs(&[("smoke-test", "failed"), ("notify", "done")])
+    );
+    let note: Value = serde_json::from_slice(&azure.requests_to(HOOK_PATH).await[0].body).unwrap();
+    assert_eq!(
+        note["title"],
+        "Endpoint churn-scoring failed its smoke test"
+    );
+    assert_eq!(note["severity"], "warning");
+    assert_eq!(note["smokeTest"]["status"], 500);
+    assert_eq!(
+        note["smokeTest"]["body"],
+        "model failed to load (key ***)\nTraceback ..."
+    );
+    assert_no_secrets(&[&note.to_string()]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
