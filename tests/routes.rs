@@ -439,3 +439,64 @@ fn explain_shows_the_settings_routes_by_name() {
         "{shown}"
     );
 }
+
+// See: issue 24: noise control's keys are checked as every key is (file, line and key), shown
+// by `routes check`, and `explain` says what it would weigh and that, without a ledger, it
+// cannot know the state.
+#[test]
+fn noise_control_is_checked_shown_and_explained() {
+    let routes = example_copy();
+    let text = std::fs::read_to_string(&routes).unwrap();
+    let noisy = text.replacen(
+        "drift_threshold = 0.3 }\nnotify = [\"ml-team\"]",
+        "drift_threshold = 0.3, cooldown = \"6h\" }\nnotify = [\"ml-team\"]\nnotify_every = \"30m\"",
+        1,
+    );
+    assert_ne!(noisy, text, "the example's churn route changed");
+    std::fs::write(&routes, &noisy).unwrap();
+    let file = routes.display().to_string();
+    let mut env = example_settings();
+    env.push(("PAGERDUTY_URL", "https://events.pagerduty.com/v2/enqueue"));
+
+    let output = command(&["routes", "check", &file], &env).output().unwrap();
+    let checked = stdout_of_success(&output);
+    assert!(
+        checked.contains("one at a time per group, cooldown 6h"),
+        "{checked}"
+    );
+    assert!(checked.contains("notify_every: 30m"), "{checked}");
+
+    let event = std::env::temp_dir().join(format!("{}.json", new_id("noise-breach")));
+    std::fs::write(&event, json!([breach(&new_id("breach"))]).to_string()).unwrap();
+    let output = command(
+        &["explain", event.to_str().unwrap(), "--routes", &file],
+        &env,
+    )
+    .output()
+    .unwrap();
+    let explained = stdout_of_success(&output);
+    for wanted in [
+        "noise control: group signal churn-drift; one retrain at a time, cooldown 6h",
+        "noise control: group signal churn-drift; at most one notice to ml-team every 30m",
+        "without one (AML_LEDGER) it cannot be known here",
+    ] {
+        assert!(explained.contains(wanted), "{wanted:?} in {explained}");
+    }
+
+    // Zero, and a number without its unit, are refused naming file, line and key.
+    for (bad, problem) in [("\"0m\"", "it is zero"), ("30", "invalid type")] {
+        std::fs::write(&routes, noisy.replace("\"30m\"", bad)).unwrap();
+        env.push(("AML_ROUTES_FILE", &file));
+        let output = command(&["serve", "--port", "0"], &env).output().unwrap();
+        env.pop();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{file}:42: ")) && stderr.contains("notify_every: "),
+            "{stderr}"
+        );
+        assert!(stderr.contains(problem), "{stderr}");
+    }
+    let _ = std::fs::remove_file(event);
+    let _ = std::fs::remove_dir_all(routes.parent().unwrap());
+}
