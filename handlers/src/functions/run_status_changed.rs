@@ -73,8 +73,8 @@ fn news(status: &RunStatus) -> (String, String, Severity, bool) {
     (word.to_owned(), what.to_owned(), severity, alert)
 }
 
-/// Fills in a run event's notice: the title `Run r <what> in e`, the summary (saying so when
-/// run history could not be read), its facts, the run's error message said once (as the
+/// Fills in a run event's notice: the title `Run r <what> in e`, the summary (how long it ran
+/// and on what, from run history; saying so when run history could not be read), its facts, the run's error message said once (as the
 /// notice's error, never in the summary or a fact), and its page in Azure ML studio; the alert
 /// key names the run.
 pub(super) fn run_notice(
@@ -94,11 +94,13 @@ pub(super) fn run_notice(
         "Run {run_name} of experiment {} {what}",
         experiment.unwrap_or("(unknown)")
     );
-    if let Some(RunFacts {
-        unavailable: Some(why),
-        ..
-    }) = facts
-    {
+    if let Some(seconds) = facts.and_then(|facts| facts.duration_seconds) {
+        summary.push_str(&format!(" after {}", duration(seconds)));
+    }
+    if let Some(compute) = facts.and_then(|facts| facts.compute.as_deref()) {
+        summary.push_str(&format!(" on {compute}"));
+    }
+    if let Some(why) = facts.and_then(|facts| facts.unavailable.as_deref()) {
         summary.push_str(&format!(" (run details unavailable: {why})"));
     }
     notice.summary = summary;
@@ -113,6 +115,16 @@ pub(super) fn run_notice(
     notice::extra(notice, "run", json!(facts));
 }
 
+/// A run's length as people say it: `45 s`, `12 min`, `2 h 5 min`.
+fn duration(seconds: u64) -> String {
+    match (seconds / 3600, seconds % 3600 / 60) {
+        (0, 0) => format!("{seconds} s"),
+        (0, minutes) => format!("{minutes} min"),
+        (hours, 0) => format!("{hours} h"),
+        (hours, minutes) => format!("{hours} h {minutes} min"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use aml_events::notify::{ErrorText, Fact};
@@ -125,6 +137,8 @@ mod tests {
         let facts = RunFacts {
             status: Some("Failed".into()),
             error: Some("No module named 'sklearn'".into()),
+            compute: Some("cpu-cluster".into()),
+            duration_seconds: Some(754),
             unavailable: None,
         };
         let (word, what, severity, alert) = news(&RunStatus::Failed);
@@ -146,7 +160,7 @@ mod tests {
         assert_eq!(notice.title, "Run churn_run_7 failed in churn-training");
         assert_eq!(
             notice.summary,
-            "Run churn_run_7 of experiment churn-training failed"
+            "Run churn_run_7 of experiment churn-training failed after 12 min on cpu-cluster"
         );
         assert_eq!(
             notice.error,
@@ -163,6 +177,14 @@ mod tests {
             notice.facts
         );
         assert_eq!(notice.facts[2], Fact::new("Status", "Failed"));
+    }
+
+    #[test]
+    fn a_duration_reads_as_people_say_it() {
+        assert_eq!(duration(45), "45 s");
+        assert_eq!(duration(754), "12 min");
+        assert_eq!(duration(7200), "2 h");
+        assert_eq!(duration(7530), "2 h 5 min");
     }
 
     #[test]

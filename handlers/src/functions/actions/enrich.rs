@@ -1,9 +1,12 @@
 //! Enrich: read a run from run history (workspace -> discovery -> run) for its notice, with
-//! its status and error message. A read, not an effect: nothing to claim. When it fails, the
+//! its status, error message, compute and how long it ran. A read, not an effect: nothing to claim. When it fails, the
 //! notice goes out anyway and says so; Azure refusing the identity also fails the delivery
 //! (after the notice), so the misconfiguration shows.
 
-use aml_events::{WorkspaceId, azure::ML_API_VERSION};
+use aml_events::{
+    Timestamp, WorkspaceId,
+    azure::{ML_API_VERSION, Run},
+};
 use serde::Serialize;
 
 use super::{Acted, Actions, NO_WORKSPACE};
@@ -14,11 +17,18 @@ use crate::{
 
 /// What enrichment learned about a run, for the notification.
 #[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RunFacts {
     /// The run's status in run history.
     pub status: Option<String>,
     /// Its error message, when it failed.
     pub error: Option<String>,
+    /// The compute target it ran on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compute: Option<String>,
+    /// How long it ran, in whole seconds, when run history has its start and end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<u64>,
     /// Why the facts are missing, when enrichment failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unavailable: Option<String>,
@@ -89,6 +99,8 @@ impl Actions<'_> {
                         .map(|status| status.to_string())
                         .or(found.status.clone()),
                     error: found.error_message().map(str::to_owned),
+                    compute: found.target.clone().filter(|target| !target.is_empty()),
+                    duration_seconds: ran_for(&found),
                     unavailable: None,
                 };
                 let detail = format!(
@@ -118,5 +130,31 @@ impl Actions<'_> {
                 )
             }
         }
+    }
+}
+
+/// How long a run ran, from run history's start and end times; `None` without both.
+fn ran_for(run: &Run) -> Option<u64> {
+    let time = |text: &Option<String>| Timestamp::parse(text.as_deref()?).ok();
+    let (start, end) = (time(&run.start_time_utc)?, time(&run.end_time_utc)?);
+    let seconds = (end.as_offset_date_time() - start.as_offset_date_time()).whole_seconds();
+    u64::try_from(seconds).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_run_ran_from_its_start_to_its_end() {
+        let run = Run::from_value(
+            json!({"runId": "r", "startTimeUtc": "2024-03-01T11:48:00.5Z", "endTimeUtc": "2024-03-01T12:00:01.2Z"}),
+        );
+        assert_eq!(ran_for(&run), Some(720));
+        let running =
+            Run::from_value(json!({"runId": "r", "startTimeUtc": "2024-03-01T11:48:00Z"}));
+        assert_eq!(ran_for(&running), None);
     }
 }
