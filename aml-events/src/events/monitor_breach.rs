@@ -77,29 +77,6 @@ impl Violation {
     }
 }
 
-impl std::fmt::Display for Violation {
-    /// `age JensenShannonDistance 0.42 > 0.1`; the comparison is the side the value is on
-    /// (some metrics, such as test p-values, breach by falling below).
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut words = Vec::with_capacity(3);
-        words.extend(self.feature.as_deref().filter(|name| !name.is_empty()));
-        words.extend(self.metric.as_deref());
-        f.write_str(&words.join(" "))?;
-        if !words.is_empty() {
-            f.write_str(" ")?;
-        }
-        match (self.value, self.threshold) {
-            (Some(value), Some(threshold)) => {
-                let side = if value < threshold { '<' } else { '>' };
-                write!(f, "{value} {side} {threshold}")
-            }
-            (Some(value), None) => write!(f, "{value}"),
-            (None, Some(threshold)) => write!(f, "(no value) vs {threshold}"),
-            (None, None) => f.write_str("(no value)"),
-        }
-    }
-}
-
 impl MonitorBreach {
     /// Reads the tag's text, as much of it as follows Azure ML's format.
     pub fn parse(text: &str) -> MonitorBreach {
@@ -241,8 +218,13 @@ mod tests {
         assert_eq!(breach.signal.as_deref(), Some("churn-drift"));
         assert_eq!(breach.violations.len(), 2);
         assert_eq!(
-            breach.violations[0].to_string(),
-            "age JensenShannonDistance 0.42 > 0.1"
+            breach.violations[0],
+            Violation {
+                feature: Some("age".into()),
+                metric: Some("JensenShannonDistance".into()),
+                value: Some(0.42),
+                threshold: Some(0.1),
+            }
         );
         assert_eq!(
             breach.violations[1],
@@ -266,10 +248,19 @@ mod tests {
         assert_eq!(breach.violations.len(), 2);
         assert_eq!(breach.violations[0].feature, None);
         assert_eq!(breach.violations[0].threshold, None);
-        assert_eq!(breach.violations[0].to_string(), "NullValueRate 4.6");
         assert_eq!(
-            breach.violations[1].to_string(),
-            "o'brien PearsonsChiSquaredTest 0.01 < 0.05"
+            breach.violations[0].metric.as_deref(),
+            Some("NullValueRate")
+        );
+        assert_eq!(breach.violations[0].value, Some(4.6));
+        assert_eq!(
+            breach.violations[1],
+            Violation {
+                feature: Some("o'brien".into()),
+                metric: Some("PearsonsChiSquaredTest".into()),
+                value: Some(0.01),
+                threshold: Some(0.05),
+            }
         );
     }
 
