@@ -338,6 +338,12 @@ async fn many_events_share_one_token() {
     env.push(("AML_NOTIFY_ON", "none".into()));
     let server = start(&env);
 
+    // Each drift from a monitor of its own: one monitor's would start one retrain at a time.
+    let drift = |id: &str| {
+        let mut event = drift(id);
+        event["data"]["DataDriftId"] = json!(new_id("monitor"));
+        event
+    };
     let events: Vec<Value> = (0..6).map(|_| drift(&new_id("drift"))).collect();
     let (batch, single) = tokio::join!(webhook(&server, "", &events), async {
         let mut answers = Vec::new();
