@@ -8,7 +8,9 @@
 //! - `cards/notices.rs`: the events of each kind and the stand-ins; the posted cards.
 //! - `cards/browser.rs`: Chromium and the Node harness (`cards/render.mjs`, `cards/page.js`),
 //!   installed when missing; the rendered reports.
-//! - here: what each kind must show, and one test per thing a reader relies on.
+//! - here: what each kind must show, one rule per thing a reader relies on, and one test per
+//!   rule. A card written to break every rule (`tests/fixtures/cards/breaks_every_rule.json`)
+//!   is rendered with the others, and every rule must find fault with it.
 //!
 //! Every run writes the messages and screenshots to `target/cards/`; with
 //! `UPDATE_CARD_SCREENSHOTS=1` the screenshots also replace `docs/images/cards/<kind>.png`.
@@ -45,7 +47,7 @@ const KINDS: [Kind; 9] = [
     },
     Kind {
         name: "canceled-run",
-        status: &["CANCELED", "CANCELLED"],
+        status: &["CANCELED"],
     },
     Kind {
         name: "completed-run",
@@ -65,7 +67,7 @@ const KINDS: [Kind; 9] = [
     },
     Kind {
         name: "model-deployed",
-        status: &["PASSED", "DEPLOYED"],
+        status: &["PASSED"],
     },
     Kind {
         name: "smoke-test-failed",
@@ -76,6 +78,13 @@ const KINDS: [Kind; 9] = [
         status: &["FAILED"],
     },
 ];
+
+/// A card written to break every rule (tests/fixtures/cards/breaks_every_rule.json), rendered
+/// with the others: each rule must find fault with it, or it could not fail.
+const BREAKS_EVERY_RULE: Kind = Kind {
+    name: "breaks_every_rule",
+    status: &["PASSED"],
+};
 
 /// The workspace the stand-in's events come from.
 const WORKSPACE_NAME: &str = "ml-ws";
@@ -104,13 +113,19 @@ impl Card {
     }
 }
 
+/// The rendered cards: one per kind, and the one that breaks every rule.
+struct Cards {
+    kinds: Vec<Card>,
+    breaks_every_rule: Card,
+}
+
 enum Setup {
-    Ready(Vec<Card>),
+    Ready(Box<Cards>),
     Skipped(String),
 }
 
 /// The rendered cards, made once for all tests; `None` (said on stderr) when skipped.
-fn cards() -> Option<&'static [Card]> {
+fn cards() -> Option<&'static Cards> {
     static SETUP: OnceLock<Result<Setup, String>> = OnceLock::new();
     let setup = SETUP.get_or_init(|| {
         catch_unwind(AssertUnwindSafe(setup)).map_err(|panic| {
@@ -142,7 +157,7 @@ fn setup() -> Setup {
     let posted = runtime.block_on(notices::post_every_kind());
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../cards");
     std::fs::create_dir_all(&out).unwrap();
-    let files: Vec<PathBuf> = posted
+    let mut files: Vec<PathBuf> = posted
         .iter()
         .map(|card| {
             let file = out.join(format!("{}.json", card.kind));
@@ -150,7 +165,13 @@ fn setup() -> Setup {
             file
         })
         .collect();
-    let rendered = browser::render(&chromium, &out, &files);
+    files.push(common::fixtures().join(format!("cards/{}.json", BREAKS_EVERY_RULE.name)));
+    let mut rendered = browser::render(&chromium, &out, &files);
+    let breaks_every_rule = Card {
+        kind: &BREAKS_EVERY_RULE,
+        event_id: "an-event-id-it-does-not-show".to_owned(),
+        rendered: rendered.pop().unwrap(),
+    };
     if std::env::var("UPDATE_CARD_SCREENSHOTS").is_ok_and(|update| update == "1") {
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/images/cards");
         std::fs::create_dir_all(&docs).unwrap();
@@ -160,7 +181,7 @@ fn setup() -> Setup {
         }
         eprintln!("cards: screenshots written to {}", docs.display());
     }
-    let cards = posted
+    let kinds = posted
         .into_iter()
         .zip(rendered)
         .map(|(posted, rendered)| {
@@ -173,39 +194,40 @@ fn setup() -> Setup {
             }
         })
         .collect();
-    Setup::Ready(cards)
+    Setup::Ready(Box::new(Cards {
+        kinds,
+        breaks_every_rule,
+    }))
 }
 
-/// Runs `check` on the cards `which` picks, and fails with every complaint of every card.
-fn check(which: impl Fn(&Card) -> bool, check: impl Fn(&Card) -> Vec<String>) {
+/// A rule a card must keep: what is wrong with the card (nothing when it keeps the rule).
+type Rule = fn(&Card) -> Vec<String>;
+
+/// Checks `rule` on the cards of the kinds named (all of them when none is), and fails with
+/// every fault of every card.
+fn check(kinds: &[&str], rule: Rule) {
     let Some(cards) = cards() else { return };
-    let complaints: Vec<String> = cards
-        .iter()
-        .filter(|card| which(card))
+    let faults: Vec<String> = (cards.kinds.iter())
+        .filter(|card| kinds.is_empty() || kinds.contains(&card.kind.name))
         .flat_map(|card| {
-            check(card)
+            rule(card)
                 .into_iter()
-                .map(move |complaint| format!("{}: {complaint}", card.kind.name))
+                .map(move |fault| format!("{}: {fault}", card.kind.name))
         })
         .collect();
     assert!(
-        complaints.is_empty(),
+        faults.is_empty(),
         "{}\n(the cards and their screenshots are in target/cards/)",
-        complaints.join("\n")
+        faults.join("\n")
     );
 }
 
-fn every(_: &Card) -> bool {
-    true
-}
+/// Every kind.
+const EVERY: &[&str] = &[];
 
-fn kind(name: &'static str) -> impl Fn(&Card) -> bool {
-    move |card| card.kind.name == name
-}
-
-/// A complaint when `ok` is false.
-fn unless(ok: bool, complaint: impl FnOnce() -> String) -> Vec<String> {
-    if ok { Vec::new() } else { vec![complaint()] }
+/// A fault when `ok` is false.
+fn unless(ok: bool, fault: impl FnOnce() -> String) -> Vec<String> {
+    if ok { Vec::new() } else { vec![fault()] }
 }
 
 /// Whether `word` stands in `text` as a word of its own.
@@ -240,6 +262,217 @@ fn is_studio(url: &str) -> bool {
         .is_ok_and(|url| url.scheme() == "https" && url.host_str() == Some(STUDIO_HOST))
 }
 
+// The rules.
+
+fn renders_cleanly_and_loads_nothing(card: &Card) -> Vec<String> {
+    let rendered = &card.rendered;
+    let mut faults = unless(rendered.problems.is_empty(), || {
+        format!("the renderer complained: {:?}", rendered.problems)
+    });
+    faults.extend(unless(rendered.requests.is_empty(), || {
+        format!("the card asked the network for {:?}", rendered.requests)
+    }));
+    faults
+}
+
+fn names_its_workspace_and_when(card: &Card) -> Vec<String> {
+    let text = card.text();
+    let dated = [
+        "2024-03-01",
+        "Mar 1, 2024",
+        "March 1, 2024",
+        "1 Mar 2024",
+        "3/1/2024",
+    ]
+    .iter()
+    .any(|date| text.contains(date));
+    let mut faults = unless(has_word(&text, WORKSPACE_NAME), || {
+        format!("the workspace {WORKSPACE_NAME} is not shown")
+    });
+    faults.extend(unless(dated && text.contains("12:00"), || {
+        "the event's time (2024-03-01 12:00 UTC) is not shown".to_owned()
+    }));
+    faults
+}
+
+fn shows_its_status_word(card: &Card) -> Vec<String> {
+    let text = card.text();
+    unless(
+        card.kind.status.iter().any(|word| has_word(&text, word)),
+        || format!("no status word {:?} in {text:?}", card.kind.status),
+    )
+}
+
+fn shows_its_event_id(card: &Card) -> Vec<String> {
+    unless(card.text().contains(&card.event_id), || {
+        format!("the event id {} is not shown", card.event_id)
+    })
+}
+
+fn shows_the_exception_once_and_the_traceback_line_by_line(card: &Card) -> Vec<String> {
+    let traceback = notices::traceback();
+    let (frames, exception) = traceback.trim_end().rsplit_once('\n').unwrap();
+    let text = card.text();
+    let shown: Vec<&str> = text.lines().map(str::trim).collect();
+    let times = text.matches(exception).count();
+    let mut faults = unless(times == 1, || {
+        format!("{exception:?} is shown {times} times, not once")
+    });
+    for line in frames.lines().map(str::trim) {
+        faults.extend(unless(shown.contains(&line), || {
+            format!("the traceback's line {line:?} is not a line of its own")
+        }));
+    }
+    faults
+}
+
+fn shows_code_exactly_as_written(card: &Card) -> Vec<String> {
+    let text = card.text();
+    [
+        "torch/__init__.py",
+        "*args, **kwargs",
+        "data/*_train_*.parquet",
+    ]
+    .into_iter()
+    .filter(|code| !text.contains(code))
+    .map(|code| {
+        let made: Vec<String> = card
+            .rendered
+            .markup
+            .iter()
+            .map(|m| format!("<{}>{}", m.tag, m.text))
+            .collect();
+        format!("{code:?} is not shown as written (Markdown made {made:?})")
+    })
+    .collect()
+}
+
+fn shows_each_violation_with_its_value(card: &Card) -> Vec<String> {
+    // The breach fixture's violations (tests/fixtures/variants/monitor_breach.json).
+    let violations = [
+        ("age", "0.4217"),
+        ("income", "0.3108"),
+        ("tenure_months", "0.1342"),
+    ];
+    let text = card.text();
+    violations
+        .iter()
+        .filter(|(feature, value)| !has_word(&text, feature) || !text.contains(value))
+        .map(|(feature, value)| format!("the violation of {feature} ({value}) is not shown"))
+        .collect()
+}
+
+fn shows_hostile_text_as_written_and_formats_nothing(card: &Card) -> Vec<String> {
+    let text = card.text();
+    let written = [
+        "**bold**",
+        "# Heading",
+        "@everyone",
+        "\u{1F525}",
+        "\u{5E9}\u{5D2}\u{5D9}\u{5D0}\u{5D4}",
+    ];
+    let mut faults: Vec<String> = (written.into_iter())
+        .filter(|written| !text.contains(written))
+        .map(|written| format!("{written:?} is not shown as written"))
+        .collect();
+    faults.extend(card.rendered.markup.iter().map(|made| {
+        format!(
+            "Markdown in the error made <{}>{}</{}>",
+            made.tag, made.text, made.tag
+        )
+    }));
+    faults
+}
+
+fn links_only_to_azure_ml_studio(card: &Card) -> Vec<String> {
+    let rendered = &card.rendered;
+    let anchors =
+        (rendered.anchors.iter()).map(|a| (a.href.as_str(), a.text.as_str(), "a link in the text"));
+    let actions = rendered.open_urls.iter().map(|action| {
+        (
+            action.url.as_deref().unwrap_or(""),
+            action.title.as_deref().unwrap_or(""),
+            "an Action.OpenUrl",
+        )
+    });
+    anchors
+        .chain(actions)
+        .filter(|(url, _, _)| !is_studio(url))
+        .map(|(url, label, what)| format!("{what} {label:?} goes to {url}"))
+        .collect()
+}
+
+fn has_a_button_to_azure_ml_studio(card: &Card) -> Vec<String> {
+    let buttons = &card.rendered.buttons;
+    let opens_studio = buttons.iter().any(|button| {
+        (button.actions.iter()).any(|action| {
+            action.kind == "Action.OpenUrl" && action.url.as_deref().is_some_and(is_studio)
+        })
+    });
+    let labels: Vec<&str> = buttons.iter().map(|button| button.label.as_str()).collect();
+    unless(opens_studio, || {
+        format!("no button opens Azure ML studio (buttons: {labels:?})")
+    })
+}
+
+fn overflows_and_clips_nothing(card: &Card) -> Vec<String> {
+    (card.rendered.overflows.iter())
+        .map(|overflow| format!("{} {:?}: {}", overflow.element, overflow.text, overflow.why))
+        .collect()
+}
+
+fn has_a_title_of_at_most_two_lines(card: &Card) -> Vec<String> {
+    match &card.rendered.title {
+        None => vec!["no title was found".to_owned()],
+        Some(title) => unless(title.lines.is_some_and(|lines| lines <= 2), || {
+            format!("the title {:?} takes {:?} lines", title.text, title.lines)
+        }),
+    }
+}
+
+fn sets_band_and_title_apart_from_their_background(card: &Card) -> Vec<String> {
+    let band =
+        (card.rendered.band.iter()).flat_map(|band| band.texts.iter().map(|text| (text, "band")));
+    let title = card.rendered.title.iter().map(|title| (title, "title"));
+    band.chain(title)
+        .filter(|(text, _)| contrast(text.color, text.background) < MIN_CONTRAST)
+        .map(|(text, place)| {
+            format!(
+                "{:?} ({place}) has contrast {:.2}:1 (text {:?} on {:?}), under {MIN_CONTRAST}:1",
+                text.text,
+                contrast(text.color, text.background),
+                text.color,
+                text.background
+            )
+        })
+        .collect()
+}
+
+/// Every rule, for the card that breaks them all.
+const RULES: [(&str, Rule); 13] = [
+    ("renders cleanly", renders_cleanly_and_loads_nothing),
+    ("workspace and time", names_its_workspace_and_when),
+    ("status word", shows_its_status_word),
+    ("event id", shows_its_event_id),
+    (
+        "exception and traceback",
+        shows_the_exception_once_and_the_traceback_line_by_line,
+    ),
+    ("code as written", shows_code_exactly_as_written),
+    ("violations", shows_each_violation_with_its_value),
+    (
+        "hostile text",
+        shows_hostile_text_as_written_and_formats_nothing,
+    ),
+    ("studio links only", links_only_to_azure_ml_studio),
+    ("studio button", has_a_button_to_azure_ml_studio),
+    ("no overflow", overflows_and_clips_nothing),
+    ("title lines", has_a_title_of_at_most_two_lines),
+    ("contrast", sets_band_and_title_apart_from_their_background),
+];
+
+// The tests.
+
 #[test]
 fn wcag_contrast_matches_known_pairs() {
     assert!((contrast([0, 0, 0], [255, 255, 255]) - 21.0).abs() < 1e-9);
@@ -250,231 +483,86 @@ fn wcag_contrast_matches_known_pairs() {
 }
 
 #[test]
+fn every_rule_finds_fault_with_the_card_that_breaks_them_all() {
+    let Some(cards) = cards() else { return };
+    let kept: Vec<&str> = (RULES.iter())
+        .filter(|(_, rule)| rule(&cards.breaks_every_rule).is_empty())
+        .map(|(name, _)| *name)
+        .collect();
+    assert!(
+        kept.is_empty(),
+        "these rules found nothing wrong with {}: {kept:?}",
+        BREAKS_EVERY_RULE.name
+    );
+}
+
+#[test]
 fn cards_render_without_problems_and_load_nothing() {
-    check(every, |card| {
-        let rendered = &card.rendered;
-        let mut complaints = unless(rendered.problems.is_empty(), || {
-            format!("the renderer complained: {:?}", rendered.problems)
-        });
-        complaints.extend(unless(rendered.requests.is_empty(), || {
-            format!("the card asked the network for {:?}", rendered.requests)
-        }));
-        complaints
-    });
+    check(EVERY, renders_cleanly_and_loads_nothing);
 }
 
 #[test]
 fn every_card_names_its_workspace_and_when() {
-    check(every, |card| {
-        let text = card.text();
-        let dated = [
-            "2024-03-01",
-            "Mar 1, 2024",
-            "March 1, 2024",
-            "1 Mar 2024",
-            "3/1/2024",
-        ]
-        .iter()
-        .any(|date| text.contains(date));
-        let mut complaints = unless(has_word(&text, WORKSPACE_NAME), || {
-            format!("the workspace {WORKSPACE_NAME} is not shown")
-        });
-        complaints.extend(unless(dated && text.contains("12:00"), || {
-            "the event's time (2024-03-01 12:00 UTC) is not shown".to_owned()
-        }));
-        complaints
-    });
+    check(EVERY, names_its_workspace_and_when);
 }
 
 #[test]
 fn every_card_shows_its_status_word() {
-    check(every, |card| {
-        let text = card.text();
-        unless(
-            card.kind.status.iter().any(|word| has_word(&text, word)),
-            || format!("no status word {:?} in {text:?}", card.kind.status),
-        )
-    });
+    check(EVERY, shows_its_status_word);
 }
 
 #[test]
 fn every_card_shows_its_event_id() {
-    check(every, |card| {
-        unless(card.text().contains(&card.event_id), || {
-            format!("the event id {} is not shown", card.event_id)
-        })
-    });
+    check(EVERY, shows_its_event_id);
 }
 
 #[test]
 fn a_failed_runs_exception_shows_once_and_its_traceback_line_by_line() {
-    let traceback = notices::traceback();
-    let (frames, exception) = traceback.trim_end().rsplit_once('\n').unwrap();
-    check(kind("failed-run"), |card| {
-        let text = card.text();
-        let shown: Vec<&str> = text.lines().map(str::trim).collect();
-        let mut complaints = unless(text.matches(exception).count() == 1, || {
-            format!(
-                "{exception:?} is shown {} times, not once",
-                text.matches(exception).count()
-            )
-        });
-        for line in frames.lines().map(str::trim) {
-            complaints.extend(unless(shown.contains(&line), || {
-                format!("the traceback's line {line:?} is not a line of its own")
-            }));
-        }
-        complaints
-    });
+    check(
+        &["failed-run"],
+        shows_the_exception_once_and_the_traceback_line_by_line,
+    );
 }
 
 #[test]
 fn code_in_an_error_shows_exactly_as_written() {
-    check(kind("failed-run"), |card| {
-        let text = card.text();
-        [
-            "torch/__init__.py",
-            "*args, **kwargs",
-            "data/*_train_*.parquet",
-        ]
-        .into_iter()
-        .filter(|code| !text.contains(code))
-        .map(|code| {
-            let made: Vec<String> = card
-                .rendered
-                .markup
-                .iter()
-                .map(|m| format!("<{}>{}", m.tag, m.text))
-                .collect();
-            format!("{code:?} is not shown as written (Markdown made {made:?})")
-        })
-        .collect()
-    });
+    check(&["failed-run"], shows_code_exactly_as_written);
 }
 
 #[test]
 fn a_breach_shows_each_violation_with_its_value() {
-    // The breach fixture's violations (tests/fixtures/variants/monitor_breach.json).
-    let violations = [
-        ("age", "0.4217"),
-        ("income", "0.3108"),
-        ("tenure_months", "0.1342"),
-    ];
-    check(kind("monitor-breach"), |card| {
-        let text = card.text();
-        violations
-            .iter()
-            .filter(|(feature, value)| !has_word(&text, feature) || !text.contains(value))
-            .map(|(feature, value)| format!("the violation of {feature} ({value}) is not shown"))
-            .collect()
-    });
+    check(&["monitor-breach"], shows_each_violation_with_its_value);
 }
 
 #[test]
 fn hostile_text_shows_as_written_and_formats_nothing() {
-    check(kind("hostile"), |card| {
-        let text = card.text();
-        let mut complaints: Vec<String> = [
-            "**bold**",
-            "# Heading",
-            "@everyone",
-            "\u{1F525}",
-            "\u{5E9}\u{5D2}\u{5D9}\u{5D0}\u{5D4}",
-        ]
-        .into_iter()
-        .filter(|written| !text.contains(written))
-        .map(|written| format!("{written:?} is not shown as written"))
-        .collect();
-        complaints.extend(card.rendered.markup.iter().map(|made| {
-            format!(
-                "Markdown in the error made <{}>{}</{}>",
-                made.tag, made.text, made.tag
-            )
-        }));
-        complaints
-    });
+    check(
+        &["hostile"],
+        shows_hostile_text_as_written_and_formats_nothing,
+    );
 }
 
 #[test]
 fn no_card_links_anywhere_but_azure_ml_studio() {
-    check(every, |card| {
-        let rendered = &card.rendered;
-        let anchors = rendered
-            .anchors
-            .iter()
-            .map(|a| (a.href.as_str(), a.text.as_str(), "a link in the text"));
-        let buttons = rendered.open_urls.iter().map(|action| {
-            (
-                action.url.as_deref().unwrap_or(""),
-                action.title.as_deref().unwrap_or(""),
-                "an Action.OpenUrl",
-            )
-        });
-        anchors
-            .chain(buttons)
-            .filter(|(url, _, _)| !is_studio(url))
-            .map(|(url, label, what)| format!("{what} {label:?} goes to {url}"))
-            .collect()
-    });
+    check(EVERY, links_only_to_azure_ml_studio);
 }
 
 #[test]
 fn every_card_has_a_button_to_azure_ml_studio() {
-    check(every, |card| {
-        let buttons = &card.rendered.buttons;
-        let opens_studio = buttons.iter().any(|button| {
-            button.actions.iter().any(|action| {
-                action.kind == "Action.OpenUrl" && action.url.as_deref().is_some_and(is_studio)
-            })
-        });
-        let labels: Vec<&str> = buttons.iter().map(|button| button.label.as_str()).collect();
-        unless(opens_studio, || {
-            format!("no button opens Azure ML studio (buttons: {labels:?})")
-        })
-    });
+    check(EVERY, has_a_button_to_azure_ml_studio);
 }
 
 #[test]
 fn nothing_overflows_or_is_clipped() {
-    check(every, |card| {
-        card.rendered
-            .overflows
-            .iter()
-            .map(|overflow| format!("{} {:?}: {}", overflow.element, overflow.text, overflow.why))
-            .collect()
-    });
+    check(EVERY, overflows_and_clips_nothing);
 }
 
 #[test]
 fn titles_take_at_most_two_lines() {
-    check(every, |card| match &card.rendered.title {
-        None => vec!["no title was found".to_owned()],
-        Some(title) => unless(title.lines.is_some_and(|lines| lines <= 2), || {
-            format!("the title {:?} takes {:?} lines", title.text, title.lines)
-        }),
-    });
+    check(EVERY, has_a_title_of_at_most_two_lines);
 }
 
 #[test]
 fn band_and_title_text_stand_out_from_their_background() {
-    check(every, |card| {
-        let band = card
-            .rendered
-            .band
-            .iter()
-            .flat_map(|band| band.texts.iter().map(|text| (text, "band")));
-        let title = card.rendered.title.iter().map(|title| (title, "title"));
-        band.chain(title)
-            .filter(|(text, _)| contrast(text.color, text.background) < MIN_CONTRAST)
-            .map(|(text, place)| {
-                format!(
-                    "{:?} ({place:?}) has contrast {:.2}:1 (text {:?} on {:?}), under {MIN_CONTRAST}:1",
-                    text.text,
-                    contrast(text.color, text.background),
-                    text.color,
-                    text.background
-                )
-            })
-            .collect()
-    });
+    check(EVERY, sets_band_and_title_apart_from_their_background);
 }
