@@ -1,26 +1,40 @@
-//! Each notification target's body (docs/notifications.md), field by field, for three notices: a
-//! failed run as the functions build it, an information notice with no link, time or workspace,
-//! and one with 30 facts and texts far past every vendor's limits in multi-byte characters. Then a
-//! property: for any texts of any length, every renderer stays within its vendor's limits and
-//! never panics.
+//! Each notification target's body (docs/notifications.md), part by part, for four notices: a
+//! failed run as the functions build it (a traceback, a studio link), a monitor breach (its
+//! violations as rows, a retrain job's link, notices held back), an information notice with no
+//! link, time or workspace, and one with 30 facts and texts far past every vendor's limits in
+//! multi-byte characters. Then a property: for any texts of any length, every renderer stays
+//! within its vendor's limits and never panics. (What untrusted text can and cannot do is
+//! tests/notify_hostile.rs.)
 //!
 //! The limits are the vendors' documented ones, restated here rather than read from the
 //! renderers' constants, so a constant changed by mistake fails a test.
 
 use aml_events::notify::notice::{BLANK, ELLIPSIS};
 use aml_events::notify::{
-    Fact, Notice, Severity, discord, limit, pagerduty, slack, teams, webhook,
+    ErrorText, Fact, Held, Link, Notice, Rows, Severity, discord, limit, limit_end, pagerduty,
+    slack, teams, webhook,
 };
 use aml_events::{Timestamp, WorkspaceId};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 const WORKSPACE: &str = "/subscriptions/6a2b1c3d-0000-4a5b-9c8d-1e2f3a4b5c6d/resourceGroups/ml-rg/providers/Microsoft.MachineLearningServices/workspaces/ml-ws";
+const WORKSPACE_PAGE: &str = "https://ml.azure.com/?wsid=/subscriptions/6a2b1c3d-0000-4a5b-9c8d-1e2f3a4b5c6d/resourcegroups/ml-rg/workspaces/ml-ws";
 const EVENT_ID: &str = "831e1650-001e-001b-66ab-eeb76e069631";
 const ROUTING_KEY: &str = "R0UT1NGKEY0000000000000000000001";
+const RETRAIN_JOB: &str = "https://ml.azure.com/experiments/id/churn/runs/retrain-831e1650?wsid=/subscriptions/6a2b1c3d-0000-4a5b-9c8d-1e2f3a4b5c6d/resourcegroups/ml-rg/workspaces/ml-ws";
+
+/// The traceback of the failed run: the exception line last, as Python prints it.
+const TRACEBACK: &str = "Traceback (most recent call last):
+  File \"train.py\", line 12, in <module>
+    check(x)
+  File \"train.py\", line 7, in check
+    raise ValueError(\"x < 0 & y > 1\")
+ValueError: x < 0 & y > 1
+";
 
 /// A run that failed, as `RunStatusChanged` builds its notice: the error message holds `<`,
-/// `&` and `>`, and a mention that must never ping.
+/// `&` and `>`, and the summary a mention that must never ping.
 fn failed_run() -> Notice {
     let workspace = WorkspaceId::parse(WORKSPACE).unwrap();
     let mut extra = Map::new();
@@ -30,10 +44,10 @@ fn failed_run() -> Notice {
     );
     Notice {
         title: "Run churn_run_7 failed".into(),
-        summary: "Run churn_run_7 of experiment churn-training is now Failed: \
-                  ValueError: x < 0 & y > 1 @everyone <!channel>"
+        summary: "Run churn_run_7 of experiment churn-training is now Failed @everyone <!channel>"
             .into(),
         severity: Severity::Error,
+        status: "Failed".into(),
         facts: vec![
             Fact::new("Experiment", "churn-training"),
             Fact::new("Run", "churn_run_7"),
@@ -52,6 +66,56 @@ fn failed_run() -> Notice {
         alert_key: format!("{WORKSPACE}/churn_run_7/RunStatusChanged"),
         data: json!({"runId": "churn_run_7", "runStatus": "Failed", "experimentName": "churn-training"}),
         extra,
+        error: Some(ErrorText::new(TRACEBACK)),
+        ..Notice::default()
+    }
+}
+
+/// A monitor breach: seven violations (five are shown), two more the notice already left out,
+/// a retrain job's link, and 37 notices held back since 09:00.
+fn breach() -> Notice {
+    let violation = |feature: &str, value: &str| {
+        vec![
+            feature.to_owned(),
+            "jensen_shannon_distance".to_owned(),
+            value.to_owned(),
+            "0.1".to_owned(),
+        ]
+    };
+    Notice {
+        title: "Monitor churn-drift breached on ml-ws".into(),
+        summary: "Data drift on 9 features of churn-model".into(),
+        severity: Severity::Warning,
+        status: "BREACH".into(),
+        facts: vec![Fact::new("Signal", "churn-drift")],
+        link: Some(
+            WorkspaceId::parse(WORKSPACE)
+                .unwrap()
+                .studio_run_url("monitor_run_3"),
+        ),
+        links: vec![Link {
+            label: "Open retrain job".into(),
+            url: RETRAIN_JOB.into(),
+        }],
+        event_id: EVENT_ID.into(),
+        event_type: "Microsoft.MachineLearningServices.RunStatusChanged".into(),
+        function: "RunStatusChanged".into(),
+        workspace: Some(WORKSPACE.into()),
+        time: Some(Timestamp::parse("2024-03-01T12:00:00Z").unwrap()),
+        alert: true,
+        rows: Some(Rows {
+            header: ["Feature", "Metric", "Value", "Threshold"]
+                .map(str::to_owned)
+                .to_vec(),
+            rows: (0..7)
+                .map(|i| violation(&format!("feature_{i}"), &format!("0.{}", 9 - i)))
+                .collect(),
+            more: 2,
+        }),
+        held: Some(Held {
+            count: 37,
+            since: Timestamp::parse("2024-03-01T09:00:00Z").unwrap(),
+        }),
         ..Notice::default()
     }
 }
@@ -62,6 +126,7 @@ fn model_registered() -> Notice {
         title: "Model churn-model:3 registered".into(),
         summary: "Model churn-model version 3 was registered".into(),
         severity: Severity::Info,
+        status: "REGISTERED".into(),
         facts: vec![Fact::new("Model", "churn-model"), Fact::new("Version", "3")],
         link: None,
         event_id: "e-2".into(),
@@ -81,8 +146,7 @@ fn model_registered() -> Notice {
 /// 30 facts, and texts far past every limit in two-, three- and four-byte characters.
 fn oversized() -> Notice {
     let long = |unit: &str, n: usize| unit.repeat(n);
-    let mut notice = failed_run();
-    notice.severity = Severity::Warning;
+    let mut notice = breach();
     notice.title = long("Ünïcødé 日本語 🚀 ", 100);
     notice.summary = long("é<&>🚀日", 5000);
     notice.facts = (0..30)
@@ -90,6 +154,12 @@ fn oversized() -> Notice {
         .collect();
     notice.event_id = long("🆔", 3000);
     notice.alert_key = long("ключ/", 200);
+    notice.error = Some(ErrorText::new(format!(
+        "{}KeyError: {}",
+        long("  File \"ä🚀<>&.py\", line 1\n", 2000),
+        long("<&>", 2000)
+    )));
+    notice.rows.as_mut().unwrap().rows = vec![vec![long("名<", 500); 9]; 40];
     notice
 }
 
@@ -112,6 +182,20 @@ fn types(items: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// Every object in `value` (itself too), depth first.
+fn objects(value: &Value) -> Vec<&Map<String, Value>> {
+    let mut found = Vec::new();
+    match value {
+        Value::Object(map) => {
+            found.push(map);
+            map.values().for_each(|v| found.extend(objects(v)));
+        }
+        Value::Array(items) => items.iter().for_each(|v| found.extend(objects(v))),
+        _ => {}
+    }
+    found
+}
+
 /// Each `&` opens one of the three entities, and no `<` or `>` is left bare.
 fn is_escaped(mrkdwn: &str) -> bool {
     !mrkdwn.contains(['<', '>'])
@@ -120,6 +204,8 @@ fn is_escaped(mrkdwn: &str) -> bool {
             rest.starts_with("&amp;") || rest.starts_with("&lt;") || rest.starts_with("&gt;")
         })
 }
+
+const ZWSP: char = '\u{200B}';
 
 // ---------------------------------------------------------------------------------------
 // limit
@@ -143,8 +229,116 @@ fn limit_borrows_what_fits() {
     assert!(matches!(limit("short", 10), std::borrow::Cow::Borrowed(_)));
 }
 
+#[test]
+fn limit_end_keeps_the_end_from_a_whole_line() {
+    let text = "line 1\nline 2\nline 3\nKeyError: 'x'";
+    assert_eq!(limit_end(text, 100), text);
+    assert_eq!(
+        limit_end(text, 24),
+        format!("{ELLIPSIS}\nline 3\nKeyError: 'x'")
+    );
+    // One long line: cut inside it.
+    assert_eq!(limit_end("abcdefgh", 4), format!("{ELLIPSIS}fgh"));
+    assert_eq!(limit_end("🚀🚀🚀🚀", 3), format!("{ELLIPSIS}🚀🚀"));
+}
+
+// ---------------------------------------------------------------------------------------
+// The notice's shared readings
+
+#[test]
+fn the_exception_line_is_the_last_exception_of_a_traceback() {
+    let exception = |text: &str| ErrorText::new(text).exception_line().to_owned();
+    assert_eq!(exception(TRACEBACK), "ValueError: x < 0 & y > 1");
+    assert_eq!(
+        exception(
+            "Traceback:\n  x\nKeyError: 'a'\n\nDuring handling...\nTraceback:\n  y\ntorch.cuda.OutOfMemoryError: CUDA out of memory\n"
+        ),
+        "torch.cuda.OutOfMemoryError: CUDA out of memory"
+    );
+    assert_eq!(exception("  \nStopIteration\n"), "StopIteration");
+    // No exception line: the first line that says something.
+    assert_eq!(
+        exception("\n  Execution failed: exit code 1\n  see std_log.txt"),
+        "Execution failed: exit code 1"
+    );
+    assert_eq!(exception("raise KeyError(k)"), "raise KeyError(k)");
+    assert_eq!(exception(" \n "), "");
+}
+
+#[test]
+fn the_details_are_the_error_without_its_exception_line() {
+    let error = ErrorText::new(TRACEBACK);
+    assert_eq!(
+        error.details(),
+        "Traceback (most recent call last):\n  File \"train.py\", line 12, in <module>\n    check(x)\n  File \"train.py\", line 7, in check\n    raise ValueError(\"x < 0 & y > 1\")"
+    );
+    assert_eq!(ErrorText::new("one line\n").details(), "");
+    assert_eq!(
+        ErrorText::new("a\r\nb").lines().collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+}
+
+#[test]
+fn the_status_word_falls_back_to_the_severity() {
+    let mut notice = model_registered();
+    assert_eq!(notice.status_word(), "REGISTERED");
+    notice.status = " failed ".into();
+    assert_eq!(notice.status_word(), "FAILED");
+    notice.status = String::new();
+    for (severity, word) in [
+        (Severity::Info, "INFO"),
+        (Severity::Warning, "WARNING"),
+        (Severity::Error, "ERROR"),
+        (Severity::Critical, "CRITICAL"),
+    ] {
+        notice.severity = severity;
+        assert_eq!(notice.status_word(), word);
+    }
+}
+
+#[test]
+fn an_over_long_link_keeps_its_button_through_the_workspace_page() {
+    let mut notice = failed_run();
+    notice.link = Some(format!("https://ml.azure.com/runs/{}", "r".repeat(2100)));
+    notice.links = vec![Link {
+        label: "Open retrain job".into(),
+        url: RETRAIN_JOB.into(),
+    }];
+
+    let buttons = notice.buttons();
+
+    assert_eq!(buttons.left_out, 0);
+    let shown: Vec<(&str, &str)> = buttons
+        .links
+        .iter()
+        .map(|link| (link.label.as_str(), link.url.as_str()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("Open the workspace in Azure ML studio", WORKSPACE_PAGE),
+            ("Open retrain job", RETRAIN_JOB),
+        ]
+    );
+
+    // No workspace to stand in: the card says a link was left out.
+    notice.workspace = None;
+    let buttons = notice.buttons();
+    assert_eq!(buttons.links.len(), 1);
+    assert_eq!(buttons.left_out, 1);
+    assert_eq!(
+        buttons.left_out_text().unwrap(),
+        "1 link left out: not an http(s) URL of at most 2,048 characters"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Teams
+
+fn card(body: &Value) -> &Value {
+    &body["attachments"][0]["content"]
+}
 
 #[test]
 fn teams_wraps_one_adaptive_card_in_a_message() {
@@ -159,7 +353,7 @@ fn teams_wraps_one_adaptive_card_in_a_message() {
     );
     // Present and null, as the Workflows samples send it.
     assert_eq!(attachments[0].get("contentUrl"), Some(&Value::Null));
-    let card = &attachments[0]["content"];
+    let card = card(&body);
     assert_eq!(card["type"], "AdaptiveCard");
     assert_eq!(
         card["$schema"],
@@ -169,79 +363,270 @@ fn teams_wraps_one_adaptive_card_in_a_message() {
 }
 
 #[test]
-fn teams_card_holds_title_summary_and_facts_in_order() {
-    let notice = failed_run();
-    let card = &teams::render(&notice)["attachments"][0]["content"];
+fn teams_card_reads_top_down_band_summary_error_facts_event_id() {
+    let body = teams::render(&failed_run());
+    let card = card(&body);
 
-    assert_eq!(types(&card["body"]), ["TextBlock", "TextBlock", "FactSet"]);
-    let title = &card["body"][0];
-    assert_eq!(title["text"], "Run churn_run_7 failed");
-    assert_eq!(title["weight"], "bolder");
-    assert_eq!(title["size"], "medium");
-    assert_eq!(title["wrap"], true);
-    assert_eq!(title["color"], "attention");
-    let summary = &card["body"][1];
-    assert_eq!(summary["text"], notice.summary.as_str());
-    assert_eq!(summary["wrap"], true);
-    // Adaptive Cards' Fact is `title` and `value`, the notice's facts then the event id.
     assert_eq!(
-        card["body"][2]["facts"],
+        types(&card["body"]),
+        [
+            "Container",
+            "TextBlock",
+            "TextBlock",
+            "RichTextBlock",
+            "FactSet",
+            "TextBlock"
+        ]
+    );
+    assert_eq!(
+        card["body"][1]["text"],
+        // Escaped for Markdown: the mention gets a zero-width space, `<` and `>` a backslash.
+        format!(
+            "Run churn_run_7 of experiment churn-training is now Failed @{ZWSP}everyone \\<!channel\\>"
+        )
+    );
+    let event_id = &card["body"][5];
+    assert_eq!(event_id["text"], format!("Event id: {EVENT_ID}"));
+    assert_eq!(event_id["size"], "small");
+    assert_eq!(event_id["isSubtle"], true);
+}
+
+#[test]
+fn teams_band_says_status_title_workspace_and_time_in_default_colours() {
+    let body = teams::render(&failed_run());
+    let band = &card(&body)["body"][0];
+
+    assert_eq!(band["style"], "attention");
+    assert_eq!(band["bleed"], true);
+    assert_eq!(
+        band["items"],
         json!([
-            {"title": "Experiment", "value": "churn-training"},
-            {"title": "Run", "value": "churn_run_7"},
-            {"title": "Status", "value": "Failed"},
-            {"title": "Compute", "value": "cpu-cluster"},
-            {"title": "Error", "value": "ValueError: x < 0 & y > 1"},
-            {"title": "Event id", "value": EVENT_ID},
+            {"type": "TextBlock", "text": "FAILED", "weight": "bolder", "wrap": true},
+            {"type": "TextBlock", "text": "Run churn_run_7 failed", "size": "large",
+             "weight": "bolder", "spacing": "none", "wrap": true},
+            {"type": "TextBlock", "text": "ml-ws \u{b7} 2024-03-01 12:00:00 UTC",
+             "spacing": "small", "wrap": true},
+        ])
+    );
+    // No text anywhere sets its colour: yellow on white was unreadable.
+    assert!(
+        objects(&body)
+            .iter()
+            .all(|object| !object.contains_key("color"))
+    );
+}
+
+#[test]
+fn teams_band_style_follows_the_tone() {
+    let mut notice = model_registered();
+    for (severity, status, style) in [
+        (Severity::Critical, "FAILED", "attention"),
+        (Severity::Error, "", "attention"),
+        (Severity::Warning, "DRIFT", "warning"),
+        (Severity::Info, "DEPLOYED", "good"),
+        (Severity::Info, "CANCELED", "accent"),
+        (Severity::Info, "", "accent"),
+    ] {
+        notice.severity = severity;
+        notice.status = status.into();
+        let body = teams::render(&notice);
+        assert_eq!(
+            card(&body)["body"][0]["style"],
+            style,
+            "{severity:?} {status}"
+        );
+    }
+}
+
+#[test]
+fn teams_says_the_error_once_exception_line_then_the_traceback_in_monospace() {
+    let body = teams::render(&failed_run());
+    let card = card(&body);
+
+    let exception = &card["body"][2];
+    assert_eq!(exception["text"], "ValueError: x \\< 0 & y \\> 1");
+    assert_eq!(exception["weight"], "bolder");
+    let run = &card["body"][3]["inlines"][0];
+    assert_eq!(run["type"], "TextRun");
+    assert_eq!(run["fontType"], "monospace");
+    // A TextRun is never Markdown: the traceback as written, its indentation as no-break
+    // spaces, and without the exception line it already said.
+    assert_eq!(
+        run["text"],
+        "Traceback (most recent call last):\n\u{a0}\u{a0}File \"train.py\", line 12, in <module>\n\u{a0}\u{a0}\u{a0}\u{a0}check(x)\n\u{a0}\u{a0}File \"train.py\", line 7, in check\n\u{a0}\u{a0}\u{a0}\u{a0}raise ValueError(\"x < 0 & y > 1\")"
+    );
+    let said = serde_json::to_string(card).unwrap();
+    assert_eq!(
+        said.matches("ValueError: x").count(),
+        1 + 1,
+        "the line and the Error fact"
+    );
+}
+
+#[test]
+fn teams_cuts_a_long_traceback_keeping_its_end() {
+    let mut notice = failed_run();
+    let frames: String = (0..2000)
+        .map(|i| format!("  File \"layer_{i}.py\", line {i}, in forward\n"))
+        .collect();
+    notice.error = Some(ErrorText::new(format!(
+        "Traceback (most recent call last):\n{frames}KeyError: 'customer_id'"
+    )));
+
+    let body = teams::render(&notice);
+    let card = card(&body);
+
+    assert_eq!(card["body"][2]["text"], "KeyError: 'customer_id'");
+    let traceback = text(&card["body"][3]["inlines"][0]["text"]);
+    assert!(
+        traceback.starts_with(&format!("{ELLIPSIS}\n")),
+        "{}",
+        &traceback[..40]
+    );
+    assert!(traceback.ends_with("File \"layer_1999.py\", line 1999, in forward"));
+    assert!(!traceback.contains("layer_0.py"));
+}
+
+#[test]
+fn teams_rows_are_a_header_and_a_column_set_each_the_worst_five() {
+    let body = teams::render(&breach());
+    let card = card(&body);
+
+    assert_eq!(
+        types(&card["body"]),
+        [
+            "Container",
+            "TextBlock",
+            "TextBlock",
+            "ColumnSet",
+            "ColumnSet",
+            "ColumnSet",
+            "ColumnSet",
+            "ColumnSet",
+            "ColumnSet",
+            "TextBlock",
+            "FactSet",
+            "TextBlock"
+        ]
+    );
+    assert_eq!(card["body"][0]["style"], "warning");
+    assert_eq!(card["body"][2]["text"], "and 37 more since 09:00 UTC");
+    assert_eq!(card["body"][2]["isSubtle"], true);
+    let row = |at: usize| -> Vec<(&str, &str)> {
+        card["body"][at]["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|column| {
+                let block = &column["items"][0];
+                (text(&block["text"]), text(&block["weight"]))
+            })
+            .collect()
+    };
+    assert_eq!(
+        row(3),
+        [
+            ("Feature", "bolder"),
+            ("Metric", "bolder"),
+            ("Value", "bolder"),
+            ("Threshold", "bolder")
+        ]
+    );
+    assert_eq!(
+        row(4),
+        [
+            ("feature_0", "default"),
+            ("jensen_shannon_distance", "default"),
+            ("0.9", "default"),
+            ("0.1", "default")
+        ]
+    );
+    assert_eq!(row(8)[0].0, "feature_4");
+    // Two rows past the five, two the notice had left out.
+    assert_eq!(card["body"][9]["text"], "and 4 more");
+}
+
+#[test]
+fn teams_buttons_open_the_link_and_each_product_link() {
+    let notice = breach();
+    let body = teams::render(&notice);
+
+    assert_eq!(
+        card(&body)["actions"],
+        json!([
+            {"type": "Action.OpenUrl", "title": "Open in Azure ML studio",
+             "url": notice.link.as_deref().unwrap()},
+            {"type": "Action.OpenUrl", "title": "Open retrain job", "url": RETRAIN_JOB},
         ])
     );
 }
 
 #[test]
-fn teams_button_opens_the_run_in_studio() {
-    let notice = failed_run();
-    let card = &teams::render(&notice)["attachments"][0]["content"];
-
+fn teams_an_over_long_link_falls_back_and_one_without_a_stand_in_is_said() {
+    let mut notice = failed_run();
+    notice.link = Some(format!("https://ml.azure.com/runs/{}", "r".repeat(2100)));
+    let body = teams::render(&notice);
     assert_eq!(
-        card["actions"],
-        json!([{
-            "type": "Action.OpenUrl",
-            "title": "Open in Azure ML studio",
-            "url": notice.link.as_deref().unwrap(),
-        }])
+        card(&body)["actions"],
+        json!([{"type": "Action.OpenUrl", "title": "Open the workspace in Azure ML studio",
+                "url": WORKSPACE_PAGE}])
+    );
+
+    notice.workspace = None;
+    let body = teams::render(&notice);
+    let card = card(&body);
+    assert!(card.get("actions").is_none());
+    let note = &card["body"].as_array().unwrap()[card["body"].as_array().unwrap().len() - 2];
+    assert_eq!(
+        note["text"],
+        "1 link left out: not an http\\(s\\) URL of at most 2,048 characters"
     );
 }
 
 #[test]
-fn teams_card_without_a_link_has_no_actions_and_info_keeps_the_default_color() {
-    let card = &teams::render(&model_registered())["attachments"][0]["content"];
+fn teams_card_without_a_link_time_or_workspace() {
+    let body = teams::render(&model_registered());
+    let card = card(&body);
 
     assert!(card.get("actions").is_none());
-    assert!(card["body"][0].get("color").is_none());
+    assert_eq!(card["body"][0]["style"], "good");
+    // The band holds the status and the title; there is no place or time to tell.
+    assert_eq!(card["body"][0]["items"].as_array().unwrap().len(), 2);
     assert_eq!(
-        card["body"][2]["facts"][2],
-        json!({"title": "Event id", "value": "e-2"})
+        card["body"][2]["facts"],
+        json!([{"title": "Model", "value": "churn-model"}, {"title": "Version", "value": "3"}])
     );
 }
 
 #[test]
-fn teams_colors_the_title_by_severity() {
-    let mut notice = model_registered();
-    for (severity, color) in [
-        (Severity::Critical, Some("attention")),
-        (Severity::Error, Some("attention")),
-        (Severity::Warning, Some("warning")),
-        (Severity::Info, None),
-    ] {
-        notice.severity = severity;
+fn teams_every_text_block_wraps() {
+    for notice in [failed_run(), breach(), model_registered(), oversized()] {
         let body = teams::render(&notice);
-        let title = &body["attachments"][0]["content"]["body"][0];
-        assert_eq!(
-            title.get("color").and_then(Value::as_str),
-            color,
-            "{severity:?}"
-        );
+        for object in objects(&body) {
+            if object.get("type") == Some(&json!("TextBlock")) {
+                assert_eq!(object.get("wrap"), Some(&json!(true)), "{object:?}");
+            }
+        }
     }
+}
+
+#[test]
+fn teams_caps_names_and_summary_with_a_visible_ellipsis() {
+    let mut notice = failed_run();
+    notice.title = "t".repeat(200);
+    notice.summary = "s ".repeat(400);
+    let body = teams::render(&notice);
+    let card = card(&body);
+
+    let title = text(&card["body"][0]["items"][1]["text"]);
+    assert_eq!(
+        title.chars().count(),
+        80 + 2,
+        "two zero-width spaces break it"
+    );
+    assert!(title.ends_with(ELLIPSIS));
+    let summary = text(&card["body"][1]["text"]);
+    assert!(summary.chars().count() <= 500 && summary.ends_with(ELLIPSIS));
 }
 
 #[test]
@@ -253,17 +638,28 @@ fn teams_fits_an_oversized_notice_into_the_message_limit() {
     let size = serde_json::to_vec(&body).unwrap().len();
     assert!(size <= teams::MAX_BYTES, "{size} bytes");
     assert!(size < 28 * 1024);
-    let facts = body["attachments"][0]["content"]["body"][2]["facts"]
-        .as_array()
-        .unwrap();
-    // Some facts made it, and the event id is always the last.
-    assert!(facts.len() >= 2, "{} facts", facts.len());
-    assert_eq!(facts.last().unwrap()["title"], "Event id");
-    assert!(text(&facts.last().unwrap()["value"]).ends_with(ELLIPSIS));
+    let blocks = card(&body)["body"].as_array().unwrap();
+    // The band, the exception line and the event id always stay.
+    assert_eq!(blocks[0]["type"], "Container");
+    assert!(blocks.iter().any(|block| {
+        block["text"]
+            .as_str()
+            .is_some_and(|text| text.starts_with("KeyError"))
+    }));
+    let last = text(&blocks.last().unwrap()["text"]);
+    assert!(last.starts_with("Event id: ") && last.ends_with(ELLIPSIS));
 }
 
 // ---------------------------------------------------------------------------------------
 // Slack
+
+/// Every mrkdwn text object of a Slack body, with the path to it.
+fn mrkdwn_objects(body: &Value) -> Vec<&Map<String, Value>> {
+    objects(body)
+        .into_iter()
+        .filter(|object| object.get("type") == Some(&json!("mrkdwn")))
+        .collect()
+}
 
 #[test]
 fn slack_blocks_come_in_order() {
@@ -271,67 +667,173 @@ fn slack_blocks_come_in_order() {
 
     assert_eq!(
         types(&body["blocks"]),
-        ["header", "section", "section", "context", "actions"]
+        [
+            "header", "context", "section", "section", "section", "context", "actions"
+        ]
     );
     let header = &body["blocks"][0]["text"];
     assert_eq!(header["type"], "plain_text");
-    assert_eq!(header["text"], "Run churn_run_7 failed");
-    assert_eq!(body["blocks"][1]["text"]["type"], "mrkdwn");
     assert_eq!(
-        body["blocks"][3]["elements"],
-        json!([{"type": "mrkdwn", "text": format!("Event id: {EVENT_ID}")}])
+        header["text"],
+        "\u{1F534} FAILED \u{b7} Run churn_run_7 failed"
+    );
+    assert_eq!(
+        body["blocks"][1]["elements"],
+        json!([{"type": "mrkdwn", "text": "ml-ws \u{b7} 2024-03-01 12:00:00 UTC", "verbatim": true}])
+    );
+    assert_eq!(
+        body["blocks"][5]["elements"],
+        json!([{"type": "mrkdwn", "text": format!("Event id: {EVENT_ID}"), "verbatim": true}])
     );
 }
 
 #[test]
-fn slack_escapes_what_mrkdwn_would_parse() {
+fn slack_marks_the_tone_before_the_status_word() {
+    let mut notice = model_registered();
+    for (severity, status, header) in [
+        (Severity::Error, "FAILED", "\u{1F534} FAILED"),
+        (Severity::Warning, "", "\u{1F7E0} WARNING"),
+        (Severity::Info, "COMPLETED", "\u{1F7E2} COMPLETED"),
+        (Severity::Info, "", "\u{1F535} INFO"),
+    ] {
+        notice.severity = severity;
+        notice.status = status.into();
+        let body = slack::render(&notice);
+        let shown = text(&body["blocks"][0]["text"]["text"]);
+        assert!(
+            shown.starts_with(&format!("{header} \u{b7} Model")),
+            "{shown}"
+        );
+    }
+}
+
+#[test]
+fn slack_escapes_what_mrkdwn_would_parse_and_parses_no_url() {
     let body = slack::render(&failed_run());
 
-    let summary = text(&body["blocks"][1]["text"]["text"]);
+    let summary = text(&body["blocks"][2]["text"]["text"]);
     assert_eq!(
         summary,
-        "Run churn_run_7 of experiment churn-training is now Failed: \
-         ValueError: x &lt; 0 &amp; y &gt; 1 @everyone &lt;!channel&gt;"
+        format!(
+            "Run churn_run_7 of experiment churn-training is now Failed @{ZWSP}everyone &lt;!channel&gt;"
+        )
     );
-    // The fallback text too: it is mrkdwn as well.
-    assert_eq!(body["text"], summary);
-    let error = &body["blocks"][2]["fields"][4];
+    // Every mrkdwn text is verbatim: Slack links no URL and no channel name in it.
+    for object in mrkdwn_objects(&body) {
+        assert_eq!(object.get("verbatim"), Some(&json!(true)), "{object:?}");
+    }
+    // The fallback text is mrkdwn as well.
     assert_eq!(
-        error,
-        &json!({"type": "mrkdwn", "text": "*Error*\nValueError: x &lt; 0 &amp; y &gt; 1"})
+        body["text"],
+        format!("\u{1F534} FAILED \u{b7} Run churn_run_7 failed\n{summary}")
     );
     // plain_text is shown as is: escaping it would show the entities.
     let mut notice = failed_run();
     notice.title = "Run a<b & c failed".into();
     assert_eq!(
         slack::render(&notice)["blocks"][0]["text"]["text"],
-        "Run a<b & c failed"
+        "\u{1F534} FAILED \u{b7} Run a<b & c failed"
+    );
+}
+
+#[test]
+fn slack_says_the_error_once_in_bold_then_a_code_block() {
+    let body = slack::render(&failed_run());
+
+    assert_eq!(
+        body["blocks"][3]["text"]["text"],
+        "*ValueError: x &lt; 0 &amp; y &gt; 1*\n```\nTraceback (most recent call last):\n  File \"train.py\", line 12, in &lt;module&gt;\n    check(x)\n  File \"train.py\", line 7, in check\n    raise ValueError(\"x &lt; 0 &amp; y &gt; 1\")\n```"
+    );
+}
+
+#[test]
+fn slack_cuts_a_long_traceback_keeping_its_end_within_a_section() {
+    let mut notice = failed_run();
+    let frames: String = (0..500)
+        .map(|i| format!("  File \"<layer_{i}>.py\", line {i}\n"))
+        .collect();
+    notice.error = Some(ErrorText::new(format!("{frames}KeyError: 'customer_id'")));
+
+    let body = slack::render(&notice);
+    let section = text(&body["blocks"][3]["text"]["text"]);
+
+    assert!(section.chars().count() <= 3000);
+    assert!(section.starts_with(&format!("*KeyError: 'customer_id'*\n```\n{ELLIPSIS}\n")));
+    assert!(section.ends_with("File \"&lt;layer_499&gt;.py\", line 499\n```"));
+    assert!(is_escaped(section));
+}
+
+#[test]
+fn slack_rows_are_an_aligned_table_then_how_many_more() {
+    let body = slack::render(&breach());
+
+    assert_eq!(
+        types(&body["blocks"]),
+        [
+            "header", "context", "section", "context", "section", "section", "context", "actions"
+        ]
+    );
+    assert_eq!(
+        body["blocks"][3]["elements"][0]["text"],
+        "and 37 more since 09:00 UTC"
+    );
+    assert_eq!(
+        body["blocks"][4]["text"]["text"],
+        "```\n\
+         Feature    Metric                   Value  Threshold\n\
+         feature_0  jensen_shannon_distance  0.9    0.1\n\
+         feature_1  jensen_shannon_distance  0.8    0.1\n\
+         feature_2  jensen_shannon_distance  0.7    0.1\n\
+         feature_3  jensen_shannon_distance  0.6    0.1\n\
+         feature_4  jensen_shannon_distance  0.5    0.1\n\
+         ```\n\
+         and 4 more"
     );
 }
 
 #[test]
 fn slack_fields_are_bold_names_over_values() {
-    let fields = &slack::render(&failed_run())["blocks"][2]["fields"];
+    let fields = &slack::render(&failed_run())["blocks"][4]["fields"];
 
     assert_eq!(
         fields[0],
-        json!({"type": "mrkdwn", "text": "*Experiment*\nchurn-training"})
+        json!({"type": "mrkdwn", "text": "*Experiment*\nchurn-training", "verbatim": true})
+    );
+    assert_eq!(
+        fields[4],
+        json!({"type": "mrkdwn", "text": "*Error*\nValueError: x &lt; 0 &amp; y &gt; 1", "verbatim": true})
     );
     assert_eq!(fields.as_array().unwrap().len(), 5);
 }
 
 #[test]
-fn slack_button_opens_the_run_in_studio() {
-    let notice = failed_run();
-    let actions = &slack::render(&notice)["blocks"][4];
+fn slack_buttons_open_the_link_and_each_product_link() {
+    let notice = breach();
+    let body = slack::render(&notice);
+    let actions = body["blocks"].as_array().unwrap().last().unwrap();
 
     assert_eq!(
         actions["elements"],
-        json!([{
-            "type": "button",
-            "text": {"type": "plain_text", "text": "Open in Azure ML studio"},
-            "url": notice.link.as_deref().unwrap(),
-        }])
+        json!([
+            {"type": "button", "text": {"type": "plain_text", "text": "Open in Azure ML studio"},
+             "url": notice.link.as_deref().unwrap()},
+            {"type": "button", "text": {"type": "plain_text", "text": "Open retrain job"},
+             "url": RETRAIN_JOB},
+        ])
+    );
+}
+
+#[test]
+fn slack_an_over_long_link_falls_back_to_the_workspace() {
+    let mut notice = failed_run();
+    notice.link = Some(format!("https://ml.azure.com/runs/{}", "r".repeat(2100)));
+    let body = slack::render(&notice);
+    let actions = body["blocks"].as_array().unwrap().last().unwrap();
+
+    assert_eq!(actions["elements"][0]["url"], WORKSPACE_PAGE);
+    assert_eq!(
+        actions["elements"][0]["text"]["text"],
+        "Open the workspace in Azure ML studio"
     );
 }
 
@@ -343,38 +845,47 @@ fn slack_without_a_link_has_no_actions_block() {
         types(&body["blocks"]),
         ["header", "section", "section", "context"]
     );
-    assert_eq!(body["text"], "Model churn-model version 3 was registered");
+    assert_eq!(
+        body["text"],
+        "\u{1F7E2} REGISTERED \u{b7} Model churn-model:3 registered\nModel churn-model version 3 was registered"
+    );
 }
 
 #[test]
 fn slack_keeps_an_oversized_notice_within_block_kit_limits() {
     let body = slack::render(&oversized());
 
-    let blocks = &body["blocks"];
+    let blocks = body["blocks"].as_array().unwrap();
     assert!(chars(&blocks[0]["text"]["text"]) <= 150);
-    assert!(chars(&blocks[1]["text"]["text"]) <= 3000);
-    assert!(is_escaped(text(&blocks[1]["text"]["text"])));
-    let fields = blocks[2]["fields"].as_array().unwrap();
+    for object in mrkdwn_objects(&body) {
+        let text = text(&object["text"]);
+        assert!(text.chars().count() <= 3000);
+        assert!(is_escaped(text), "{text}");
+    }
+    let fields = blocks
+        .iter()
+        .find_map(|block| block.get("fields"))
+        .unwrap()
+        .as_array()
+        .unwrap();
     assert_eq!(fields.len(), 10);
     for field in fields {
         assert!(chars(&field["text"]) <= 2000);
     }
     // Nine facts, and a tenth saying how many more there were.
     assert_eq!(fields[9]["text"], "*More*\n21 more not shown");
-    assert!(chars(&blocks[3]["elements"][0]["text"]) <= 3000);
     assert!(chars(&body["text"]) <= 3000);
 }
 
 #[test]
 fn slack_cut_never_splits_an_entity() {
     let mut notice = model_registered();
-    for prefix in 2990..3000 {
+    for prefix in 490..500 {
         notice.summary = format!("{}{}", "a".repeat(prefix), "&".repeat(20));
         let body = slack::render(&notice);
         let summary = text(&body["blocks"][1]["text"]["text"]);
-        assert!(summary.chars().count() <= 3000);
         assert!(summary.ends_with(ELLIPSIS));
-        assert!(is_escaped(summary), "{prefix}: {}", &summary[2980..]);
+        assert!(is_escaped(summary), "{prefix}: {}", &summary[480..]);
     }
 }
 
@@ -386,15 +897,17 @@ fn discord_embed_carries_the_notice() {
     let notice = failed_run();
     let body = discord::render(&notice);
 
-    assert_eq!(body["content"], notice.summary.as_str());
+    assert_eq!(body["content"], "\u{1F534} FAILED \u{b7} ml-ws");
     let embeds = body["embeds"].as_array().unwrap();
     assert_eq!(embeds.len(), 1);
     let embed = &embeds[0];
     assert_eq!(embed["title"], "Run churn_run_7 failed");
-    assert_eq!(embed["description"], notice.summary.as_str());
     assert_eq!(embed["url"], notice.link.as_deref().unwrap());
     assert_eq!(embed["color"], 0xD1_34_38);
-    assert_eq!(embed["footer"], json!({"text": EVENT_ID}));
+    assert_eq!(
+        embed["footer"],
+        json!({"text": format!("Event id: {EVENT_ID}")})
+    );
     assert_eq!(embed["timestamp"], "2024-03-01T12:00:00.123Z");
     assert_eq!(
         embed["fields"][0],
@@ -404,33 +917,88 @@ fn discord_embed_carries_the_notice() {
 }
 
 #[test]
+fn discord_description_says_summary_error_once_and_links() {
+    let notice = failed_run();
+    let body = discord::render(&notice);
+
+    assert_eq!(
+        body["embeds"][0]["description"],
+        format!(
+            "Run churn_run_7 of experiment churn-training is now Failed @{ZWSP}everyone \\<!channel\\>\n\n\
+             ValueError: x \\< 0 & y \\> 1\n\
+             ```\n\
+             Traceback (most recent call last):\n  File \"train.py\", line 12, in <module>\n    check(x)\n  File \"train.py\", line 7, in check\n    raise ValueError(\"x < 0 & y > 1\")\n\
+             ```\n\n\
+             [Open in Azure ML studio]({})",
+            notice.link.as_deref().unwrap()
+        )
+    );
+}
+
+#[test]
+fn discord_rows_then_facts_as_fields_and_every_link_in_the_description() {
+    let body = discord::render(&breach());
+    let embed = &body["embeds"][0];
+
+    assert_eq!(body["content"], "\u{1F7E0} BREACH \u{b7} ml-ws");
+    assert_eq!(embed["color"], 0xFF_B9_00);
+    let fields = embed["fields"].as_array().unwrap();
+    assert_eq!(fields.len(), 5 + 1 + 1);
+    assert_eq!(
+        fields[0],
+        json!({"name": "feature_0", "value": "Metric: jensen_shannon_distance\nValue: 0.9\nThreshold: 0.1", "inline": true})
+    );
+    assert_eq!(
+        fields[5],
+        json!({"name": "More", "value": "and 4 more", "inline": true})
+    );
+    assert_eq!(
+        fields[6],
+        json!({"name": "Signal", "value": "churn-drift", "inline": true})
+    );
+    let description = text(&embed["description"]);
+    assert!(
+        description
+            .starts_with("Data drift on 9 features of churn-model\nand 37 more since 09:00 UTC")
+    );
+    assert!(description.ends_with(&format!(
+        "[Open in Azure ML studio]({}) \u{b7} [Open retrain job]({RETRAIN_JOB})",
+        breach().link.unwrap()
+    )));
+}
+
+#[test]
 fn discord_never_pings_whatever_the_text_says() {
     let body = discord::render(&failed_run());
 
-    assert!(text(&body["content"]).contains("@everyone"));
+    assert!(text(&body["embeds"][0]["description"]).contains(&format!("@{ZWSP}everyone")));
     assert_eq!(body["allowed_mentions"], json!({"parse": []}));
 }
 
 #[test]
 fn discord_leaves_out_url_and_timestamp_when_there_are_none() {
-    let embed = &discord::render(&model_registered())["embeds"][0];
+    let body = discord::render(&model_registered());
+    let embed = &body["embeds"][0];
 
     assert!(embed.get("url").is_none());
     assert!(embed.get("timestamp").is_none());
-    assert_eq!(embed["color"], 0x00_78_D4);
+    assert_eq!(embed["color"], 0x10_7C_10);
+    assert_eq!(body["content"], "\u{1F7E2} REGISTERED");
 }
 
 #[test]
-fn discord_colors_by_severity() {
+fn discord_colors_by_tone_and_critical_darker() {
     let mut notice = model_registered();
     let mut colors = Vec::new();
-    for severity in [
-        Severity::Info,
-        Severity::Warning,
-        Severity::Error,
-        Severity::Critical,
+    for (severity, status) in [
+        (Severity::Info, "REGISTERED"),
+        (Severity::Info, ""),
+        (Severity::Warning, ""),
+        (Severity::Error, ""),
+        (Severity::Critical, ""),
     ] {
         notice.severity = severity;
+        notice.status = status.into();
         colors.push(
             discord::render(&notice)["embeds"][0]["color"]
                 .as_u64()
@@ -438,7 +1006,7 @@ fn discord_colors_by_severity() {
         );
     }
     colors.dedup();
-    assert_eq!(colors.len(), 4, "{colors:?}");
+    assert_eq!(colors.len(), 5, "{colors:?}");
 }
 
 #[test]
@@ -464,6 +1032,8 @@ fn discord_keeps_an_oversized_notice_within_embed_limits() {
     assert!(chars(&body["content"]) <= 2000);
     assert_embed_within_limits(&body["embeds"][0]);
     assert_eq!(body["embeds"][0]["color"], 0xFF_B9_00);
+    // The links survive: they are placed before the texts that can be cut.
+    assert!(text(&body["embeds"][0]["description"]).ends_with(&format!("({RETRAIN_JOB})")));
 }
 
 /// Discord's embed limits, and its refusal of blank field names and values.
@@ -560,6 +1130,33 @@ fn pagerduty_without_workspace_link_or_time() {
 }
 
 #[test]
+fn pagerduty_timestamp_has_milliseconds_in_utc() {
+    let mut notice = failed_run();
+    notice.time = Some(Timestamp::parse("2026-11-30T07:12:44.9584103+01:00").unwrap());
+
+    let body = pagerduty::render(&notice, ROUTING_KEY);
+
+    assert_eq!(body["payload"]["timestamp"], "2026-11-30T06:12:44.958Z");
+}
+
+#[test]
+fn pagerduty_resolve_closes_the_alert_the_trigger_opened() {
+    let notice = oversized();
+    let trigger = pagerduty::render(&notice, ROUTING_KEY);
+
+    let resolve = pagerduty::resolve(&notice, ROUTING_KEY);
+
+    assert_eq!(
+        resolve,
+        json!({
+            "routing_key": ROUTING_KEY,
+            "event_action": "resolve",
+            "dedup_key": trigger["dedup_key"],
+        })
+    );
+}
+
+#[test]
 fn pagerduty_severity_is_one_of_the_four() {
     let mut notice = failed_run();
     for severity in [
@@ -632,6 +1229,18 @@ fn webhook_body_has_every_key() {
 }
 
 #[test]
+fn webhook_time_has_milliseconds_in_utc() {
+    let mut notice = failed_run();
+    for (time, written) in [
+        ("2017-06-26T18:41:00.9584103Z", "2017-06-26T18:41:00.958Z"),
+        ("2019-07-04T00:00:00-07:00", "2019-07-04T07:00:00.000Z"),
+    ] {
+        notice.time = Some(Timestamp::parse(time).unwrap());
+        assert_eq!(webhook::render(&notice)["time"], written);
+    }
+}
+
+#[test]
 fn webhook_fixed_keys_win_over_extra_and_absent_ones_are_null() {
     let mut notice = model_registered();
     notice.extra.insert("text".into(), json!("from extra"));
@@ -691,6 +1300,17 @@ fn any_link() -> impl Strategy<Value = Option<String>> {
     ]
 }
 
+/// A header and rows of any texts (ragged ones too), and any count left out.
+fn any_rows() -> impl Strategy<Value = Rows> {
+    let cells = || proptest::collection::vec(any_text(), 0..6);
+    (
+        cells(),
+        proptest::collection::vec(cells(), 0..12),
+        any::<usize>(),
+    )
+        .prop_map(|(header, rows, more)| Rows { header, rows, more })
+}
+
 fn any_severity() -> impl Strategy<Value = Severity> {
     prop_oneof![
         Just(Severity::Info),
@@ -719,14 +1339,23 @@ fn any_notice() -> impl Strategy<Value = Notice> {
         ],
         any::<bool>(),
     );
-    (texts, facts, any_severity(), any_link(), optional).prop_map(
+    let parts = (
+        proptest::option::of(any_text().prop_map(ErrorText::new)),
+        proptest::option::of(any_rows()),
+        proptest::collection::vec((any_text(), any_link()), 0..8),
+        proptest::option::of(any::<u64>()),
+        prop_oneof![Just(String::new()), Just("FAILED".to_owned()), any_text()],
+    );
+    (texts, facts, any_severity(), any_link(), optional, parts).prop_map(
         |(
             (title, summary, event_id, event_type, function, alert_key),
             facts,
             severity,
             link,
             (subject, workspace, timed),
+            (error, rows, links, held, status),
         )| {
+            let time = || Timestamp::parse("2024-03-01T12:00:00Z").unwrap();
             Notice {
                 title,
                 summary,
@@ -741,12 +1370,26 @@ fn any_notice() -> impl Strategy<Value = Notice> {
                 function,
                 subject,
                 workspace,
-                time: timed.then(|| Timestamp::parse("2024-03-01T12:00:00Z").unwrap()),
+                time: timed.then(time),
                 alert: true,
                 alert_key,
                 data: Value::Null,
                 extra: Map::new(),
-                ..Notice::default()
+                status,
+                error,
+                rows,
+                links: links
+                    .into_iter()
+                    .map(|(label, url)| Link {
+                        label,
+                        url: url.unwrap_or_default(),
+                    })
+                    .collect(),
+                held: held.map(|count| Held {
+                    count,
+                    since: time(),
+                }),
+                group: String::new(),
             }
         },
     )
@@ -762,8 +1405,12 @@ proptest! {
         prop_assert!(serde_json::to_vec(&body).unwrap().len() <= teams::MAX_BYTES);
         let card = &body["attachments"][0]["content"];
         prop_assert_eq!(&card["version"], "1.4");
-        let facts = card["body"][2]["facts"].as_array().unwrap();
-        prop_assert_eq!(&facts.last().unwrap()["title"], "Event id");
+        prop_assert_eq!(&card["body"][0]["type"], "Container");
+        for object in objects(&body) {
+            if object.get("type") == Some(&json!("TextBlock")) {
+                prop_assert_eq!(object.get("wrap"), Some(&json!(true)));
+            }
+        }
 
         // Slack.
         let body = slack::render(&notice);
@@ -784,11 +1431,19 @@ proptest! {
                     fields.iter().map(|field| &field["text"]).collect()
                 }
                 "section" => vec![&block["text"]["text"]],
-                "context" => vec![&block["elements"][0]["text"]],
+                "context" => block["elements"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|element| &element["text"])
+                    .collect(),
                 "actions" => {
-                    let url = &block["elements"][0]["url"];
-                    prop_assert!(chars(url) <= 3000);
-                    prop_assert!(text(url).starts_with("http"));
+                    for button in block["elements"].as_array().unwrap() {
+                        prop_assert!(chars(&button["url"]) <= 3000);
+                        prop_assert!(text(&button["url"]).starts_with("http"));
+                        let label = chars(&button["text"]["text"]);
+                        prop_assert!((1..=75).contains(&label), "button {}", label);
+                    }
                     vec![]
                 }
                 _ => vec![],

@@ -20,12 +20,15 @@
 //!
 //! Then each format's own escaping:
 //! - [`markdown`] (Teams TextBlock and FactSet, Discord): one line; CommonMark backslash
-//!   escapes before `\ [ ] ( ) * _ ~ ` < > # |`, before `&` where it could start an entity,
-//!   and before a leading `-`, `+`, `=` or the `.` of a leading `1.`, so nothing becomes a link,
-//!   image, emphasis, code, HTML, heading, list, quote, table or spoiler.
+//!   escapes before `\ [ ] ( ) * _ ~ ` < > # |` (but not an `_` between two letters or digits,
+//!   which never emphasises: `churn_run_7` stays as it is), before `&` where it would start an
+//!   entity, and before what would start a list, a thematic break or a setext underline (a
+//!   leading `- `, `+ `, `1. `, `---`, `===`), so nothing becomes a link, image, emphasis, code,
+//!   HTML, heading, list, quote, table or spoiler.
 //! - [`mrkdwn`] (Slack): one line; Slack has no escape character for its formatting, so `*`,
-//!   `_`, `~` and the backtick are replaced by look-alikes that format nothing (`∗ ˍ ∼ ˋ`), a
-//!   leading `>` by `›`; then `&`, `<` and `>` become the entities Slack asks for.
+//!   `_`, `~` and the backtick are replaced by look-alikes that format nothing (`∗ ˍ ∼ ˋ`),
+//!   except `*`, `_` and `~` between two letters or digits, where Slack formats nothing; a
+//!   leading `>` becomes `›`; then `&`, `<` and `>` become the entities Slack asks for.
 //! - [`monospace`] (a Teams TextRun, which is never Markdown): lines kept, indentation kept as
 //!   no-break spaces.
 //! - [`fenced`] and [`mrkdwn_fenced`]: the inside of a ``` block (Discord, Slack), lines kept
@@ -72,6 +75,9 @@ pub fn mrkdwn(text: &str) -> String {
     let mut out = String::with_capacity(defused.len() + 16);
     for (at, c) in defused.char_indices() {
         match c {
+            // Between two letters or digits (`churn_run_7`) Slack formats nothing: kept, so a
+            // run id copied from the message is the run id.
+            '*' | '_' | '~' if intraword(&defused, at) => out.push(c),
             '*' => out.push('\u{2217}'),
             '_' => out.push('\u{02CD}'),
             '~' => out.push('\u{223C}'),
@@ -134,10 +140,13 @@ pub fn cut_markdown(escaped: &str, max: usize) -> String {
     match limit(escaped, max) {
         Cow::Borrowed(text) => text.to_owned(),
         Cow::Owned(mut cut) => {
-            let body = &cut[..cut.len() - ELLIPSIS.len_utf8()];
+            let body_end = cut.len() - ELLIPSIS.len_utf8();
+            let body = &cut[..body_end];
             let backslashes = body.len() - body.trim_end_matches('\\').len();
-            if backslashes % 2 == 1 {
-                cut.remove(body.len() - 1);
+            if backslashes % 2 == 1 || body.ends_with('_') {
+                // A lone backslash would escape the ellipsis; an `_` kept between two letters
+                // would now stand before it.
+                cut.remove(body_end - 1);
             }
             cut
         }
@@ -158,6 +167,9 @@ pub fn cut_mrkdwn(escaped: &str, max: usize) -> String {
                 .filter(|&amp| !cut[amp..body_end].contains(';'));
             if let Some(amp) = split {
                 cut.replace_range(amp..body_end, "");
+            } else if cut[..body_end].ends_with(['*', '_', '~']) {
+                // Kept between two letters, it would now stand before the ellipsis.
+                cut.remove(body_end - 1);
             }
             cut
         }
@@ -283,16 +295,29 @@ fn joins(c: char) -> bool {
 /// `text` with CommonMark backslash escapes before everything that could start markup.
 fn escape_markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
-    // A list item, a setext underline or a thematic break starts a line: `- x`, `+ x`, `===`.
-    if text.starts_with(['-', '+', '=']) {
+    // What only the start of a line makes: a list item (`- x`, `+ x`), a thematic break or
+    // setext underline (`---`, `===`; a renderer may put this text on a line of its own).
+    let marker = |c: char| {
+        text.strip_prefix(c)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+    };
+    let only = |c: char| text.starts_with(c) && text.chars().all(|t| t == c || t == ' ');
+    if marker('-') || marker('+') || only('-') || only('=') {
         out.push('\\');
     }
     // An ordered list item: `1. x` (`1) x` has its `)` escaped below).
     let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let ordered = digits > 0
+        && text[digits..]
+            .strip_prefix('.')
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace));
     for (at, c) in text.char_indices() {
         let escape = match c {
-            '\\' | '[' | ']' | '(' | ')' | '*' | '_' | '~' | '`' | '<' | '>' | '#' | '|' => true,
-            '.' => digits > 0 && at == digits,
+            // CommonMark never opens or closes emphasis with an `_` between two letters or
+            // digits (`churn_run_7`), and neither does Discord.
+            '_' => !intraword(text, at),
+            '\\' | '[' | ']' | '(' | ')' | '*' | '~' | '`' | '<' | '>' | '#' | '|' => true,
+            '.' => ordered && at == digits,
             '&' => is_entity(&text[at + 1..]),
             _ => false,
         };
@@ -302,6 +327,14 @@ fn escape_markdown(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// Whether the character at `at` in `text` stands between two ASCII letters or digits.
+fn intraword(text: &str, at: usize) -> bool {
+    let before = text[..at].chars().next_back();
+    let after = text[at..].chars().nth(1);
+    before.is_some_and(|c| c.is_ascii_alphanumeric())
+        && after.is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
 /// Whether `rest`, what follows an `&`, makes it an entity or character reference: `amp;`,
@@ -350,8 +383,16 @@ mod tests {
         assert_eq!(markdown("- item"), "\\- item");
         assert_eq!(markdown("+ item"), "\\+ item");
         assert_eq!(markdown("==="), "\\===");
+        assert_eq!(markdown("- - -"), "\\- - -");
+        assert_eq!(markdown(" \n "), "");
         assert_eq!(markdown("12. item"), "12\\. item");
-        assert_eq!(markdown("v1. x 3.5"), "v1. x 3.5");
+        assert_eq!(markdown("12."), "12\\.");
+        // Not list markers: nothing to escape.
+        assert_eq!(markdown("-1.5 +3 0.31 v1. x"), "-1.5 +3 0.31 v1. x");
+        assert_eq!(
+            markdown("churn_run_7 _x x_ a__b"),
+            "churn_run_7 \\_x x\\_ a\\_\\_b"
+        );
         assert_eq!(markdown("AT&T &amp; &#60; &x"), "AT&T \\&amp; \\&\\#60; &x");
     }
 
@@ -395,6 +436,8 @@ mod tests {
             "\u{203A} \u{2217}b\u{2217} \u{02CD}i\u{02CD} \u{223C}s\u{223C} \u{02CB}c\u{02CB} &lt;!channel&gt; &amp;"
         );
         assert_eq!(mrkdwn("a > b"), "a &gt; b");
+        assert_eq!(mrkdwn("churn_run_7 2*3 a~b"), "churn_run_7 2*3 a~b");
+        assert_eq!(mrkdwn("_x_"), "\u{02CD}x\u{02CD}");
     }
 
     #[test]
@@ -421,5 +464,7 @@ mod tests {
         assert_eq!(cut_markdown("a\\\\bcd", 4), format!("a\\\\{ELLIPSIS}"));
         assert_eq!(cut_mrkdwn("ab&amp;cd", 5), format!("ab{ELLIPSIS}"));
         assert_eq!(cut_mrkdwn("short", 10), "short");
+        assert_eq!(cut_markdown("ab_cd", 4), format!("ab{ELLIPSIS}"));
+        assert_eq!(cut_mrkdwn("ab*cd", 4), format!("ab{ELLIPSIS}"));
     }
 }

@@ -44,6 +44,9 @@ pub const WORKSPACE_LABEL: &str = "Open the workspace in Azure ML studio";
 /// stops being one and a label crowds out its value.
 pub const MAX_NAME: usize = 80;
 
+/// How long a status word may be: one word, `REGISTERED` the longest the functions send.
+pub const MAX_STATUS: usize = 30;
+
 /// How long a summary may be on a card: a paragraph read at a glance.
 pub const MAX_SUMMARY: usize = 500;
 
@@ -429,14 +432,14 @@ impl Notice {
         non_blank(&self.title, non_blank(&self.event_type, NO_HEADLINE))
     }
 
-    /// The band's word: [`status`](Notice::status) trimmed and in capitals, or the severity's
-    /// word when it is blank.
+    /// The band's word: [`status`](Notice::status) trimmed, in capitals and cut to
+    /// [`MAX_STATUS`] characters, or the severity's word when it is blank.
     pub fn status_word(&self) -> String {
         let status = self.status.trim();
         if status.is_empty() {
             self.severity.word().to_owned()
         } else {
-            status.to_uppercase()
+            limit(&status.to_uppercase(), MAX_STATUS).into_owned()
         }
     }
 
@@ -455,7 +458,8 @@ impl Notice {
     /// when: `ml-ws · 2026-11-30 06:12:44 UTC`; either alone when the other is unknown.
     pub fn place_and_time(&self) -> Option<String> {
         let parts: Vec<String> = [
-            self.workspace_name(),
+            self.workspace_name()
+                .map(|name| limit(&name, MAX_NAME).into_owned()),
             self.time.map(|time| time.to_readable_utc()),
         ]
         .into_iter()

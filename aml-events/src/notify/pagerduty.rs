@@ -1,5 +1,6 @@
 //! PagerDuty: the notice as an Events API v2 alert event (`trigger`), posted to
-//! `https://events.pagerduty.com/v2/enqueue` (or the EU host).
+//! `https://events.pagerduty.com/v2/enqueue` (or the EU host); and the `resolve` that closes
+//! it again (`notify --test` sends both, so a test leaves no open incident).
 //!
 //! ```text
 //! {"routing_key": "<key>", "event_action": "trigger", "dedup_key": "<alert key>",
@@ -10,11 +11,15 @@
 //!  "client": "aml-handlers"}
 //! ```
 //!
+//! The resolve is `{"routing_key", "event_action": "resolve", "dedup_key"}`, the same key and
+//! routing key as the trigger (PagerDuty drops a resolve sent with another routing key).
+//!
 //! `dedup_key` is the notice's alert key, so redeliveries and repeats about the same run, model
 //! or endpoint collapse into the alert already open. `source` is required: the workspace's
 //! resource id, or `aml-handlers` when the event came from no workspace. `timestamp`,
 //! `component`, `group`, `class`, `subject` and `links` are left out when there is nothing to
-//! put in them. Whether a notice is sent here at all ([`Notice::alert`]) is the sender's
+//! put in them; `timestamp` is RFC 3339 in UTC with milliseconds. Nothing is escaped: PagerDuty
+//! shows these texts as text. Whether a notice is sent here at all ([`Notice::alert`]) is the sender's
 //! decision, not this module's.
 //!
 //! Limits, each applied with [`limit`]: `summary` 1,024 characters and `dedup_key` 255 (the
@@ -35,7 +40,7 @@ use super::Notice;
 use super::notice::{BLANK, limit, non_blank};
 
 /// The link's text.
-pub const OPEN_LABEL: &str = "Open in Azure ML studio";
+pub use super::notice::OPEN_LABEL;
 /// `client`: who sent the event, shown on the alert.
 pub const CLIENT: &str = "aml-handlers";
 /// `source` when the notice names no workspace.
@@ -64,7 +69,7 @@ pub fn render(notice: &Notice, routing_key: &str) -> Value {
     payload.insert("source".into(), json!(limit(source.trim(), MAX_TEXT)));
     payload.insert("severity".into(), json!(notice.severity.as_str()));
     if let Some(time) = notice.time {
-        payload.insert("timestamp".into(), json!(time.to_string()));
+        payload.insert("timestamp".into(), json!(time.to_rfc3339_millis()));
     }
     insert_text(&mut payload, "component", &notice.function);
     if let Some(group) = notice.workspace_name() {
@@ -90,7 +95,9 @@ pub fn render(notice: &Notice, routing_key: &str) -> Value {
 
 /// The Events API v2 `resolve` of the alert [`render`] triggered for `notice`: the same
 /// routing key and `dedup_key`, no payload. PagerDuty closes the incident that key opened.
-/// See <https://developer.pagerduty.com/docs/events-api-v2/resolve-alert/>.
+/// See <https://developer.pagerduty.com/docs/events-api-v2/resolve-alert/> (its source, with the
+/// resolve example and the routing-key rule:
+/// <https://github.com/PagerDuty/developer-docs/blob/main/docs/events-API-v2/02-Trigger-Events.md>).
 pub fn resolve(notice: &Notice, routing_key: &str) -> Value {
     json!({
         "routing_key": routing_key,

@@ -1,23 +1,35 @@
 //! Slack: the notice as a Block Kit message for an incoming webhook.
 //!
 //! ```text
-//! {"text": "<summary>",                                   (the notification's fallback)
-//!  "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "<title>"}},
-//!             {"type": "section", "text": {"type": "mrkdwn", "text": "<summary>"}},
-//!             {"type": "section", "fields": [{"type": "mrkdwn", "text": "*<name>*\n<value>"}, ...]},
-//!             {"type": "context", "elements": [{"type": "mrkdwn", "text": "Event id: <id>"}]},
-//!             {"type": "actions", "elements": [{"type": "button", "url": "<link>", ...}]}]}
+//! {"text": "🔴 FAILED · <title>\n<summary>",                      (the notification's fallback)
+//!  "blocks": [
+//!    {"type": "header", "text": {"type": "plain_text", "text": "🔴 FAILED · <title>"}},
+//!    {"type": "context", "elements": [<mrkdwn "ml-ws · 2026-11-30 06:12:44 UTC">]},
+//!    {"type": "section", "text": <mrkdwn summary>},
+//!    {"type": "context", "elements": [<mrkdwn "and 37 more since 09:00 UTC">]},
+//!    {"type": "section", "text": <mrkdwn "*KeyError: 'customer_id'*\n```<traceback>```">},
+//!    {"type": "section", "text": <mrkdwn "```<rows, aligned>```\nand 4 more">},
+//!    {"type": "section", "fields": [<mrkdwn "*<name>*\n<value>">, ...]},
+//!    {"type": "context", "elements": [<mrkdwn "Event id: <id>">]},
+//!    {"type": "actions", "elements": [{"type": "button", "text": <plain_text label>, "url": <link>}, ...]}]}
 //! ```
 //!
-//! A block whose text would be empty is left out (Slack refuses empty text objects), and so is
-//! the actions block without a link. Every mrkdwn text has `&`, `<` and `>` escaped, so a run's
-//! error message can neither mention `<!channel>` nor turn into a link; plain_text is shown as
-//! is and needs none.
+//! The marker and the status word say how bad it is before any word is read: 🔴 a failure, 🟠
+//! a warning, 🟢 good news, 🔵 other information. A block whose text would be empty is left
+//! out (Slack refuses empty text objects), and so is the actions block without a link.
 //!
-//! Limits, each applied with [`limit`] (a cut never leaves half an `&amp;` behind):
-//! header text 150 characters; section text 3,000; at most 10 fields of 2,000 each; context
-//! text 3,000; button text 75 and url 3,000 (the link is at most 2,048, see
-//! [`Notice::web_link`]).
+//! Event text is untrusted. Every mrkdwn text goes through [`escape::mrkdwn`] (`& < >` as
+//! entities, Slack's formatting characters `* _ ~` and the backtick replaced by look-alikes, as
+//! Slack has no escape for them) and is sent with `"verbatim": true`, so Slack turns no URL or
+//! channel name into a link; the traceback and the rows sit in ``` blocks, where Slack formats
+//! nothing, through [`escape::mrkdwn_fenced`]; plain_text (the header, a button's label) through
+//! [`escape::plain`]. The only formatting is the product's: the bold field names and exception
+//! line, and the ``` blocks.
+//!
+//! Limits, each applied after escaping, since Slack counts the escaped text: header text 150
+//! characters; section text 3,000; at most 10 fields of 2,000 each; context text 3,000; button
+//! text 75 and url 3,000 (a link is at most 2,048, see [`Notice::buttons`]). The traceback is cut
+//! keeping its end, where the exception is.
 //!
 //! See:
 //! - <https://docs.slack.dev/reference/block-kit/blocks/header-block>
@@ -26,19 +38,16 @@
 //!   <https://api.slack.com/reference/block-kit/blocks#context>,
 //!   <https://api.slack.com/reference/block-kit/blocks#actions>,
 //!   <https://api.slack.com/reference/block-kit/block-elements#button>
+//! - `verbatim`: <https://docs.slack.dev/reference/block-kit/composition-objects/text-object>
 //! - escaping: <https://api.slack.com/reference/surfaces/formatting#escaping>
 //! - the top-level `text` as the notification fallback, truncated by Slack past 40,000
 //!   characters: <https://api.slack.com/methods/chat.postMessage>
 
-use std::borrow::Cow;
-
 use serde_json::{Value, json};
 
-use super::notice::{BLANK, ELLIPSIS, limit, non_blank};
-use super::{Fact, Notice};
-
-/// The button's label (at most 75 characters).
-pub const OPEN_LABEL: &str = "Open in Azure ML studio";
+use super::escape::{cut_mrkdwn, mrkdwn, mrkdwn_fenced, plain};
+use super::notice::{BLANK, MAX_NAME, MAX_SUMMARY, limit, limit_end, non_blank};
+use super::{ErrorText, Fact, Notice, Rows};
 
 /// A header block's plain_text.
 pub const MAX_HEADER: usize = 150;
@@ -48,100 +57,226 @@ pub const MAX_TEXT: usize = 3000;
 pub const MAX_FIELDS: usize = 10;
 /// Each of a section's fields.
 pub const MAX_FIELD: usize = 2000;
+/// A button's text.
+pub const MAX_BUTTON_TEXT: usize = 75;
+/// How many rows the message shows: the worst few.
+pub const MAX_ROWS: usize = 5;
 
-/// A fact's label within its field. Slack sets no separate limit; this keeps the value most of
-/// the field's 2,000 characters.
-const MAX_FIELD_NAME: usize = 256;
+/// A fact's value, the exception line and a row's cell before escaping.
+const MAX_VALUE: usize = 300;
+const MAX_EXCEPTION: usize = 300;
+const MAX_CELL: usize = 24;
+/// The event id in the context line (an Event Grid id is a GUID).
+const MAX_EVENT_ID: usize = 100;
 
 /// The incoming webhook body for `notice`.
 pub fn render(notice: &Notice) -> Value {
+    let lead = format!(
+        "{} {} \u{b7} {}",
+        notice.tone().marker(),
+        notice.status_word(),
+        limit(notice.headline(), MAX_NAME)
+    );
     let mut blocks = vec![json!({
         "type": "header",
-        "text": {"type": "plain_text", "text": limit(notice.headline(), MAX_HEADER)},
+        "text": {"type": "plain_text", "text": limit(&plain(&lead), MAX_HEADER), "emoji": true},
     })];
+    if let Some(place) = notice.place_and_time() {
+        blocks.push(context(&place));
+    }
     if !notice.summary.trim().is_empty() {
-        blocks.push(json!({
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": mrkdwn(&notice.summary, MAX_TEXT)},
-        }));
+        blocks.push(section(&cut_mrkdwn(
+            &mrkdwn(&limit(&notice.summary, MAX_SUMMARY)),
+            MAX_TEXT,
+        )));
+    }
+    if let Some(held) = notice.held_text() {
+        blocks.push(context(&held));
+    }
+    if let Some(text) = notice.error.as_ref().and_then(error_text) {
+        blocks.push(section(&text));
+    }
+    if let Some(text) = notice.rows.as_ref().and_then(rows_text) {
+        blocks.push(section(&text));
     }
     let fields: Vec<Value> = notice
         .facts_at_most(MAX_FIELDS)
         .iter()
-        .map(|fact| json!({"type": "mrkdwn", "text": field(fact)}))
+        .map(|fact| text_object(&field(fact)))
         .collect();
     if !fields.is_empty() {
         blocks.push(json!({"type": "section", "fields": fields}));
     }
-    if !notice.event_id.trim().is_empty() {
-        // `Event id: ` is 10 characters; the id has the rest.
-        let id = mrkdwn(&notice.event_id, MAX_TEXT - 10);
-        blocks.push(json!({
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": format!("Event id: {id}")}],
-        }));
+    let buttons = notice.buttons();
+    let small_print: Vec<String> = (!notice.event_id.trim().is_empty())
+        .then(|| format!("Event id: {}", limit(notice.event_id.trim(), MAX_EVENT_ID)))
+        .into_iter()
+        .chain(buttons.left_out_text())
+        .collect();
+    if !small_print.is_empty() {
+        let elements: Vec<Value> = small_print
+            .iter()
+            .map(|text| text_object(&cut_mrkdwn(&mrkdwn(text), MAX_TEXT)))
+            .collect();
+        blocks.push(json!({"type": "context", "elements": elements}));
     }
-    if let Some(link) = notice.web_link() {
-        blocks.push(json!({
-            "type": "actions",
-            "elements": [{
-                "type": "button",
-                "text": {"type": "plain_text", "text": OPEN_LABEL},
-                "url": link,
-            }],
-        }));
+    if !buttons.links.is_empty() {
+        let elements: Vec<Value> = buttons
+            .links
+            .iter()
+            .map(|link| {
+                json!({
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": limit(&plain(&link.label), MAX_BUTTON_TEXT)},
+                    "url": link.url,
+                })
+            })
+            .collect();
+        blocks.push(json!({"type": "actions", "elements": elements}));
     }
-    // The top-level text is what notifications and screen readers show. Slack only truncates
-    // it (at 40,000 characters); cut at the section's length, it says the same as the section.
-    let text = mrkdwn(non_blank(&notice.summary, notice.headline()), MAX_TEXT);
-    json!({"text": text, "blocks": blocks})
+    // The top-level text is what notifications and screen readers show: the lead line, then
+    // the summary. Slack only truncates it (at 40,000 characters); cut at a section's length.
+    let mut text = mrkdwn(&lead);
+    if !notice.summary.trim().is_empty() {
+        text.push('\n');
+        text.push_str(&mrkdwn(&limit(&notice.summary, MAX_SUMMARY)));
+    }
+    json!({"text": cut_mrkdwn(&text, MAX_TEXT), "blocks": blocks})
+}
+
+/// `*<exception line>*`, then the rest of the error in a ``` block, its end kept, the whole
+/// within a section's 3,000 characters.
+fn error_text(error: &ErrorText) -> Option<String> {
+    let line = error.exception_line();
+    if line.is_empty() {
+        return None;
+    }
+    let mut text = format!(
+        "*{}*",
+        cut_mrkdwn(&mrkdwn(&limit(line, MAX_EXCEPTION)), MAX_TEXT / 3)
+    );
+    let details = error.details();
+    // The fences and their line breaks.
+    let room = MAX_TEXT - text.chars().count() - 9;
+    if let Some(code) = fenced_within(&details, room, Keep::End) {
+        text.push_str(&format!("\n```\n{code}\n```"));
+    }
+    Some(text)
+}
+
+/// The rows as an aligned table in a ``` block (the worst [`MAX_ROWS`]), then `and N more`.
+fn rows_text(rows: &Rows) -> Option<String> {
+    let (shown, more) = rows.first(MAX_ROWS);
+    let mut table: Vec<Vec<String>> = Vec::new();
+    if !shown.is_empty() && !rows.header.is_empty() {
+        table.push(rows.header.iter().map(|cell| cell_text(cell)).collect());
+    }
+    table.extend(
+        shown
+            .iter()
+            .map(|row| row.iter().map(|cell| cell_text(cell)).collect()),
+    );
+    let mut text = String::new();
+    let more = (more > 0).then(|| format!("and {more} more"));
+    let room = MAX_TEXT - more.as_ref().map_or(0, |more| more.len() + 1) - 8;
+    if let Some(code) = fenced_within(&aligned(&table), room, Keep::Start) {
+        text.push_str(&format!("```\n{code}\n```"));
+    }
+    if let Some(more) = more {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&more);
+    }
+    (!text.is_empty()).then_some(text)
+}
+
+/// A row's cell on one line, cut to [`MAX_CELL`] characters.
+fn cell_text(cell: &str) -> String {
+    let one_line = cell.split_whitespace().collect::<Vec<_>>().join(" ");
+    limit(non_blank(&one_line, BLANK), MAX_CELL).into_owned()
+}
+
+/// The table's cells padded to their column's width, two spaces apart.
+fn aligned(table: &[Vec<String>]) -> String {
+    let columns = table.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|at| {
+            table
+                .iter()
+                .filter_map(|row| row.get(at))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    table
+        .iter()
+        .map(|row| {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(cell, width)| format!("{cell:width$}"))
+                .collect();
+            cells.join("  ").trim_end().to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Which end of a text a cut keeps.
+#[derive(Clone, Copy)]
+enum Keep {
+    Start,
+    End,
+}
+
+/// `text` escaped for a ``` block within `room` characters, cut before escaping (so no entity
+/// is split) at its end or start; `None` when it is blank or there is no useful room.
+fn fenced_within(text: &str, room: usize, keep: Keep) -> Option<String> {
+    if text.trim().is_empty() || room < 16 {
+        return None;
+    }
+    let mut max = room;
+    loop {
+        let cut = match keep {
+            Keep::Start => limit(text, max),
+            Keep::End => limit_end(text, max),
+        };
+        let escaped = mrkdwn_fenced(&cut);
+        let len = escaped.chars().count();
+        if len <= room {
+            return Some(escaped);
+        }
+        // Escaping made it longer: try again shorter by at least the excess.
+        max = max.saturating_sub((len - room).max(1));
+        if max < 2 {
+            return None;
+        }
+    }
 }
 
 /// `*<name>*\n<value>`, both escaped, within [`MAX_FIELD`] characters.
 fn field(fact: &Fact) -> String {
-    // Bold needs the asterisks against non-space characters: `*name *` shows the asterisks.
-    let name = mrkdwn(non_blank(fact.name.trim(), BLANK), MAX_FIELD_NAME);
+    // Bold needs the asterisks against non-space characters: `*name *` shows the asterisks;
+    // an escaped name is trimmed.
+    let name = mrkdwn(&limit(non_blank(fact.name.trim(), BLANK), MAX_NAME));
+    let value = mrkdwn(&limit(non_blank(&fact.value, BLANK), MAX_VALUE));
     // Two asterisks and the newline.
     let room = MAX_FIELD - name.chars().count() - 3;
-    let value = mrkdwn(non_blank(&fact.value, BLANK), room);
-    format!("*{name}*\n{value}")
+    format!("*{name}*\n{}", cut_mrkdwn(&value, room))
 }
 
-/// `text` escaped for mrkdwn, then cut to `max` characters. The cut is made on the escaped
-/// text, since that is what Slack counts, and drops an entity it would split: a lone `&am`
-/// would show as is.
-fn mrkdwn(text: &str, max: usize) -> String {
-    let escaped = escape(text);
-    match limit(&escaped, max) {
-        Cow::Borrowed(_) => escaped.into_owned(),
-        Cow::Owned(mut cut) => {
-            let body_end = cut.len() - ELLIPSIS.len_utf8();
-            // Every `&` of the escaped text opens an entity, so the last one without its `;`
-            // is a split one.
-            let split = cut[..body_end]
-                .rfind('&')
-                .filter(|&amp| !cut[amp..body_end].contains(';'));
-            if let Some(amp) = split {
-                cut.replace_range(amp..body_end, "");
-            }
-            cut
-        }
-    }
+/// A mrkdwn text object Slack takes as written: no URL, channel or mention parsed from it.
+fn text_object(text: &str) -> Value {
+    json!({"type": "mrkdwn", "text": text, "verbatim": true})
 }
 
-/// `&`, `<` and `>` as the HTML entities Slack expects; nothing else is encoded.
-pub fn escape(text: &str) -> Cow<'_, str> {
-    if !text.contains(['&', '<', '>']) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
+fn section(text: &str) -> Value {
+    json!({"type": "section", "text": text_object(text)})
+}
+
+/// A context block of one untrusted line.
+fn context(text: &str) -> Value {
+    json!({"type": "context", "elements": [text_object(&cut_mrkdwn(&mrkdwn(text), MAX_TEXT))]})
 }

@@ -7,12 +7,13 @@
 //! ```
 //!
 //! `subject`, `workspace`, `time` and `link` are `null` when the notice has none, so a receiver
-//! always finds every key. The keys of [`Notice::extra`] (`run`, `retrain`, `smokeTest`, ...)
+//! always finds every key; `time` is RFC 3339 in UTC with milliseconds
+//! (`2026-11-30T06:12:44.123Z`), whatever precision the event was written with. The keys of [`Notice::extra`] (`run`, `retrain`, `smokeTest`, ...)
 //! sit beside them at the top level; where one has the name of a fixed key, the fixed key
 //! wins, so `text` or `eventId` always mean the same.
 //!
-//! No text is cut: no vendor sets a limit here, and the receiver is the user's own code, which
-//! should see the event's data whole.
+//! No text is cut or escaped: no vendor sets a limit here, and the receiver is the user's own
+//! code, which should see the event's data whole, and escape it for wherever it shows it.
 
 use serde_json::{Value, json};
 
@@ -30,7 +31,10 @@ pub fn render(notice: &Notice) -> Value {
         ("subject", json!(notice.subject)),
         ("function", json!(notice.function)),
         ("workspace", json!(notice.workspace)),
-        ("time", json!(notice.time)),
+        (
+            "time",
+            json!(notice.time.map(|time| time.to_rfc3339_millis())),
+        ),
         ("link", json!(notice.link)),
         ("data", notice.data.clone()),
     ];
