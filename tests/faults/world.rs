@@ -191,6 +191,11 @@ impl World {
             "scoring.example.com" => (Service::Scoring, None),
             other => panic!("a request to an unknown host {other}"),
         };
+        // A job looked up (one retrain at a time) is answered as it stands, outside the
+        // schedule's faults: a retrain is called failed only for its own create.
+        if service == Service::Jobs && request.method() == reqwest::Method::GET {
+            return self.job_state(&url);
+        }
         match (self.fault(service), service) {
             (Some(Fault::Forbid), Service::Jobs) => return self.job_failed(&url, 403),
             (Some(Fault::Refuse), Service::Jobs) => return self.job_failed(&url, 503),
@@ -319,6 +324,21 @@ impl World {
             _ => respond(
                 409,
                 json!({"error": {"code": "Conflict", "message": "the job already exists"}}),
+            ),
+        }
+    }
+
+    /// A job looked up: done as soon as it was created (404 before).
+    fn job_state(&self, url: &reqwest::Url) -> reqwest::Response {
+        let name = job_name(url);
+        match self.state.lock().unwrap().created.get(&name) {
+            Some(_) => respond(
+                200,
+                json!({"name": name, "properties": {"status": "Completed"}}),
+            ),
+            None => respond(
+                404,
+                json!({"error": {"code": "UserError", "message": "no such job"}}),
             ),
         }
     }
