@@ -208,7 +208,11 @@ notify_every = "{}s"
     );
     let puts = job_puts(&azure).await;
     let first_job = format!("retrain-{}-churn-drift", ids[0].to_ascii_lowercase());
-    assert_eq!(puts, [first_job.clone()], "exactly one job created");
+    assert_eq!(
+        puts,
+        std::slice::from_ref(&first_job),
+        "exactly one job created"
+    );
     assert_eq!(action(&outcomes[0], "retrain", None)["status"], "done");
     for outcome in &outcomes[1..] {
         let retrain = action(outcome, "retrain", None);
