@@ -398,9 +398,157 @@ impl NotifyEvery {
 
 #[cfg(test)]
 mod tests {
-    use aml_events::ledger::MemoryLedger;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use aml_events::{
+        Secret,
+        azure::{AccessToken, AmlClientOptions, RetryPolicy, TokenFuture, TokenSource},
+        ledger::MemoryLedger,
+    };
+    use wiremock::{
+        Mock, MockServer, ResponseTemplate,
+        matchers::{method, path_regex},
+    };
 
     use super::*;
+
+    const WORKSPACE: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws";
+
+    #[derive(Debug)]
+    struct Token;
+
+    impl TokenSource for Token {
+        fn token<'a>(&'a self, _scope: &'a str) -> TokenFuture<'a> {
+            Box::pin(async {
+                Ok(AccessToken::new(
+                    Secret::new("t"),
+                    std::time::SystemTime::now() + Duration::from_secs(3600),
+                ))
+            })
+        }
+    }
+
+    /// Azure's jobs, each looked up as `answer`.
+    async fn azure(answer: ResponseTemplate) -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path_regex("/jobs/"))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+        server
+    }
+
+    /// The gate for job `ours`, with the mark naming `last` (started `started`) first.
+    async fn gate(server: &MockServer, last: Option<(&str, &str)>) -> OneAtATime {
+        let ledger: Arc<dyn Ledger> = Arc::new(MemoryLedger::new());
+        let key = retrain_key("route", "signal s");
+        if let Some((job, started)) = last {
+            let mark = LastJob {
+                job: Some(job.into()),
+                started: Some(Timestamp::parse(started).unwrap()),
+            };
+            let write = MarkWrite {
+                key: &key,
+                text: &mark.to_text(),
+                version: None,
+                keep: RETRAIN_KEEP,
+            };
+            assert!(ledger.write_mark(write).await.unwrap());
+        }
+        let options = AmlClientOptions {
+            arm_endpoint: server.uri().parse().unwrap(),
+            retry: RetryPolicy {
+                max_retries: 0,
+                ..RetryPolicy::default()
+            },
+            deadline: Duration::from_secs(5),
+            ..AmlClientOptions::default()
+        };
+        OneAtATime {
+            ledger,
+            key,
+            group: "signal s".into(),
+            job: "retrain-ours".into(),
+            cooldown: None,
+            lease: Duration::from_secs(50),
+            client: AmlClient::new(Arc::new(Token), options).unwrap(),
+            workspace: WorkspaceId::parse(WORKSPACE).unwrap(),
+        }
+    }
+
+    /// `gate.start` with a create that answers `created` and notes that it ran; then the job
+    /// the mark names.
+    async fn start(
+        gate: OneAtATime,
+        created: &str,
+    ) -> (Result<Recorded, Unsettled>, bool, Option<String>) {
+        let ran = AtomicBool::new(false);
+        let (ledger, key) = (Arc::clone(&gate.ledger), gate.key.clone());
+        let result = gate
+            .start(|| async {
+                ran.store(true, Ordering::SeqCst);
+                Ok(Recorded::new(created, "created, or not"))
+            })
+            .await;
+        let mark = ledger.read_mark(&key).await.unwrap();
+        (
+            result,
+            ran.load(Ordering::SeqCst),
+            LastJob::from_mark(mark.as_ref()).job,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_job_that_cannot_be_looked_up_for_now_fails_for_now_and_is_never_skipped() {
+        let server = azure(ResponseTemplate::new(503)).await;
+        let gate = gate(&server, Some(("retrain-last", "2020-01-01T00:00:00Z"))).await;
+
+        let (result, ran, marked) = start(gate, "done").await;
+
+        assert!(matches!(result, Err(Unsettled::Transient(_))), "{result:?}");
+        assert!(!ran, "no job created unchecked");
+        assert_eq!(marked.as_deref(), Some("retrain-last"));
+    }
+
+    #[tokio::test]
+    async fn a_job_azure_does_not_know_holds_the_retrain_back_for_a_lease_only() {
+        let server = azure(ResponseTemplate::new(404)).await;
+        let now = Timestamp::now().to_string();
+        let fresh = gate(&server, Some(("retrain-last", &now))).await;
+        let (result, ran, marked) = start(fresh, "done").await;
+        let skipped = result.unwrap();
+        assert_eq!(skipped.status, "skipped");
+        assert!(
+            skipped.detail.contains("another delivery is starting it"),
+            "{}",
+            skipped.detail
+        );
+        assert!(!ran);
+        assert_eq!(marked.as_deref(), Some("retrain-last"));
+
+        let stale = gate(&server, Some(("retrain-last", "2020-01-01T00:00:00Z"))).await;
+        let (result, ran, marked) = start(stale, "done").await;
+        assert_eq!(result.unwrap().status, "done");
+        assert!(ran, "a job that never started holds nothing back");
+        assert_eq!(marked.as_deref(), Some("retrain-ours"));
+    }
+
+    #[tokio::test]
+    async fn a_job_not_created_gives_the_turn_back_to_the_last_one_started() {
+        let server = azure(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"properties": {"status": "Completed"}})),
+        )
+        .await;
+        let gate = gate(&server, Some(("retrain-last", "2020-01-01T00:00:00Z"))).await;
+
+        let (result, ran, marked) = start(gate, "failed").await;
+
+        assert_eq!(result.unwrap().status, "failed");
+        assert!(ran);
+        assert_eq!(marked.as_deref(), Some("retrain-last"));
+    }
 
     fn every(ledger: &Arc<dyn Ledger>, event_id: &str) -> NotifyEvery {
         NotifyEvery {
