@@ -355,7 +355,7 @@ fn routes_check_accepts_the_example_and_names_file_line_and_key_of_a_broken_one(
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.starts_with(&format!("aml-handlers: {file}:37: notfy: unknown key")),
+        stderr.starts_with(&format!("aml-handlers: {file}:39: notfy: unknown key")),
         "{stderr}"
     );
     let _ = std::fs::remove_dir_all(dir);
@@ -448,8 +448,8 @@ fn noise_control_is_checked_shown_and_explained() {
     let routes = example_copy();
     let text = std::fs::read_to_string(&routes).unwrap();
     let noisy = text.replacen(
-        "drift_threshold = 0.3 }\nnotify = [\"ml-team\"]",
-        "drift_threshold = 0.3, cooldown = \"6h\" }\nnotify = [\"ml-team\"]\nnotify_every = \"30m\"",
+        "cooldown = \"24h\" }\nnotify = [\"ml-team\"]\nnotify_every = \"1h\"",
+        "cooldown = \"6h\" }\nnotify = [\"ml-team\"]\nnotify_every = \"30m\"",
         1,
     );
     assert_ne!(noisy, text, "the example's churn route changed");
@@ -492,7 +492,7 @@ fn noise_control_is_checked_shown_and_explained() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert!(
-            stderr.contains(&format!("{file}:42: ")) && stderr.contains("notify_every: "),
+            stderr.contains(&format!("{file}:44: ")) && stderr.contains("notify_every: "),
             "{stderr}"
         );
         assert!(stderr.contains(problem), "{stderr}");
