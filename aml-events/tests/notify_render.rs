@@ -205,7 +205,7 @@ fn is_escaped(mrkdwn: &str) -> bool {
         })
 }
 
-const ZWSP: char = '\u{200B}';
+const JOINER: char = '\u{2060}';
 
 // ---------------------------------------------------------------------------------------
 // limit
@@ -308,7 +308,7 @@ fn an_over_long_link_keeps_its_button_through_the_workspace_page() {
 
     let buttons = notice.buttons();
 
-    assert_eq!(buttons.left_out, 0);
+    assert_eq!((buttons.unusable, buttons.beyond), (0, 0));
     let shown: Vec<(&str, &str)> = buttons
         .links
         .iter()
@@ -326,7 +326,7 @@ fn an_over_long_link_keeps_its_button_through_the_workspace_page() {
     notice.workspace = None;
     let buttons = notice.buttons();
     assert_eq!(buttons.links.len(), 1);
-    assert_eq!(buttons.left_out, 1);
+    assert_eq!((buttons.unusable, buttons.beyond), (1, 0));
     assert_eq!(
         buttons.left_out_text().unwrap(),
         "1 link left out: not an http(s) URL of at most 2,048 characters"
@@ -382,7 +382,7 @@ fn teams_card_reads_top_down_band_summary_error_facts_event_id() {
         card["body"][1]["text"],
         // Escaped for Markdown: the mention gets a zero-width space, `<` and `>` a backslash.
         format!(
-            "Run churn_run_7 of experiment churn-training is now Failed @{ZWSP}everyone \\<!channel\\>"
+            "Run churn_run_7 of experiment churn-training is now Failed @{JOINER}everyone \\<!channel\\>"
         )
     );
     let event_id = &card["body"][5];
@@ -584,6 +584,27 @@ fn teams_an_over_long_link_falls_back_and_one_without_a_stand_in_is_said() {
 }
 
 #[test]
+fn teams_keeps_five_of_the_longest_links_within_its_budget_and_says_the_rest() {
+    let mut notice = oversized();
+    notice.link = Some(format!("https://ml.azure.com/runs/{}", "r".repeat(2000)));
+    notice.links = (0..6)
+        .map(|i| Link {
+            label: format!("Open {i} {}", "名".repeat(100)),
+            url: format!("https://ml.azure.com/{i}/{}", "x".repeat(2000)),
+        })
+        .collect();
+
+    let body = teams::render(&notice);
+
+    let size = serde_json::to_vec(&body).unwrap().len();
+    assert!(size <= teams::MAX_BYTES, "{size} bytes");
+    let card = card(&body);
+    assert_eq!(card["actions"].as_array().unwrap().len(), 5);
+    let blocks = card["body"].as_array().unwrap();
+    assert_eq!(blocks[blocks.len() - 2]["text"], "2 more links not shown");
+}
+
+#[test]
 fn teams_card_without_a_link_time_or_workspace() {
     let body = teams::render(&model_registered());
     let card = card(&body);
@@ -622,7 +643,7 @@ fn teams_caps_names_and_summary_with_a_visible_ellipsis() {
     assert_eq!(
         title.chars().count(),
         80 + 2,
-        "two zero-width spaces break it"
+        "two zero-width spaces let it wrap"
     );
     assert!(title.ends_with(ELLIPSIS));
     let summary = text(&card["body"][1]["text"]);
@@ -715,7 +736,7 @@ fn slack_escapes_what_mrkdwn_would_parse_and_parses_no_url() {
     assert_eq!(
         summary,
         format!(
-            "Run churn_run_7 of experiment churn-training is now Failed @{ZWSP}everyone &lt;!channel&gt;"
+            "Run churn_run_7 of experiment churn-training is now Failed @{JOINER}everyone &lt;!channel&gt;"
         )
     );
     // Every mrkdwn text is verbatim: Slack links no URL and no channel name in it.
@@ -924,7 +945,7 @@ fn discord_description_says_summary_error_once_and_links() {
     assert_eq!(
         body["embeds"][0]["description"],
         format!(
-            "Run churn_run_7 of experiment churn-training is now Failed @{ZWSP}everyone \\<!channel\\>\n\n\
+            "Run churn_run_7 of experiment churn-training is now Failed @{JOINER}everyone \\<!channel\\>\n\n\
              ValueError: x \\< 0 & y \\> 1\n\
              ```\n\
              Traceback (most recent call last):\n  File \"train.py\", line 12, in <module>\n    check(x)\n  File \"train.py\", line 7, in check\n    raise ValueError(\"x < 0 & y > 1\")\n\
@@ -971,7 +992,7 @@ fn discord_rows_then_facts_as_fields_and_every_link_in_the_description() {
 fn discord_never_pings_whatever_the_text_says() {
     let body = discord::render(&failed_run());
 
-    assert!(text(&body["embeds"][0]["description"]).contains(&format!("@{ZWSP}everyone")));
+    assert!(text(&body["embeds"][0]["description"]).contains(&format!("@{JOINER}everyone")));
     assert_eq!(body["allowed_mentions"], json!({"parse": []}));
 }
 

@@ -42,7 +42,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::escape::{cut_markdown, fenced, markdown, plain};
+use super::escape::{cut_markdown, cut_plain, fenced, markdown, plain};
 use super::notice::{BLANK, MAX_NAME, MAX_SUMMARY, Tone, limit, limit_end, non_blank};
 use super::{Buttons, Fact, Notice, Severity};
 
@@ -79,11 +79,13 @@ const MIN_TRACEBACK: usize = 40;
 /// The Execute Webhook body for `notice`.
 pub fn render(notice: &Notice) -> Value {
     let title = cut_markdown(&markdown(&limit(notice.headline(), MAX_NAME)), MAX_TITLE);
+    // Blank once escaped (control or bidi characters only): a dash, as Discord refuses blanks.
+    let title = non_blank(&title, BLANK).to_owned();
     let footer = if notice.event_id.trim().is_empty() {
         String::new()
     } else {
         let id = limit(notice.event_id.trim(), MAX_EVENT_ID);
-        limit(&plain(&format!("Event id: {id}")), MAX_FOOTER).into_owned()
+        cut_plain(&plain(&format!("Event id: {id}")), MAX_FOOTER)
     };
     let room = MAX_EMBED_TOTAL - chars(&title) - chars(&footer);
     let buttons = notice.buttons();
@@ -149,16 +151,13 @@ struct Description {
 
 impl Description {
     fn of(notice: &Notice, buttons: &Buttons) -> Description {
-        let mut head = Vec::new();
-        if !notice.summary.trim().is_empty() {
-            head.push(markdown(&limit(&notice.summary, MAX_SUMMARY)));
-        }
+        let mut head = vec![markdown(&limit(&notice.summary, MAX_SUMMARY))];
         head.extend(notice.held_text().map(|held| markdown(&held)));
+        head.retain(|line| !line.is_empty());
         let error = notice.error.as_ref();
         let exception = error
-            .map(|error| error.exception_line())
-            .filter(|line| !line.is_empty())
-            .map(|line| markdown(&limit(line, MAX_EXCEPTION)));
+            .map(|error| markdown(&limit(error.exception_line(), MAX_EXCEPTION)))
+            .filter(|line| !line.is_empty());
         let details = match &exception {
             Some(_) => error.map(|error| error.details()).unwrap_or_default(),
             None => String::new(),
@@ -167,8 +166,9 @@ impl Description {
             .links
             .iter()
             .map(|link| {
-                // A parenthesis would end (or unbalance) the link's destination.
-                let url = link.url.replace('(', "%28").replace(')', "%29");
+                // A parenthesis would end (or unbalance) the link's destination, and `||` would
+                // open a spoiler in it; percent-encoded, the URL is the same.
+                let url = markdown_url(&link.url);
                 format!("[{}]({url})", markdown(&limit(&link.label, MAX_NAME)))
             })
             .collect();
@@ -234,6 +234,36 @@ fn take_lines(parts: &[String], separator: &str, left: &mut usize) -> String {
     }
     *left = left.saturating_sub(2);
     out
+}
+
+/// `url` as a Markdown link's destination, percent-encoded where Markdown would read it
+/// otherwise: `(` and `)` (which end or unbalance the destination), `|` (`||` opens a spoiler),
+/// `\` (a backslash escape drops it) and an `&` that starts an entity (`&amp;` would be read
+/// as `&`). The URL is the same.
+pub fn markdown_url(url: &str) -> String {
+    let mut out = String::with_capacity(url.len() + 8);
+    for (at, c) in url.char_indices() {
+        match c {
+            '(' => out.push_str("%28"),
+            ')' => out.push_str("%29"),
+            '|' => out.push_str("%7C"),
+            '\\' => out.push_str("%5C"),
+            '&' if starts_entity(&url[at + 1..]) => out.push_str("%26"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether `rest`, what follows an `&`, makes it an entity or character reference (`amp;`,
+/// `#91;`).
+fn starts_entity(rest: &str) -> bool {
+    let name = rest.strip_prefix('#').unwrap_or(rest);
+    let len = name.len()
+        - name
+            .trim_start_matches(|c: char| c.is_ascii_alphanumeric())
+            .len();
+    len > 0 && name[len..].starts_with(';')
 }
 
 /// `details` for a ``` block within `room` characters, its end kept; `None` when blank.

@@ -4,19 +4,22 @@
 //! Every renderer takes event text through this one module.
 //!
 //! # Layout
-//! First every text is defused, whatever its format ([`plain`] stops there):
-//! - URLs are broken with a zero-width space (U+200B) between the slashes of every `//`, after
-//!   `www` before its dot and before the colon of `mailto:`. The text reads the same, but no
-//!   linkifier sees a URL: Discord and Slack link only `scheme://`, and markdown-it's linkify-it
-//!   also links a bare `//host` (so a space after `://`, the other common defusing, would still
-//!   leave `//host` a link there).
-//! - every `@` is followed by a zero-width space: `@everyone`, `@here` and `<@123>` mention no
-//!   one.
-//! - `{{` gets one between its braces: Adaptive Cards would read `{{DATE(...)}}` as a function.
-//! - control characters become U+FFFD; bidi embeddings, overrides and isolates (U+202A-U+202E,
-//!   U+2066-U+2069) are dropped, so a text cannot reorder what is printed around it.
-//! - in texts that wrap, a run of 30 characters with nowhere to break (no space, `-` or `/`)
-//!   gets a zero-width space, so a long id or path wraps instead of running off the card.
+//! First every text is defused, whatever its format ([`plain`] stops there). A word joiner
+//! (U+2060, invisible, and unlike a zero-width space no place to break a line) goes where a
+//! chat tool or a linkifier would otherwise act:
+//! - between the slashes of every `//`, after `www` before its dot and before the colon of
+//!   `mailto:`. The text reads the same, but no linkifier sees a URL: Discord and Slack link
+//!   only `scheme://`, and markdown-it's linkify-it also links a bare `//host` (so a space after
+//!   `://`, the other common defusing, would still leave `//host` a link there; and `https[:]//`
+//!   would change what a reader copies).
+//! - after every `@`: `@everyone`, `@here` and `<@123>` mention no one.
+//! - between the braces of `{{`: Adaptive Cards would read `{{DATE(...)}}` as a function.
+//!
+//! Besides, control characters become U+FFFD; bidi embeddings, overrides and isolates
+//! (U+202A-U+202E, U+2066-U+2069) are dropped, so a text cannot reorder what is printed around
+//! it; and in texts that wrap, a run of 30 characters with nowhere to break (no space, `-` or
+//! `/`) gets a zero-width space (U+200B), so a long id or path wraps instead of running off the
+//! card.
 //!
 //! Then each format's own escaping:
 //! - [`markdown`] (Teams TextBlock and FactSet, Discord): one line; CommonMark backslash
@@ -32,10 +35,10 @@
 //! - [`monospace`] (a Teams TextRun, which is never Markdown): lines kept, indentation kept as
 //!   no-break spaces.
 //! - [`fenced`] and [`mrkdwn_fenced`]: the inside of a ``` block (Discord, Slack), lines kept
-//!   as written, with a zero-width space between backticks so no ``` can close the block.
+//!   as written, with a word joiner between backticks so no ``` can close the block.
 //!
-//! Cutting an escaped text to a vendor's limit goes through [`cut_markdown`] and
-//! [`cut_mrkdwn`], which never leave half an escape behind.
+//! Cutting a text to a vendor's limit after this goes through [`cut_plain`], [`cut_markdown`]
+//! and [`cut_mrkdwn`], which never leave half an escape (or an `@` without its space) behind.
 //!
 //! A host that links bare domain names (`evil.example`, no scheme) is not covered: breaking
 //! every dot would change every file name a reader copies.
@@ -55,7 +58,10 @@ use std::borrow::Cow;
 
 use super::notice::{ELLIPSIS, limit};
 
-/// The zero-width space every defusing inserts.
+/// What every defusing inserts: a word joiner, invisible and no line break.
+pub const JOINER: char = '\u{2060}';
+
+/// What makes a long run breakable: a zero-width space, invisible and a line break.
 pub const ZWSP: char = '\u{200B}';
 
 /// How many characters may follow each other with no break opportunity before a zero-width
@@ -134,8 +140,23 @@ pub fn mrkdwn_fenced(text: &str) -> String {
     out
 }
 
+/// `defused` (from [`plain`]) cut to `max` characters with an ellipsis, never leaving an `@`
+/// without the word joiner after it.
+pub fn cut_plain(defused: &str, max: usize) -> String {
+    match limit(defused, max) {
+        Cow::Borrowed(text) => text.to_owned(),
+        Cow::Owned(mut cut) => {
+            let body_end = cut.len() - ELLIPSIS.len_utf8();
+            if cut[..body_end].ends_with('@') {
+                cut.remove(body_end - 1);
+            }
+            cut
+        }
+    }
+}
+
 /// `escaped` (from [`markdown`]) cut to `max` characters with an ellipsis, never leaving a
-/// lone backslash that would escape the ellipsis.
+/// lone backslash that would escape the ellipsis, nor an `@` without its word joiner.
 pub fn cut_markdown(escaped: &str, max: usize) -> String {
     match limit(escaped, max) {
         Cow::Borrowed(text) => text.to_owned(),
@@ -143,9 +164,9 @@ pub fn cut_markdown(escaped: &str, max: usize) -> String {
             let body_end = cut.len() - ELLIPSIS.len_utf8();
             let body = &cut[..body_end];
             let backslashes = body.len() - body.trim_end_matches('\\').len();
-            if backslashes % 2 == 1 || body.ends_with('_') {
+            if backslashes % 2 == 1 || body.ends_with(['_', '@']) {
                 // A lone backslash would escape the ellipsis; an `_` kept between two letters
-                // would now stand before it.
+                // would now stand before it; an `@` would have lost its word joiner.
                 cut.remove(body_end - 1);
             }
             cut
@@ -154,7 +175,8 @@ pub fn cut_markdown(escaped: &str, max: usize) -> String {
 }
 
 /// `escaped` (from [`mrkdwn`] or [`mrkdwn_fenced`]) cut to `max` characters with an ellipsis,
-/// dropping an entity the cut would split (a lone `&am` would show as is).
+/// dropping an entity the cut would split (a lone `&am` would show as is), and an `@` that
+/// would have lost its word joiner.
 pub fn cut_mrkdwn(escaped: &str, max: usize) -> String {
     match limit(escaped, max) {
         Cow::Borrowed(text) => text.to_owned(),
@@ -167,8 +189,9 @@ pub fn cut_mrkdwn(escaped: &str, max: usize) -> String {
                 .filter(|&amp| !cut[amp..body_end].contains(';'));
             if let Some(amp) = split {
                 cut.replace_range(amp..body_end, "");
-            } else if cut[..body_end].ends_with(['*', '_', '~']) {
-                // Kept between two letters, it would now stand before the ellipsis.
+            } else if cut[..body_end].ends_with(['*', '_', '~', '@']) {
+                // Kept between two letters, it would now stand before the ellipsis; an `@`
+                // would have lost its word joiner.
                 cut.remove(body_end - 1);
             }
             cut
@@ -223,7 +246,7 @@ fn printable(c: char) -> Option<char> {
     }
 }
 
-/// `text` with zero-width spaces that stop links, mentions and Adaptive Cards' functions:
+/// `text` with word joiners that stop links, mentions and Adaptive Cards' functions:
 /// between the slashes of `//`, after `www` and `mailto` before `.` and `:`, after `@`,
 /// between `{{`.
 fn defuse(text: &str) -> String {
@@ -237,11 +260,11 @@ fn defuse(text: &str) -> String {
             _ => false,
         };
         if splits {
-            out.push(ZWSP);
+            out.push(JOINER);
         }
         out.push(c);
         if c == '@' {
-            out.push(ZWSP);
+            out.push(JOINER);
         }
     }
     out
@@ -278,7 +301,8 @@ fn wrappable(text: &str) -> String {
 }
 
 /// Whether `c` belongs to the character before it: a combining mark, a zero-width joiner, a
-/// variation selector, a skin tone or a tag of an emoji sequence.
+/// variation selector, a skin tone or a tag of an emoji sequence, or the word joiner that
+/// defuses it.
 fn joins(c: char) -> bool {
     matches!(c,
         '\u{0300}'..='\u{036F}'
@@ -288,6 +312,7 @@ fn joins(c: char) -> bool {
         | '\u{FE00}'..='\u{FE0F}'
         | '\u{FE20}'..='\u{FE2F}'
         | '\u{200D}'
+        | JOINER
         | '\u{1F3FB}'..='\u{1F3FF}'
         | '\u{E0020}'..='\u{E007F}')
 }
@@ -348,12 +373,12 @@ fn is_entity(rest: &str) -> bool {
     len > 0 && name[len..].starts_with(';')
 }
 
-/// `text` with a zero-width space between two backticks, so it holds no ``` fence.
+/// `text` with a word joiner between two backticks, so it holds no ``` fence.
 fn unfence(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c == '`' && out.ends_with('`') {
-            out.push(ZWSP);
+            out.push(JOINER);
         }
         out.push(c);
     }
@@ -404,7 +429,7 @@ mod tests {
 
     #[test]
     fn urls_and_mentions_are_defused_but_read_the_same() {
-        let z = ZWSP;
+        let z = JOINER;
         assert_eq!(
             plain("https://evil.example //x www.a.b MAILTO:me@x"),
             format!("https:/{z}/evil.example /{z}/x www{z}.a.b MAILTO{z}:me@{z}x")
@@ -442,7 +467,7 @@ mod tests {
 
     #[test]
     fn fenced_text_keeps_lines_and_cannot_close_its_fence() {
-        let z = ZWSP;
+        let z = JOINER;
         assert_eq!(
             fenced("a\r\n  ```b\n\t`c`"),
             format!("a\n  `{z}`{z}`b\n\t`c`")
@@ -466,5 +491,13 @@ mod tests {
         assert_eq!(cut_mrkdwn("short", 10), "short");
         assert_eq!(cut_markdown("ab_cd", 4), format!("ab{ELLIPSIS}"));
         assert_eq!(cut_mrkdwn("ab*cd", 4), format!("ab{ELLIPSIS}"));
+        let mention = plain("ab@everyone");
+        for cut in [
+            cut_plain(&mention, 4),
+            cut_markdown(&mention, 4),
+            cut_mrkdwn(&mention, 4),
+        ] {
+            assert_eq!(cut, format!("ab{ELLIPSIS}"));
+        }
     }
 }

@@ -396,23 +396,33 @@ impl Rows {
 pub struct Buttons {
     /// Labelled `http(s)` URLs of at most 2,048 characters, no URL twice.
     pub links: Vec<Link>,
-    /// Links that could not be shown, nor replaced by the workspace's page (a card says so,
-    /// rather than drop them silently).
-    pub left_out: usize,
+    /// Links that could be no button, nor be replaced by the workspace's page.
+    pub unusable: usize,
+    /// Links past the first [`MAX_BUTTONS`].
+    pub beyond: usize,
 }
 
 impl Buttons {
-    /// `1 link left out: not an http(s) URL of at most 2,048 characters`, when any was.
+    /// What a card says about the links it could not show, rather than drop them silently:
+    /// `1 link left out: not an http(s) URL of at most 2,048 characters`, `2 more links not
+    /// shown`, or both.
     pub fn left_out_text(&self) -> Option<String> {
-        match self.left_out {
-            0 => None,
-            1 => Some(format!("1 link left out: {LEFT_OUT_WHY}")),
-            n => Some(format!("{n} links left out: {LEFT_OUT_WHY}")),
+        let plural = |n: usize| if n == 1 { "link" } else { "links" };
+        let mut said = Vec::new();
+        if self.unusable > 0 {
+            let n = self.unusable;
+            said.push(format!(
+                "{n} {} left out: not an http(s) URL of at most 2,048 characters",
+                plural(n)
+            ));
         }
+        if self.beyond > 0 {
+            let n = self.beyond;
+            said.push(format!("{n} more {} not shown", plural(n)));
+        }
+        (!said.is_empty()).then(|| said.join("; "))
     }
 }
-
-const LEFT_OUT_WHY: &str = "not an http(s) URL of at most 2,048 characters";
 
 impl Held {
     /// `and 37 more since 09:00 UTC` (the date too when `now` is another day, or unknown).
@@ -488,7 +498,7 @@ impl Notice {
     /// characters percent-encoded) does not silently lose its button: the workspace's page in
     /// Azure ML studio, a shorter link the product can make, stands in for it
     /// ([`WORKSPACE_LABEL`]); when there is no workspace either, it is counted in
-    /// [`Buttons::left_out`].
+    /// [`Buttons::unusable`].
     pub fn buttons(&self) -> Buttons {
         let wanted = self
             .link
@@ -514,7 +524,8 @@ impl Notice {
             match link {
                 Some(link) if buttons.links.iter().any(|shown| shown.url == link.url) => {}
                 Some(link) if buttons.links.len() < MAX_BUTTONS => buttons.links.push(link),
-                _ => buttons.left_out += 1,
+                Some(_) => buttons.beyond += 1,
+                None => buttons.unusable += 1,
             }
         }
         buttons

@@ -45,7 +45,7 @@
 
 use serde_json::{Value, json};
 
-use super::escape::{cut_mrkdwn, mrkdwn, mrkdwn_fenced, plain};
+use super::escape::{cut_mrkdwn, cut_plain, mrkdwn, mrkdwn_fenced, plain};
 use super::notice::{BLANK, MAX_NAME, MAX_SUMMARY, limit, limit_end, non_blank};
 use super::{ErrorText, Fact, Notice, Rows};
 
@@ -79,16 +79,16 @@ pub fn render(notice: &Notice) -> Value {
     );
     let mut blocks = vec![json!({
         "type": "header",
-        "text": {"type": "plain_text", "text": limit(&plain(&lead), MAX_HEADER), "emoji": true},
+        "text": {"type": "plain_text", "text": cut_plain(&plain(&lead), MAX_HEADER), "emoji": true},
     })];
     if let Some(place) = notice.place_and_time() {
         blocks.push(context(&place));
     }
-    if !notice.summary.trim().is_empty() {
-        blocks.push(section(&cut_mrkdwn(
-            &mrkdwn(&limit(&notice.summary, MAX_SUMMARY)),
-            MAX_TEXT,
-        )));
+    // Blank once escaped (whitespace, control or bidi characters only): left out, as Slack
+    // refuses an empty text.
+    let summary = cut_mrkdwn(&mrkdwn(&limit(&notice.summary, MAX_SUMMARY)), MAX_TEXT);
+    if !summary.is_empty() {
+        blocks.push(section(&summary));
     }
     if let Some(held) = notice.held_text() {
         blocks.push(context(&held));
@@ -127,7 +127,7 @@ pub fn render(notice: &Notice) -> Value {
             .map(|link| {
                 json!({
                     "type": "button",
-                    "text": {"type": "plain_text", "text": limit(&plain(&link.label), MAX_BUTTON_TEXT)},
+                    "text": {"type": "plain_text", "text": cut_plain(&plain(&link.label), MAX_BUTTON_TEXT)},
                     "url": link.url,
                 })
             })
@@ -137,9 +137,9 @@ pub fn render(notice: &Notice) -> Value {
     // The top-level text is what notifications and screen readers show: the lead line, then
     // the summary. Slack only truncates it (at 40,000 characters); cut at a section's length.
     let mut text = mrkdwn(&lead);
-    if !notice.summary.trim().is_empty() {
+    if !summary.is_empty() {
         text.push('\n');
-        text.push_str(&mrkdwn(&limit(&notice.summary, MAX_SUMMARY)));
+        text.push_str(&summary);
     }
     json!({"text": cut_mrkdwn(&text, MAX_TEXT), "blocks": blocks})
 }
@@ -147,14 +147,14 @@ pub fn render(notice: &Notice) -> Value {
 /// `*<exception line>*`, then the rest of the error in a ``` block, its end kept, the whole
 /// within a section's 3,000 characters.
 fn error_text(error: &ErrorText) -> Option<String> {
-    let line = error.exception_line();
+    let line = cut_mrkdwn(
+        &mrkdwn(&limit(error.exception_line(), MAX_EXCEPTION)),
+        MAX_TEXT / 3,
+    );
     if line.is_empty() {
         return None;
     }
-    let mut text = format!(
-        "*{}*",
-        cut_mrkdwn(&mrkdwn(&limit(line, MAX_EXCEPTION)), MAX_TEXT / 3)
-    );
+    let mut text = format!("*{line}*");
     let details = error.details();
     // The fences and their line breaks.
     let room = MAX_TEXT - text.chars().count() - 9;
@@ -260,11 +260,21 @@ fn fenced_within(text: &str, room: usize, keep: Keep) -> Option<String> {
 fn field(fact: &Fact) -> String {
     // Bold needs the asterisks against non-space characters: `*name *` shows the asterisks;
     // an escaped name is trimmed.
-    let name = mrkdwn(&limit(non_blank(fact.name.trim(), BLANK), MAX_NAME));
-    let value = mrkdwn(&limit(non_blank(&fact.value, BLANK), MAX_VALUE));
+    let name = or_blank(mrkdwn(&limit(&fact.name, MAX_NAME)));
+    let value = or_blank(mrkdwn(&limit(&fact.value, MAX_VALUE)));
     // Two asterisks and the newline.
     let room = MAX_FIELD - name.chars().count() - 3;
     format!("*{name}*\n{}", cut_mrkdwn(&value, room))
+}
+
+/// `text`, or a dash when it is empty (Slack refuses empty texts, and shows `**` for an empty
+/// bold name).
+fn or_blank(text: String) -> String {
+    if text.is_empty() {
+        BLANK.to_owned()
+    } else {
+        text
+    }
 }
 
 /// A mrkdwn text object Slack takes as written: no URL, channel or mention parsed from it.
