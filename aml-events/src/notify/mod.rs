@@ -5,6 +5,8 @@
 //! - [`notice`]: the [`Notice`] itself: title, summary, severity, facts, link, event id, and
 //!   the alert key PagerDuty deduplicates on; and [`limit`], the one way every renderer cuts
 //!   a text to its target's limit.
+//! - [`escape`]: the one way untrusted event text is made safe for each format (Markdown,
+//!   Slack mrkdwn, plain text, code blocks): no link, mention, heading or emphasis from it.
 //! - one module per kind, each a pure `render(&Notice) -> serde_json::Value`: [`teams`]
 //!   (an Adaptive Card in the Workflows envelope), [`slack`] (Block Kit), [`discord`] (an
 //!   embed), [`pagerduty`] (Events API v2, which also takes the routing key), [`webhook`] (the
