@@ -18,8 +18,8 @@
 //! becomes a dash, since Discord refuses empty ones with a 400.
 //!
 //! Event text is untrusted. Every text Discord reads as Markdown (content, title, description,
-//! field names and values) goes through [`escape::markdown`], the traceback through
-//! [`escape::fenced`] inside its ``` block, the footer (plain text) through [`escape::plain`].
+//! field names and values) goes through [`escape::markdown`](super::escape::markdown), the traceback through
+//! [`escape::fenced`](super::escape::fenced) inside its ``` block, the footer (plain text) through [`escape::plain`](super::escape::plain).
 //! Besides, `allowed_mentions` with an empty `parse` keeps Discord from pinging anyone, whatever
 //! a text holds.
 //!

@@ -18,12 +18,12 @@
 //! a warning, 🟢 good news, 🔵 other information. A block whose text would be empty is left
 //! out (Slack refuses empty text objects), and so is the actions block without a link.
 //!
-//! Event text is untrusted. Every mrkdwn text goes through [`escape::mrkdwn`] (`& < >` as
+//! Event text is untrusted. Every mrkdwn text goes through [`escape::mrkdwn`](super::escape::mrkdwn) (`& < >` as
 //! entities, Slack's formatting characters `* _ ~` and the backtick replaced by look-alikes, as
 //! Slack has no escape for them) and is sent with `"verbatim": true`, so Slack turns no URL or
 //! channel name into a link; the traceback and the rows sit in ``` blocks, where Slack formats
-//! nothing, through [`escape::mrkdwn_fenced`]; plain_text (the header, a button's label) through
-//! [`escape::plain`]. The only formatting is the product's: the bold field names and exception
+//! nothing, through [`escape::mrkdwn_fenced`](super::escape::mrkdwn_fenced); plain_text (the header, a button's label) through
+//! [`escape::plain`](super::escape::plain). The only formatting is the product's: the bold field names and exception
 //! line, and the ``` blocks.
 //!
 //! Limits, each applied after escaping, since Slack counts the escaped text: header text 150

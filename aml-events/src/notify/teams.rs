@@ -26,9 +26,9 @@
 //! ```
 //!
 //! Each part is there only when the notice has it. Event text is untrusted: every TextBlock and
-//! Fact, which hosts read as Markdown, goes through [`escape::markdown`]; the traceback sits in a
-//! TextRun, which Adaptive Cards never read as Markdown, through [`escape::monospace`]; a
-//! button's title through [`escape::plain`]. No text has a `color`: the band's colour is the
+//! Fact, which hosts read as Markdown, goes through [`escape::markdown`](super::escape::markdown); the traceback sits in a
+//! TextRun, which Adaptive Cards never read as Markdown, through [`escape::monospace`](super::escape::monospace); a
+//! button's title through [`escape::plain`](super::escape::plain). No text has a `color`: the band's colour is the
 //! container's style, under the host's default text colour (the old yellow `warning` title on
 //! white had a contrast of 1.5:1). Every TextBlock wraps.
 //!
