@@ -163,13 +163,33 @@ async fn one_failed_run_reaches_every_kind_in_its_own_shape() {
         .iter()
         .map(|e| e["type"].as_str().unwrap())
         .collect();
-    assert_eq!(elements, ["TextBlock", "TextBlock", "FactSet"]);
-    assert!(
-        content["body"][1]["text"]
-            .as_str()
-            .unwrap()
-            .contains("churn_run_7")
+    assert_eq!(
+        elements.first(),
+        Some(&"Container"),
+        "the coloured band first: {elements:?}"
     );
+    let band = &content["body"][0];
+    assert_eq!(
+        band["style"], "attention",
+        "a failure's band is red: {band}"
+    );
+    let band_text: Vec<&str> = (band["items"].as_array().unwrap().iter())
+        .filter_map(|item| item["text"].as_str())
+        .collect();
+    assert_eq!(band_text[0], "FAILED", "{band}");
+    assert!(
+        band_text.iter().any(
+            |text| text.contains("churn\u{2060}_run\u{2060}_7") || text.contains("churn_run_7")
+        ),
+        "the title names the run: {band}"
+    );
+    assert!(
+        band_text
+            .iter()
+            .any(|text| text.starts_with("ml-ws · 2024")),
+        "workspace and time: {band}"
+    );
+    assert!(elements.contains(&"FactSet"), "{elements:?}");
     assert_eq!(content["actions"][0]["type"], "Action.OpenUrl");
     assert!(
         content["actions"][0]["url"]
@@ -197,13 +217,9 @@ async fn one_failed_run_reaches_every_kind_in_its_own_shape() {
     // Discord: content and one embed with the event id in its footer.
     let discord = bodies(&targets.discord).await;
     let embed = &discord[0]["embeds"][0];
-    assert!(
-        discord[0]["content"]
-            .as_str()
-            .unwrap()
-            .contains("churn_run_7")
-    );
-    assert_eq!(embed["footer"]["text"], first);
+    assert_eq!(discord[0]["content"], "🔴 FAILED · ml-ws");
+    assert_eq!(discord[0]["allowed_mentions"], json!({"parse": []}));
+    assert_eq!(embed["footer"]["text"], format!("Event id: {first}"));
     assert!(
         embed["url"]
             .as_str()
