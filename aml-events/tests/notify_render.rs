@@ -1243,10 +1243,36 @@ fn webhook_body_has_every_key() {
             "workspace": WORKSPACE,
             "time": "2024-03-01T12:00:00.123Z",
             "link": notice.link,
+            "status": "FAILED",
+            "links": [],
+            "error": {"text": TRACEBACK, "exceptionLine": notice.error.as_ref().unwrap().exception_line()},
+            "rows": null,
+            "held": null,
             "data": notice.data,
             "run": {"runId": "churn_run_7", "status": "Failed", "error": "No module named 'sklearn'"},
         })
     );
+}
+
+#[test]
+fn webhook_body_carries_rows_links_and_the_held_count_as_data() {
+    let notice = breach();
+
+    let body = webhook::render(&notice);
+
+    assert_eq!(body["status"], "BREACH");
+    assert_eq!(
+        body["links"],
+        json!([{"label": "Open retrain job", "url": RETRAIN_JOB}])
+    );
+    assert_eq!(body["rows"]["header"][0], "Feature");
+    assert_eq!(body["rows"]["rows"].as_array().unwrap().len(), 7);
+    assert_eq!(body["rows"]["more"], 2);
+    assert_eq!(
+        body["held"],
+        json!({"count": 37, "since": "2024-03-01T09:00:00.000Z"})
+    );
+    assert_eq!(body["error"], Value::Null);
 }
 
 #[test]
@@ -1275,7 +1301,7 @@ fn webhook_fixed_keys_win_over_extra_and_absent_ones_are_null() {
     assert_eq!(body["text"], "Model churn-model version 3 was registered");
     assert_eq!(body["eventId"], "e-2");
     assert_eq!(body["smokeTest"], json!({"status": 200}));
-    for key in ["workspace", "time", "link"] {
+    for key in ["workspace", "time", "link", "error", "rows", "held"] {
         assert_eq!(body.get(key), Some(&Value::Null), "{key}");
     }
 }

@@ -13,7 +13,6 @@ use aml_events::{
     notify::{Held, Notice, Notifier},
     redact::{self, Show},
 };
-use serde_json::json;
 
 use super::{
     Acted, Actions,
@@ -149,14 +148,10 @@ impl Actions<'_> {
     }
 }
 
-/// `notice`, reporting the notices held back before it: [`Notice::held`] for the renderers,
-/// and `held` in the plain webhook's JSON (`{"count", "since"}`).
+/// `notice`, reporting the notices held back before it ([`Notice::held`]: every renderer
+/// says it, the plain webhook as `held: {"count", "since"}`).
 fn reporting(notice: &Notice, held: Held) -> Notice {
     let mut notice = notice.clone();
     notice.held = Some(held);
-    notice.extra.insert(
-        "held".to_owned(),
-        json!({ "count": held.count, "since": held.since }),
-    );
     notice
 }
