@@ -220,10 +220,12 @@ impl Fact {
 /// One notification about one event.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Notice {
-    /// A short headline: `Run churn_run_7 failed`.
+    /// A short headline that says what happened where: `Run churn_run_7 failed in
+    /// churn-training`.
     pub title: String,
-    /// One readable line with the details: `Run churn_run_7 of experiment churn-training is
-    /// now Failed: No module named 'sklearn'`.
+    /// One readable line with the details, never the error (that is [`error`](Notice::error),
+    /// said once): `Run churn_run_7 of experiment churn-training failed after 12 min on
+    /// cpu-cluster`.
     pub summary: String,
     /// How bad it is.
     pub severity: Severity,
@@ -247,7 +249,8 @@ pub struct Notice {
     /// is sent.
     pub alert: bool,
     /// What alerts about the same thing share, so redeliveries and repeats collapse into one
-    /// PagerDuty incident: `<workspace>/<run, model or endpoint>/<function or monitor-breach>`.
+    /// PagerDuty incident: `<workspace>/<run, model or endpoint>/<function>`, and for a monitor
+    /// breach `<workspace>/<signal>/monitor-breach` (one incident per signal, not per run).
     pub alert_key: String,
     /// The event's data, for the plain `webhook` kind.
     pub data: Value,
