@@ -9,7 +9,7 @@ use common::{command, stand_in::*, stdout_of_success};
 use serde_json::{Value, json};
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
-    matchers::{method, path, query_param},
+    matchers::{body_partial_json, method, path, query_param},
 };
 
 const PAGERDUTY_KEY: &str = "pd-routing-key-0123456789abcdef";
@@ -451,6 +451,48 @@ notify = ["oncall", "ml-team"]
         stderr.contains("--to on-call") && stderr.contains("ml-team, oncall"),
         "{stderr}"
     );
+}
+
+/// A PagerDuty test whose resolve is refused says the incident it opened is left open, and
+/// under which dedup_key, so someone can close it.
+#[tokio::test(flavor = "multi_thread")]
+async fn notify_test_says_when_it_leaves_an_incident_open() {
+    let pagerduty = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"event_action": "resolve"})))
+        .respond_with(ResponseTemplate::new(400).set_body_string("Invalid event"))
+        .mount(&pagerduty)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202).set_body_string(r#"{"status":"success"}"#))
+        .mount(&pagerduty)
+        .await;
+    let to = format!("pagerduty:{}/v2/enqueue", pagerduty.uri());
+
+    let output = tokio::task::spawn_blocking(move || {
+        command(
+            &["notify", "--test", "--to", &to],
+            &[("AML_NOTIFY_PAGERDUTY_KEY", PAGERDUTY_KEY)],
+        )
+        .output()
+        .unwrap()
+    })
+    .await
+    .unwrap();
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let key = bodies(&pagerduty).await[0]["dedup_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        stdout.contains("triggered, but the resolve failed")
+            && stdout.contains("Invalid event")
+            && stdout.contains(&format!("dedup_key {key} is left open")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(PAGERDUTY_KEY), "{stdout}");
 }
 
 #[test]

@@ -25,6 +25,9 @@ pub struct TestAnswer {
     /// Its status and answer (for PagerDuty, the trigger's and then the resolve's), or why it
     /// failed.
     pub result: Result<(u16, String), NotifyError>,
+    /// A PagerDuty alert triggered whose resolve failed: its `dedup_key`, for whoever closes
+    /// the incident by hand.
+    pub left_open: Option<String>,
 }
 
 impl TestAnswer {
@@ -37,7 +40,14 @@ impl TestAnswer {
             }
             Ok((status, answer)) => format!("{} answered {status}: {answer}", self.target),
             // Every notification error names its target's kind and origin already.
-            Err(err) => aml_events::chain(err).to_string(),
+            Err(err) => match &self.left_open {
+                Some(key) => format!(
+                    "{}: triggered, but the resolve failed: {}; the incident with dedup_key {key} is left open",
+                    self.target,
+                    aml_events::chain(err)
+                ),
+                None => aml_events::chain(err).to_string(),
+            },
         }
     }
 }
@@ -92,6 +102,7 @@ pub async fn send_test(notifier: &Notifier, targets: &[NamedTarget]) -> Vec<Test
             .send(target, &notice)
             .await
             .map(|delivered| (delivered.status, delivered.answer));
+        let mut left_open = None;
         if let (Kind::PagerDuty, Ok((status, answer))) = (target.kind, &result) {
             let key = target.routing_key.as_ref().map_or("", |key| key.expose());
             let resolve = pagerduty::resolve(&notice, key);
@@ -104,10 +115,14 @@ pub async fn send_test(notifier: &Notifier, targets: &[NamedTarget]) -> Vec<Test
                     let resolved = format!("resolved, {}: {}", resolved.status, resolved.answer);
                     (status, format!("{answer}; {resolved}"))
                 });
+            if result.is_err() {
+                left_open = resolve["dedup_key"].as_str().map(str::to_owned);
+            }
         }
         answers.push(TestAnswer {
             target: format!("{}: {}", named.name, target.display()),
             result,
+            left_open,
         });
     }
     answers

@@ -1,7 +1,7 @@
 //! Groups: what events about the same thing share, so noise control (a route's `cooldown` and
 //! `notify_every`, docs/routes.md) counts them together. A monitor breach groups by its signal
 //! (else the monitor run's experiment), a drift by its monitor, a run status by experiment and
-//! status, a deployment by service, a registration by model name.
+//! status, a deployment by service and smoke-test result, a registration by model name.
 
 /// A model monitor's breaches: by signal, else by the monitor run's experiment.
 pub fn breach(signal: Option<&str>, experiment: Option<&str>) -> String {
@@ -25,9 +25,10 @@ pub fn run(experiment: Option<&str>, status: &str) -> String {
     )
 }
 
-/// A deployment: by service.
-pub fn service(service: &str) -> String {
-    format!("service {service}")
+/// A deployment: by service and what its smoke test said (`DEPLOYED`, `PASSED`, `FAILED`), so
+/// a deployment that passed never holds back the news of one that failed.
+pub fn service(service: &str, status_word: &str) -> String {
+    format!("service {service}, {status_word}")
 }
 
 /// A registration: by model name.
@@ -47,5 +48,6 @@ mod tests {
             "monitor experiment monitor-exp"
         );
         assert_eq!(run(Some("e"), "Failed"), "experiment e, status Failed");
+        assert_ne!(service("churn-api", "PASSED"), service("churn-api", "FAILED"));
     }
 }

@@ -45,7 +45,7 @@ pub async fn handle(event: &Event<()>, deployed: ModelDeployed, actions: &Action
         &smoke_tests.reports,
     );
     let service = deployed.service_name.as_deref().unwrap_or("(unnamed)");
-    notice.group = group::service(service);
+    notice.group = group::service(service, &notice.status);
     let notify = actions.notify(notice).await;
     Handled::new(outcome).with(smoke_tests).with(notify)
 }

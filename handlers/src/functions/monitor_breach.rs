@@ -224,7 +224,11 @@ mod tests {
         );
         assert_eq!(rows.rows[4][0], "income");
         assert_eq!(notice.error, None);
-        assert_eq!(notice.alert_key, "ml-ws/churn-drift/monitor-breach");
+        assert_eq!(
+            notice.alert_key,
+            notice::alert_key(Some(&workspace()), Some("churn-drift"), "monitor-breach")
+        );
+        assert!(notice.alert_key.ends_with("/churn-drift/monitor-breach"));
     }
 
     #[test]
@@ -265,6 +269,11 @@ mod tests {
         );
         assert_eq!(notice.rows, None);
         assert_eq!(notice.error.unwrap().text, "threshold\nbreached   somehow");
-        assert_eq!(notice.alert_key, "ml-ws/churn-monitor/monitor-breach");
+        assert!(
+            notice.alert_key.starts_with("ml-ws.")
+                && notice.alert_key.ends_with("/churn-monitor/monitor-breach"),
+            "{}",
+            notice.alert_key
+        );
     }
 }

@@ -9,6 +9,7 @@
 use aml_events::{
     Event, Function, WorkspaceId,
     notify::{ErrorText, Fact, Link, Notice, Severity},
+    redact,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -45,13 +46,16 @@ pub fn notice(function: Function, event: &Event<()>, data: &impl Serialize) -> N
 }
 
 /// What alerts about one thing share, so that redeliveries and repeats collapse into one
-/// PagerDuty incident: `<workspace>/<what>/<kind of news>`.
+/// PagerDuty incident: `<workspace>/<what>/<kind of news>`. The workspace is its name and a
+/// short fingerprint of its resource id (`ml-ws.1a2b3c4d`): two workspaces of one name in
+/// other subscriptions or resource groups are two incidents, and the key stays short.
 pub fn alert_key(workspace: Option<&WorkspaceId>, what: Option<&str>, news: &str) -> String {
-    format!(
-        "{}/{}/{news}",
-        workspace.map_or("-", |workspace| workspace.workspace.as_str()),
-        what.unwrap_or("-")
-    )
+    let workspace = workspace.map_or("-".to_owned(), |workspace| {
+        let id = workspace.resource_id().to_ascii_lowercase();
+        let name = workspace.workspace.to_ascii_lowercase();
+        format!("{name}.{}", &redact::fingerprint(&id)[..8])
+    });
+    format!("{workspace}/{}/{news}", what.unwrap_or("-"))
 }
 
 /// Facts from `(label, value)` pairs, leaving out those without a value.
@@ -189,6 +193,32 @@ pub fn short_id(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn workspace(subscription: &str, name: &str) -> WorkspaceId {
+        WorkspaceId::parse(&format!(
+            "/subscriptions/{subscription}/resourceGroups/ml-rg/providers/Microsoft.MachineLearningServices/workspaces/{name}"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_alert_key_tells_workspaces_of_one_name_apart_and_ignores_case() {
+        let dev = workspace("11111111-1111-1111-1111-111111111111", "ml-ws");
+        let prod = workspace("22222222-2222-2222-2222-222222222222", "ml-ws");
+        let prod_shouted = workspace("22222222-2222-2222-2222-222222222222", "ML-WS");
+        let key = |workspace: &WorkspaceId| {
+            alert_key(Some(workspace), Some("churn-drift"), "monitor-breach")
+        };
+
+        assert_ne!(key(&dev), key(&prod));
+        assert_eq!(key(&prod), key(&prod_shouted));
+        assert!(key(&dev).starts_with("ml-ws."), "{}", key(&dev));
+        assert!(key(&dev).ends_with("/churn-drift/monitor-breach"));
+        assert_eq!(
+            alert_key(None, None, "RunStatusChanged"),
+            "-/-/RunStatusChanged"
+        );
+    }
 
     #[test]
     fn a_notice_names_no_path_of_the_machine() {

@@ -104,13 +104,31 @@ impl Actions<'_> {
 /// traceback, well within what the ledger keeps of an outcome.
 const ANSWER_CHARS: usize = 500;
 
+/// The query parameters whose values are secret whatever their length; any other value is
+/// taken for one from 8 characters on (shorter ones, `v=1`, `verbose=true`, would mask every
+/// `1` and `true` of the answer and garble it).
+const KEY_LIKE: [&str; 7] = [
+    "code", "key", "sig", "token", "secret", "password", "apikey",
+];
+
+/// How long a value of another parameter must be to be taken for a secret.
+const SECRET_LIKE_CHARS: usize = 8;
+
 /// The start of an endpoint's answer, without the key or anything secret of the URI (an answer
-/// may echo the request).
+/// may echo the request, its query percent-encoded or decoded).
 fn answer_start(body: &str, uri: &Url, key: Option<&Secret>) -> String {
-    let query: Vec<String> = uri
-        .query_pairs()
-        .map(|(_, value)| value.into_owned())
-        .collect();
+    // The raw values, pair for pair as `query_pairs` reads them (it skips empty pairs).
+    let raw = (uri.query().unwrap_or_default().split('&'))
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').map_or("", |(_, value)| value));
+    let mut query: Vec<String> = Vec::new();
+    for ((name, value), raw_value) in uri.query_pairs().zip(raw) {
+        let name = name.to_ascii_lowercase().replace(['-', '_'], "");
+        let key_like = KEY_LIKE.iter().any(|like| name.contains(like));
+        if key_like || value.chars().count() >= SECRET_LIKE_CHARS {
+            query.extend([value.into_owned(), raw_value.to_owned()]);
+        }
+    }
     let mut secrets: Vec<&str> = query.iter().map(String::as_str).collect();
     secrets.extend([uri.as_str(), uri.password().unwrap_or_default()]);
     secrets.extend(key.map(Secret::expose));
@@ -141,6 +159,21 @@ mod tests {
             start.chars().count(),
             ANSWER_CHARS + 1,
             "cut, with an ellipsis"
+        );
+    }
+
+    #[test]
+    fn a_key_echoed_percent_encoded_is_masked_and_short_values_are_left_alone() {
+        let uri =
+            Url::parse("https://ep.example.com/score?flag&&code=ab%2Bc%3D%3D&v=1&verbose=true")
+                .unwrap();
+        let body = "rejected code=ab%2Bc%3D%3D (decoded ab+c==) with v=1, verbose=true";
+
+        let start = answer_start(body, &uri, None);
+
+        assert_eq!(
+            start,
+            "rejected code=*** (decoded ***) with v=1, verbose=true"
         );
     }
 }
