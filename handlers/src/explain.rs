@@ -21,7 +21,7 @@ use crate::{
         self, Prepared,
         actions::{
             Delivery,
-            quiet::{LastJob, LastNotice, notify_key, retrain_key, shown},
+            quiet::{LastJob, LastNotice, MarkState, notify_key, retrain_key, shown},
         },
     },
     outcome::{Action, ActionReport},

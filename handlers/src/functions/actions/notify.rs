@@ -1,9 +1,13 @@
 //! Notify: one notice to every target the matched routes name, each target once per event even
-//! when several routes (or two names for the same target) ask for it, reported under the name
-//! of the first route's target. Sent with or without Azure credentials; only `AML_DRY_RUN=1`
-//! holds it back. A route's `notify_every` holds back all but one notice per target and group
-//! in its interval ([`super::quiet`]); a target that several matching routes name is held back
-//! only when each of them has a `notify_every` (then the first one's applies).
+//! when several routes (or two names for the same target) ask for it. Sent with or without
+//! Azure credentials; only `AML_DRY_RUN=1` holds it back. A route's `notify_every` holds back
+//! all but one notice per target and group in its interval ([`super::quiet`]); a target that
+//! several matching routes name is held back only when each of them has a `notify_every`.
+//!
+//! One route decides for a target, and its report names it (`report.by`): the first matched
+//! route that names the target, unless that one has a `notify_every` and a later one has none
+//! (then the first of those). The target is named as the first route that names it calls it
+//! (two names for the same target are one target).
 
 use std::sync::Arc;
 

@@ -1,0 +1,369 @@
+//! One retrain at a time, and the cooldown, for one route and group: the retrain is skipped
+//! while the job the route last started for the group runs (or another instance is starting
+//! it), and within the cooldown of its start.
+
+use std::{sync::Arc, time::Duration};
+
+use aml_events::{
+    Timestamp, WorkspaceId,
+    azure::AmlClient,
+    chain,
+    ledger::{Ledger, Recorded},
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tracing::warn;
+
+use super::{ATTEMPTS, MarkState, busy, deferred, read, replace, shown};
+use crate::{functions::actions::once::Unsettled, outcome::ActionStatus, routes::interval};
+
+/// The states a v2 job does not leave. See
+/// <https://learn.microsoft.com/rest/api/azureml/jobs/get#jobstatus>.
+const TERMINAL: [&str; 4] = ["Completed", "Failed", "Canceled", "NotResponding"];
+
+/// How long a retrain's mark is kept when the route has no cooldown: long enough to name a
+/// job that is still running (the ledger keeps marks 48 hours at least anyway).
+const RETRAIN_KEEP: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The last job a route started for a group, as its mark keeps it; empty when none is known
+/// (the last creation failed, and gave its turn back).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LastJob {
+    /// The job's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// When it was started (by the starting instance's clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<Timestamp>,
+}
+
+impl MarkState for LastJob {}
+
+impl LastJob {
+    /// When a cooldown of `cooldown` after this job ends, if a job was started.
+    pub fn cooldown_until(&self, cooldown: Duration) -> Option<OffsetDateTime> {
+        Some(self.started?.as_offset_date_time() + cooldown)
+    }
+}
+
+/// Whether a job in `status` is over.
+pub fn is_terminal(status: &str) -> bool {
+    TERMINAL.iter().any(|end| end.eq_ignore_ascii_case(status))
+}
+
+fn skipped(detail: String) -> Recorded {
+    Recorded::new(ActionStatus::Skipped.as_str(), detail)
+}
+
+/// One retrain at a time, and the cooldown, for one route and group.
+pub struct OneAtATime {
+    /// Where the mark is.
+    pub ledger: Arc<dyn Ledger>,
+    /// [`retrain_key`](super::retrain_key).
+    pub key: String,
+    /// The group, for what outcomes say.
+    pub group: String,
+    /// The job this event would start.
+    pub job: String,
+    /// The route's cooldown.
+    pub cooldown: Option<Duration>,
+    /// How long a mark naming a job Azure does not know yet is taken as a start in progress.
+    pub lease: Duration,
+    /// Who looks the last job up.
+    pub client: AmlClient,
+    /// Where the jobs are.
+    pub workspace: WorkspaceId,
+}
+
+impl OneAtATime {
+    /// Runs `create` unless the last job started for the group still runs or its cooldown
+    /// is not over (then what was found, recorded as `skipped`). The mark names this event's
+    /// job before `create` runs; when the job was not created, the mark is given back.
+    pub async fn start<F, Fut>(self, create: F) -> Result<Recorded, Unsettled>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Recorded, Unsettled>>,
+    {
+        for _ in 0..ATTEMPTS {
+            let mark = read::<LastJob>(&*self.ledger, &self.key)
+                .await
+                .map_err(deferred)?;
+            let previous = if mark.state.job.as_deref() == Some(self.job.as_str()) {
+                // An earlier delivery of this very event named it and was cut short: go on.
+                LastJob::default()
+            } else {
+                if let Some(held_back) = self.held_back(&mark.state).await? {
+                    return Ok(held_back);
+                }
+                let ours = LastJob {
+                    job: Some(self.job.clone()),
+                    started: Some(Timestamp::now()),
+                };
+                let version = mark.version.as_deref();
+                let written = replace(&*self.ledger, &self.key, version, &ours, self.keep());
+                if !written.await.map_err(deferred)? {
+                    continue;
+                }
+                mark.state
+            };
+            let result = create().await;
+            let created =
+                matches!(&result, Ok(recorded) if recorded.status == ActionStatus::Done.as_str());
+            if !created {
+                self.give_back(&previous).await;
+            }
+            return result;
+        }
+        Err(busy(&self.key))
+    }
+
+    /// How long the mark is kept at least: the cooldown, and a day.
+    fn keep(&self) -> Duration {
+        self.cooldown.unwrap_or(RETRAIN_KEEP).max(RETRAIN_KEEP)
+    }
+
+    /// What holds this retrain back, if anything: the last job still running (or being
+    /// started by another instance), or its cooldown.
+    async fn held_back(&self, last: &LastJob) -> Result<Option<Recorded>, Unsettled> {
+        let (Some(job), Some(started)) = (&last.job, last.started) else {
+            return Ok(None);
+        };
+        let group = &self.group;
+        let started_at = started.as_offset_date_time();
+        let now = OffsetDateTime::now_utc();
+        match self.client.get_job(&self.workspace, job).await {
+            Ok(Some(found)) => {
+                let status = found.job_status().unwrap_or("in no known state");
+                if !is_terminal(status) {
+                    return Ok(Some(skipped(format!(
+                        "one retrain at a time for {group}: job {job}, started {}, is still {status}",
+                        shown(started_at)
+                    ))));
+                }
+                match self.cooldown {
+                    Some(cooldown) if now < started_at + cooldown => Ok(Some(skipped(format!(
+                        "cooldown {} for {group}: job {job} started {} ({status}); no retrain until {}",
+                        interval::show(cooldown),
+                        shown(started_at),
+                        shown(started_at + cooldown)
+                    )))),
+                    _ => Ok(None),
+                }
+            }
+            Ok(None) if now - started_at < self.lease => Ok(Some(skipped(format!(
+                "one retrain at a time for {group}: job {job} was named {} s ago and Azure does not know it yet: another delivery is starting it",
+                (now - started_at).whole_seconds().max(0)
+            )))),
+            // Named, but never created: its starter failed. Nothing runs.
+            Ok(None) => Ok(None),
+            Err(err) if err.is_unauthorized() => Err(Unsettled::Unauthorized(Box::new(err))),
+            Err(err) if err.is_transient() => Err(Unsettled::Transient(Box::new(err))),
+            Err(err) => Ok(Some(Recorded::new(
+                ActionStatus::Failed.as_str(),
+                format!(
+                    "could not look up job {job}, the last one started for {group}: {}",
+                    chain(&err)
+                ),
+            ))),
+        }
+    }
+
+    /// Puts `previous` back while the mark still names this event's job, which was not
+    /// created: the next retrain is judged by the last job that really started. Best effort:
+    /// a mark left naming a job that never started holds retrains back for a lease at most.
+    async fn give_back(&self, previous: &LastJob) {
+        let restore = async {
+            let mark = read::<LastJob>(&*self.ledger, &self.key).await?;
+            if mark.state.job.as_deref() != Some(self.job.as_str()) {
+                return Ok(());
+            }
+            let version = mark.version.as_deref();
+            replace(&*self.ledger, &self.key, version, previous, self.keep())
+                .await
+                .map(drop)
+        };
+        if let Err(err) = restore.await {
+            warn!(mark = %self.key, error = %chain(&err), "could not give back the retrain's turn");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use aml_events::{
+        Secret,
+        azure::{AccessToken, AmlClientOptions, RetryPolicy, TokenFuture, TokenSource},
+        ledger::MemoryLedger,
+    };
+    use wiremock::{
+        Mock, MockServer, ResponseTemplate,
+        matchers::{method, path_regex},
+    };
+
+    use super::{super::retrain_key, *};
+
+    const WORKSPACE: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws";
+
+    #[derive(Debug)]
+    struct Token;
+
+    impl TokenSource for Token {
+        fn token<'a>(&'a self, _scope: &'a str) -> TokenFuture<'a> {
+            Box::pin(async {
+                Ok(AccessToken::new(
+                    Secret::new("t"),
+                    std::time::SystemTime::now() + Duration::from_secs(3600),
+                ))
+            })
+        }
+    }
+
+    /// Azure's jobs, each looked up as `answer`.
+    async fn azure(answer: ResponseTemplate) -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path_regex("/jobs/"))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+        server
+    }
+
+    /// A job looked up in `status`.
+    fn job_in(status: &str) -> ResponseTemplate {
+        ResponseTemplate::new(200)
+            .set_body_json(serde_json::json!({"properties": {"status": status}}))
+    }
+
+    /// The gate for job `ours`, with the mark naming `last` (started `started`) first.
+    async fn gate(server: &MockServer, last: Option<(&str, &str)>) -> OneAtATime {
+        let ledger: Arc<dyn Ledger> = Arc::new(MemoryLedger::new());
+        let key = retrain_key("route", "signal s");
+        if let Some((job, started)) = last {
+            let mark = LastJob {
+                job: Some(job.into()),
+                started: Some(Timestamp::parse(started).unwrap()),
+            };
+            assert!(
+                replace(&*ledger, &key, None, &mark, RETRAIN_KEEP)
+                    .await
+                    .unwrap()
+            );
+        }
+        let options = AmlClientOptions {
+            arm_endpoint: server.uri().parse().unwrap(),
+            retry: RetryPolicy {
+                max_retries: 0,
+                ..RetryPolicy::default()
+            },
+            deadline: Duration::from_secs(5),
+            ..AmlClientOptions::default()
+        };
+        OneAtATime {
+            ledger,
+            key,
+            group: "signal s".into(),
+            job: "retrain-ours".into(),
+            cooldown: None,
+            lease: Duration::from_secs(50),
+            client: AmlClient::new(Arc::new(Token), options).unwrap(),
+            workspace: WorkspaceId::parse(WORKSPACE).unwrap(),
+        }
+    }
+
+    /// `gate.start` with a create that comes to `created` and notes that it ran; then the job
+    /// the mark names.
+    async fn start_with(
+        gate: OneAtATime,
+        created: Result<Recorded, Unsettled>,
+    ) -> (Result<Recorded, Unsettled>, bool, Option<String>) {
+        let ran = AtomicBool::new(false);
+        let (ledger, key) = (Arc::clone(&gate.ledger), gate.key.clone());
+        let ran_once = &ran;
+        let result = gate
+            .start(move || async move {
+                ran_once.store(true, Ordering::SeqCst);
+                created
+            })
+            .await;
+        let mark = ledger.read_mark(&key).await.unwrap();
+        (
+            result,
+            ran.load(Ordering::SeqCst),
+            LastJob::from_mark(mark.as_ref()).job,
+        )
+    }
+
+    /// [`start_with`] a create recorded as `status`.
+    async fn start(
+        gate: OneAtATime,
+        status: &str,
+    ) -> (Result<Recorded, Unsettled>, bool, Option<String>) {
+        start_with(gate, Ok(Recorded::new(status, "created, or not"))).await
+    }
+
+    #[tokio::test]
+    async fn a_job_that_cannot_be_looked_up_for_now_fails_for_now_and_is_never_skipped() {
+        let server = azure(ResponseTemplate::new(503)).await;
+        let gate = gate(&server, Some(("retrain-last", "2020-01-01T00:00:00Z"))).await;
+
+        let (result, ran, marked) = start(gate, "done").await;
+
+        assert!(matches!(result, Err(Unsettled::Transient(_))), "{result:?}");
+        assert!(!ran, "no job created unchecked");
+        assert_eq!(marked.as_deref(), Some("retrain-last"));
+    }
+
+    #[tokio::test]
+    async fn a_job_azure_does_not_know_holds_the_retrain_back_for_a_lease_only() {
+        let server = azure(ResponseTemplate::new(404)).await;
+        let now = Timestamp::now().to_string();
+        let fresh = gate(&server, Some(("retrain-last", &now))).await;
+        let (result, ran, marked) = start(fresh, "done").await;
+        let skipped = result.unwrap();
+        assert_eq!(skipped.status, "skipped");
+        assert!(
+            skipped.detail.contains("another delivery is starting it"),
+            "{}",
+            skipped.detail
+        );
+        assert!(!ran);
+        assert_eq!(marked.as_deref(), Some("retrain-last"));
+
+        let stale = gate(&server, Some(("retrain-last", "2020-01-01T00:00:00Z"))).await;
+        let (result, ran, marked) = start(stale, "done").await;
+        assert_eq!(result.unwrap().status, "done");
+        assert!(ran, "a job that never started holds nothing back");
+        assert_eq!(marked.as_deref(), Some("retrain-ours"));
+    }
+
+    #[tokio::test]
+    async fn a_job_not_created_gives_the_turn_back_to_the_last_one_started() {
+        let server = azure(job_in("Completed")).await;
+        let gate = gate(&server, Some(("retrain-last", "2020-01-01T00:00:00Z"))).await;
+
+        let (result, ran, marked) = start(gate, "failed").await;
+
+        assert_eq!(result.unwrap().status, "failed");
+        assert!(ran);
+        assert_eq!(marked.as_deref(), Some("retrain-last"));
+    }
+
+    #[test]
+    fn terminal_states_are_azures_four() {
+        for status in ["Completed", "failed", "Canceled", "NotResponding"] {
+            assert!(is_terminal(status), "{status}");
+        }
+        for status in [
+            "Running",
+            "Queued",
+            "Starting",
+            "Finalizing",
+            "CancelRequested",
+        ] {
+            assert!(!is_terminal(status), "{status}");
+        }
+    }
+}
