@@ -26,7 +26,7 @@ const TERMINAL: [&str; 4] = ["Completed", "Failed", "Canceled", "NotResponding"]
 const RETRAIN_KEEP: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The last job a route started for a group, as its mark keeps it; empty when none is known
-/// (the last creation failed, and gave its turn back).
+/// (Azure refused the last job, which gave its turn back).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LastJob {
     /// The job's name.
@@ -78,7 +78,7 @@ pub struct OneAtATime {
 impl OneAtATime {
     /// Runs `create` unless the last job started for the group still runs or its cooldown
     /// is not over (then what was found, recorded as `skipped`). The mark names this event's
-    /// job before `create` runs; when the job was not created, the mark is given back.
+    /// job before `create` runs; when Azure refused the job, the mark is given back.
     pub async fn start<F, Fut>(self, create: F) -> Result<Recorded, Unsettled>
     where
         F: FnOnce() -> Fut,
@@ -107,9 +107,12 @@ impl OneAtATime {
                 mark.state
             };
             let result = create().await;
-            let created =
-                matches!(&result, Ok(recorded) if recorded.status == ActionStatus::Done.as_str());
-            if !created {
+            // Only a refusal says the job was not created. A failure for now may follow a PUT
+            // that landed (its answer lost): the mark keeps naming the job, so no second one
+            // starts beside it; a job that was never created frees the mark after a lease.
+            let refused =
+                matches!(&result, Ok(recorded) if recorded.status == ActionStatus::Failed.as_str());
+            if refused {
                 self.give_back(&previous).await;
             }
             return result;
@@ -168,8 +171,8 @@ impl OneAtATime {
         }
     }
 
-    /// Puts `previous` back while the mark still names this event's job, which was not
-    /// created: the next retrain is judged by the last job that really started. Best effort:
+    /// Puts `previous` back while the mark still names this event's job, which Azure refused:
+    /// the next retrain is judged by the last job that really started. Best effort:
     /// a mark left naming a job that never started holds retrains back for a lease at most.
     async fn give_back(&self, previous: &LastJob) {
         let restore = async {
@@ -340,7 +343,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_job_not_created_gives_the_turn_back_to_the_last_one_started() {
+    async fn a_job_azure_refused_gives_the_turn_back_to_the_last_one_started() {
         let server = azure(job_in("Completed")).await;
         let gate = gate(&server, Some(("retrain-last", "2020-01-01T00:00:00Z"))).await;
 
@@ -349,6 +352,21 @@ mod tests {
         assert_eq!(result.unwrap().status, "failed");
         assert!(ran);
         assert_eq!(marked.as_deref(), Some("retrain-last"));
+    }
+
+    /// A creation whose answer was lost may have landed: the mark keeps naming its job, so the
+    /// next event does not start a second one beside it, and the redelivery finds it.
+    #[tokio::test]
+    async fn a_creation_that_failed_for_now_keeps_the_turn() {
+        let server = azure(job_in("Completed")).await;
+        let gate = gate(&server, Some(("retrain-last", "2020-01-01T00:00:00Z"))).await;
+        let lost: crate::functions::BoxError = "the answer was lost".into();
+
+        let (result, ran, marked) = start_with(gate, Err(Unsettled::Transient(lost))).await;
+
+        assert!(matches!(result, Err(Unsettled::Transient(_))), "{result:?}");
+        assert!(ran);
+        assert_eq!(marked.as_deref(), Some("retrain-ours"));
     }
 
     #[test]
