@@ -9,10 +9,9 @@
 //! The limits are the vendors' documented ones, restated here rather than read from the
 //! renderers' constants, so a constant changed by mistake fails a test.
 
-use aml_events::notify::notice::{BLANK, ELLIPSIS};
 use aml_events::notify::{
-    ErrorText, Fact, Held, Link, Notice, Rows, Severity, discord, limit, limit_end, pagerduty,
-    slack, teams, webhook,
+    BLANK, ELLIPSIS, ErrorText, Fact, Held, Link, Notice, Rows, Severity, discord, limit,
+    limit_end, pagerduty, slack, teams, webhook,
 };
 use aml_events::{Timestamp, WorkspaceId};
 use proptest::prelude::*;

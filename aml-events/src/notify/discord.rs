@@ -42,8 +42,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::escape::{cut_markdown, cut_plain, fenced, markdown, plain};
-use super::notice::{BLANK, MAX_NAME, MAX_SUMMARY, Tone, limit, limit_end, non_blank};
+use super::cut::{limit, limit_end, non_blank};
+use super::escape::{cut_markdown, cut_plain, fenced, is_entity, markdown, plain};
+use super::notice::{BLANK, MAX_NAME, MAX_SUMMARY, Tone};
 use super::{Buttons, Fact, Notice, Severity};
 
 /// The message's `content`.
@@ -248,22 +249,11 @@ pub fn markdown_url(url: &str) -> String {
             ')' => out.push_str("%29"),
             '|' => out.push_str("%7C"),
             '\\' => out.push_str("%5C"),
-            '&' if starts_entity(&url[at + 1..]) => out.push_str("%26"),
+            '&' if is_entity(&url[at + 1..]) => out.push_str("%26"),
             c => out.push(c),
         }
     }
     out
-}
-
-/// Whether `rest`, what follows an `&`, makes it an entity or character reference (`amp;`,
-/// `#91;`).
-fn starts_entity(rest: &str) -> bool {
-    let name = rest.strip_prefix('#').unwrap_or(rest);
-    let len = name.len()
-        - name
-            .trim_start_matches(|c: char| c.is_ascii_alphanumeric())
-            .len();
-    len > 0 && name[len..].starts_with(';')
 }
 
 /// `details` for a ``` block within `room` characters, its end kept; `None` when blank.

@@ -56,7 +56,7 @@
 
 use std::borrow::Cow;
 
-use super::notice::{ELLIPSIS, limit};
+use super::cut::{ELLIPSIS, limit};
 
 /// What every defusing inserts: a word joiner, invisible and no line break.
 pub const JOINER: char = '\u{2060}';
@@ -364,7 +364,7 @@ fn intraword(text: &str, at: usize) -> bool {
 
 /// Whether `rest`, what follows an `&`, makes it an entity or character reference: `amp;`,
 /// `#60;`, `#x3C;`.
-fn is_entity(rest: &str) -> bool {
+pub(super) fn is_entity(rest: &str) -> bool {
     let name = rest.strip_prefix('#').unwrap_or(rest);
     let len = name.len()
         - name

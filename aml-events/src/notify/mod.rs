@@ -2,9 +2,14 @@
 //! target's kind (docs/notifications.md) and posted to it.
 //!
 //! # Layout
-//! - [`notice`]: the [`Notice`] itself: title, summary, severity, facts, link, event id, and
-//!   the alert key PagerDuty deduplicates on; and [`limit`], the one way every renderer cuts
-//!   a text to its target's limit.
+//! - [`notice`]: the [`Notice`] itself: title, summary, severity, facts, error, rows, links,
+//!   event id, and the alert key PagerDuty deduplicates on; and the readings every renderer
+//!   shares (headline, status word, tone).
+//! - [`cut`]: [`limit`] and [`limit_end`], the one way every renderer cuts a text to its
+//!   target's limit.
+//! - [`error_text`]: an [`ErrorText`] and its exception line, said first, and the rest.
+//! - [`buttons`]: which links a notice shows ([`Buttons`]), and what stands in for an unusable
+//!   one.
 //! - [`escape`]: the one way untrusted event text is made safe for each format (Markdown,
 //!   Slack mrkdwn, plain text, code blocks): no link, mention, heading or emphasis from it.
 //! - one module per kind, each a pure `render(&Notice) -> serde_json::Value`: [`teams`]
@@ -17,7 +22,10 @@
 //!
 //! Rendering never fails and never sends; sending lives in one place.
 
+pub mod buttons;
+pub mod cut;
 pub mod discord;
+pub mod error_text;
 pub mod escape;
 pub mod notice;
 pub mod pagerduty;
@@ -27,9 +35,10 @@ pub mod target;
 pub mod teams;
 pub mod webhook;
 
-pub use notice::{
-    Buttons, ErrorText, Fact, Held, Link, Notice, Rows, Severity, Tone, limit, limit_end,
-};
+pub use buttons::Buttons;
+pub use cut::{ELLIPSIS, limit, limit_end};
+pub use error_text::ErrorText;
+pub use notice::{BLANK, Fact, Held, Link, Notice, Rows, Severity, Tone};
 pub use send::{Delivered, Notifier, NotifierOptions, NotifyError};
 pub use target::{
     AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_URL, Kind, PAGERDUTY_EVENTS_URL, Target, TargetError,

@@ -37,10 +37,11 @@
 use serde_json::{Map, Value, json};
 
 use super::Notice;
-use super::notice::{BLANK, limit, non_blank};
+use super::cut::{limit, non_blank};
+use super::notice::BLANK;
 
 /// The link's text.
-pub use super::notice::OPEN_LABEL;
+pub use super::buttons::OPEN_LABEL;
 /// `client`: who sent the event, shown on the alert.
 pub const CLIENT: &str = "aml-handlers";
 /// `source` when the notice names no workspace.

@@ -45,8 +45,9 @@
 
 use serde_json::{Value, json};
 
+use super::cut::{limit, limit_end, non_blank};
 use super::escape::{cut_mrkdwn, cut_plain, mrkdwn, mrkdwn_fenced, plain};
-use super::notice::{BLANK, MAX_NAME, MAX_SUMMARY, limit, limit_end, non_blank};
+use super::notice::{BLANK, MAX_NAME, MAX_SUMMARY};
 use super::{ErrorText, Fact, Notice, Rows};
 
 /// A header block's plain_text.

@@ -58,8 +58,9 @@
 
 use serde_json::{Value, json};
 
+use super::cut::{limit, limit_end, non_blank};
 use super::escape::{markdown, monospace, plain};
-use super::notice::{BLANK, MAX_NAME, MAX_SUMMARY, Tone, limit, limit_end, non_blank};
+use super::notice::{BLANK, MAX_NAME, MAX_SUMMARY, Tone};
 use super::{ErrorText, Notice, Rows};
 
 /// The card's schema version; every element and property used here exists in it.

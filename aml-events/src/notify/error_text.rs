@@ -1,0 +1,81 @@
+//! An error's text as a notice carries it, and the one reading of it every renderer shares:
+//! which line says what went wrong (a Python traceback's exception line, which comes last), and
+//! what is left to show under it.
+
+/// An error's text, as an event or an answer gave it (untrusted: renderers escape it).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ErrorText {
+    /// The whole text: a message, or a traceback with its lines.
+    pub text: String,
+}
+
+impl ErrorText {
+    /// An error's text.
+    pub fn new(text: impl Into<String>) -> ErrorText {
+        ErrorText { text: text.into() }
+    }
+
+    /// The text's lines, without their line breaks (`\n` or `\r\n`).
+    pub fn lines(&self) -> impl Iterator<Item = &str> {
+        self.text.lines()
+    }
+
+    /// The line that matters, trimmed: the last `SomeError: message` line (a Python
+    /// exception, dotted or not: `KeyError: 'customer_id'`,
+    /// `azureml.exceptions.UserErrorException: ...`, or a bare `StopIteration`), which ends a
+    /// traceback; else the first line that is not blank. Empty when the whole text is blank.
+    pub fn exception_line(&self) -> &str {
+        self.lines()
+            .map(str::trim)
+            .filter(|line| is_exception_line(line))
+            .last()
+            .or_else(|| self.lines().map(str::trim).find(|line| !line.is_empty()))
+            .unwrap_or("")
+    }
+
+    /// What the monospace block under the exception line shows: the text without that line
+    /// (so the error is said once), blank lines at either end dropped, the other lines and
+    /// their indentation kept. Empty when the exception line is all there is.
+    pub fn details(&self) -> String {
+        let exception = self.exception_line();
+        let mut lines: Vec<&str> = self.lines().collect();
+        if let Some(at) = lines.iter().rposition(|line| line.trim() == exception) {
+            lines.remove(at);
+        }
+        let first = lines.iter().position(|line| !line.trim().is_empty());
+        let last = lines.iter().rposition(|line| !line.trim().is_empty());
+        match (first, last) {
+            (Some(first), Some(last)) => lines[first..=last]
+                .iter()
+                .map(|line| line.trim_end())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Whether `line` (trimmed) is a Python exception line: a dotted name whose last part ends in
+/// `Error`, `Exception`, `Exit`, `Interrupt`, `Iteration` or `Warning`, alone or followed by
+/// `:`.
+fn is_exception_line(line: &str) -> bool {
+    let name = line.split_once(':').map_or(line, |(name, _)| name);
+    let last = name.rsplit('.').next().unwrap_or(name);
+    let is_identifier = |part: &str| {
+        part.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+    };
+    name.split('.').all(is_identifier)
+        && [
+            "Error",
+            "Exception",
+            "Exit",
+            "Interrupt",
+            "Iteration",
+            "Warning",
+        ]
+        .iter()
+        .any(|end| last.ends_with(end))
+}
