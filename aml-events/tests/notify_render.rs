@@ -265,6 +265,37 @@ fn the_exception_line_is_the_last_exception_of_a_traceback() {
 }
 
 #[test]
+fn a_warning_after_the_exception_is_not_the_error() {
+    let exception = |text: &str| ErrorText::new(text).exception_line().to_owned();
+    let error = "Traceback (most recent call last):\n  File \"train.py\", line 7, in check\n    raise ValueError(\"bad input\")\nValueError: bad input\nWarning: the job will be retried\n";
+    assert_eq!(exception(error), "ValueError: bad input");
+    // The warning stays in the details, under the line that says what went wrong.
+    assert!(
+        ErrorText::new(error)
+            .details()
+            .ends_with("raise ValueError(\"bad input\")\nWarning: the job will be retried")
+    );
+    // Python's other exception names still win over a later warning.
+    for (name, line) in [
+        ("SystemExit", "SystemExit: 2"),
+        ("KeyboardInterrupt", "KeyboardInterrupt"),
+        ("StopIteration", "StopIteration"),
+        ("UserErrorException", "azureml.UserErrorException: no data"),
+    ] {
+        assert_eq!(
+            exception(&format!("{line}\nUserWarning: deprecated\n")),
+            line,
+            "{name}"
+        );
+    }
+    // A warning is the line only when nothing worse is there; the last one then.
+    assert_eq!(
+        exception("starting\nFutureWarning: a\nDeprecationWarning: b\ndone"),
+        "DeprecationWarning: b"
+    );
+}
+
+#[test]
 fn the_details_are_the_error_without_its_exception_line() {
     let error = ErrorText::new(TRACEBACK);
     assert_eq!(

@@ -23,12 +23,18 @@ impl ErrorText {
     /// The line that matters, trimmed: the last `SomeError: message` line (a Python
     /// exception, dotted or not: `KeyError: 'customer_id'`,
     /// `azureml.exceptions.UserErrorException: ...`, or a bare `StopIteration`), which ends a
-    /// traceback; else the first line that is not blank. Empty when the whole text is blank.
+    /// traceback; else the last warning line (`UserWarning: ...`), so a warning printed after
+    /// the exception (`Warning: the job will be retried`) never hides it; else the first line
+    /// that is not blank. Empty when the whole text is blank.
     pub fn exception_line(&self) -> &str {
-        self.lines()
-            .map(str::trim)
-            .filter(|line| is_exception_line(line))
-            .last()
+        let last = |kind: Kind| {
+            self.lines()
+                .map(str::trim)
+                .filter(|line| kind_of(line) == Some(kind))
+                .last()
+        };
+        last(Kind::Exception)
+            .or_else(|| last(Kind::Warning))
             .or_else(|| self.lines().map(str::trim).find(|line| !line.is_empty()))
             .unwrap_or("")
     }
@@ -55,10 +61,22 @@ impl ErrorText {
     }
 }
 
-/// Whether `line` (trimmed) is a Python exception line: a dotted name whose last part ends in
-/// `Error`, `Exception`, `Exit`, `Interrupt`, `Iteration` or `Warning`, alone or followed by
-/// `:`.
-fn is_exception_line(line: &str) -> bool {
+/// What a Python exception line names: an exception, or only a warning.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Exception,
+    Warning,
+}
+
+/// The endings of Python's exception names: `ValueError`, `UserErrorException`, `SystemExit`,
+/// `KeyboardInterrupt`, `StopIteration`.
+/// See <https://docs.python.org/3/library/exceptions.html#exception-hierarchy>
+const EXCEPTION_ENDINGS: [&str; 5] = ["Error", "Exception", "Exit", "Interrupt", "Iteration"];
+
+/// What `line` (trimmed) is, when it is a Python exception line: a dotted name, alone or
+/// followed by `:`, whose last part ends in one of [`EXCEPTION_ENDINGS`] (an exception) or in
+/// `Warning` (a warning: `UserWarning`, `DeprecationWarning`).
+fn kind_of(line: &str) -> Option<Kind> {
     let name = line.split_once(':').map_or(line, |(name, _)| name);
     let last = name.rsplit('.').next().unwrap_or(name);
     let is_identifier = |part: &str| {
@@ -67,15 +85,13 @@ fn is_exception_line(line: &str) -> bool {
             .is_some_and(|c| c.is_alphabetic() || c == '_')
             && part.chars().all(|c| c.is_alphanumeric() || c == '_')
     };
-    name.split('.').all(is_identifier)
-        && [
-            "Error",
-            "Exception",
-            "Exit",
-            "Interrupt",
-            "Iteration",
-            "Warning",
-        ]
-        .iter()
-        .any(|end| last.ends_with(end))
+    if !name.split('.').all(is_identifier) {
+        None
+    } else if EXCEPTION_ENDINGS.iter().any(|end| last.ends_with(end)) {
+        Some(Kind::Exception)
+    } else if last.ends_with("Warning") {
+        Some(Kind::Warning)
+    } else {
+        None
+    }
 }
