@@ -1,6 +1,7 @@
 //! One retrain at a time, and the cooldown, for one route and group: the retrain is skipped
 //! while the job the route last started for the group runs (or another instance is starting
-//! it), and within the cooldown of its start.
+//! it), and within the cooldown of its start. A job is waited for a day at most (or the
+//! cooldown, when longer): one queued on a quota or paused for longer holds nothing back.
 
 use std::{sync::Arc, time::Duration};
 
@@ -21,9 +22,10 @@ use crate::{functions::actions::once::Unsettled, outcome::ActionStatus, routes::
 /// <https://learn.microsoft.com/rest/api/azureml/jobs/get#jobstatus>.
 const TERMINAL: [&str; 4] = ["Completed", "Failed", "Canceled", "NotResponding"];
 
-/// How long a retrain's mark is kept when the route has no cooldown: long enough to name a
-/// job that is still running (the ledger keeps marks 48 hours at least anyway).
-const RETRAIN_KEEP: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long a job that has not ended is waited for: one started longer ago (queued on a quota,
+/// paused, in a state Azure does not name) stops holding retrains back, else it would hold
+/// every later retrain of its group back for ever.
+const LONGEST_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The last job a route started for a group, as its mark keeps it; empty when none is known
 /// (Azure refused the last job, which gave its turn back).
@@ -55,6 +57,23 @@ fn skipped(detail: String) -> Recorded {
     Recorded::new(ActionStatus::Skipped.as_str(), detail)
 }
 
+/// What the last job started for the group means for this retrain.
+enum Verdict {
+    /// Skipped: what to record.
+    Hold(Recorded),
+    /// Let through, with what the outcome must add when a job that has not ended was waited
+    /// for long enough.
+    Go(Option<String>),
+}
+
+/// A job Azure returned without a status: not known to run, nor to have ended.
+#[derive(Debug, thiserror::Error)]
+#[error("job {job}, the last one started for {group}, came back with no status")]
+struct NoStatus {
+    job: String,
+    group: String,
+}
+
 /// One retrain at a time, and the cooldown, for one route and group.
 pub struct OneAtATime {
     /// Where the mark is.
@@ -84,6 +103,7 @@ impl OneAtATime {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Recorded, Unsettled>>,
     {
+        let mut note = None;
         for _ in 0..ATTEMPTS {
             let mark = read::<LastJob>(&*self.ledger, &self.key)
                 .await
@@ -92,15 +112,16 @@ impl OneAtATime {
                 // An earlier delivery of this very event named it and was cut short: go on.
                 LastJob::default()
             } else {
-                if let Some(held_back) = self.held_back(&mark.state).await? {
-                    return Ok(held_back);
+                match self.judge(&mark.state).await? {
+                    Verdict::Hold(held_back) => return Ok(held_back),
+                    Verdict::Go(waited) => note = waited,
                 }
                 let ours = LastJob {
                     job: Some(self.job.clone()),
                     started: Some(Timestamp::now()),
                 };
                 let version = mark.version.as_deref();
-                let written = replace(&*self.ledger, &self.key, version, &ours, self.keep());
+                let written = replace(&*self.ledger, &self.key, version, &ours, self.holds_for());
                 if !written.await.map_err(deferred)? {
                     continue;
                 }
@@ -115,59 +136,104 @@ impl OneAtATime {
             if refused {
                 self.give_back(&previous).await;
             }
-            return result;
+            return result.map(|recorded| match note {
+                Some(note) => Recorded {
+                    detail: format!("{} ({note})", recorded.detail),
+                    ..recorded
+                },
+                None => recorded,
+            });
         }
         Err(busy(&self.key))
     }
 
-    /// How long the mark is kept at least: the cooldown, and a day.
-    fn keep(&self) -> Duration {
-        self.cooldown.unwrap_or(RETRAIN_KEEP).max(RETRAIN_KEEP)
+    /// How long the last job matters: it is waited for [`LONGEST_WAIT`], or the cooldown when
+    /// longer, and its mark is kept as long.
+    fn holds_for(&self) -> Duration {
+        self.cooldown.unwrap_or(Duration::ZERO).max(LONGEST_WAIT)
     }
 
-    /// What holds this retrain back, if anything: the last job still running (or being
-    /// started by another instance), or its cooldown.
-    async fn held_back(&self, last: &LastJob) -> Result<Option<Recorded>, Unsettled> {
+    /// What the last job started for the group means for this retrain: held back while it
+    /// runs (or another instance is starting it), or within its cooldown.
+    async fn judge(&self, last: &LastJob) -> Result<Verdict, Unsettled> {
         let (Some(job), Some(started)) = (&last.job, last.started) else {
-            return Ok(None);
+            return Ok(Verdict::Go(None));
         };
         let group = &self.group;
         let started_at = started.as_offset_date_time();
         let now = OffsetDateTime::now_utc();
         match self.client.get_job(&self.workspace, job).await {
-            Ok(Some(found)) => {
-                let status = found.job_status().unwrap_or("in no known state");
-                if !is_terminal(status) {
-                    return Ok(Some(skipped(format!(
-                        "one retrain at a time for {group}: job {job}, started {}, is still {status}",
-                        shown(started_at)
-                    ))));
+            Ok(Some(found)) => match found.job_status() {
+                Some(status) if is_terminal(status) => {
+                    Ok(self.cooled_down(job, started_at, status))
                 }
-                match self.cooldown {
-                    Some(cooldown) if now < started_at + cooldown => Ok(Some(skipped(format!(
-                        "cooldown {} for {group}: job {job} started {} ({status}); no retrain until {}",
-                        interval::show(cooldown),
-                        shown(started_at),
-                        shown(started_at + cooldown)
-                    )))),
-                    _ => Ok(None),
-                }
-            }
-            Ok(None) if now - started_at < self.lease => Ok(Some(skipped(format!(
+                status => self.not_ended(job, started_at, status),
+            },
+            Ok(None) if now - started_at < self.lease => Ok(Verdict::Hold(skipped(format!(
                 "one retrain at a time for {group}: job {job} was named {} s ago and Azure does not know it yet: another delivery is starting it",
                 (now - started_at).whole_seconds().max(0)
             )))),
             // Named, but never created: its starter failed. Nothing runs.
-            Ok(None) => Ok(None),
+            Ok(None) => Ok(Verdict::Go(None)),
             Err(err) if err.is_unauthorized() => Err(Unsettled::Unauthorized(Box::new(err))),
             Err(err) if err.is_transient() => Err(Unsettled::Transient(Box::new(err))),
-            Err(err) => Ok(Some(Recorded::new(
+            Err(err) => Ok(Verdict::Hold(Recorded::new(
                 ActionStatus::Failed.as_str(),
                 format!(
                     "could not look up job {job}, the last one started for {group}: {}",
                     chain(&err)
                 ),
             ))),
+        }
+    }
+
+    /// `job` has not ended, or Azure gave it no status: held back while it is younger than
+    /// [`Self::holds_for`] (no status: it cannot be told for now); older, let through, saying so.
+    fn not_ended(
+        &self,
+        job: &str,
+        started_at: OffsetDateTime,
+        status: Option<&str>,
+    ) -> Result<Verdict, Unsettled> {
+        let group = &self.group;
+        let longest = self.holds_for();
+        if OffsetDateTime::now_utc() - started_at > longest {
+            let status = status.map_or_else(
+                || "without a status".to_owned(),
+                |status| format!("still {status}"),
+            );
+            return Ok(Verdict::Go(Some(format!(
+                "job {job}, started {}, is {status} after more than {}: it no longer holds retrains back",
+                shown(started_at),
+                interval::show(longest)
+            ))));
+        }
+        let Some(status) = status else {
+            let no_status = NoStatus {
+                job: job.to_owned(),
+                group: group.clone(),
+            };
+            return Err(Unsettled::Transient(Box::new(no_status)));
+        };
+        Ok(Verdict::Hold(skipped(format!(
+            "one retrain at a time for {group}: job {job}, started {}, is still {status}",
+            shown(started_at)
+        ))))
+    }
+
+    /// Held back within the cooldown of `job`, which ended in `status`; else let through.
+    fn cooled_down(&self, job: &str, started_at: OffsetDateTime, status: &str) -> Verdict {
+        match self.cooldown {
+            Some(cooldown) if OffsetDateTime::now_utc() < started_at + cooldown => {
+                Verdict::Hold(skipped(format!(
+                    "cooldown {} for {}: job {job} started {} ({status}); no retrain until {}",
+                    interval::show(cooldown),
+                    self.group,
+                    shown(started_at),
+                    shown(started_at + cooldown)
+                )))
+            }
+            _ => Verdict::Go(None),
         }
     }
 
@@ -181,9 +247,15 @@ impl OneAtATime {
                 return Ok(());
             }
             let version = mark.version.as_deref();
-            replace(&*self.ledger, &self.key, version, previous, self.keep())
-                .await
-                .map(drop)
+            replace(
+                &*self.ledger,
+                &self.key,
+                version,
+                previous,
+                self.holds_for(),
+            )
+            .await
+            .map(drop)
         };
         if let Err(err) = restore.await {
             warn!(mark = %self.key, error = %chain(&err), "could not give back the retrain's turn");
@@ -250,7 +322,7 @@ mod tests {
                 started: Some(Timestamp::parse(started).unwrap()),
             };
             assert!(
-                replace(&*ledger, &key, None, &mark, RETRAIN_KEEP)
+                replace(&*ledger, &key, None, &mark, LONGEST_WAIT)
                     .await
                     .unwrap()
             );
@@ -367,6 +439,46 @@ mod tests {
         assert!(matches!(result, Err(Unsettled::Transient(_))), "{result:?}");
         assert!(ran);
         assert_eq!(marked.as_deref(), Some("retrain-ours"));
+    }
+
+    /// A job queued on a quota, paused or in a state Azure does not name would otherwise hold
+    /// every later retrain of its group back for ever.
+    #[tokio::test]
+    async fn a_job_unfinished_for_more_than_a_day_stops_holding_retrains_back_and_says_so() {
+        let server = azure(job_in("Queued")).await;
+        let gate = gate(&server, Some(("retrain-last", "2020-01-01T00:00:00Z"))).await;
+
+        let (result, ran, marked) = start(gate, "done").await;
+
+        let recorded = result.unwrap();
+        assert_eq!(recorded.status, "done");
+        assert!(
+            recorded.detail.contains(
+                "job retrain-last, started 2020-01-01T00:00:00Z, is still Queued after more than 1d"
+            ),
+            "{}",
+            recorded.detail
+        );
+        assert!(ran);
+        assert_eq!(marked.as_deref(), Some("retrain-ours"));
+    }
+
+    #[tokio::test]
+    async fn a_job_without_a_status_cannot_be_looked_up_for_now_and_is_never_taken_as_running() {
+        let server =
+            azure(ResponseTemplate::new(200).set_body_json(serde_json::json!({"properties": {}})))
+                .await;
+        let now = Timestamp::now().to_string();
+        let gate = gate(&server, Some(("retrain-last", &now))).await;
+
+        let (result, ran, marked) = start(gate, "done").await;
+
+        let Err(Unsettled::Transient(why)) = result else {
+            panic!("{result:?}");
+        };
+        assert!(why.to_string().contains("no status"), "{why}");
+        assert!(!ran);
+        assert_eq!(marked.as_deref(), Some("retrain-last"));
     }
 
     #[test]
