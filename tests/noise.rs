@@ -441,3 +441,65 @@ notify = ["team"]
     assert_eq!(bodies(&team).await.len(), 3);
     assert_eq!(job_puts(&azure).await.len(), 3);
 }
+
+/// Reviewer's finding 1 on issue 24's noise control: the marks were keyed by route and group
+/// alone, so the implicit routes (and a file's routes without a `workspace` match) shared one
+/// mark across every workspace the app serves: prod's drift found dev's job named in it, looked
+/// it up in prod (404, within the lease: "another delivery is starting it") and was skipped,
+/// and prod's notice was held behind dev's.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_drift_in_two_workspaces_retrains_and_notifies_in_each() {
+    // Arrange: dev's job runs on; prod knows no job of dev's (404 by default).
+    let azure = StandIn::start().await;
+    azure.mount_identity(1..).await;
+    azure.mount_sink(2).await;
+    Mock::given(method("PUT"))
+        .and(path_regex("^/subscriptions/.*/jobs/retrain-.*$"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({})))
+        .expect(2)
+        .named("create job, either workspace")
+        .mount(&azure.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(format!("^{WORKSPACE}/jobs/retrain-.*$")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"properties": {"jobType": "Command", "status": "Running"}})),
+        )
+        .named("get job in dev")
+        .mount(&azure.server)
+        .await;
+    let prod = WORKSPACE.replace("/workspaces/ml-ws", "/workspaces/ml-ws-prod");
+    let mut env = azure.env();
+    env.push(("AML_NOTIFY_EVERY", "1h".into()));
+    let server = start(&env);
+    let ids = [new_id("drift"), new_id("drift")];
+    let mut in_prod = drift(&ids[1]);
+    in_prod["topic"] = json!(prod);
+
+    // Act
+    let dev_outcome = deliver(&server, &drift(&ids[0])).await;
+    let prod_outcome = deliver(&server, &in_prod).await;
+
+    // Assert: each workspace its own job and its own notice.
+    for outcome in [&dev_outcome, &prod_outcome] {
+        assert_eq!(
+            action(outcome, "retrain", None)["status"],
+            "done",
+            "{outcome}"
+        );
+        assert_eq!(
+            action(outcome, "notify", None)["status"],
+            "done",
+            "{outcome}"
+        );
+    }
+    let prod_puts = azure
+        .requests_to_prefix(&format!("{prod}/jobs/"))
+        .await
+        .into_iter()
+        .filter(|request| request.method.as_str() == "PUT")
+        .count();
+    assert_eq!(prod_puts, 1, "prod's job is created in prod");
+    // The sink's `.expect(2)` is checked when the stand-in drops.
+}

@@ -12,7 +12,7 @@
 
 use std::{fmt::Write as _, time::Duration};
 
-use aml_events::{Event, Function, chain, envelope::Decoded, ledger::Mark};
+use aml_events::{Event, Function, WorkspaceId, chain, envelope::Decoded, ledger::Mark};
 use time::OffsetDateTime;
 
 use crate::{
@@ -44,6 +44,7 @@ pub async fn explain(events: Vec<Event<Decoded>>, ctx: &AppContext) -> String {
             event.event_type,
             event.subject.as_deref().unwrap_or("(none)")
         );
+        let workspace = event.workspace();
         let prepared = match functions::prepare(event, None, ctx) {
             Ok(prepared) => prepared,
             Err(err) => {
@@ -89,7 +90,7 @@ pub async fn explain(events: Vec<Event<Decoded>>, ctx: &AppContext) -> String {
                         let _ = write!(out, " [{request}]");
                     }
                     out.push('\n');
-                    if let Some(noise) = noise_control(action, ctx).await {
+                    if let Some(noise) = noise_control(action, workspace.as_ref(), ctx).await {
                         let _ = writeln!(out, "      noise control: {noise}");
                     }
                 }
@@ -134,9 +135,13 @@ fn explain_routes(out: &mut String, routes: &Routes, function: Function, view: &
     }
 }
 
-/// What noise control would weigh for `action`, when it judges it: the group, the route's
-/// rules, and the state the ledger holds now.
-async fn noise_control(action: &ActionReport, ctx: &AppContext) -> Option<String> {
+/// What noise control would weigh for `action` (of an event from `workspace`), when it judges
+/// it: the group, the route's rules, and the state the ledger holds now.
+async fn noise_control(
+    action: &ActionReport,
+    workspace: Option<&WorkspaceId>,
+    ctx: &AppContext,
+) -> Option<String> {
     let group = action.group.as_deref()?;
     let routes = &ctx.config.routes;
     let route = routes
@@ -153,7 +158,7 @@ async fn noise_control(action: &ActionReport, ctx: &AppContext) -> Option<String
                 ),
                 None => "one retrain at a time, no cooldown".to_owned(),
             };
-            (retrain_key(&route.name, group), rules)
+            (retrain_key(workspace?, &route.name, group), rules)
         }
         Action::Notify => {
             let every = route.notify_every?;
@@ -164,7 +169,10 @@ async fn noise_control(action: &ActionReport, ctx: &AppContext) -> Option<String
                 target.name,
                 interval::show(every)
             );
-            (notify_key(&route.name, &target.identity, group), rules)
+            (
+                notify_key(workspace, &route.name, &target.identity, group),
+                rules,
+            )
         }
         Action::Enrich | Action::SmokeTest => return None,
     };

@@ -108,7 +108,12 @@ impl Actions<'_> {
         };
         let quiet = route.notify_every.map(|every| NotifyEvery {
             ledger: Arc::clone(&self.claims.ledger),
-            key: notify_key(&route.name, &named.identity, &notice.group),
+            key: notify_key(
+                self.event.workspace().as_ref(),
+                &route.name,
+                &named.identity,
+                &notice.group,
+            ),
             group: notice.group.clone(),
             target: named.name.clone(),
             event_id: self.event_id().to_owned(),

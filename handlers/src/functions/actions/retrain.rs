@@ -139,7 +139,7 @@ impl Actions<'_> {
         };
         let gate = OneAtATime {
             ledger: Arc::clone(&self.claims.ledger),
-            key: retrain_key(&route.name, group),
+            key: retrain_key(workspace, &route.name, group),
             group: group.to_owned(),
             job: name.clone(),
             cooldown: retrain.cooldown,

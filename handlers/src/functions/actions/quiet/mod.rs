@@ -7,6 +7,9 @@
 //! - [`NotifyEvery`]: at most one notice per target in a route's `notify_every`; the others
 //!   are held back and counted, and the next one sent reports them.
 //!
+//! A route that serves several workspaces (the implicit routes; a file's without a `workspace`
+//! match) keeps a mark per workspace: dev's running job or last notice says nothing of prod's.
+//!
 //! The state lives in the ledger's marks ([`LastJob`], [`LastNotice`]), so every instance
 //! agrees (without storage, in this process's memory). A mark is written conditionally
 //! *before* the job is created or the notice sent, so two instances can never both take the
@@ -28,7 +31,11 @@ mod retrain;
 
 use std::time::Duration;
 
-use aml_events::ledger::{Ledger, LedgerError, Mark, MarkWrite};
+use aml_events::{
+    WorkspaceId,
+    ledger::{Ledger, LedgerError, Mark, MarkWrite},
+    redact::fingerprint,
+};
 use serde::{Serialize, de::DeserializeOwned};
 use time::OffsetDateTime;
 
@@ -40,14 +47,34 @@ pub use retrain::{LastJob, OneAtATime, is_terminal};
 /// How many times a decision is taken again after another writer changed the mark first.
 const ATTEMPTS: usize = 5;
 
-/// The mark of the jobs a route starts for a group.
-pub fn retrain_key(route: &str, group: &str) -> String {
-    format!("retrain/{route}/{group}")
+/// What stands for the workspace in the marks of events that come from none.
+const NO_WORKSPACE: &str = "no-workspace";
+
+/// The mark of the jobs a route starts for a group in a workspace.
+pub fn retrain_key(workspace: &WorkspaceId, route: &str, group: &str) -> String {
+    let workspace = workspace_part(Some(workspace));
+    format!("retrain/{workspace}/{route}/{group}")
 }
 
-/// The mark of the notices a route sends a target (by its identity) for a group.
-pub fn notify_key(route: &str, target_identity: &str, group: &str) -> String {
-    format!("notify/{route}/{target_identity}/{group}")
+/// The mark of the notices a route sends a target (by its identity) for a group of events
+/// from a workspace (or from none).
+pub fn notify_key(
+    workspace: Option<&WorkspaceId>,
+    route: &str,
+    target_identity: &str,
+    group: &str,
+) -> String {
+    let workspace = workspace_part(workspace);
+    format!("notify/{workspace}/{route}/{target_identity}/{group}")
+}
+
+/// A short name for a workspace in a mark's key: a fingerprint of its resource id, lower-cased
+/// (Azure resource ids are case-insensitive, and events spell them as they please).
+fn workspace_part(workspace: Option<&WorkspaceId>) -> String {
+    workspace.map_or_else(
+        || NO_WORKSPACE.to_owned(),
+        |workspace| fingerprint(&workspace.resource_id().to_ascii_lowercase()),
+    )
 }
 
 /// What a mark holds, as JSON. Read leniently: an unreadable text counts as the default state
@@ -111,4 +138,34 @@ fn busy(key: &str) -> Unsettled {
     Unsettled::Deferred(Deferral::Busy {
         mark: key.to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace(id: &str) -> WorkspaceId {
+        WorkspaceId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn each_workspace_has_its_own_marks_however_its_id_is_spelled() {
+        let dev = workspace(
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/dev",
+        );
+        let shouted = workspace(
+            "/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.MACHINELEARNINGSERVICES/WORKSPACES/DEV",
+        );
+        let prod = workspace(
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/prod",
+        );
+
+        assert_eq!(retrain_key(&dev, "r", "g"), retrain_key(&shouted, "r", "g"));
+        assert_ne!(retrain_key(&dev, "r", "g"), retrain_key(&prod, "r", "g"));
+        let notify = |workspace| notify_key(workspace, "r", "t", "g");
+        assert_eq!(notify(Some(&dev)), notify(Some(&shouted)));
+        assert_ne!(notify(Some(&dev)), notify(Some(&prod)));
+        assert_ne!(notify(None), notify(Some(&dev)));
+        assert_eq!(notify(None), "notify/no-workspace/r/t/g");
+    }
 }

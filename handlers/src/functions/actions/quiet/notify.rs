@@ -157,7 +157,7 @@ mod tests {
     fn every(ledger: &Arc<dyn Ledger>, event_id: &str) -> NotifyEvery {
         NotifyEvery {
             ledger: Arc::clone(ledger),
-            key: notify_key("route", "target-id", "signal s"),
+            key: notify_key(None, "route", "target-id", "signal s"),
             group: "signal s".into(),
             target: "team".into(),
             event_id: event_id.into(),
@@ -196,7 +196,7 @@ mod tests {
     #[tokio::test]
     async fn after_the_interval_the_next_notice_reports_the_held_ones_and_resets_the_count() {
         let ledger: Arc<dyn Ledger> = Arc::new(MemoryLedger::new());
-        let key = notify_key("route", "target-id", "signal s");
+        let key = notify_key(None, "route", "target-id", "signal s");
         let long_ago = Timestamp::parse("2020-01-01T09:00:00Z").unwrap();
         let since = Timestamp::parse("2020-01-01T09:05:00Z").unwrap();
         let old = LastNotice {

@@ -315,7 +315,8 @@ mod tests {
     /// The gate for job `ours`, with the mark naming `last` (started `started`) first.
     async fn gate(server: &MockServer, last: Option<(&str, &str)>) -> OneAtATime {
         let ledger: Arc<dyn Ledger> = Arc::new(MemoryLedger::new());
-        let key = retrain_key("route", "signal s");
+        let workspace = WorkspaceId::parse(WORKSPACE).unwrap();
+        let key = retrain_key(&workspace, "route", "signal s");
         if let Some((job, started)) = last {
             let mark = LastJob {
                 job: Some(job.into()),
@@ -344,7 +345,7 @@ mod tests {
             cooldown: None,
             lease: Duration::from_secs(50),
             client: AmlClient::new(Arc::new(Token), options).unwrap(),
-            workspace: WorkspaceId::parse(WORKSPACE).unwrap(),
+            workspace,
         }
     }
 
