@@ -303,6 +303,11 @@ fn the_details_are_the_error_without_its_exception_line() {
         "Traceback (most recent call last):\n  File \"train.py\", line 12, in <module>\n    check(x)\n  File \"train.py\", line 7, in check\n    raise ValueError(\"x < 0 & y > 1\")"
     );
     assert_eq!(ErrorText::new("one line\n").details(), "");
+    // All of it, for a card that had to cut the exception line.
+    assert_eq!(
+        ErrorText::new("\n  \n  a  \nb: c\n\n").trimmed(),
+        "  a\nb: c"
+    );
     assert_eq!(
         ErrorText::new("a\r\nb").lines().collect::<Vec<_>>(),
         ["a", "b"]
@@ -812,6 +817,63 @@ fn slack_cuts_a_long_traceback_keeping_its_end_within_a_section() {
     assert!(section.starts_with(&format!("*KeyError: 'customer_id'*\n```\n{ELLIPSIS}\n")));
     assert!(section.ends_with("File \"&lt;layer_499&gt;.py\", line 499\n```"));
     assert!(is_escaped(section));
+}
+
+/// An exception line far past a card's 300 characters, whose cause is at its end: alone, and
+/// ending a traceback.
+fn long_exception_lines() -> [String; 2] {
+    let line = format!(
+        "ValueError: {}{CAUSE}",
+        "could not convert the input frame; ".repeat(20)
+    );
+    [
+        line.clone(),
+        format!("Traceback (most recent call last):\n  File \"train.py\", line 7\n{line}\n"),
+    ]
+}
+
+const CAUSE: &str = "the cause: column customer_id missing from batch 7";
+
+#[test]
+fn a_long_exception_line_keeps_its_end_in_every_chat_card() {
+    for (which, error) in ["alone", "after a traceback"]
+        .into_iter()
+        .zip(long_exception_lines())
+    {
+        let mut notice = failed_run();
+        notice.error = Some(ErrorText::new(error));
+        let mut lost = Vec::new();
+
+        // Teams: the bold line starts with the exception's name; the monospace block under it
+        // holds the whole line, so its end is read there.
+        let body = teams::render(&notice);
+        let card = card(&body);
+        assert!(text(&card["body"][2]["text"]).starts_with("ValueError: could not"));
+        let block = card["body"][3]["inlines"][0]["text"].as_str();
+        if !block.is_some_and(|block| block.ends_with(CAUSE)) {
+            lost.push("Teams");
+        }
+
+        // Slack: the same in its section: the bold line, then the code block.
+        let body = slack::render(&notice);
+        let section = text(&body["blocks"][3]["text"]["text"]);
+        assert!(section.starts_with("*ValueError: could not"), "{section}");
+        if !section.ends_with(&format!("{CAUSE}\n```")) {
+            lost.push("Slack");
+        }
+
+        // Discord: in its description's code block.
+        let body = discord::render(&notice);
+        let description = text(&body["embeds"][0]["description"]);
+        if !description.contains(&format!("{CAUSE}\n```")) {
+            lost.push("Discord");
+        }
+
+        assert!(
+            lost.is_empty(),
+            "the line's end is lost {which} in {lost:?}"
+        );
+    }
 }
 
 #[test]

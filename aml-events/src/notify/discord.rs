@@ -28,7 +28,8 @@
 //! field names and values and footer together at most 6,000. Within that total the title and
 //! footer come first, then up to 1,024 characters are kept for the description, then the
 //! fields, then the description has what is left: its links and summary first, the traceback
-//! (cut keeping its end) last.
+//! (cut keeping its end) last. An exception line cut to 300 characters is kept whole in the
+//! traceback's block, so its end is read there.
 //!
 //! See:
 //! - Execute Webhook (`content`, `embeds`, `allowed_mentions`):
@@ -45,7 +46,7 @@ use serde_json::{Map, Value, json};
 use super::cut::{limit, limit_end, non_blank};
 use super::escape::{cut_markdown, cut_plain, fenced, is_entity, markdown, plain};
 use super::notice::{BLANK, MAX_NAME, MAX_SUMMARY, Tone};
-use super::{Buttons, Fact, Notice, Severity};
+use super::{Buttons, ErrorText, Fact, Notice, Severity};
 
 /// The message's `content`.
 pub const MAX_CONTENT: usize = 2000;
@@ -144,7 +145,8 @@ struct Description {
     head: Vec<String>,
     /// The exception line.
     exception: Option<String>,
-    /// The rest of the error, unescaped (it is cut before escaping, keeping its end).
+    /// The rest of the error (all of it when the exception line was cut), unescaped: it is cut
+    /// before escaping, keeping its end.
     details: String,
     /// `[label](url)` per button, and the note on links left out.
     links: Vec<String>,
@@ -155,14 +157,7 @@ impl Description {
         let mut head = vec![markdown(&limit(&notice.summary, MAX_SUMMARY))];
         head.extend(notice.held_text().map(|held| markdown(&held)));
         head.retain(|line| !line.is_empty());
-        let error = notice.error.as_ref();
-        let exception = error
-            .map(|error| markdown(&limit(error.exception_line(), MAX_EXCEPTION)))
-            .filter(|line| !line.is_empty());
-        let details = match &exception {
-            Some(_) => error.map(|error| error.details()).unwrap_or_default(),
-            None => String::new(),
-        };
+        let (exception, details) = notice.error.as_ref().and_then(error_parts).unzip();
         let mut links: Vec<String> = buttons
             .links
             .iter()
@@ -177,7 +172,7 @@ impl Description {
         Description {
             head,
             exception,
-            details,
+            details: details.unwrap_or_default(),
             links,
         }
     }
@@ -211,6 +206,24 @@ impl Description {
             .collect::<Vec<_>>()
             .join("\n\n")
     }
+}
+
+/// The exception line, escaped and cut, and what the block under it shows: the rest of the
+/// error, or all of it when the line had to be cut, so the line's end is read there. `None`
+/// when the line is blank once escaped.
+fn error_parts(error: &ErrorText) -> Option<(String, String)> {
+    let line = error.exception_line();
+    let shown = limit(line, MAX_EXCEPTION);
+    let escaped = markdown(&shown);
+    if escaped.is_empty() {
+        return None;
+    }
+    let details = if shown == line {
+        error.details()
+    } else {
+        error.trimmed()
+    };
+    Some((escaped, details))
 }
 
 /// `parts` joined by `separator`, as many whole parts as fit in `left` (less two for the blank

@@ -48,16 +48,28 @@ impl ErrorText {
         if let Some(at) = lines.iter().rposition(|line| line.trim() == exception) {
             lines.remove(at);
         }
-        let first = lines.iter().position(|line| !line.trim().is_empty());
-        let last = lines.iter().rposition(|line| !line.trim().is_empty());
-        match (first, last) {
-            (Some(first), Some(last)) => lines[first..=last]
-                .iter()
-                .map(|line| line.trim_end())
-                .collect::<Vec<_>>()
-                .join("\n"),
-            _ => String::new(),
-        }
+        block(&lines)
+    }
+
+    /// The whole text, blank lines at either end dropped, indentation kept: what the block
+    /// under the exception line shows when a card had to cut that line, so the line's end
+    /// (where a long message often says its cause) is still read, in the block.
+    pub fn trimmed(&self) -> String {
+        block(&self.lines().collect::<Vec<_>>())
+    }
+}
+
+/// `lines` without the blank ones at either end, each without trailing whitespace, joined.
+fn block(lines: &[&str]) -> String {
+    let first = lines.iter().position(|line| !line.trim().is_empty());
+    let last = lines.iter().rposition(|line| !line.trim().is_empty());
+    match (first, last) {
+        (Some(first), Some(last)) => lines[first..=last]
+            .iter()
+            .map(|line| line.trim_end())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
     }
 }
 

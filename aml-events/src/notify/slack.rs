@@ -29,7 +29,8 @@
 //! Limits, each applied after escaping, since Slack counts the escaped text: header text 150
 //! characters; section text 3,000; at most 10 fields of 2,000 each; context text 3,000; button
 //! text 75 and url 3,000 (a link is at most 2,048, see [`Notice::buttons`]). The traceback is cut
-//! keeping its end, where the exception is.
+//! keeping its end, where the exception is; an exception line cut in bold is kept whole in the
+//! code block, so its end is read there.
 //!
 //! See:
 //! - <https://docs.slack.dev/reference/block-kit/blocks/header-block>
@@ -146,17 +147,20 @@ pub fn render(notice: &Notice) -> Value {
 }
 
 /// `*<exception line>*`, then the rest of the error in a ``` block, its end kept, the whole
-/// within a section's 3,000 characters.
+/// within a section's 3,000 characters; the whole error in the block when the line itself had
+/// to be cut, so the line's end is read there.
 fn error_text(error: &ErrorText) -> Option<String> {
-    let line = cut_mrkdwn(
-        &mrkdwn(&limit(error.exception_line(), MAX_EXCEPTION)),
-        MAX_TEXT / 3,
-    );
+    let exception = error.exception_line();
+    let line = cut_mrkdwn(&mrkdwn(&limit(exception, MAX_EXCEPTION)), MAX_TEXT / 3);
     if line.is_empty() {
         return None;
     }
+    let details = if line == mrkdwn(exception) {
+        error.details()
+    } else {
+        error.trimmed()
+    };
     let mut text = format!("*{line}*");
-    let details = error.details();
     // The fences and their line breaks.
     let room = MAX_TEXT - text.chars().count() - 9;
     if let Some(code) = fenced_within(&details, room, Keep::End) {

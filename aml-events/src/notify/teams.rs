@@ -25,7 +25,9 @@
 //!      "actions": [Action.OpenUrl "Open in Azure ML studio", Action.OpenUrl <link label>, ...]}}]}
 //! ```
 //!
-//! Each part is there only when the notice has it. Event text is untrusted: every TextBlock and
+//! Each part is there only when the notice has it. An exception line past 300 characters is
+//! cut in its TextBlock, and then the monospace run holds the whole error, that line too, so
+//! its end (where a long message often says its cause) is still read. Event text is untrusted: every TextBlock and
 //! Fact, which hosts read as Markdown, goes through [`escape::markdown`](super::escape::markdown); the traceback sits in a
 //! TextRun, which Adaptive Cards never read as Markdown, through [`escape::monospace`](super::escape::monospace); a
 //! button's title through [`escape::plain`](super::escape::plain). No text has a `color`: the band's colour is the
@@ -230,19 +232,25 @@ fn band(notice: &Notice) -> Value {
     json!({"type": "Container", "style": style(notice.tone()), "bleed": true, "items": items})
 }
 
-/// The exception line, then the rest of the error in monospace (its end kept when cut).
+/// The exception line, then the rest of the error in monospace (its end kept when cut); the
+/// whole error there when the line itself had to be cut, so the line's end is read in it.
 fn error_blocks(error: &ErrorText, traceback: usize) -> Vec<Value> {
     let line = error.exception_line();
     if line.is_empty() {
         return Vec::new();
     }
+    let shown = limit(line, MAX_EXCEPTION);
+    let details = if shown == line {
+        error.details()
+    } else {
+        error.trimmed()
+    };
     let mut blocks = vec![json!({
         "type": "TextBlock",
-        "text": markdown(&limit(line, MAX_EXCEPTION)),
+        "text": markdown(&shown),
         "weight": "bolder",
         "wrap": true,
     })];
-    let details = error.details();
     if traceback > 0 && !details.is_empty() {
         blocks.push(json!({
             "type": "RichTextBlock",
