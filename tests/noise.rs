@@ -503,3 +503,53 @@ async fn the_same_drift_in_two_workspaces_retrains_and_notifies_in_each() {
     assert_eq!(prod_puts, 1, "prod's job is created in prod");
     // The sink's `.expect(2)` is checked when the stand-in drops.
 }
+
+/// Reviewer's finding 2 on issue 24's noise control: `AML_NOTIFY_EVERY` held back a PagerDuty
+/// target's second alert, so a breach that came back after on-call resolved the incident paged
+/// nobody (and PagerDuty never shows a held count). Its `dedup_key` already folds repeats: it
+/// is never held.
+#[tokio::test(flavor = "multi_thread")]
+async fn notify_every_never_holds_a_pagerduty_alert_back() {
+    // Arrange: the settings' PagerDuty target, under AML_NOTIFY_EVERY.
+    let azure = StandIn::start().await;
+    let pagerduty = target(
+        "/v2/enqueue",
+        ResponseTemplate::new(202).set_body_json(json!({"status": "success"})),
+    )
+    .await;
+    let mut env = azure.env();
+    env.retain(|(name, _)| !name.starts_with("AML_NOTIFY") && !name.starts_with("AML_RETRAIN"));
+    env.extend([
+        (
+            "AML_NOTIFY_URL",
+            format!("pagerduty:{}/v2/enqueue", pagerduty.uri()),
+        ),
+        ("AML_NOTIFY_PAGERDUTY_KEY", PD_KEY.to_owned()),
+        ("AML_NOTIFY_ON", "DatasetDriftDetected".to_owned()),
+        ("AML_NOTIFY_EVERY", "1h".to_owned()),
+    ]);
+    let server = start(&env);
+    let events = [drift(&new_id("drift")), drift(&new_id("drift"))];
+
+    // Act
+    let mut outcomes = Vec::new();
+    for event in &events {
+        outcomes.push(deliver(&server, event).await);
+    }
+    let explained = explain(&env, &events[1]).await;
+
+    // Assert: both alerts sent, neither judged in a group; explain says why.
+    let statuses: Vec<&Value> = (outcomes.iter())
+        .map(|outcome| &action(outcome, "notify", Some("pagerduty"))["status"])
+        .collect();
+    assert_eq!(statuses, ["done", "done"], "{outcomes:?}");
+    assert_eq!(bodies(&pagerduty).await.len(), 2);
+    for outcome in &outcomes {
+        let notify = action(outcome, "notify", Some("pagerduty"));
+        assert!(notify.get("group").is_none(), "not judged: {notify}");
+    }
+    assert!(
+        explained.contains("noise control: notify_every does not apply to PagerDuty"),
+        "{explained}"
+    );
+}

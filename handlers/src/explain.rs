@@ -21,7 +21,10 @@ use crate::{
         self, Prepared,
         actions::{
             Delivery,
-            quiet::{LastJob, LastNotice, MarkState, notify_key, retrain_key, shown},
+            quiet::{
+                LastJob, LastNotice, MarkState, NEVER_HELD, holds_back, notify_key, retrain_key,
+                shown,
+            },
         },
     },
     outcome::{Action, ActionReport},
@@ -142,12 +145,18 @@ async fn noise_control(
     workspace: Option<&WorkspaceId>,
     ctx: &AppContext,
 ) -> Option<String> {
-    let group = action.group.as_deref()?;
     let routes = &ctx.config.routes;
     let route = routes
         .routes
         .iter()
         .find(|route| Some(&route.name) == action.route.as_ref())?;
+    let never_held = action.action == Action::Notify
+        && route.notify_every.is_some()
+        && action.kind.is_some_and(|kind| !holds_back(kind));
+    if never_held {
+        return Some(NEVER_HELD.to_owned());
+    }
+    let group = action.group.as_deref()?;
     let (key, rules) = match action.action {
         Action::Retrain => {
             let cooldown = route.retrain.as_ref()?.cooldown;

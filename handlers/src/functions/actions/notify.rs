@@ -1,8 +1,9 @@
 //! Notify: one notice to every target the matched routes name, each target once per event even
 //! when several routes (or two names for the same target) ask for it. Sent with or without
 //! Azure credentials; only `AML_DRY_RUN=1` holds it back. A route's `notify_every` holds back
-//! all but one notice per target and group in its interval ([`super::quiet`]); a target that
-//! several matching routes name is held back only when each of them has a `notify_every`.
+//! all but one notice per target and group in its interval ([`super::quiet`]), never a
+//! PagerDuty alert; a target that several matching routes name is held back only when each of
+//! them has a `notify_every`.
 //!
 //! One route decides for a target, and its report names it (`report.by`): the first matched
 //! route that names the target, unless that one has a `notify_every` and a later one has none
@@ -21,7 +22,7 @@ use aml_events::{
 use super::{
     Acted, Actions,
     once::Unsettled,
-    quiet::{NotifyEvery, Turn, notify_key},
+    quiet::{NotifyEvery, Turn, holds_back, notify_key},
 };
 use crate::{
     outcome::{Action, ActionReport, ActionStatus},
@@ -81,8 +82,9 @@ impl Actions<'_> {
             redact::url_text(target.url.expose(), Show::Origin)
         );
         let label = |report: ActionReport| report.to(&named.name, target.kind).by(&route.name);
+        let notify_every = route.notify_every.filter(|_| holds_back(target.kind));
         // Named where noise control judges the notice.
-        let judged = |report: ActionReport| match route.notify_every {
+        let judged = |report: ActionReport| match notify_every {
             Some(_) => label(report).in_group(&notice.group),
             None => label(report),
         };
@@ -93,7 +95,7 @@ impl Actions<'_> {
             );
         }
         let Some(notifier) = self.delivery.notifier.clone() else {
-            let every = route.notify_every.map_or(String::new(), |every| {
+            let every = notify_every.map_or(String::new(), |every| {
                 format!(
                     " (unless notify_every {} holds it back for {})",
                     interval::show(every),
@@ -106,7 +108,7 @@ impl Actions<'_> {
                 None,
             );
         };
-        let quiet = route.notify_every.map(|every| NotifyEvery {
+        let quiet = notify_every.map(|every| NotifyEvery {
             ledger: Arc::clone(&self.claims.ledger),
             key: notify_key(
                 self.event.workspace().as_ref(),

@@ -5,7 +5,8 @@
 //! - [`OneAtATime`]: a retrain is skipped while the job the route last started for the group
 //!   is not in a terminal state, and within the route's `cooldown` of it;
 //! - [`NotifyEvery`]: at most one notice per target in a route's `notify_every`; the others
-//!   are held back and counted, and the next one sent reports them.
+//!   are held back and counted, and the next one sent reports them. PagerDuty's alerts are
+//!   never held ([`holds_back`]).
 //!
 //! A route that serves several workspaces (the implicit routes; a file's without a `workspace`
 //! match) keeps a mark per workspace: dev's running job or last notice says nothing of prod's.
@@ -41,7 +42,7 @@ use time::OffsetDateTime;
 
 use super::once::{Deferral, Unsettled};
 
-pub use notify::{LastNotice, NotifyEvery, Reported, Turn};
+pub use notify::{LastNotice, NEVER_HELD, NotifyEvery, Reported, Turn, holds_back};
 pub use retrain::{LastJob, OneAtATime, is_terminal};
 
 /// How many times a decision is taken again after another writer changed the mark first.

@@ -1,18 +1,31 @@
 //! A route's `notify_every` for one target and group: at most one notice in the interval; the
-//! others are held back and counted, and the next one sent reports them.
+//! others are held back and counted, and the next one sent reports them. Never for PagerDuty
+//! ([`holds_back`]).
 
 use std::{sync::Arc, time::Duration};
 
 use aml_events::{
     Timestamp,
     ledger::{Ledger, Recorded},
-    notify::Held,
+    notify::{Held, Kind},
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{ATTEMPTS, MarkState, busy, deferred, read, replace, shown};
 use crate::{functions::actions::once::Unsettled, outcome::ActionStatus, routes::interval};
+
+/// What `explain` says of a PagerDuty target under a `notify_every`.
+pub const NEVER_HELD: &str = "notify_every does not apply to PagerDuty: every alert is sent, and its dedup_key folds repeats about the same thing into one incident";
+
+/// Whether `notify_every` holds back notices to a target of `kind`: not PagerDuty's. Its
+/// `dedup_key` already folds repeats into one incident, and a held alert would page nobody (a
+/// second, different failure; a breach back after on-call resolved the incident), while
+/// PagerDuty never shows a held count.
+/// See <https://developer.pagerduty.com/docs/events-api-v2/trigger-events/> (`dedup_key`).
+pub fn holds_back(kind: Kind) -> bool {
+    kind != Kind::PagerDuty
+}
 
 /// The notices a route sends a target for a group, as their mark keeps them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
