@@ -247,6 +247,6 @@ fn state_now(action: Action, route: &Route, mark: Option<&Mark>) -> String {
     format!(
         "last notice sent at {} (event {}); {held}; {verdict}",
         shown(sent.as_offset_date_time()),
-        last.last_event.as_deref().unwrap_or("unknown")
+        last.last_event_id.as_deref().unwrap_or("unknown")
     )
 }

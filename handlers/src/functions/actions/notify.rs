@@ -118,6 +118,7 @@ impl Actions<'_> {
             ),
             group: notice.group.clone(),
             target: named.name.clone(),
+            source: self.claims.source.clone(),
             event_id: self.event_id().to_owned(),
             every,
         });

@@ -8,12 +8,17 @@ use aml_events::{
     Timestamp,
     ledger::{Ledger, Recorded},
     notify::{Held, Kind},
+    redact::fingerprint,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{ATTEMPTS, MarkState, busy, deferred, read, replace, shown};
 use crate::{functions::actions::once::Unsettled, outcome::ActionStatus, routes::interval};
+
+/// How many characters of an event's id a mark keeps to show (`explain`): ids of any length
+/// are allowed, and a mark holds 4 KiB at most.
+const SHOWN_ID_CHARS: usize = 64;
 
 /// What `explain` says of a PagerDuty target under a `notify_every`.
 pub const NEVER_HELD: &str = "notify_every does not apply to PagerDuty: every alert is sent, and its dedup_key folds repeats about the same thing into one incident";
@@ -33,10 +38,13 @@ pub struct LastNotice {
     /// When the last notice was let through.
     #[serde(default)]
     pub last_sent: Option<Timestamp>,
-    /// The event whose notice it was: its redelivery sends it again (a send that failed for
-    /// now is never lost).
+    /// The event whose notice it was, as a fingerprint of its source and id (ids of any length
+    /// are allowed): its redelivery sends it again (a send that failed for now is never lost).
     #[serde(default)]
     pub last_event: Option<String>,
+    /// That event's id, cut to [`SHOWN_ID_CHARS`] characters: what `explain` shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event_id: Option<String>,
     /// How many notices were held back since.
     #[serde(default)]
     pub held: u64,
@@ -85,7 +93,9 @@ pub struct NotifyEvery {
     pub group: String,
     /// The target's name, for what outcomes say.
     pub target: String,
-    /// The event whose notice it is.
+    /// The source of the event whose notice it is (event ids are unique per source).
+    pub source: String,
+    /// The event's id.
     pub event_id: String,
     /// The interval.
     pub every: Duration,
@@ -104,12 +114,13 @@ impl NotifyEvery {
     /// Takes the target's turn for this event (the mark says it is sent now), or counts the
     /// notice held back. A redelivery of the event that took the turn sends again.
     pub async fn turn(&self) -> Result<Turn, Unsettled> {
+        let event = self.event();
         for _ in 0..ATTEMPTS {
             let mark = read::<LastNotice>(&*self.ledger, &self.key)
                 .await
                 .map_err(deferred)?;
             let last = mark.state;
-            if last.last_event.as_deref() == Some(self.event_id.as_str()) {
+            if last.last_event.as_deref() == Some(event.as_str()) {
                 return Ok(Turn::Send(last.reported.map(Held::from)));
             }
             let now = Timestamp::now();
@@ -143,7 +154,8 @@ impl NotifyEvery {
                     });
                     let next = LastNotice {
                         last_sent: Some(now),
-                        last_event: Some(self.event_id.clone()),
+                        last_event: Some(event.clone()),
+                        last_event_id: Some(shown_id(&self.event_id)),
                         held: 0,
                         held_since: None,
                         reported,
@@ -159,6 +171,20 @@ impl NotifyEvery {
         }
         Err(busy(&self.key))
     }
+
+    /// The event as its mark names it: a fingerprint of its source and id.
+    fn event(&self) -> String {
+        let (source, id) = (&self.source, &self.event_id);
+        fingerprint(&format!("{}:{source}{id}", source.len()))
+    }
+}
+
+/// `id` cut to [`SHOWN_ID_CHARS`] characters, an ellipsis marking the cut.
+fn shown_id(id: &str) -> String {
+    match id.char_indices().nth(SHOWN_ID_CHARS) {
+        Some((cut, _)) => format!("{}…", &id[..cut]),
+        None => id.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -173,6 +199,7 @@ mod tests {
             key: notify_key(None, "route", "target-id", "signal s"),
             group: "signal s".into(),
             target: "team".into(),
+            source: "/subscriptions/s".into(),
             event_id: event_id.into(),
             every: Duration::from_secs(3600),
         }
@@ -203,7 +230,26 @@ mod tests {
         ));
         let mark = ledger.read_mark(&every(&ledger, "x").key).await.unwrap();
         let last = LastNotice::from_mark(mark.as_ref());
-        assert_eq!((last.held, last.last_event.as_deref()), (2, Some("e1")));
+        assert_eq!((last.held, last.last_event_id.as_deref()), (2, Some("e1")));
+    }
+
+    /// Event ids of any length are allowed, and a mark over 4 KiB is refused: a mark that kept
+    /// the raw id deferred the event until it was dead-lettered.
+    #[tokio::test]
+    async fn an_event_id_of_any_length_takes_its_turn() {
+        let ledger: Arc<dyn Ledger> = Arc::new(MemoryLedger::new());
+        let long_id = "e".repeat(5000);
+
+        let turn = every(&ledger, &long_id).turn().await;
+
+        assert!(matches!(turn, Ok(Turn::Send(None))), "{turn:?}");
+        assert!(matches!(
+            every(&ledger, &long_id).turn().await,
+            Ok(Turn::Send(None))
+        ));
+        let mark = ledger.read_mark(&every(&ledger, "x").key).await.unwrap();
+        let shown = LastNotice::from_mark(mark.as_ref()).last_event_id.unwrap();
+        assert_eq!(shown, format!("{}…", "e".repeat(SHOWN_ID_CHARS)));
     }
 
     #[tokio::test]
@@ -215,6 +261,7 @@ mod tests {
         let old = LastNotice {
             last_sent: Some(long_ago),
             last_event: Some("e1".into()),
+            last_event_id: Some("e1".into()),
             held: 37,
             held_since: Some(since),
             reported: None,
@@ -229,7 +276,7 @@ mod tests {
         let mark = ledger.read_mark(&key).await.unwrap();
         let last = LastNotice::from_mark(mark.as_ref());
         assert_eq!((last.held, last.held_since), (0, None));
-        assert_eq!(last.last_event.as_deref(), Some("e9"));
+        assert_eq!(last.last_event_id.as_deref(), Some("e9"));
         // A redelivery of e9 reports the same count.
         let Turn::Send(Some(again)) = every(&ledger, "e9").turn().await.unwrap() else {
             panic!("e9 again");
