@@ -1190,7 +1190,10 @@ fn pagerduty_trigger_has_every_required_field() {
     assert_eq!(body["dedup_key"], notice.alert_key.as_str());
     assert_eq!(body["client"], "aml-handlers");
     let payload = &body["payload"];
-    assert_eq!(payload["summary"], notice.summary.as_str());
+    assert_eq!(
+        payload["summary"],
+        format!("{}: ValueError: x < 0 & y > 1", notice.summary)
+    );
     assert_eq!(payload["source"], WORKSPACE);
     assert_eq!(payload["severity"], "error");
     assert_eq!(payload["timestamp"], "2024-03-01T12:00:00.123Z");
@@ -1207,7 +1210,7 @@ fn pagerduty_trigger_has_every_required_field() {
 }
 
 #[test]
-fn pagerduty_custom_details_hold_the_facts_the_event_id_and_the_subject() {
+fn pagerduty_custom_details_hold_the_facts_the_error_the_event_id_and_the_subject() {
     let mut notice = failed_run();
     // A fact named like a fixed key loses to it; a repeated name keeps both values.
     notice.facts.push(Fact::new("eventId", "not the event id"));
@@ -1224,10 +1227,250 @@ fn pagerduty_custom_details_hold_the_facts_the_event_id_and_the_subject() {
             "Status": "Failed",
             "Compute": "cpu-cluster",
             "Error": "ValueError: x < 0 & y > 1",
+            "error": TRACEBACK.trim_end(),
             "eventId": EVENT_ID,
             "subject": "experiments/0fa9dfaa-cba3-4fa7-b590-23e48548f5c1/runs/churn_run_7",
         })
     );
+}
+
+/// A failed run's page as `RunStatusChanged` builds the notice: the summary says what
+/// happened, the run's error is the notice's error (no Error fact), the traceback ends with its
+/// exception line.
+fn paged_run() -> Notice {
+    let mut notice = failed_run();
+    notice.summary = "Run churn_run_7 of experiment churn-training failed".into();
+    notice.facts.retain(|fact| fact.name != "Error");
+    notice.error = Some(ErrorText::new(format!(
+        "Traceback (most recent call last):\n  File \"train.py\", line 12, in <module>\n    frame[\"customer_id\"]\n{KEY_ERROR}\n"
+    )));
+    notice
+}
+
+const KEY_ERROR: &str = "KeyError: 'customer_id'";
+
+#[test]
+fn pagerduty_page_of_a_failed_run_says_its_error() {
+    let notice = paged_run();
+
+    let body = pagerduty::render(&notice, ROUTING_KEY);
+
+    let payload = &body["payload"];
+    assert_eq!(
+        payload["summary"],
+        format!("Run churn_run_7 of experiment churn-training failed: {KEY_ERROR}")
+    );
+    assert_eq!(
+        payload["custom_details"],
+        json!({
+            "Experiment": "churn-training",
+            "Run": "churn_run_7",
+            "Status": "Failed",
+            "Compute": "cpu-cluster",
+            "error": format!("Traceback (most recent call last):\n  File \"train.py\", line 12, in <module>\n    frame[\"customer_id\"]\n{KEY_ERROR}"),
+            "eventId": EVENT_ID,
+            "subject": "experiments/0fa9dfaa-cba3-4fa7-b590-23e48548f5c1/runs/churn_run_7",
+        })
+    );
+}
+
+#[test]
+fn pagerduty_keeps_the_end_of_a_long_error() {
+    let mut notice = paged_run();
+    let frames: String = (0..2000)
+        .map(|i| format!("  File \"layer_{i}.py\", line {i}, in forward\n"))
+        .collect();
+    notice.error = Some(ErrorText::new(format!(
+        "Traceback (most recent call last):\n{frames}{KEY_ERROR}"
+    )));
+
+    let body = pagerduty::render(&notice, ROUTING_KEY);
+
+    let error = text(&body["payload"]["custom_details"]["error"]);
+    assert!(error.chars().count() <= 4096, "{}", error.chars().count());
+    assert!(error.starts_with(&format!("{ELLIPSIS}\n  File \"layer_")));
+    assert!(error.ends_with(&format!(
+        "layer_1999.py\", line 1999, in forward\n{KEY_ERROR}"
+    )));
+    assert!(text(&body["payload"]["summary"]).ends_with(&format!("failed: {KEY_ERROR}")));
+}
+
+#[test]
+fn pagerduty_summary_shares_its_room_with_a_long_exception_line() {
+    let mut notice = paged_run();
+    notice.summary = format!("Run churn_run_7 {}failed", "of a long story ".repeat(100));
+    let line = format!(
+        "ValueError: {}{CAUSE}",
+        "could not convert the input frame; ".repeat(40)
+    );
+    notice.error = Some(ErrorText::new(line.as_str()));
+
+    let summary = pagerduty::render(&notice, ROUTING_KEY)["payload"]["summary"].clone();
+
+    let summary = text(&summary);
+    assert_eq!(summary.chars().count(), 1024);
+    assert!(
+        summary.starts_with("Run churn_run_7 of a long story"),
+        "{summary}"
+    );
+    assert!(summary.ends_with(CAUSE), "{summary}");
+    assert!(
+        summary.contains(&format!("{ELLIPSIS}: {ELLIPSIS}")),
+        "{summary}"
+    );
+    // The whole line is in the details.
+    assert_eq!(
+        body_error(&notice),
+        line,
+        "the error in custom_details, whole"
+    );
+}
+
+fn body_error(notice: &Notice) -> String {
+    text(&pagerduty::render(notice, ROUTING_KEY)["payload"]["custom_details"]["error"]).to_owned()
+}
+
+#[test]
+fn pagerduty_page_of_a_failed_smoke_test_says_the_answer() {
+    let mut notice = model_registered();
+    notice.title = "Endpoint churn-api failed its smoke test".into();
+    notice.summary = "Endpoint churn-api deployed on aks-prod; smoke test: failed".into();
+    notice.severity = Severity::Warning;
+    notice.alert = true;
+    notice.error = Some(ErrorText::new(
+        "answered 500: {\"error\": \"model not loaded\"}",
+    ));
+
+    let body = pagerduty::render(&notice, ROUTING_KEY);
+
+    assert_eq!(
+        body["payload"]["summary"],
+        "Endpoint churn-api deployed on aks-prod; smoke test: failed: answered 500: {\"error\": \"model not loaded\"}"
+    );
+    assert_eq!(
+        body["payload"]["custom_details"]["error"],
+        "answered 500: {\"error\": \"model not loaded\"}"
+    );
+}
+
+#[test]
+fn pagerduty_page_of_a_breach_holds_its_violations_held_count_and_every_link() {
+    let notice = breach();
+
+    let body = pagerduty::render(&notice, ROUTING_KEY);
+
+    let details = &body["payload"]["custom_details"];
+    let rows = details["violations"]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 7);
+    assert_eq!(
+        rows[0],
+        json!({"Feature": "feature_0", "Metric": "jensen_shannon_distance", "Value": "0.9", "Threshold": "0.1"})
+    );
+    assert_eq!(rows[6]["Feature"], "feature_6");
+    assert_eq!(details["violations"]["more"], 2);
+    assert_eq!(
+        details["held"],
+        json!({"count": 37, "since": "2024-03-01T09:00:00.000Z"})
+    );
+    assert_eq!(
+        body["links"],
+        json!([
+            {"href": notice.link.as_deref().unwrap(), "text": "Open in Azure ML studio"},
+            {"href": RETRAIN_JOB, "text": "Open retrain job"},
+        ])
+    );
+    // No error: no key for it.
+    assert!(details.get("error").is_none());
+}
+
+#[test]
+fn pagerduty_violations_are_keyed_by_column_whatever_the_rows() {
+    let mut notice = breach();
+    notice.rows = Some(Rows {
+        header: ["Feature", "Value", " ", "Value"]
+            .map(str::to_owned)
+            .to_vec(),
+        rows: vec![
+            ["age", "0.4", "x", "0.5", "extra"]
+                .map(str::to_owned)
+                .to_vec(),
+            vec!["tenure".to_owned()],
+        ],
+        more: 0,
+    });
+    // Rows past the worst ten are counted, not listed.
+    notice
+        .rows
+        .as_mut()
+        .unwrap()
+        .rows
+        .extend(vec![vec!["f".to_owned()]; 12]);
+
+    let details = &pagerduty::render(&notice, ROUTING_KEY)["payload"]["custom_details"];
+
+    let rows = details["violations"]["rows"].as_array().unwrap();
+    assert_eq!(
+        rows[0],
+        json!({"Feature": "age", "Value": "0.4", "column 3": "x", "Value (2)": "0.5", "column 5": "extra"})
+    );
+    assert_eq!(rows[1], json!({"Feature": "tenure"}));
+    assert_eq!(rows.len(), 10);
+    assert_eq!(details["violations"]["more"], 4);
+}
+
+#[test]
+fn pagerduty_links_fall_back_and_say_what_was_left_out() {
+    let mut notice = breach();
+    notice.link = Some(format!("https://ml.azure.com/runs/{}", "r".repeat(2100)));
+    notice.links.push(Link {
+        label: "Open model".into(),
+        url: "not a url".into(),
+    });
+    notice.workspace = None;
+
+    let body = pagerduty::render(&notice, ROUTING_KEY);
+
+    assert_eq!(
+        body["links"],
+        json!([{"href": RETRAIN_JOB, "text": "Open retrain job"}])
+    );
+    assert_eq!(
+        body["payload"]["custom_details"]["linksLeftOut"],
+        "2 links left out: not an http(s) URL of at most 2,048 characters"
+    );
+}
+
+#[test]
+fn pagerduty_stays_within_512_kb_with_every_part_at_its_bound() {
+    // Control characters: six bytes each once escaped in JSON, the most any character takes.
+    let worst = |n: usize| "\u{1}".repeat(n);
+    let mut notice = oversized();
+    notice.summary = worst(5000);
+    notice.facts = (0..60)
+        .map(|i| Fact::new(format!("{i}{}", worst(2000)), worst(5000)))
+        .collect();
+    notice.error = Some(ErrorText::new(worst(50_000)));
+    notice.rows = Some(Rows {
+        header: (0..12).map(|i| format!("{i}{}", worst(1000))).collect(),
+        rows: vec![vec![worst(5000); 12]; 40],
+        more: usize::MAX,
+    });
+    notice.links = (0..8)
+        .map(|i| Link {
+            label: worst(1000),
+            url: format!("https://ml.azure.com/{i}/{}", "a".repeat(2000)),
+        })
+        .collect();
+    notice.subject = Some(worst(5000));
+    notice.function = worst(5000);
+    notice.event_type = worst(5000);
+    notice.workspace = Some(worst(5000));
+
+    let body = pagerduty::render(&notice, ROUTING_KEY);
+
+    assert_pagerduty_within_limits(&body);
+    let bytes = serde_json::to_vec(&body).unwrap().len();
+    assert!(bytes <= 460 * 1024, "{bytes} bytes");
 }
 
 #[test]

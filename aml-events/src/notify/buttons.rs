@@ -56,15 +56,6 @@ impl Buttons {
 }
 
 impl Notice {
-    /// The link, when it is an `http` or `https` URL of at most 2,048 characters: what a
-    /// button or a title may point to. Anything else could have the target refuse the whole
-    /// message for the sake of one link (Discord validates an embed's `url`), so it is left
-    /// out instead.
-    pub fn web_link(&self) -> Option<&str> {
-        let link = self.link.as_deref()?.trim();
-        web_url(link).is_some().then_some(link)
-    }
-
     /// The buttons: [`link`](Notice::link) as `Open in Azure ML studio`, then each of
     /// [`links`](Notice::links), at most [`MAX_BUTTONS`]. A link that is not an `http(s)` URL
     /// of at most 2,048 characters (written as the URL parser writes it, so with non-ASCII
