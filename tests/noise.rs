@@ -553,3 +553,62 @@ async fn notify_every_never_holds_a_pagerduty_alert_back() {
         "{explained}"
     );
 }
+
+/// Reviewer's finding 3 on issue 24's noise control: the mark took the turn before the send,
+/// so a notice the channel refused (a final 4xx, recorded `failed`) still held the rest of the
+/// interval back, against a notice nobody received, and the held count it carried was lost.
+/// A refused notice gives its turn back: the next one is sent, reporting the held ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_notice_the_channel_refused_gives_its_turn_back() {
+    // Arrange: the channel refuses the first post, then takes them.
+    let azure = StandIn::start().await;
+    let team = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TEAM_PATH))
+        .respond_with(ResponseTemplate::new(404).set_body_string("no_service"))
+        .up_to_n_times(1)
+        .mount(&team)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TEAM_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&team)
+        .await;
+    let routes = routes_file(
+        r#"
+[targets.team]
+url = "${TEAM_SLACK}"
+
+[[routes]]
+name = "churn drift"
+functions = ["RunStatusChanged"]
+match = { monitor_breach = true }
+notify = ["team"]
+notify_every = "1h"
+"#,
+    );
+    let mut env = azure.env();
+    env.retain(|(name, _)| !name.starts_with("AML_NOTIFY") && !name.starts_with("AML_RETRAIN"));
+    env.extend([
+        ("AML_ROUTES_FILE", routes.display().to_string()),
+        ("TEAM_SLACK", format!("slack:{}{TEAM_PATH}", team.uri())),
+    ]);
+    let server = start(&env);
+
+    // Act
+    let refused = deliver(&server, &breach(&new_id("breach"), 1)).await;
+    let next = deliver(&server, &breach(&new_id("breach"), 2)).await;
+
+    // Assert: the second notice reaches the channel.
+    assert_eq!(
+        action(&refused, "notify", Some("team"))["status"],
+        "failed",
+        "{refused}"
+    );
+    assert_eq!(
+        action(&next, "notify", Some("team"))["status"],
+        "done",
+        "{next}"
+    );
+    assert_eq!(bodies(&team).await.len(), 2);
+}

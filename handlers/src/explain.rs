@@ -226,7 +226,7 @@ fn state_now(action: Action, route: &Route, mark: Option<&Mark>) -> String {
     }
     let last = LastNotice::from_mark(mark);
     let (Some(sent), Some(until)) = (
-        last.last_sent,
+        last.last_sent(),
         route.notify_every.and_then(|every| last.quiet_until(every)),
     ) else {
         return "no notice sent for this group yet: this one would be sent".to_owned();

@@ -15,14 +15,14 @@ use std::sync::Arc;
 use aml_events::{
     chain,
     ledger::Recorded,
-    notify::{Held, Notice, Notifier},
+    notify::{Held, Notice, Notifier, Target},
     redact::{self, Show},
 };
 
 use super::{
     Acted, Actions,
     once::Unsettled,
-    quiet::{NotifyEvery, Turn, holds_back, notify_key},
+    quiet::{NotifyEvery, holds_back, notify_key},
 };
 use crate::{
     outcome::{Action, ActionReport, ActionStatus},
@@ -123,32 +123,12 @@ impl Actions<'_> {
             every,
         });
         let (sent_to, notice) = (target.clone(), Arc::clone(&notice));
+        let post = move |held| post(notifier, sent_to, notice, held);
         // Judged inside the claim: a redelivery of a held notice stays held.
         let effect = async move {
-            let sent = match quiet {
-                None => notice,
-                Some(quiet) => match quiet.turn().await? {
-                    Turn::Hold(recorded) => return Ok(recorded),
-                    Turn::Send(None) => notice,
-                    Turn::Send(Some(held)) => Arc::new(reporting(&notice, held)),
-                },
-            };
-            match notifier.send(&sent_to, &sent).await {
-                Ok(delivered) => {
-                    let reported = sent.held.map_or(String::new(), |held| {
-                        format!(" (and {} held back since {})", held.count, held.since)
-                    });
-                    Ok(Recorded::new(
-                        ActionStatus::Done.as_str(),
-                        format!("{} took it{reported}: {}", delivered.status, sent.summary),
-                    ))
-                }
-                Err(err) if err.is_transient() => Err(Unsettled::Transient(Box::new(err))),
-                // A refusal is final: recorded, so a redelivery does not ask again.
-                Err(err) => Ok(Recorded::new(
-                    ActionStatus::Failed.as_str(),
-                    chain(&err).to_string(),
-                )),
+            match quiet {
+                None => post(None).await,
+                Some(quiet) => quiet.send(post).await,
             }
         };
         let result = self
@@ -157,6 +137,36 @@ impl Actions<'_> {
             .await;
         let (report, failure) = self.settle(Action::Notify, &named.name, request, result);
         (judged(report), failure)
+    }
+}
+
+/// Posts `notice` to `target`, reporting `held` if any: what it came to.
+async fn post(
+    notifier: Notifier,
+    target: Target,
+    notice: Arc<Notice>,
+    held: Option<Held>,
+) -> Result<Recorded, Unsettled> {
+    let sent = match held {
+        None => notice,
+        Some(held) => Arc::new(reporting(&notice, held)),
+    };
+    match notifier.send(&target, &sent).await {
+        Ok(delivered) => {
+            let reported = sent.held.map_or(String::new(), |held| {
+                format!(" (and {} held back since {})", held.count, held.since)
+            });
+            Ok(Recorded::new(
+                ActionStatus::Done.as_str(),
+                format!("{} took it{reported}: {}", delivered.status, sent.summary),
+            ))
+        }
+        Err(err) if err.is_transient() => Err(Unsettled::Transient(Box::new(err))),
+        // A refusal is final: recorded, so a redelivery does not ask again.
+        Err(err) => Ok(Recorded::new(
+            ActionStatus::Failed.as_str(),
+            chain(&err).to_string(),
+        )),
     }
 }
 

@@ -14,7 +14,9 @@
 //! The state lives in the ledger's marks ([`LastJob`], [`LastNotice`]), so every instance
 //! agrees (without storage, in this process's memory). A mark is written conditionally
 //! *before* the job is created or the notice sent, so two instances can never both take the
-//! same turn; a writer that finds the mark changed reads it again and decides again. Both run
+//! same turn; a writer that finds the mark changed reads it again and decides again. A turn
+//! is given back only when Azure or the target refused (nothing was created, nobody received
+//! the notice); one that failed for now is kept, for the event's redelivery. Both run
 //! inside the effect's once-only claim ([`super::once`]): a redelivery of an event gets the
 //! outcome recorded for it (skipped, held) instead of being judged again.
 //!
@@ -42,7 +44,7 @@ use time::OffsetDateTime;
 
 use super::once::{Deferral, Unsettled};
 
-pub use notify::{LastNotice, NEVER_HELD, NotifyEvery, Reported, Turn, holds_back};
+pub use notify::{LastNotice, NEVER_HELD, NotifyEvery, holds_back};
 pub use retrain::{LastJob, OneAtATime, is_terminal};
 
 /// How many times a decision is taken again after another writer changed the mark first.
