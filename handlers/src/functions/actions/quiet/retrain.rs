@@ -128,11 +128,14 @@ impl OneAtATime {
                 mark.state
             };
             let result = create().await;
-            // Only a refusal says the job was not created. A failure for now may follow a PUT
-            // that landed (its answer lost): the mark keeps naming the job, so no second one
-            // starts beside it; a job that was never created frees the mark after a lease.
-            let refused =
-                matches!(&result, Ok(recorded) if recorded.status == ActionStatus::Failed.as_str());
+            // Only a refusal (a final failure, or the identity refused) says the job was not
+            // created. A failure for now may follow a PUT that landed (its answer lost): the
+            // mark keeps naming the job, so no second one starts beside it; a job that was
+            // never created frees the mark after a lease.
+            let refused = match &result {
+                Ok(recorded) => recorded.status == ActionStatus::Failed.as_str(),
+                Err(unsettled) => matches!(unsettled, Unsettled::Unauthorized(_)),
+            };
             if refused {
                 self.give_back(&previous).await;
             }
@@ -424,6 +427,21 @@ mod tests {
 
         assert_eq!(result.unwrap().status, "failed");
         assert!(ran);
+        assert_eq!(marked.as_deref(), Some("retrain-last"));
+    }
+
+    #[tokio::test]
+    async fn a_job_refused_to_the_identity_gives_the_turn_back_too() {
+        let server = azure(job_in("Completed")).await;
+        let gate = gate(&server, Some(("retrain-last", "2020-01-01T00:00:00Z"))).await;
+        let forbidden: crate::functions::BoxError = "Azure ML answered 403".into();
+
+        let (result, _, marked) = start_with(gate, Err(Unsettled::Unauthorized(forbidden))).await;
+
+        assert!(
+            matches!(result, Err(Unsettled::Unauthorized(_))),
+            "{result:?}"
+        );
         assert_eq!(marked.as_deref(), Some("retrain-last"));
     }
 
