@@ -43,8 +43,7 @@ pub struct LastNotice {
     /// The last turns taken, oldest first, at most [`TURNS_KEPT`].
     #[serde(default)]
     turns: Vec<TurnTaken>,
-    /// The id of the last turn's event, cut to [`SHOWN_ID_CHARS`] characters: what `explain`
-    /// shows.
+    /// The id of the last turn's event, cut to 64 characters: what `explain` shows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_event_id: Option<String>,
     /// How many notices were held back since the last turn.
@@ -253,10 +252,9 @@ impl NotifyEvery {
                     return Ok(());
                 }
             }
-            Ok(())
+            Ok::<(), LedgerError>(())
         };
         if let Err(err) = restore.await {
-            let err: LedgerError = err;
             warn!(mark = %self.key, error = %chain(&err), "could not give back the notice's turn");
         }
     }
