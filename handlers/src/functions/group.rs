@@ -48,6 +48,9 @@ mod tests {
             "monitor experiment monitor-exp"
         );
         assert_eq!(run(Some("e"), "Failed"), "experiment e, status Failed");
-        assert_ne!(service("churn-api", "PASSED"), service("churn-api", "FAILED"));
+        assert_ne!(
+            service("churn-api", "PASSED"),
+            service("churn-api", "FAILED")
+        );
     }
 }
