@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tracing::warn;
 
-use super::{ATTEMPTS, MarkState, busy, deferred, read, replace, shown};
+use super::mark::{ATTEMPTS, MarkState, busy, deferred, read, replace, shown};
 use crate::{functions::actions::once::Unsettled, outcome::ActionStatus, routes::interval};
 
 /// How many characters of an event's id a mark keeps to show (`explain`): ids of any length
@@ -123,7 +123,7 @@ impl LastNotice {
 pub struct NotifyEvery {
     /// Where the mark is.
     pub ledger: Arc<dyn Ledger>,
-    /// [`notify_key`](super::notify_key).
+    /// [`notify_key`](super::mark::notify_key).
     pub key: String,
     /// The group, for what outcomes say.
     pub group: String,
@@ -280,7 +280,7 @@ mod tests {
 
     use aml_events::ledger::MemoryLedger;
 
-    use super::{super::notify_key, *};
+    use super::{super::mark::notify_key, *};
 
     fn every(ledger: &Arc<dyn Ledger>, event_id: &str) -> NotifyEvery {
         NotifyEvery {

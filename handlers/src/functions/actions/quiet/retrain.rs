@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tracing::warn;
 
-use super::{ATTEMPTS, MarkState, busy, deferred, read, replace, shown};
+use super::mark::{ATTEMPTS, MarkState, busy, deferred, read, replace, shown};
 use crate::{functions::actions::once::Unsettled, outcome::ActionStatus, routes::interval};
 
 /// The states a v2 job does not leave. See
@@ -78,7 +78,7 @@ struct NoStatus {
 pub struct OneAtATime {
     /// Where the mark is.
     pub ledger: Arc<dyn Ledger>,
-    /// [`retrain_key`](super::retrain_key).
+    /// [`retrain_key`](super::mark::retrain_key).
     pub key: String,
     /// The group, for what outcomes say.
     pub group: String,
@@ -280,7 +280,7 @@ mod tests {
         matchers::{method, path_regex},
     };
 
-    use super::{super::retrain_key, *};
+    use super::{super::mark::retrain_key, *};
 
     const WORKSPACE: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws";
 
