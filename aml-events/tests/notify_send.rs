@@ -1,7 +1,9 @@
 //! The notifier against loopback stand-ins that answer like each vendor (docs/notifications.md):
 //! each kind's success statuses, a refusal reported in the target's own words, 429 with
 //! `Retry-After` within the deadline, at-least-once retries, no redirect, and never the
-//! target's key in an error.
+//! target's key in an error. A signed webhook target's attempts each carry the Standard
+//! Webhooks headers, one `webhook-id` for them all, over the very bytes sent (the end-to-end
+//! tests in tests/signing.rs check them with the Standard Webhooks library itself).
 
 mod azure_mock;
 
@@ -9,7 +11,9 @@ use std::time::Duration;
 
 use aml_events::{
     Secret, chain,
-    notify::{Fact, Notice, Notifier, NotifierOptions, NotifyError, Severity, Target},
+    notify::{
+        Fact, Notice, Notifier, NotifierOptions, NotifyError, Severity, SigningKey, Target, signing,
+    },
 };
 use azure_mock::RefusingPort;
 use serde_json::{Map, json};
@@ -524,4 +528,124 @@ async fn an_endless_answer_is_read_up_to_64_kib_and_dropped() {
         written < 64 * 1024 * 1024,
         "the client hung up after its bound, yet {written} bytes were taken"
     );
+}
+
+/// A Standard Webhooks secret of 32 bytes.
+const SIGNING_SECRET: &str = "whsec_c2lnbmluZy1zZWNyZXQtb2YtdGhlLWhvb2stMzItYnk=";
+
+/// `webhook-signature` for `id`, `timestamp` and `body` worked out here from the specification's
+/// formula, not by the product's code: HMAC-SHA256 over `{id}.{timestamp}.{body}` with the
+/// base64-decoded key after `whsec_`, then `v1,` and its base64.
+fn expected_signature(secret: &str, id: &str, timestamp: &str, body: &[u8]) -> String {
+    use base64::{Engine as _, engine::general_purpose::STANDARD};
+    use hmac::{Hmac, Mac};
+    let key = STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+}
+
+fn header_text<'a>(request: &'a wiremock::Request, name: &str) -> &'a str {
+    request
+        .headers
+        .get(name)
+        .map_or("", |value| value.to_str().unwrap())
+}
+
+#[tokio::test]
+async fn a_signed_webhook_target_signs_every_attempt_under_one_webhook_id() {
+    // Arrange: the receiver fails the first attempt.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut hook = target("webhook", &server, "/hook");
+    hook.signing = Some(SigningKey::parse(SIGNING_SECRET).unwrap());
+    let notice = failed_run();
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+
+    // Act
+    let delivered = notifier(|_| {}).send(&hook, &notice).await;
+
+    // Assert
+    assert_eq!(delivered.map(|d| d.status).ok(), Some(204));
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 2);
+    let id = header_text(&requests[0], "webhook-id");
+    assert_eq!(id, signing::webhook_id(&notice, &hook));
+    assert!(id.starts_with("msg_"), "{id}");
+    let rendered = serde_json::to_vec(&Notifier::body(&hook, &notice)).unwrap();
+    for request in &requests {
+        assert_eq!(
+            header_text(request, "webhook-id"),
+            id,
+            "one id for every attempt"
+        );
+        let timestamp = header_text(request, "webhook-timestamp");
+        let seconds: u64 = timestamp.parse().unwrap();
+        assert!((started..started + 30).contains(&seconds), "{timestamp}");
+        assert_eq!(request.body, rendered, "the body sent is the one rendered");
+        assert_eq!(
+            header_text(request, "webhook-signature"),
+            expected_signature(SIGNING_SECRET, id, timestamp, &request.body)
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unsigned_target_carries_no_signature_headers() {
+    for kind in ["webhook", "slack"] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+            .expect(1)
+            .mount(&server)
+            .await;
+        notifier(|_| {})
+            .send(&target(kind, &server, "/hook"), &failed_run())
+            .await
+            .unwrap();
+        let requests = server.received_requests().await.unwrap();
+        for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+            assert!(requests[0].headers.get(name).is_none(), "{kind}: {name}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_signed_targets_refusal_never_repeats_its_secret() {
+    // A receiver that echoes what it was configured with.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_string(format!(
+            "signature does not match the secret {SIGNING_SECRET}"
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut hook = target("webhook", &server, "/hook");
+    hook.signing = Some(SigningKey::parse(SIGNING_SECRET).unwrap());
+
+    let err = notifier(|_| {})
+        .send(&hook, &failed_run())
+        .await
+        .unwrap_err();
+
+    let shown = format!("{} {err:?} {hook:?}", chain(&err));
+    assert!(shown.contains("signature does not match"), "{shown}");
+    assert!(!shown.contains(&SIGNING_SECRET[6..20]), "{shown}");
 }

@@ -108,7 +108,7 @@ pub async fn send_test(notifier: &Notifier, targets: &[NamedTarget]) -> Vec<Test
             let resolve = pagerduty::resolve(&notice, key);
             let triggered = (*status, answer.clone());
             result = notifier
-                .post(target, &notice.event_id, &resolve)
+                .post(target, &notice, &resolve)
                 .await
                 .map(|resolved| {
                     let (status, answer) = triggered;

@@ -17,8 +17,10 @@
 //!   embed), [`pagerduty`] (Events API v2, which also takes the routing key), [`webhook`] (the
 //!   project's own JSON).
 //! - [`target`]: where notices go: `AML_NOTIFY_URL`'s targets and their kinds.
+//! - [`signing`]: a plain webhook target's [`SigningKey`], and the Standard Webhooks headers
+//!   its notices carry (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
 //! - [`send`]: the [`Notifier`], which posts a notice to a target through the shared retry
-//!   pipeline and judges the answer by the target's kind.
+//!   pipeline (signed, when the target has a key) and judges the answer by the target's kind.
 //!
 //! Rendering never fails and never sends; sending lives in one place.
 
@@ -30,6 +32,7 @@ pub mod escape;
 pub mod notice;
 pub mod pagerduty;
 pub mod send;
+pub mod signing;
 pub mod slack;
 pub mod target;
 pub mod teams;
@@ -40,6 +43,7 @@ pub use cut::{ELLIPSIS, limit, limit_end};
 pub use error_text::ErrorText;
 pub use notice::{BLANK, Fact, Held, Link, Notice, Rows, Severity, Tone};
 pub use send::{Delivered, Notifier, NotifierOptions, NotifyError};
+pub use signing::{AML_NOTIFY_SECRET, SigningKey, SigningKeyError};
 pub use target::{
     AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_URL, Kind, PAGERDUTY_EVENTS_URL, Target, TargetError,
 };

@@ -11,14 +11,25 @@
 //! A refusal is reported with the target's own answer (Slack's `channel_not_found`,
 //! PagerDuty's `errors`), with the target's key removed from it. No redirect is followed: a
 //! target URL carries its key, and the body is the target's alone.
+//!
+//! A target with a signing key gets each attempt signed ([`super::signing`]): the same
+//! `webhook-id` every time, a `webhook-timestamp` of the attempt's own, and the signature of
+//! the very bytes sent.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{Kind, Notice, Target, discord, pagerduty, slack, teams, webhook};
+use super::{
+    Kind, Notice, Target, discord, pagerduty,
+    signing::{self, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP},
+    slack, teams, webhook,
+};
 use crate::{
     azure::{ClientError, RetryPolicy},
     pipeline::{self, Answer, BodyLimit, Deadline, InFlight, Repeat, Retryable},
@@ -222,18 +233,18 @@ impl Notifier {
     }
 
     /// Posts `notice` to `target`, with `Idempotency-Key: <event id>` (no chat tool honours
-    /// it, but a webhook of the user's own may).
+    /// it, but a webhook of the user's own may), signed when the target has a key.
     pub async fn send(&self, target: &Target, notice: &Notice) -> Result<Delivered, NotifyError> {
-        self.post(target, &notice.event_id, &Notifier::body(target, notice))
+        self.post(target, notice, &Notifier::body(target, notice))
             .await
     }
 
-    /// Posts `body`, already rendered for `target`'s kind, as [`Notifier::send`] posts a
-    /// notice (a PagerDuty `resolve`, say), with `Idempotency-Key: <event_id>`.
+    /// Posts `body`, rendered for `target`'s kind from `notice` (a PagerDuty `resolve`, say),
+    /// as [`Notifier::send`] posts a notice.
     pub async fn post(
         &self,
         target: &Target,
-        event_id: &str,
+        notice: &Notice,
         body: &Value,
     ) -> Result<Delivered, NotifyError> {
         let shown = target.display();
@@ -241,7 +252,9 @@ impl Notifier {
             target: shown.clone(),
         })?;
         let body = serde_json::to_vec(body).unwrap_or_default();
-        let idempotency_key = HeaderValue::from_str(event_id).ok();
+        let idempotency_key = HeaderValue::from_str(&notice.event_id).ok();
+        let signing =
+            (target.signing.as_ref()).map(|key| (key, signing::webhook_id(notice, target)));
         let deadline = Deadline::starting_now(self.options.deadline, self.deadline);
         let request = pipeline::Request {
             operation: "notify",
@@ -265,6 +278,15 @@ impl Notifier {
                 .body(body.clone());
             if let Some(key) = &idempotency_key {
                 request = request.header("Idempotency-Key", key.clone());
+            }
+            if let Some((key, id)) = &signing {
+                // Each attempt's own time: receivers refuse a timestamp minutes old.
+                let timestamp = (SystemTime::now().duration_since(SystemTime::UNIX_EPOCH))
+                    .map_or(0, |since| since.as_secs());
+                request = request
+                    .header(WEBHOOK_ID, id)
+                    .header(WEBHOOK_TIMESTAMP, timestamp)
+                    .header(WEBHOOK_SIGNATURE, key.sign(id, timestamp, &body));
             }
             let shown = shown.clone();
             async move {

@@ -5,11 +5,16 @@
 //!
 //! Target URLs carry their key (in the path for Slack and Discord, in `sig=` for Teams
 //! Workflows), so a target is shown only as its kind and origin, never whole.
+//!
+//! A plain `webhook` target may have a signing key ([`SigningKey`], `AML_NOTIFY_SECRET` for
+//! `AML_NOTIFY_URL`'s): its notices are then signed the Standard Webhooks way
+//! ([`super::signing`]). No other kind verifies a signature, so none is given a key.
 
 use std::fmt;
 
 use url::Url;
 
+use super::signing::{AML_NOTIFY_SECRET, SECRET_FORM, SigningKey, SigningKeyError};
 use crate::{
     Secret,
     azure::is_token_safe,
@@ -119,6 +124,8 @@ pub struct Target {
     pub url: Secret,
     /// PagerDuty's integration (routing) key.
     pub routing_key: Option<Secret>,
+    /// The key a `webhook` target's notices are signed with (Standard Webhooks), if any.
+    pub signing: Option<SigningKey>,
 }
 
 /// A target that cannot be used.
@@ -174,6 +181,23 @@ pub enum TargetError {
         /// The setting.
         setting: &'static str,
     },
+    /// A signing secret that is not a Standard Webhooks secret (its value is not repeated).
+    #[error("{setting} is not a Standard Webhooks secret ({SECRET_FORM}): {problem}")]
+    Secret {
+        /// The setting.
+        setting: &'static str,
+        /// What is wrong with it.
+        problem: SigningKeyError,
+    },
+    /// A signing secret for a list with no plain `webhook` target: chat tools and PagerDuty
+    /// verify no signature.
+    #[error(
+        "{AML_NOTIFY_SECRET} is set, but {setting} has no webhook target to sign: only plain webhook targets are signed (Teams, Slack, Discord and PagerDuty verify no signature)"
+    )]
+    NothingToSign {
+        /// The setting holding the targets.
+        setting: &'static str,
+    },
 }
 
 fn kinds() -> String {
@@ -217,29 +241,43 @@ impl Target {
             kind: named.unwrap_or_else(|| Kind::detect(&url)),
             url: Secret::new(url.as_str()),
             routing_key: None,
+            signing: None,
         })
     }
 
     /// Reads `AML_NOTIFY_URL`: targets separated by commas or whitespace; PagerDuty targets get
-    /// `routing_key`, and need one.
+    /// `routing_key`, and need one; plain webhook targets get `signing` (`AML_NOTIFY_SECRET`),
+    /// which needs one of them.
     pub fn parse_list(
         text: &str,
         routing_key: Option<&Secret>,
+        signing: Option<&SigningKey>,
     ) -> Result<Vec<Target>, TargetError> {
-        text.split(|c: char| c == ',' || c.is_whitespace())
+        let targets = text
+            .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|part| !part.is_empty())
             .enumerate()
             .map(|(index, part)| {
                 let mut target = Target::parse(part, AML_NOTIFY_URL, index + 1)?;
-                if target.kind == Kind::PagerDuty {
-                    let key = routing_key.ok_or(TargetError::NoRoutingKey {
-                        setting: AML_NOTIFY_URL,
-                    })?;
-                    target.routing_key = Some(key.clone());
+                match target.kind {
+                    Kind::PagerDuty => {
+                        let key = routing_key.ok_or(TargetError::NoRoutingKey {
+                            setting: AML_NOTIFY_URL,
+                        })?;
+                        target.routing_key = Some(key.clone());
+                    }
+                    Kind::Webhook => target.signing = signing.cloned(),
+                    _ => {}
                 }
                 Ok(target)
             })
-            .collect()
+            .collect::<Result<Vec<Target>, TargetError>>()?;
+        if signing.is_some() && !targets.iter().any(|target| target.kind == Kind::Webhook) {
+            return Err(TargetError::NothingToSign {
+                setting: AML_NOTIFY_URL,
+            });
+        }
+        Ok(targets)
     }
 
     /// The URL requests go to: Discord's with `wait=true`, so that it answers 200 with the
@@ -294,6 +332,11 @@ impl Target {
             );
         }
         secrets.extend(self.routing_key.iter().map(|key| key.expose().to_owned()));
+        secrets.extend(
+            (self.signing.iter())
+                .flat_map(SigningKey::secrets)
+                .map(str::to_owned),
+        );
         secrets
     }
 }
@@ -384,13 +427,62 @@ mod tests {
         let targets = Target::parse_list(
             "slack:http://127.0.0.1:1/a, https://events.pagerduty.com/v2/enqueue\n https://example.com/b",
             Some(&key),
+            None,
         )
         .unwrap();
         let kinds: Vec<Kind> = targets.iter().map(|target| target.kind).collect();
         assert_eq!(kinds, [Kind::Slack, Kind::PagerDuty, Kind::Webhook]);
         assert_eq!(targets[1].routing_key.as_ref(), Some(&key));
-        let err = Target::parse_list(PAGERDUTY_EVENTS_URL, None).unwrap_err();
+        let err = Target::parse_list(PAGERDUTY_EVENTS_URL, None, None).unwrap_err();
         assert!(err.to_string().contains(AML_NOTIFY_PAGERDUTY_KEY));
+    }
+
+    #[test]
+    fn the_secret_signs_the_plain_webhook_targets_only_and_needs_one() {
+        let key = SigningKey::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let targets = Target::parse_list(
+            "slack:http://127.0.0.1:1/a https://example.com/b",
+            None,
+            Some(&key),
+        )
+        .unwrap();
+        let signed: Vec<bool> = targets.iter().map(|t| t.signing.is_some()).collect();
+        assert_eq!(signed, [false, true]);
+        assert!(
+            (targets[1].secrets().iter()).any(|s| s == "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        );
+        assert_eq!(
+            targets[1].ledger_id(),
+            Target::parse("https://example.com/b", AML_NOTIFY_URL, 2)
+                .unwrap()
+                .ledger_id(),
+            "signing the same target does not make it another effect"
+        );
+        assert!(!format!("{:?}", targets[1]).contains("MfKQ"));
+        let err = Target::parse_list(
+            "slack:http://127.0.0.1:1/a teams:https://example.com/t",
+            None,
+            Some(&key),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            TargetError::NothingToSign {
+                setting: AML_NOTIFY_URL
+            }
+        );
+        assert!(
+            err.to_string().starts_with("AML_NOTIFY_SECRET is set"),
+            "{err}"
+        );
+        let err = TargetError::Secret {
+            setting: AML_NOTIFY_SECRET,
+            problem: SigningKey::parse("whsec_c2VjcmV0").unwrap_err(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "AML_NOTIFY_SECRET is not a Standard Webhooks secret (whsec_ followed by the base64 of 24 to 64 random bytes): its key is 6 bytes long, not 24 to 64"
+        );
     }
 
     // See: issue 22, finding 1: two PagerDuty services behind one endpoint shared one claim,

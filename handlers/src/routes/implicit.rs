@@ -5,7 +5,8 @@
 //!
 //! RunStatusChanged has two: one for the statuses of `AML_NOTIFY_RUN_STATUSES`, one for a
 //! model monitor's breach, which is announced (and retrains) whatever those statuses say.
-//! Notification targets of `AML_NOTIFY_URL` are named by their kind (`slack`, then `slack-2`).
+//! Notification targets of `AML_NOTIFY_URL` are named by their kind (`slack`, then `slack-2`);
+//! its plain webhook targets come signed when `AML_NOTIFY_SECRET` is set.
 //! `AML_NOTIFY_EVERY` and `AML_RETRAIN_COOLDOWN` are every implicit route's `notify_every` and
 //! retrain `cooldown`.
 
@@ -191,6 +192,7 @@ mod tests {
         let targets = Target::parse_list(
             "https://hooks.slack.com/services/A, https://example.com/hook, slack:http://127.0.0.1:9/b",
             None,
+            None,
         )
         .unwrap();
         let on: BTreeSet<Function> = Function::ALL.into_iter().collect();
@@ -215,7 +217,7 @@ mod tests {
 
     #[test]
     fn the_noise_settings_apply_to_the_routes_that_notify_and_retrain() {
-        let targets = Target::parse_list("https://hooks.slack.com/services/A", None).unwrap();
+        let targets = Target::parse_list("https://hooks.slack.com/services/A", None, None).unwrap();
         let on = BTreeSet::from([Function::RunStatusChanged]);
         let job = JobTemplate {
             path: "jobs/retrain.json".into(),
