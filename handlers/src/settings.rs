@@ -22,6 +22,8 @@ pub const AML_ARM_ENDPOINT: &str = aml_events::azure::settings::AML_ARM_ENDPOINT
 pub const AML_NOTIFY_URL: &str = aml_events::notify::AML_NOTIFY_URL;
 /// PagerDuty's routing key for `pagerduty` targets.
 pub const AML_NOTIFY_PAGERDUTY_KEY: &str = aml_events::notify::AML_NOTIFY_PAGERDUTY_KEY;
+/// Standard Webhooks secret (`whsec_...`) the plain `webhook` targets' notices are signed with.
+pub const AML_NOTIFY_SECRET: &str = aml_events::notify::AML_NOTIFY_SECRET;
 /// Functions that notify (default all but `RunCompleted`; `none` for none).
 pub const AML_NOTIFY_ON: &str = "AML_NOTIFY_ON";
 /// Run statuses `RunStatusChanged` notifies about (default `Failed,Canceled`).
@@ -74,6 +76,7 @@ pub const SETTINGS: &[&str] = &[
     AML_ARM_ENDPOINT,
     AML_NOTIFY_URL,
     AML_NOTIFY_PAGERDUTY_KEY,
+    AML_NOTIFY_SECRET,
     AML_NOTIFY_ON,
     AML_NOTIFY_RUN_STATUSES,
     AML_RETRAIN_DRIFT_THRESHOLD,

@@ -6,7 +6,7 @@ use std::{collections::BTreeSet, time::Duration};
 use aml_events::{
     Function, Secret,
     events::RunStatus,
-    notify::{Target, TargetError},
+    notify::{SigningKey, Target, TargetError},
 };
 use url::Url;
 
@@ -18,8 +18,8 @@ use crate::{
     routes::{Routes, SmokeTest, implicit, interval, job::JobTemplate},
     settings::{
         AML_NOTIFY_EVERY, AML_NOTIFY_ON, AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_RUN_STATUSES,
-        AML_NOTIFY_URL, AML_RETRAIN_COOLDOWN, AML_RETRAIN_DRIFT_THRESHOLD, AML_RETRAIN_JOB_FILE,
-        AML_SMOKE_TEST_KEY, AML_SMOKE_TEST_PAYLOAD, AML_SMOKE_TEST_URI,
+        AML_NOTIFY_SECRET, AML_NOTIFY_URL, AML_RETRAIN_COOLDOWN, AML_RETRAIN_DRIFT_THRESHOLD,
+        AML_RETRAIN_JOB_FILE, AML_SMOKE_TEST_KEY, AML_SMOKE_TEST_PAYLOAD, AML_SMOKE_TEST_URI,
     },
 };
 
@@ -31,8 +31,9 @@ pub struct ActionSettings {
     /// `AML_DRY_RUN=1`: notifications are held back too. Without credentials alone they are
     /// sent, since a notification target is not Azure (docs/actions.md).
     pub hold_notifications: bool,
-    /// `AML_NOTIFY_URL`'s targets (with `AML_NOTIFY_PAGERDUTY_KEY` for PagerDuty); their URLs
-    /// are secrets, since webhook URLs carry their key.
+    /// `AML_NOTIFY_URL`'s targets (with `AML_NOTIFY_PAGERDUTY_KEY` for PagerDuty, and
+    /// `AML_NOTIFY_SECRET` signing the plain webhooks); their URLs are secrets, since webhook
+    /// URLs carry their key.
     pub notify_targets: Vec<Target>,
     /// `AML_NOTIFY_ON`.
     pub notify_on: BTreeSet<Function>,
@@ -71,15 +72,30 @@ pub(super) fn read(
     hold_notifications: bool,
 ) -> Result<ActionSettings, ConfigError> {
     let secret = |name: &str| get(name).map(Secret::new);
+    // Checked even without AML_NOTIFY_URL: a routes file may name it as a target's secret.
+    let signing = get(AML_NOTIFY_SECRET)
+        .map(|text| {
+            SigningKey::parse(&text).map_err(|problem| {
+                ConfigError::Target(TargetError::Secret {
+                    setting: AML_NOTIFY_SECRET,
+                    problem,
+                })
+            })
+        })
+        .transpose()?;
     // The URLs are secrets: checked without echoing them.
     let notify_targets = match get(AML_NOTIFY_URL) {
-        Some(list) => Target::parse_list(&list, secret(AML_NOTIFY_PAGERDUTY_KEY).as_ref())
-            .map_err(|err| match err {
-                TargetError::Insecure { .. } => ConfigError::InsecureUrl {
-                    name: AML_NOTIFY_URL,
-                },
-                other => ConfigError::Target(other),
-            })?,
+        Some(list) => Target::parse_list(
+            &list,
+            secret(AML_NOTIFY_PAGERDUTY_KEY).as_ref(),
+            signing.as_ref(),
+        )
+        .map_err(|err| match err {
+            TargetError::Insecure { .. } => ConfigError::InsecureUrl {
+                name: AML_NOTIFY_URL,
+            },
+            other => ConfigError::Target(other),
+        })?,
         None => Vec::new(),
     };
     let notify_on: BTreeSet<Function> = match get(AML_NOTIFY_ON) {

@@ -24,6 +24,7 @@ pub(super) struct TargetEntry {
     pub(super) url: Option<Spanned<String>>,
     pub(super) kind: Option<Spanned<String>>,
     pub(super) routing_key: Option<Spanned<String>>,
+    pub(super) secret: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

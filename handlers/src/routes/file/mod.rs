@@ -3,8 +3,8 @@
 //!
 //! Secrets never live in the file. A target's `url` is a `${NAME}` reference to an app setting
 //! (its value `URL` or `kind:URL`, as in `AML_NOTIFY_URL`), except PagerDuty's public Events
-//! API endpoint, which holds no key and may be written out. `routing_key` and a smoke test's
-//! `key` are always `${NAME}` references. A smoke test's `uri` may be written out unless it
+//! API endpoint, which holds no key and may be written out. `routing_key`, a webhook target's
+//! signing `secret` and a smoke test's `key` are always `${NAME}` references. A smoke test's `uri` may be written out unless it
 //! carries a query (where scoring keys travel). A reference is the whole value: `"${NAME}"`;
 //! `${` anywhere else in a value is refused, since it would be taken literally.
 //!
@@ -29,7 +29,7 @@ use std::{ops::Range, path::Path};
 
 use aml_events::{
     Function, Secret,
-    notify::{Kind, PAGERDUTY_EVENTS_URL, Target},
+    notify::{Kind, PAGERDUTY_EVENTS_URL, SigningKey, Target},
 };
 use toml::Spanned;
 
@@ -151,7 +151,28 @@ pub fn parse(
             }
             (None, _) => {}
         }
-        targets.push(NamedTarget::new(name.clone(), target));
+        if let Some(secret) = &entry.secret {
+            target.signing = Some(
+                signing_key(secret, target.kind, get)
+                    .map_err(|problem| at(secret.span(), &key("secret"), problem))?,
+            );
+        }
+        let named = NamedTarget::new(name.clone(), target);
+        // Two names for one target are one target, posted to once: signed one way.
+        if let Some(other) = (targets.iter())
+            .find(|other: &&NamedTarget| other.identity == named.identity)
+            .filter(|other| other.target.signing != named.target.signing)
+        {
+            return Err(at(
+                span,
+                &format!("targets.{name}"),
+                format!(
+                    "it is the same target as targets.{} (the same kind and URL), signed otherwise: give both the same secret, or use one of them",
+                    other.name
+                ),
+            ));
+        }
+        targets.push(named);
     }
 
     let mut routes: Vec<Route> = Vec::new();
@@ -383,4 +404,28 @@ pub fn parse(
             )
         },
     ))
+}
+
+/// A target's signing key: `secret = "${NAME}"` on a plain webhook target, `NAME` holding a
+/// Standard Webhooks secret (never echoed).
+fn signing_key(
+    secret: &Spanned<String>,
+    kind: Kind,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<SigningKey, String> {
+    if kind != Kind::Webhook {
+        return Err(format!(
+            "only webhook targets are signed (this one is {kind}, which verifies no signature): leave secret out"
+        ));
+    }
+    let value = setting_or_literal(secret.get_ref(), get, |_| {
+        Err("a literal secret is refused: write secret = \"${NAME}\" and set NAME as an app setting".into())
+    })?;
+    SigningKey::parse(&value).map_err(|problem| {
+        format!(
+            "{} is not a Standard Webhooks secret ({}): {problem}",
+            secret.get_ref().trim(),
+            aml_events::notify::signing::SECRET_FORM
+        )
+    })
 }

@@ -8,7 +8,7 @@ use std::{
 
 use aml_events::{
     Function,
-    notify::{Kind, PAGERDUTY_EVENTS_URL},
+    notify::{Kind, PAGERDUTY_EVENTS_URL, SigningKey},
 };
 
 use super::{RoutesError, job_file_path, parse};
@@ -43,8 +43,14 @@ fn settings() -> HashMap<&'static str, &'static str> {
             "https://hooks.slack.com/services/T0/B0/secret",
         ),
         ("PAGERDUTY_KEY", "pd-key"),
+        ("HOOK_URL", "https://hooks.example.com/in"),
+        ("HOOK_SECRET", HOOK_SECRET),
+        ("SHORT_SECRET", "whsec_c2hvcnQtc2VjcmV0"),
     ])
 }
+
+/// A Standard Webhooks secret (24 bytes), as the libraries write them.
+const HOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn folder() -> PathBuf {
     // One folder per call: tests run in parallel, and a job file being rewritten by one
@@ -441,5 +447,76 @@ fn noise_control_keys_are_read_shown_and_checked_naming_line_and_key() {
         let err = error(&text);
         assert_eq!((err.line, err.key.as_str()), (line, key), "{err}");
         assert!(err.problem.contains(problem), "{err}");
+    }
+}
+
+#[test]
+fn a_webhook_target_is_signed_with_the_secret_its_reference_names() {
+    let signed = "[targets.hook]\nurl = \"${HOOK_URL}\"\nsecret = \"${HOOK_SECRET}\"\n[[routes]]\nname = \"all\"\nnotify = [\"hook\"]\n";
+    let routes = check(signed).unwrap();
+    let hook = &routes.targets[0].target;
+    assert_eq!(hook.kind, Kind::Webhook);
+    assert_eq!(hook.signing, Some(SigningKey::parse(HOOK_SECRET).unwrap()));
+    let unsigned = check(&signed.replace("secret = \"${HOOK_SECRET}\"\n", "")).unwrap();
+    assert_eq!(
+        unsigned.targets[0].identity, routes.targets[0].identity,
+        "a signature does not make the target another effect"
+    );
+    let debug = format!("{routes:?}");
+    assert!(!debug.contains(&HOOK_SECRET[6..]), "{debug}");
+
+    let cases = [
+        (
+            GOOD.replace(
+                "url = \"${ML_TEAM_WEBHOOK}\"",
+                "url = \"${ML_TEAM_WEBHOOK}\"\nsecret = \"${HOOK_SECRET}\"",
+            ),
+            4,
+            "targets.ml-team.secret",
+            "only webhook targets are signed (this one is slack",
+        ),
+        (
+            signed.replace("${HOOK_SECRET}", HOOK_SECRET),
+            3,
+            "targets.hook.secret",
+            "a literal secret is refused",
+        ),
+        (
+            signed.replace("${HOOK_SECRET}", "${SHORT_SECRET}"),
+            3,
+            "targets.hook.secret",
+            "${SHORT_SECRET} is not a Standard Webhooks secret (whsec_ followed by the base64 of 24 to 64 random bytes): its key is 12 bytes long",
+        ),
+        (
+            signed.replace("${HOOK_SECRET}", "${NOT_SET}"),
+            3,
+            "targets.hook.secret",
+            "${NOT_SET} is not set",
+        ),
+        (
+            signed.replace("${HOOK_SECRET}", "whsec_${HOOK_SECRET}"),
+            3,
+            "targets.hook.secret",
+            "stands for a whole value only",
+        ),
+        // Two names for one target are posted to once, so they cannot be signed two ways.
+        (
+            signed.replace(
+                "[[routes]]",
+                "[targets.same-hook]\nurl = \"${HOOK_URL}\"\n[[routes]]",
+            ),
+            4,
+            "targets.same-hook",
+            "the same target as targets.hook (the same kind and URL), signed otherwise",
+        ),
+    ];
+    for (text, line, key, problem) in cases {
+        let err = error(&text);
+        assert_eq!((err.line, err.key.as_str()), (line, key), "{err}\n{text}");
+        assert!(err.problem.contains(problem), "{err}");
+        let shown = err.to_string();
+        for secret in [&HOOK_SECRET[6..], "c2hvcnQtc2VjcmV0"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 }

@@ -26,7 +26,7 @@ pub(super) fn setting_or_literal(
 pub(super) fn literal(value: &str) -> Result<&str, String> {
     if value.contains("${") {
         return Err(
-            "${NAME} stands for a whole value only (write \"${NAME}\" alone, and only for url, routing_key, uri or key); here it would be taken literally".into(),
+            "${NAME} stands for a whole value only (write \"${NAME}\" alone, and only for url, routing_key, secret, uri or key); here it would be taken literally".into(),
         );
     }
     Ok(value)
