@@ -1,13 +1,14 @@
 //! What every invocation shares, built once per process from the settings: the Azure ML
 //! client (none in a dry run), the notifier (none when notifications are held back), the
-//! ledger (shared storage, or this process's memory) and the events handled recently.
+//! ledger (shared storage, or this process's memory), the events handled recently, and the
+//! webhook's Microsoft Entra gate with its signing keys.
 
 use std::sync::Arc;
 
 use crate::{
     budget,
     config::{self, Credentials},
-    recent,
+    entra, recent,
 };
 use aml_events::{
     azure::{
@@ -39,6 +40,9 @@ pub struct AppContext {
     pub ledger: Arc<dyn Ledger>,
     /// Whether the ledger is shared storage (else this process's memory).
     pub ledger_shared: bool,
+    /// The Microsoft Entra check of webhook deliveries and the tenant's signing keys, when
+    /// `AML_WEBHOOK_ENTRA_*` turn it on.
+    pub entra: Option<entra::Gate>,
 }
 
 /// Why the process cannot start with these settings.
@@ -91,6 +95,7 @@ impl AppContext {
         ledger: Arc<dyn Ledger>,
         ledger_shared: bool,
     ) -> Self {
+        let entra = config.host.entra.clone().map(entra::Gate::new);
         AppContext {
             config,
             client,
@@ -98,6 +103,7 @@ impl AppContext {
             recent: recent::RecentEvents::default(),
             ledger,
             ledger_shared,
+            entra,
         }
     }
 

@@ -7,6 +7,7 @@
 //!   [`budget`]: how a delivery's time is shared out.
 //! - [`functions`]: the five functions, a typed event in and an [`outcome::Outcome`] out.
 //! - [`hosting`]: the transports (Functions custom handler; the actix-web server).
+//! - [`entra`]: who may deliver to the webhook by Microsoft Entra ID: tokens and signing keys.
 //! - [`routes`]: the routes file (`AML_ROUTES_FILE`): who hears about what, and what runs.
 //! - [`explain`]: which routes each event matches and what they would do, as a dry run.
 //! - [`history`]: `history`, what was done per event, read back from the ledger.
@@ -24,6 +25,7 @@
 pub mod budget;
 pub mod config;
 pub mod context;
+pub mod entra;
 pub mod explain;
 pub mod functions;
 pub mod history;

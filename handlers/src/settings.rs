@@ -10,6 +10,14 @@ pub const FUNCTIONS_CUSTOMHANDLER_PORT: &str = "FUNCTIONS_CUSTOMHANDLER_PORT";
 pub const AML_BIND: &str = "AML_BIND";
 /// Key required on webhook POSTs (`?code=` or `x-functions-key`).
 pub const AML_WEBHOOK_KEY: &str = "AML_WEBHOOK_KEY";
+/// Microsoft Entra tenant id whose tokens the webhook accepts (with the audience, turns it on).
+pub const AML_WEBHOOK_ENTRA_TENANT: &str = "AML_WEBHOOK_ENTRA_TENANT";
+/// The webhook app's client id or application id URI: the tokens' `aud`.
+pub const AML_WEBHOOK_ENTRA_AUDIENCE: &str = "AML_WEBHOOK_ENTRA_AUDIENCE";
+/// App role the caller must hold (default `AzureEventGridSecureWebhookSubscriber`; `none`).
+pub const AML_WEBHOOK_ENTRA_ROLE: &str = "AML_WEBHOOK_ENTRA_ROLE";
+/// Application id of the caller (default Event Grid's in Azure's public cloud).
+pub const AML_WEBHOOK_ENTRA_CALLER: &str = "AML_WEBHOOK_ENTRA_CALLER";
 /// `1`: never call Azure.
 pub const AML_DRY_RUN: &str = "AML_DRY_RUN";
 /// Time budget of one invocation or delivery, in seconds (default 25).
@@ -70,6 +78,10 @@ pub const AML_LEDGER_TABLE: &str = aml_events::ledger::table::AML_LEDGER_TABLE;
 pub const SETTINGS: &[&str] = &[
     AML_BIND,
     AML_WEBHOOK_KEY,
+    AML_WEBHOOK_ENTRA_TENANT,
+    AML_WEBHOOK_ENTRA_AUDIENCE,
+    AML_WEBHOOK_ENTRA_ROLE,
+    AML_WEBHOOK_ENTRA_CALLER,
     AML_DRY_RUN,
     AML_DEADLINE_SECONDS,
     AML_WORKSPACES,

@@ -10,7 +10,11 @@ use std::{
 
 use aml_events::Function;
 use aml_handlers::{
-    config::{AML_BIND, AML_WEBHOOK_KEY, Credentials, FUNCTIONS_CUSTOMHANDLER_PORT},
+    AppContext,
+    config::{
+        AML_BIND, AML_WEBHOOK_ENTRA_AUDIENCE, AML_WEBHOOK_ENTRA_TENANT, AML_WEBHOOK_KEY,
+        Credentials, FUNCTIONS_CUSTOMHANDLER_PORT,
+    },
     hosting, telemetry,
 };
 use tracing::{error, info};
@@ -22,8 +26,9 @@ use super::start::{self, Failed, fail};
 /// Routes: GET / (readiness), POST /{Function} (a Functions host invocation).
 /// Port: FUNCTIONS_CUSTOMHANDLER_PORT (set by the Functions host), else --port, else 8080.
 /// Address: --bind, else AML_BIND, else 127.0.0.1; any other address than loopback needs
-/// AML_WEBHOOK_KEY. Prints one line with the URL when ready; SIGINT/SIGTERM stop it after
-/// the requests in flight finish.
+/// AML_WEBHOOK_KEY or Microsoft Entra ID (AML_WEBHOOK_ENTRA_TENANT and
+/// AML_WEBHOOK_ENTRA_AUDIENCE). Prints one line with the URL and the webhook's checks when
+/// ready; SIGINT/SIGTERM stop it after the requests in flight finish.
 ///
 /// Examples:
 ///   aml-handlers serve --port 8080
@@ -50,9 +55,9 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
         .bind
         .or(config.host.bind)
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    if !bind.is_loopback() && config.host.webhook_key.is_none() {
+    if !bind.is_loopback() && config.host.webhook_key.is_none() && config.host.entra.is_none() {
         return Err(fail(format!(
-            "refusing to listen on {bind} without a key: set {AML_WEBHOOK_KEY} (or bind 127.0.0.1 with {AML_BIND})"
+            "refusing to listen on {bind} without a key or Microsoft Entra ID: set {AML_WEBHOOK_KEY}, or {AML_WEBHOOK_ENTRA_TENANT} and {AML_WEBHOOK_ENTRA_AUDIENCE} (or bind 127.0.0.1 with {AML_BIND})"
         )));
     }
     let listener = TcpListener::bind((bind, port)).map_err(|err| {
@@ -86,14 +91,18 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
         if ctx.ledger_shared {
             actix_web::rt::spawn(clean_ledger(ctx.ledger.clone()));
         }
+        if let Some(gate) = &ctx.entra {
+            gate.start().await;
+        }
+        let webhook = webhook_checks(&ctx);
         let server = hosting::server::serve(listener, ctx)?;
         let functions = Function::list();
         println!(
-            "aml-handlers {} ready on http://{address} ({mode}; ledger: {ledger}; noise control: {noise}); functions: {functions}",
+            "aml-handlers {} ready on http://{address} ({mode}; ledger: {ledger}; noise control: {noise}; webhook: {webhook}); functions: {functions}",
             env!("CARGO_PKG_VERSION")
         );
         let _ = io::stdout().flush();
-        info!(%address, mode, %ledger, noise_control = noise, "ready");
+        info!(%address, mode, %ledger, noise_control = noise, %webhook, "ready");
         server.await
     });
     match result {
@@ -105,6 +114,16 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
             error!(error = %err, "server failed");
             Err(fail(format!("server failed: {err}")))
         }
+    }
+}
+
+/// Who may deliver to the webhook: the checks every POST must pass.
+fn webhook_checks(ctx: &AppContext) -> String {
+    match (&ctx.config.host.webhook_key, &ctx.entra) {
+        (None, None) => "no key, no token (loopback only)".to_owned(),
+        (Some(_), None) => format!("key ({AML_WEBHOOK_KEY})"),
+        (None, Some(gate)) => gate.describe(),
+        (Some(_), Some(gate)) => format!("key ({AML_WEBHOOK_KEY}) and {}", gate.describe()),
     }
 }
 

@@ -1,5 +1,5 @@
-//! What the hosts and the process read: where to listen, the webhook key, the delivery's
-//! time budget, the workspaces acted on, and the logs.
+//! What the hosts and the process read: where to listen, who may deliver (the webhook key,
+//! Microsoft Entra ID), the delivery's time budget, the workspaces acted on, and the logs.
 
 use std::{net::IpAddr, time::Duration};
 
@@ -7,11 +7,16 @@ use aml_events::{Secret, WorkspaceId};
 
 use super::{
     error::{ConfigError, invalid},
-    values::{number_in, parse, split_list},
+    values::{number_in, parse, split_list, token_url},
 };
-use crate::settings::{
-    AML_BIND, AML_DEADLINE_SECONDS, AML_LOG_FORMAT, AML_WEBHOOK_KEY, AML_WORKSPACES,
-    FUNCTIONS_CUSTOMHANDLER_PORT, RUST_LOG,
+use crate::{
+    entra::{self, EntraSettings},
+    settings::{
+        AML_BIND, AML_DEADLINE_SECONDS, AML_LOG_FORMAT, AML_WEBHOOK_ENTRA_AUDIENCE,
+        AML_WEBHOOK_ENTRA_CALLER, AML_WEBHOOK_ENTRA_ROLE, AML_WEBHOOK_ENTRA_TENANT,
+        AML_WEBHOOK_KEY, AML_WORKSPACES, AZURE_AUTHORITY_HOST, FUNCTIONS_CUSTOMHANDLER_PORT,
+        RUST_LOG,
+    },
 };
 
 /// Event Grid gives up on an attempt after 30 s; answering within 25 leaves room.
@@ -39,6 +44,8 @@ pub struct HostSettings {
     pub bind: Option<IpAddr>,
     /// `AML_WEBHOOK_KEY`.
     pub webhook_key: Option<Secret>,
+    /// `AML_WEBHOOK_ENTRA_*`: the Microsoft Entra token every webhook POST must carry.
+    pub entra: Option<EntraSettings>,
     /// `AML_DEADLINE_SECONDS`.
     pub deadline: Duration,
     /// `AML_WORKSPACES`; `None` allows every workspace.
@@ -111,9 +118,168 @@ pub(super) fn read(get: &dyn Fn(&str) -> Option<String>) -> Result<HostSettings,
         host_port,
         bind,
         webhook_key: get(AML_WEBHOOK_KEY).map(Secret::new),
+        entra: read_entra(get)?,
         deadline: Duration::from_secs(deadline_seconds),
         workspaces,
         log_filter,
         log_format,
     })
+}
+
+/// `AML_WEBHOOK_ENTRA_TENANT` and `AML_WEBHOOK_ENTRA_AUDIENCE` turn the Entra check on, and
+/// need each other; the role and caller have defaults, the authority is `AZURE_AUTHORITY_HOST`.
+fn read_entra(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<EntraSettings>, ConfigError> {
+    let (tenant, audience) = match (
+        get(AML_WEBHOOK_ENTRA_TENANT),
+        get(AML_WEBHOOK_ENTRA_AUDIENCE),
+    ) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => {
+            return Err(ConfigError::Incomplete {
+                name: AML_WEBHOOK_ENTRA_TENANT,
+                needs: AML_WEBHOOK_ENTRA_AUDIENCE,
+            });
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::Incomplete {
+                name: AML_WEBHOOK_ENTRA_AUDIENCE,
+                needs: AML_WEBHOOK_ENTRA_TENANT,
+            });
+        }
+        (Some(tenant), Some(audience)) => (tenant, audience),
+    };
+    // Tokens name their tenant by id in `iss`: a domain name would never match.
+    let tenant = guid(AML_WEBHOOK_ENTRA_TENANT, "tenant id (a GUID)", &tenant)?;
+    let caller = match get(AML_WEBHOOK_ENTRA_CALLER) {
+        Some(caller) => guid(AML_WEBHOOK_ENTRA_CALLER, "application id (a GUID)", &caller)?,
+        None => entra::EVENT_GRID_APP_ID.to_owned(),
+    };
+    // An empty value counts as unset here as everywhere, so "no role check" is a word.
+    let role = match get(AML_WEBHOOK_ENTRA_ROLE) {
+        Some(role) if role.eq_ignore_ascii_case("none") => None,
+        Some(role) => Some(role),
+        None => Some(entra::DEFAULT_ROLE.to_owned()),
+    };
+    let authority = token_url(
+        AZURE_AUTHORITY_HOST,
+        &get(AZURE_AUTHORITY_HOST).unwrap_or_else(|| entra::DEFAULT_AUTHORITY.into()),
+    )?;
+    Ok(Some(EntraSettings {
+        tenant,
+        audience,
+        role,
+        caller,
+        authority,
+    }))
+}
+
+/// `value` as a GUID in its usual lower-case form, which tokens carry.
+fn guid(name: &'static str, expected: &'static str, value: &str) -> Result<String, ConfigError> {
+    uuid::Uuid::parse_str(value)
+        .map(|id| id.hyphenated().to_string())
+        .map_err(|_| invalid(name, expected, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TENANT: &str = "72F988BF-86F1-41AF-91AB-2D7CD011DB47";
+
+    fn entra(settings: &[(&str, &str)]) -> Result<Option<EntraSettings>, ConfigError> {
+        let get = |name: &str| {
+            settings
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        };
+        read(&get).map(|host| host.entra)
+    }
+
+    #[test]
+    fn tenant_and_audience_turn_entra_on_with_event_grid_defaults() {
+        assert_eq!(entra(&[]).unwrap(), None);
+        let settings = entra(&[
+            (AML_WEBHOOK_ENTRA_TENANT, TENANT),
+            (AML_WEBHOOK_ENTRA_AUDIENCE, "api://aml-handlers"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            settings,
+            EntraSettings {
+                tenant: "72f988bf-86f1-41af-91ab-2d7cd011db47".into(),
+                audience: "api://aml-handlers".into(),
+                role: Some("AzureEventGridSecureWebhookSubscriber".into()),
+                caller: "4962773b-9cdb-44cf-a8bf-237846a00ab7".into(),
+                authority: "https://login.microsoftonline.com".parse().unwrap(),
+            }
+        );
+    }
+
+    #[test]
+    fn role_caller_and_authority_can_be_set() {
+        let settings = entra(&[
+            (AML_WEBHOOK_ENTRA_TENANT, TENANT),
+            (
+                AML_WEBHOOK_ENTRA_AUDIENCE,
+                "11111111-2222-3333-4444-555555555555",
+            ),
+            (AML_WEBHOOK_ENTRA_ROLE, "None"),
+            (
+                AML_WEBHOOK_ENTRA_CALLER,
+                entra::EVENT_GRID_APP_ID_GOVERNMENT,
+            ),
+            (AZURE_AUTHORITY_HOST, "https://login.microsoftonline.us"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(settings.role, None);
+        assert_eq!(settings.caller, entra::EVENT_GRID_APP_ID_GOVERNMENT);
+        assert_eq!(
+            settings.keys_url(),
+            "https://login.microsoftonline.us/72f988bf-86f1-41af-91ab-2d7cd011db47/discovery/v2.0/keys"
+        );
+    }
+
+    #[test]
+    fn refuses_half_a_setup_and_names_the_setting() {
+        let cases: [(&[(&str, &str)], &str); 5] = [
+            (
+                &[(AML_WEBHOOK_ENTRA_TENANT, TENANT)],
+                AML_WEBHOOK_ENTRA_AUDIENCE,
+            ),
+            (
+                &[(AML_WEBHOOK_ENTRA_AUDIENCE, "api://x")],
+                AML_WEBHOOK_ENTRA_TENANT,
+            ),
+            (
+                &[
+                    (AML_WEBHOOK_ENTRA_TENANT, "contoso.onmicrosoft.com"),
+                    (AML_WEBHOOK_ENTRA_AUDIENCE, "api://x"),
+                ],
+                "tenant id (a GUID)",
+            ),
+            (
+                &[
+                    (AML_WEBHOOK_ENTRA_TENANT, TENANT),
+                    (AML_WEBHOOK_ENTRA_AUDIENCE, "api://x"),
+                    (AML_WEBHOOK_ENTRA_CALLER, "Microsoft.EventGrid"),
+                ],
+                AML_WEBHOOK_ENTRA_CALLER,
+            ),
+            (
+                &[
+                    (AML_WEBHOOK_ENTRA_TENANT, TENANT),
+                    (AML_WEBHOOK_ENTRA_AUDIENCE, "api://x"),
+                    (AZURE_AUTHORITY_HOST, "http://login.example.com"),
+                ],
+                AZURE_AUTHORITY_HOST,
+            ),
+        ];
+        for (settings, named) in cases {
+            let message = entra(settings).unwrap_err().to_string();
+            assert!(message.contains(named), "{message}");
+        }
+    }
 }

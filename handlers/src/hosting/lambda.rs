@@ -7,7 +7,10 @@
 
 use lambda_http::{
     Body, Request, Response,
-    http::{Method, header::CONTENT_TYPE},
+    http::{
+        Method,
+        header::{AUTHORIZATION, CONTENT_TYPE},
+    },
 };
 
 use super::{
@@ -34,6 +37,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
                 key_header: header(webhook::KEY_HEADER),
                 event_type_header: header(webhook::EVENT_TYPE_HEADER),
                 content_type: header(CONTENT_TYPE.as_str()),
+                authorization: header(AUTHORIZATION.as_str()),
             };
             match webhook::admit(&webhook_request, ctx) {
                 Ok(function) => {

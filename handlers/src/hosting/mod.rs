@@ -28,7 +28,7 @@ use aml_events::{Function, chain};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::functions::HandlerError;
+use crate::{entra::EntraError, functions::HandlerError};
 
 /// An answer as every host sends it: a status, headers beside `Content-Type:
 /// application/json`, and a JSON body that is never empty.
@@ -99,6 +99,10 @@ pub enum HostError {
         "missing or wrong key: send AML_WEBHOOK_KEY as ?code= or in the x-functions-key header"
     )]
     Unauthorized,
+    /// The Microsoft Entra token is missing or fails a check (401, with `WWW-Authenticate`),
+    /// or there are no signing keys to check it with (503).
+    #[error(transparent)]
+    Entra(#[from] EntraError),
     /// No function of that name.
     #[error("no function named {name:?}; the functions are {}", Function::list())]
     UnknownFunction {
@@ -152,7 +156,13 @@ impl HostError {
     /// Every host turns its failures into answers here and nowhere else.
     pub fn to_answer(&self, context: Context<'_>) -> Answer {
         self.log(context);
-        Answer::json(self.status(), &self.body())
+        let answer = Answer::json(self.status(), &self.body());
+        match self {
+            HostError::Entra(EntraError::Refused(refusal)) => {
+                answer.with_header("WWW-Authenticate", refusal.challenge())
+            }
+            _ => answer,
+        }
     }
 
     fn log(&self, context: Context<'_>) {
@@ -170,11 +180,11 @@ impl HostError {
     pub fn status(&self) -> u16 {
         match self {
             HostError::BadRequest { .. } => 400,
-            HostError::Unauthorized => 401,
+            HostError::Unauthorized | HostError::Entra(EntraError::Refused(_)) => 401,
             HostError::UnknownFunction { .. } | HostError::NotFound { .. } => 404,
             HostError::PayloadTooLarge { .. } => 413,
             HostError::Misconfigured(_) => 500,
-            HostError::Transient(_) => 503,
+            HostError::Transient(_) | HostError::Entra(EntraError::NoKeys) => 503,
         }
     }
 
@@ -182,7 +192,8 @@ impl HostError {
     pub fn code(&self) -> &'static str {
         match self {
             HostError::BadRequest { .. } => "BadRequest",
-            HostError::Unauthorized => "Unauthorized",
+            HostError::Unauthorized | HostError::Entra(EntraError::Refused(_)) => "Unauthorized",
+            HostError::Entra(EntraError::NoKeys) => "Unavailable",
             HostError::UnknownFunction { .. } => "UnknownFunction",
             HostError::NotFound { .. } => "NotFound",
             HostError::PayloadTooLarge { .. } => "PayloadTooLarge",

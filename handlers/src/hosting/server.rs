@@ -9,7 +9,10 @@ use std::{net::TcpListener, sync::Arc, time::Duration};
 use actix_web::{
     App, HttpRequest, HttpResponse, HttpServer,
     dev::Server,
-    http::{Method, StatusCode, header::CONTENT_TYPE},
+    http::{
+        Method, StatusCode,
+        header::{AUTHORIZATION, CONTENT_TYPE},
+    },
     web,
 };
 
@@ -90,6 +93,7 @@ async fn webhook_post(
         key_header: header(&request, webhook::KEY_HEADER),
         event_type_header: header(&request, webhook::EVENT_TYPE_HEADER),
         content_type: header(&request, CONTENT_TYPE.as_str()),
+        authorization: header(&request, AUTHORIZATION.as_str()),
     };
     let result = async {
         let function = webhook::admit(&webhook_request, &ctx)?;

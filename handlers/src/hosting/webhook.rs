@@ -1,6 +1,7 @@
 //! Event Grid's webhook delivery protocol, the same in every host: the subscription-validation
-//! handshakes, the key, the status codes Event Grid acts on, and batches of events in either
-//! schema. Hosts pass in the few headers and the body; nothing here knows an HTTP framework.
+//! handshakes, the key and the Microsoft Entra token, the status codes Event Grid acts on, and
+//! batches of events in either schema. Hosts pass in the few headers and the body; nothing here
+//! knows an HTTP framework.
 //!
 //! See <https://learn.microsoft.com/azure/event-grid/webhook-event-delivery> (validation,
 //! `aeg-event-type`), <https://learn.microsoft.com/azure/event-grid/delivery-and-retry> (which
@@ -43,6 +44,8 @@ pub struct WebhookRequest<'a> {
     pub event_type_header: Option<&'a str>,
     /// The `Content-Type` header.
     pub content_type: Option<&'a str>,
+    /// The `Authorization` header: Event Grid's Microsoft Entra bearer token.
+    pub authorization: Option<&'a str>,
 }
 
 impl WebhookRequest<'_> {
@@ -90,7 +93,9 @@ pub fn admit(
         .transpose()
 }
 
-/// `POST`: a subscription-validation handshake or a delivery of events.
+/// `POST`: a subscription-validation handshake or a delivery of events. With Microsoft Entra
+/// ID on, events need the token; the handshake is answered with or without one (Azure does not
+/// say whether it carries one).
 pub async fn deliver(
     request: &WebhookRequest<'_>,
     function: Option<Function>,
@@ -102,12 +107,18 @@ pub async fn deliver(
             limit: MAX_BODY_BYTES,
         });
     }
-    let events = envelope::parse_decoded(request.content_type, body).map_err(|err| {
-        HostError::BadRequest {
-            field: err.field(),
-            message: err.to_string(),
+    let admitted = admit_token(request, ctx).await;
+    let events = match envelope::parse_decoded(request.content_type, body) {
+        Ok(events) => events,
+        // Who may not deliver learns nothing about the body.
+        Err(err) => {
+            admitted?;
+            return Err(HostError::BadRequest {
+                field: err.field(),
+                message: err.to_string(),
+            });
         }
-    })?;
+    };
     match delivery_kind(request.event_type_header, &events) {
         Kind::Validation => {
             let validation = events.iter().find(|event| is_validation(event));
@@ -124,12 +135,21 @@ pub async fn deliver(
         // Every event of a notification is dispatched; a validation event among them is a
         // system event like any other, acknowledged by `functions::prepare` (docs/answers.md).
         Kind::Notification => {
+            admitted?;
             let outcomes = functions::handle_all(events, function, ctx).await?;
             for outcome in &outcomes {
                 log_outcome(outcome);
             }
             Ok(Answer::ok(&json!({ "results": outcomes })))
         }
+    }
+}
+
+/// The Microsoft Entra check of the request's bearer token, when it is on.
+async fn admit_token(request: &WebhookRequest<'_>, ctx: &AppContext) -> Result<(), HostError> {
+    match &ctx.entra {
+        Some(gate) => Ok(gate.admit(request.authorization).await?),
+        None => Ok(()),
     }
 }
 
