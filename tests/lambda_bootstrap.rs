@@ -5,6 +5,8 @@
 //! See <https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html>.
 
 mod common;
+#[path = "common/entra.rs"]
+mod entra;
 
 use std::{
     collections::VecDeque,
@@ -122,6 +124,13 @@ impl Drop for Bootstrap {
 }
 
 fn start_bootstrap(runtime_api: &str, env: &[(&str, &str)]) -> Bootstrap {
+    let mut command = bootstrap_command(runtime_api, env);
+    command.stderr(Stdio::null());
+    Bootstrap(command.spawn().expect("bootstrap starts"))
+}
+
+/// `bootstrap` inside the stand-in Lambda environment, with `env` set.
+fn bootstrap_command(runtime_api: &str, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
     command
         .env_clear()
@@ -134,12 +143,11 @@ fn start_bootstrap(runtime_api: &str, env: &[(&str, &str)]) -> Bootstrap {
             "2024/03/01/[$LATEST]0123456789abcdef",
         )
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/aml-handlers")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stdout(Stdio::null());
     for (name, value) in env {
         command.env(name, value);
     }
-    Bootstrap(command.spawn().expect("bootstrap starts"))
+    command
 }
 
 #[test]
@@ -372,4 +380,116 @@ fn bootstrap_answers_503_when_azure_stays_down() {
     assert_eq!(body["error"]["code"], "Transient");
     std::fs::remove_file(job).unwrap();
     drop(runtime);
+}
+
+#[test]
+fn bootstrap_checks_event_grid_entra_tokens_like_serve() {
+    // Arrange: the tenant's keys on a loopback authority; one request per check.
+    let key = entra::KeyPair::generate("lambda-key-1");
+    let authority = entra::Authority::publishing(&[&key]);
+    let valid = key.sign(&entra::v2_claims(authority.uri()));
+    let mut expired_claims = entra::v1_claims(entra::CLIENT_ID);
+    expired_claims["exp"] = (entra::now() - 120).into();
+    let expired = key.sign(&expired_claims);
+    let confused = key.forge_hs256(&entra::v1_claims(entra::CLIENT_ID));
+    let notification = |authorization: Option<&str>| {
+        let mut headers =
+            json!({"aeg-event-type": "Notification", "content-type": "application/json"});
+        if let Some(token) = authorization {
+            headers["authorization"] = format!("Bearer {token}").into();
+        }
+        function_url_request(
+            "POST",
+            "functionName=RunCompleted",
+            headers,
+            Some(fixture("event_grid/run_completed.json")),
+        )
+    };
+    let requests = vec![
+        ("valid".to_owned(), notification(Some(&valid))),
+        ("no-token".to_owned(), notification(None)),
+        ("expired".to_owned(), notification(Some(&expired))),
+        ("confused".to_owned(), notification(Some(&confused))),
+        (
+            "validate".to_owned(),
+            function_url_request(
+                "POST",
+                "",
+                json!({"aeg-event-type": "SubscriptionValidation"}),
+                Some(fixture("event_grid/subscription_validation.json")),
+            ),
+        ),
+    ];
+    let count = requests.len();
+    let (runtime_api, answers) = start_runtime_api(requests);
+    let log = std::env::temp_dir().join(format!(
+        "aml-handlers-lambda-entra-{}.log",
+        std::process::id()
+    ));
+    let settings = entra::settings(authority.uri(), entra::CLIENT_ID);
+    let env: Vec<(&str, &str)> = settings
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect();
+
+    // Act
+    let mut command = bootstrap_command(&runtime_api, &env);
+    command.stderr(std::fs::File::create(&log).unwrap());
+    let bootstrap = Bootstrap(command.spawn().expect("bootstrap starts"));
+    let mut received = std::collections::HashMap::new();
+    for _ in 0..count {
+        let (id, answer) = answers
+            .recv_timeout(Duration::from_secs(30))
+            .expect("bootstrap answers every invocation");
+        received.insert(id, answer);
+    }
+    drop(bootstrap);
+
+    // Assert: the same answers as serve's.
+    let answer = |id: &str| -> (u16, Value, Value) {
+        let response = &received[&format!("response:{id}")];
+        let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        (
+            response["statusCode"].as_u64().unwrap() as u16,
+            body,
+            response["headers"].clone(),
+        )
+    };
+    let (status, body, _) = answer("valid");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["function"], "RunCompleted");
+    for (id, check) in [
+        ("no-token", "token"),
+        ("expired", "exp"),
+        ("confused", "alg"),
+    ] {
+        let (status, body, headers) = answer(id);
+        assert_eq!(status, 401, "{id}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("Microsoft Entra ID token refused: {check}: ")),
+            "{id}: {message}"
+        );
+        assert!(
+            headers["www-authenticate"]
+                .as_str()
+                .is_some_and(|challenge| challenge.starts_with("Bearer")),
+            "{id}: {headers}"
+        );
+    }
+    let (status, body, _) = answer("validate");
+    assert_eq!(
+        (status, &body["validationResponse"]),
+        (200, &json!("512d38b6-c7b8-40c8-89fe-f46f9e9622b6"))
+    );
+    let logs = std::fs::read_to_string(&log).unwrap();
+    std::fs::remove_file(&log).unwrap();
+    assert!(logs.contains("Microsoft Entra ID token refused"), "{logs}");
+    for token in [&valid, &expired, &confused] {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(
+            !logs.contains(token.as_str()) && !logs.contains(signature),
+            "a token shows in the logs: {logs}"
+        );
+    }
 }

@@ -60,6 +60,7 @@ impl Gate {
         let keys = match self.key_count() {
             0 => "no signing keys yet: deliveries are answered 503 until the authority answers"
                 .to_owned(),
+            1 => "1 signing key".to_owned(),
             count => format!("{count} signing keys"),
         };
         format!(
