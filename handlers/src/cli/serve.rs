@@ -8,7 +8,7 @@ use std::{
     sync::Arc,
 };
 
-use aml_events::Function;
+use aml_events::{Function, notify::Kind};
 use aml_handlers::{
     AppContext,
     config::{
@@ -87,6 +87,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
     } else {
         "per process (no ledger)"
     };
+    let signed = signed_notices(ctx.config.routes.targets());
     let result = actix_web::rt::System::new().block_on(async move {
         if ctx.ledger_shared {
             actix_web::rt::spawn(clean_ledger(ctx.ledger.clone()));
@@ -98,7 +99,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
         let server = hosting::server::serve(listener, ctx)?;
         let functions = Function::list();
         println!(
-            "aml-handlers {} ready on http://{address} ({mode}; ledger: {ledger}; noise control: {noise}; webhook: {webhook}); functions: {functions}",
+            "aml-handlers {} ready on http://{address} ({mode}; ledger: {ledger}; noise control: {noise}{signed}; webhook: {webhook}); functions: {functions}",
             env!("CARGO_PKG_VERSION")
         );
         let _ = io::stdout().flush();
@@ -124,6 +125,33 @@ fn webhook_checks(ctx: &AppContext) -> String {
         (Some(_), None) => format!("key ({AML_WEBHOOK_KEY})"),
         (None, Some(gate)) => gate.describe(),
         (Some(_), Some(gate)) => format!("key ({AML_WEBHOOK_KEY}) and {}", gate.describe()),
+    }
+}
+
+/// `; signed: notices to 2 webhook targets` (or `to 1 of 2`) when the routes name a plain
+/// webhook target: how many of them are sent Standard Webhooks signatures. Two names for one
+/// target count once.
+fn signed_notices(targets: &[aml_handlers::routes::NamedTarget]) -> String {
+    let mut webhooks: Vec<(&str, bool)> = Vec::new();
+    for named in targets
+        .iter()
+        .filter(|named| named.target.kind == Kind::Webhook)
+    {
+        if !webhooks
+            .iter()
+            .any(|(identity, _)| *identity == named.identity)
+        {
+            webhooks.push((&named.identity, named.target.signing.is_some()));
+        }
+    }
+    let signed = webhooks.iter().filter(|(_, signed)| *signed).count();
+    let plural = if webhooks.len() == 1 { "" } else { "s" };
+    match (webhooks.len(), signed) {
+        (0, _) => String::new(),
+        (all, signed) if all == signed => {
+            format!("; signed: notices to {all} webhook target{plural}")
+        }
+        (all, signed) => format!("; signed: notices to {signed} of {all} webhook target{plural}"),
     }
 }
 
