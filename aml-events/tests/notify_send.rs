@@ -586,7 +586,7 @@ async fn a_signed_webhook_target_signs_every_attempt_under_one_webhook_id() {
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 2);
     let id = header_text(&requests[0], "webhook-id");
-    assert_eq!(id, signing::webhook_id(&notice, &hook));
+    assert_eq!(id, signing::webhook_id(&notice, &hook.ledger_id()));
     assert!(id.starts_with("msg_"), "{id}");
     let rendered = serde_json::to_vec(&Notifier::body(&hook, &notice)).unwrap();
     for request in &requests {

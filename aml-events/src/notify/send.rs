@@ -253,8 +253,8 @@ impl Notifier {
         })?;
         let body = serde_json::to_vec(body).unwrap_or_default();
         let idempotency_key = HeaderValue::from_str(&notice.event_id).ok();
-        let signing =
-            (target.signing.as_ref()).map(|key| (key, signing::webhook_id(notice, target)));
+        let signing = (target.signing.as_ref())
+            .map(|key| (key, signing::webhook_id(notice, &target.ledger_id())));
         let deadline = Deadline::starting_now(self.options.deadline, self.deadline);
         let request = pipeline::Request {
             operation: "notify",

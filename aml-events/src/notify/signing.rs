@@ -17,7 +17,7 @@ use base64::{Engine as _, engine::general_purpose::GeneralPurpose};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use super::{Notice, Target};
+use super::Notice;
 
 /// The setting that holds the secret `AML_NOTIFY_URL`'s webhook targets are signed with.
 pub const AML_NOTIFY_SECRET: &str = "AML_NOTIFY_SECRET";
@@ -128,17 +128,19 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-/// `webhook-id` for `notice` sent to `target`: `msg_` and 32 hex digits of a SHA-256 over the
-/// event's workspace (its source) and id and the target's identity ([`Target::ledger_id`]).
-/// Every retry, redelivery and instance sends the same one, so a receiver can drop repeats;
-/// another event, or another target, has another. Changing the secret keeps it.
-pub fn webhook_id(notice: &Notice, target: &Target) -> String {
+/// `webhook-id` for `notice` sent to the target whose identity is `target`
+/// ([`Target::ledger_id`](super::Target::ledger_id): its kind and URL, fingerprinted): `msg_`
+/// and 32 hex digits of a SHA-256 over the event's workspace (its source) and id and the
+/// target's identity. Every retry, redelivery and instance sends the same one, so a receiver
+/// can drop repeats; another event, or another target, has another. Changing the secret keeps
+/// it.
+pub fn webhook_id(notice: &Notice, target: &str) -> String {
     // Line breaks cannot occur in a resource id or a target's identity, so the parts cannot
     // run into each other; the event id comes last and may hold anything.
     let text = format!(
         "{}\n{}\n{}",
         notice.workspace.as_deref().unwrap_or_default(),
-        target.ledger_id(),
+        target,
         notice.event_id
     );
     let digest = Sha256::digest(text.as_bytes());
@@ -204,25 +206,21 @@ mod tests {
 
     #[test]
     fn a_webhook_id_is_the_same_for_an_event_and_target_and_differs_otherwise() {
-        let target = |url: &str| Target::parse(url, "AML_NOTIFY_URL", 1).unwrap();
         let notice = |workspace: &str, id: &str| Notice {
             workspace: Some(workspace.to_owned()),
             event_id: id.to_owned(),
             ..Notice::default()
         };
-        let (hook, other_hook) = (
-            target("https://example.com/hook"),
-            target("https://example.com/other"),
-        );
-        let first = webhook_id(&notice("/ws/a", "event-1"), &hook);
+        let (hook, other_hook) = ("webhook-0123456789abcdef", "webhook-fedcba9876543210");
+        let first = webhook_id(&notice("/ws/a", "event-1"), hook);
         assert!(first.starts_with("msg_") && first.len() == 36, "{first}");
         let mut held = notice("/ws/a", "event-1");
         held.summary = "another text for the same event".into();
-        assert_eq!(webhook_id(&held, &hook.clone()), first);
+        assert_eq!(webhook_id(&held, hook), first);
         for other in [
-            webhook_id(&notice("/ws/a", "event-2"), &hook),
-            webhook_id(&notice("/ws/b", "event-1"), &hook),
-            webhook_id(&notice("/ws/a", "event-1"), &other_hook),
+            webhook_id(&notice("/ws/a", "event-2"), hook),
+            webhook_id(&notice("/ws/b", "event-1"), hook),
+            webhook_id(&notice("/ws/a", "event-1"), other_hook),
         ] {
             assert_ne!(other, first);
         }
