@@ -38,11 +38,11 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
 );
 
-/// The headers a signed notice carries.
+/// The header naming the message: one per event and target ([`webhook_id`]).
 pub const WEBHOOK_ID: &str = "webhook-id";
-/// Unix seconds at sending.
+/// The header holding the attempt's time, in Unix seconds.
 pub const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
-/// `v1,<base64 signature>`.
+/// The header holding the signature, `v1,<base64>` ([`SigningKey::sign`]).
 pub const WEBHOOK_SIGNATURE: &str = "webhook-signature";
 
 /// A webhook target's signing key. `Debug` prints only the type's name; two keys are equal
