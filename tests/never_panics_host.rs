@@ -19,11 +19,11 @@ const EVENT: &str = include_str!("fixtures/event_grid/run_status_changed.json");
 
 /// Decodes an invocation all the way to typed events, as the route does.
 fn decode_fully(invocation: &[u8]) {
-    if let Ok((_, body)) = event_body(invocation) {
-        if let Ok(events) = aml_events::envelope::parse(None, body.as_bytes()) {
-            for event in events {
-                let _ = event.decode();
-            }
+    if let Ok((_, body)) = event_body(invocation)
+        && let Ok(events) = aml_events::envelope::parse(None, body.as_bytes())
+    {
+        for event in events {
+            let _ = event.decode();
         }
     }
 }

@@ -220,7 +220,7 @@ fn check_mrkdwn(text: &str) -> Result<(), String> {
         return fail(wrong);
     }
     let parts: Vec<&str> = text.split("```").collect();
-    if parts.len() % 2 == 0 {
+    if parts.len().is_multiple_of(2) {
         return fail("an unclosed ```");
     }
     // Outside the blocks: even parts.

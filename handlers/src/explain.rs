@@ -55,11 +55,11 @@ pub async fn explain(events: Vec<Event<Decoded>>, ctx: &AppContext) -> String {
                 continue;
             }
         };
-        if let Prepared::Act(typed) = &prepared {
-            if let Some(function) = typed.data.function() {
-                let view = EventView::new(function, &typed.event, &typed.data);
-                explain_routes(&mut out, &ctx.config.routes, function, &view);
-            }
+        if let Prepared::Act(typed) = &prepared
+            && let Some(function) = typed.data.function()
+        {
+            let view = EventView::new(function, &typed.event, &typed.data);
+            explain_routes(&mut out, &ctx.config.routes, function, &view);
         }
         match functions::run(prepared, &delivery, ctx).await {
             Ok(outcome) => {

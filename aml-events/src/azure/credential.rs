@@ -419,10 +419,10 @@ impl CachedTokenSource {
         let fetch = {
             let mut slots = self.slots();
             let slot = slots.entry(scope.to_owned()).or_default();
-            if let Some(token) = &slot.token {
-                if !token.expires_within(self.refresh_margin, SystemTime::now()) {
-                    return Ok(token.clone());
-                }
+            if let Some(token) = &slot.token
+                && !token.expires_within(self.refresh_margin, SystemTime::now())
+            {
+                return Ok(token.clone());
             }
             slot.fetch
                 .get_or_insert_with(|| {

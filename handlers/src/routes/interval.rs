@@ -45,7 +45,7 @@ pub fn show(duration: Duration) -> String {
     let seconds = duration.as_secs();
     let (unit, size) = UNITS
         .iter()
-        .find(|(_, size)| seconds >= *size && seconds % size == 0)
+        .find(|(_, size)| seconds >= *size && seconds.is_multiple_of(*size))
         .copied()
         .unwrap_or(('s', 1));
     format!("{}{unit}", seconds / size)
