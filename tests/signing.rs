@@ -299,6 +299,24 @@ async fn notify_test_sends_a_signed_sample() {
     let verified = verdict(Library::Python, SECRET, &requests[0]);
     assert!(verified.is_ok(), "{verified:?}");
     assert_no_secret(&[&stdout, &String::from_utf8_lossy(&output.stderr)]);
+
+    // --to a webhook URL is signed the same way.
+    let to = format!("webhook:{}/other", receiver.uri());
+    let output = tokio::task::spawn_blocking(move || {
+        command(
+            &["notify", "--test", "--to", &to],
+            &[("AML_NOTIFY_SECRET", SECRET)],
+        )
+        .output()
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = stdout_of_success(&output);
+    let requests = receiver.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 2, "{stdout}");
+    let verified = verdict(Library::Python, SECRET, &requests[1]);
+    assert!(verified.is_ok(), "--to URL is signed: {verified:?}");
 }
 
 #[test]

@@ -5,12 +5,12 @@ use std::{path::PathBuf, process::ExitCode};
 
 use aml_events::{
     Secret,
-    notify::{Kind, Notifier, NotifierOptions, Target},
+    notify::{Kind, Notifier, NotifierOptions, SigningKey, Target},
 };
 use aml_handlers::{
     config::{AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_URL},
     routes::NamedTarget,
-    settings::AML_ROUTES_FILE,
+    settings::{AML_NOTIFY_SECRET, AML_ROUTES_FILE},
 };
 
 use super::start::{self, Failed, fail};
@@ -26,7 +26,8 @@ use super::start::{self, Failed, fail};
 ///
 /// --to picks one target: a name from the routes file ([targets.NAME]; without a file the
 /// kind: slack, slack-2, ...), or any URL, its kind told by its host or given as kind:URL
-/// (kinds: teams, slack, discord, pagerduty, webhook).
+/// (kinds: teams, slack, discord, pagerduty, webhook). A webhook URL is signed with
+/// AML_NOTIFY_SECRET when it is set.
 ///
 /// Examples:
 ///   AML_NOTIFY_URL=https://hooks.slack.com/services/T0/B0/XXXX aml-handlers notify --test
@@ -97,16 +98,24 @@ fn chosen(to: &str, known: &[NamedTarget]) -> Result<NamedTarget, Failed> {
             "--to {to}: no target of that name ({names}); or give a URL"
         )));
     }
-    let key = std::env::var(AML_NOTIFY_PAGERDUTY_KEY)
-        .ok()
-        .filter(|key| !key.trim().is_empty())
-        .map(|key| Secret::new(key.trim()));
+    let setting = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|value| !value.trim().is_empty())
+    };
+    let key = setting(AML_NOTIFY_PAGERDUTY_KEY).map(|key| Secret::new(key.trim()));
     match Target::parse(to, "--to", 1) {
         Ok(target) if target.kind == Kind::PagerDuty && key.is_none() => Err(fail(format!(
             "--to: a pagerduty target needs a routing key: set {AML_NOTIFY_PAGERDUTY_KEY}"
         ))),
         Ok(mut target) => {
             target.routing_key = key;
+            // A plain webhook is signed as AML_NOTIFY_URL's would be (already checked by
+            // the settings).
+            if target.kind == Kind::Webhook {
+                target.signing =
+                    setting(AML_NOTIFY_SECRET).and_then(|secret| SigningKey::parse(&secret).ok());
+            }
             Ok(NamedTarget::new("--to".to_owned(), target))
         }
         Err(err) => Err(fail(err)),
