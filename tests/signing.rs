@@ -234,6 +234,17 @@ notify = ["team-a", "team-b"]
         ("SECRET_A", SECRET_A.into()),
         ("SECRET_B", SECRET_B.into()),
     ];
+    let file = routes.display().to_string();
+    let shown: Vec<(&str, &str)> = env[1..].iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let checked = command(&["routes", "check", &file], &shown)
+        .output()
+        .unwrap();
+    let checked = stdout_of_success(&checked);
+    assert!(
+        checked.contains("notify: team-a (webhook, signed), team-b (webhook, signed)"),
+        "routes check says which targets are signed: {checked}"
+    );
+    assert_no_secret(&[&checked]);
     let (first, second) = (start(&env), start(&env));
     let event = failed_run(&new_id("run"));
     let other = failed_run(&new_id("run"));

@@ -349,7 +349,12 @@ impl Routes {
                 .iter()
                 .map(|index| {
                     let target = self.target(*index);
-                    format!("{} ({})", target.name, target.target.kind)
+                    let signed = if target.target.signing.is_some() {
+                        ", signed"
+                    } else {
+                        ""
+                    };
+                    format!("{} ({}{signed})", target.name, target.target.kind)
                 })
                 .collect();
             lines.push(format!("notify: {}", targets.join(", ")));
