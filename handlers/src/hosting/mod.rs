@@ -103,6 +103,13 @@ pub enum HostError {
     /// or there are no signing keys to check it with (503).
     #[error(transparent)]
     Entra(#[from] EntraError),
+    /// A host invocation from beyond loopback: only the Functions host invokes functions, and
+    /// it calls over loopback without a key or token; from anywhere else an invocation would
+    /// bypass the webhook's key and Entra ID checks.
+    #[error(
+        "host invocations (POST /{{function}}) are answered only from loopback, where the Functions host calls; deliver events through the webhook, /runtime/webhooks/eventgrid"
+    )]
+    NotLoopback,
     /// No function of that name.
     #[error("no function named {name:?}; the functions are {}", Function::list())]
     UnknownFunction {
@@ -181,6 +188,7 @@ impl HostError {
         match self {
             HostError::BadRequest { .. } => 400,
             HostError::Unauthorized | HostError::Entra(EntraError::Refused(_)) => 401,
+            HostError::NotLoopback => 403,
             HostError::UnknownFunction { .. } | HostError::NotFound { .. } => 404,
             HostError::PayloadTooLarge { .. } => 413,
             HostError::Misconfigured(_) => 500,
@@ -194,6 +202,7 @@ impl HostError {
             HostError::BadRequest { .. } => "BadRequest",
             HostError::Unauthorized | HostError::Entra(EntraError::Refused(_)) => "Unauthorized",
             HostError::Entra(EntraError::NoKeys) => "Unavailable",
+            HostError::NotLoopback => "Forbidden",
             HostError::UnknownFunction { .. } => "UnknownFunction",
             HostError::NotFound { .. } => "NotFound",
             HostError::PayloadTooLarge { .. } => "PayloadTooLarge",

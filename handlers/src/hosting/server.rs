@@ -136,7 +136,8 @@ async fn fallback(
     not_found(&request)
 }
 
-/// Reads a host invocation's body and hands it to [`custom_handler::invoke`].
+/// Reads a host invocation's body and hands it to [`custom_handler::invoke`]: only from
+/// loopback, since the host routes check no key nor token (see [`HostError::NotLoopback`]).
 async fn invoke(
     request: HttpRequest,
     payload: web::Payload,
@@ -144,11 +145,25 @@ async fn invoke(
 ) -> HttpResponse {
     let name = request.path().trim_start_matches('/');
     let invocation_id = header(&request, INVOCATION_ID_HEADER).unwrap_or("");
+    // Before the body is read: a caller beyond loopback is not the Functions host.
+    if !from_loopback(&request) {
+        let context = custom_handler::failure_context(name, invocation_id);
+        return to_response(HostError::NotLoopback.to_answer(context));
+    }
     let answer = match body::read(&request, payload, MAX_INVOCATION_BYTES).await {
         Ok(body) => custom_handler::invoke(name, invocation_id, &body, &ctx).await,
         Err(err) => err.to_answer(custom_handler::failure_context(name, invocation_id)),
     };
     to_response(answer)
+}
+
+/// Whether the request came over loopback, as the Functions host's do (it runs the handler
+/// beside itself and calls `127.0.0.1`). A request with no peer address (an in-process test
+/// request; every TCP connection has one) counts as loopback.
+fn from_loopback(request: &HttpRequest) -> bool {
+    request
+        .peer_addr()
+        .is_none_or(|peer| peer.ip().to_canonical().is_loopback())
 }
 
 fn not_found(request: &HttpRequest) -> HttpResponse {
@@ -219,6 +234,43 @@ mod tests {
         assert!(!body["Logs"].as_array().unwrap().is_empty(), "{body}");
         assert_eq!(body["ReturnValue"]["function"], "RunCompleted");
         assert_eq!(body["ReturnValue"]["eventId"], events[0]["id"]);
+    }
+
+    // See: issue 25 review: the host routes check no key nor token, so an invocation from
+    // beyond loopback would bypass the webhook's key and Entra ID.
+    #[actix_web::test]
+    async fn a_host_invocation_from_beyond_loopback_is_refused_before_its_body_is_read() {
+        let app = test::init_service(App::new().configure(configure(ctx()))).await;
+        let events: Value = serde_json::from_str(RUN_COMPLETED).unwrap();
+        let invocation = custom_handler::invocation(&events[0], Function::RunCompleted);
+        for (peer, path, allowed) in [
+            ("10.1.2.3:40000", "/RunCompleted", false),
+            ("10.1.2.3:40000", "/runcompleted", false),
+            ("[2001:db8::1]:40000", "/RunCompleted", false),
+            ("127.0.0.1:40000", "/RunCompleted", true),
+            ("[::1]:40000", "/RunCompleted", true),
+            ("[::ffff:127.0.0.1]:40000", "/RunCompleted", true),
+        ] {
+            let request = TestRequest::post()
+                .uri(path)
+                .peer_addr(peer.parse().unwrap())
+                .set_payload(invocation.to_string())
+                .to_request();
+            let (status, body) = answer(test::call_service(&app, request).await).await;
+            if allowed {
+                assert_eq!(status, 200, "{peer} {path}: {body}");
+            } else {
+                assert_eq!(status, 403, "{peer} {path}: {body}");
+                assert_eq!(body["error"]["code"], "Forbidden");
+                assert!(
+                    body["error"]["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("only from loopback"),
+                    "{body}"
+                );
+            }
+        }
     }
 
     #[actix_web::test]
