@@ -66,9 +66,10 @@ const NOT_ON_FLEX: [&str; 5] = [
 
 /// Settings that hold secrets: in the template, their value may only come from a `@secure()`
 /// parameter.
-const SECRET_SETTINGS: [&str; 6] = [
+const SECRET_SETTINGS: [&str; 7] = [
     "AML_WEBHOOK_KEY",
     "AML_NOTIFY_URL",
+    "AML_NOTIFY_SECRET",
     "AML_NOTIFY_PAGERDUTY_KEY",
     "AML_SMOKE_TEST_KEY",
     "AZURE_CLIENT_SECRET",
