@@ -33,8 +33,8 @@ pub const ORIGIN_HEADER: &str = "webhook-request-origin";
 /// See <https://learn.microsoft.com/azure/event-grid/quotas-limits>.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// What the webhook reads of a request before its body.
-#[derive(Debug, Clone, Copy, Default)]
+/// What the webhook reads of a request before its body. Its `Debug` shows no key and no token.
+#[derive(Clone, Copy, Default)]
 pub struct WebhookRequest<'a> {
     /// The raw query string (`functionName=...&code=...`).
     pub query: Option<&'a str>,
@@ -46,6 +46,30 @@ pub struct WebhookRequest<'a> {
     pub content_type: Option<&'a str>,
     /// The `Authorization` header: Event Grid's Microsoft Entra bearer token.
     pub authorization: Option<&'a str>,
+}
+
+impl std::fmt::Debug for WebhookRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const REDACTED: &str = "<redacted>";
+        // The query may carry the key (`code`), or anything a subscription's URL adds: only
+        // the function's name is shown.
+        let query = self.query.map(|query| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .map(|(name, value)| match &*name {
+                    "functionName" => format!("{name}={value}"),
+                    _ => format!("{name}={REDACTED}"),
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        });
+        f.debug_struct("WebhookRequest")
+            .field("query", &query)
+            .field("key_header", &self.key_header.map(|_| REDACTED))
+            .field("event_type_header", &self.event_type_header)
+            .field("content_type", &self.content_type)
+            .field("authorization", &self.authorization.map(|_| REDACTED))
+            .finish()
+    }
 }
 
 impl WebhookRequest<'_> {
@@ -210,4 +234,33 @@ fn log_outcome(outcome: &Outcome) {
         actions = %outcome.summary(),
         "event handled"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_never_prints_its_token_or_key() {
+        let request = WebhookRequest {
+            query: Some("functionName=RunCompleted&code=qu3ry-k3y&other=x"),
+            key_header: Some("h3ader-k3y"),
+            event_type_header: Some("Notification"),
+            content_type: Some("application/json"),
+            authorization: Some("Bearer eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2lnbmF0dXJl"),
+        };
+
+        let printed = format!("{request:?}");
+
+        for secret in ["qu3ry-k3y", "h3ader-k3y", "eyJ", "c2lnbmF0dXJl"] {
+            assert!(!printed.contains(secret), "{secret} shows in {printed}");
+        }
+        for shown in [
+            "functionName=RunCompleted",
+            "Notification",
+            "application/json",
+        ] {
+            assert!(printed.contains(shown), "{shown} is missing from {printed}");
+        }
+    }
 }
