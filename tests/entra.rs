@@ -133,6 +133,34 @@ fn accepts_event_grid_tokens_of_both_versions_and_an_audience_as_id_or_uri() {
     );
 }
 
+// A GUID is the same GUID in either case; Entra writes a v2.0 token's `aud` (the client id) in
+// lower case, so an audience set in upper case refused every delivery, which Event Grid
+// dead-letters.
+#[test]
+fn a_guid_audience_matches_in_either_case() {
+    let key = KeyPair::generate("key-1");
+    let authority = Authority::publishing(&[&key]);
+    let upper = CLIENT_ID.to_ascii_uppercase();
+    let server = serve(authority.uri(), &upper, &[]);
+
+    let v2 = notify(&server, Some(&key.sign(&v2_claims(authority.uri()))));
+    let v1_upper = notify(&server, Some(&key.sign(&v1_claims(&upper))));
+
+    assert_eq!(v2.status, 200, "v2.0, aud in lower case: {}", v2.text);
+    assert_eq!(
+        v1_upper.status, 200,
+        "v1.0, aud in upper case: {}",
+        v1_upper.text
+    );
+    assert!(
+        server
+            .ready_line
+            .contains(&format!("audience {CLIENT_ID},")),
+        "{}",
+        server.ready_line
+    );
+}
+
 #[test]
 fn refuses_each_failing_check_with_401_naming_it() {
     // Arrange

@@ -150,6 +150,11 @@ fn read_entra(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<EntraSettin
     };
     // Tokens name their tenant by id in `iss`: a domain name would never match.
     let tenant = guid(AML_WEBHOOK_ENTRA_TENANT, "tenant id (a GUID)", &tenant)?;
+    // A client id in the form tokens carry it; an application id URI as written.
+    let audience = match uuid::Uuid::parse_str(&audience) {
+        Ok(client_id) => client_id.hyphenated().to_string(),
+        Err(_) => audience,
+    };
     let caller = match get(AML_WEBHOOK_ENTRA_CALLER) {
         Some(caller) => guid(AML_WEBHOOK_ENTRA_CALLER, "application id (a GUID)", &caller)?,
         None => entra::EVENT_GRID_APP_ID.to_owned(),
@@ -240,6 +245,30 @@ mod tests {
             settings.keys_url(),
             "https://login.microsoftonline.us/72f988bf-86f1-41af-91ab-2d7cd011db47/discovery/v2.0/keys"
         );
+    }
+
+    // Entra writes GUIDs in lower case (a v2.0 token's `aud` is the client id so): an
+    // audience copied from a tool that shows them in upper case must still match.
+    #[test]
+    fn a_guid_audience_is_read_in_lower_case_and_a_uri_as_written() {
+        let audience = |value: &str| {
+            entra(&[
+                (AML_WEBHOOK_ENTRA_TENANT, TENANT),
+                (AML_WEBHOOK_ENTRA_AUDIENCE, value),
+            ])
+            .unwrap()
+            .unwrap()
+            .audience
+        };
+        assert_eq!(
+            audience("0B9C2F4E-6D1A-4C3B-8E7F-5A4D3C2B1A09"),
+            "0b9c2f4e-6d1a-4c3b-8e7f-5a4d3c2b1a09"
+        );
+        assert_eq!(
+            audience("{0B9C2F4E-6D1A-4C3B-8E7F-5A4D3C2B1A09}"),
+            "0b9c2f4e-6d1a-4c3b-8e7f-5a4d3c2b1a09"
+        );
+        assert_eq!(audience("api://AML-Handlers"), "api://AML-Handlers");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! One token's checks, in the order that lets no unchecked byte decide anything: the header
 //! first (RS256 and a `kid`, before any key is chosen), then the signature with the tenant's
 //! key, then the claims, every one of them required: `exp` and `nbf` with 60 s of leeway,
-//! `iss` (the tenant's, v1.0 or v2.0), `aud`, the caller (`appid` in v1.0 tokens, `azp` in
-//! v2.0) and the role in `roles`.
+//! `iss` (the tenant's, v1.0 or v2.0), `aud` (a GUID in either case), the caller (`appid` in
+//! v1.0 tokens, `azp` in v2.0) and the role in `roles`.
 //!
 //! `jsonwebtoken` checks the signature and the registered claims; its defaults require only
 //! `exp`, so every claim is named here. See
@@ -68,6 +68,15 @@ pub(super) fn verify(
     let claims = jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation(settings))
         .map_err(|err| refusal(err.kind(), settings))?
         .claims;
+    match claims
+        .get("aud")
+        .map(|aud| names_audience(aud, &settings.audience))
+    {
+        None => return Err(Refusal::MissingClaim { claim: "aud" }),
+        Some(None) => return Err(Refusal::BadClaim { claim: "aud" }),
+        Some(Some(false)) => return Err(Refusal::Audience),
+        Some(Some(true)) => {}
+    }
     // `iss` is one of the tenant's two issuers by now; which one tells where the caller is.
     let version = claims
         .get("iss")
@@ -96,20 +105,38 @@ pub(super) fn verify(
     Ok(())
 }
 
-/// What `jsonwebtoken` checks: RS256 only, and `exp`, `nbf`, `iss` and `aud` all required.
+/// What `jsonwebtoken` checks: RS256 only, `exp`, `nbf`, `iss` and `aud` all required, and
+/// every one but `aud` checked (its last check, made here instead, since a GUID is the same
+/// GUID in either case and `jsonwebtoken` compares exactly).
 fn validation(settings: &EntraSettings) -> Validation {
     let mut validation = Validation::new(Algorithm::RS256);
     validation.leeway = LEEWAY_SECONDS;
     validation.validate_exp = true;
     validation.validate_nbf = true;
-    validation.validate_aud = true;
+    validation.validate_aud = false;
     validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud"]);
     validation.set_issuer(&[
         settings.issuer(TokenVersion::V1),
         settings.issuer(TokenVersion::V2),
     ]);
-    validation.set_audience(&[settings.audience.as_str()]);
     validation
+}
+
+/// Whether the `aud` claim (a string, or a list of strings) names `audience`: exactly, or
+/// in another case when `audience` is a GUID (a client id); `None` when it is of neither type.
+fn names_audience(aud: &Value, audience: &str) -> Option<bool> {
+    let client_id = uuid::Uuid::try_parse(audience).is_ok();
+    let names =
+        |value: &str| value == audience || (client_id && value.eq_ignore_ascii_case(audience));
+    match aud {
+        Value::String(value) => Some(names(value)),
+        Value::Array(values) => values
+            .iter()
+            .map(|value| value.as_str().map(names))
+            .collect::<Option<Vec<bool>>>()
+            .map(|named| named.contains(&true)),
+        _ => None,
+    }
 }
 
 /// The check a `jsonwebtoken` error stands for.
@@ -204,6 +231,34 @@ mod tests {
             key_id(&token(json!({"alg": "RS256", "kid": ""}))),
             Err(Refusal::NoKeyId)
         );
+    }
+
+    #[test]
+    fn a_guid_audience_is_named_in_either_case_and_a_uri_exactly() {
+        let client_id = "0b9c2f4e-6d1a-4c3b-8e7f-5a4d3c2b1a09";
+        for aud in [
+            json!(client_id),
+            json!(client_id.to_ascii_uppercase()),
+            json!(["api://other", "0B9C2F4E-6d1a-4c3b-8e7f-5a4d3c2b1a09"]),
+        ] {
+            assert_eq!(names_audience(&aud, client_id), Some(true), "{aud}");
+        }
+        for aud in [
+            json!("0b9c2f4e-6d1a-4c3b-8e7f-5a4d3c2b1a08"),
+            json!(format!("{{{client_id}}}")),
+            json!("0b9c2f4e6d1a4c3b8e7f5a4d3c2b1a09"),
+            json!([]),
+        ] {
+            assert_eq!(names_audience(&aud, client_id), Some(false), "{aud}");
+        }
+        assert_eq!(names_audience(&json!("api://aml"), "api://aml"), Some(true));
+        assert_eq!(
+            names_audience(&json!("api://AML"), "api://aml"),
+            Some(false)
+        );
+        for aud in [json!(7), json!(["api://aml", 7]), json!(null)] {
+            assert_eq!(names_audience(&aud, "api://aml"), None, "{aud}");
+        }
     }
 
     #[test]
