@@ -362,6 +362,40 @@ fn answers_the_handshake_with_or_without_a_token_and_nothing_else() {
     assert_refused(&inferred, "token", None, "events without aeg-event-type");
 }
 
+// Without a token, events are refused before their body is read, as they are without the
+// key: a client with no token made `serve` read 1 MiB and parse it before its 401.
+#[test]
+fn events_without_a_token_are_refused_before_their_body_is_read() {
+    let key = KeyPair::generate("key-1");
+    let authority = Authority::publishing(&[&key]);
+    let server = serve(authority.uri(), CLIENT_ID, &[]);
+    let head = |authorization: &str| {
+        let request = common::oversized_post(&server.url, WEBHOOK, 1024 * 1024, "[{\"id\": ");
+        request.replacen(
+            "\r\n",
+            &format!("\r\naeg-event-type: Notification\r\n{authorization}"),
+            1,
+        )
+    };
+
+    // Only the head and the start of a 1 MiB body are sent: an answer means it was not read.
+    for (case, authorization) in [
+        ("no token", ""),
+        (
+            "not a bearer token",
+            "Authorization: Basic dXNlcjpwYXNz\r\n",
+        ),
+        ("not a token", "Authorization: Bearer not-a-token\r\n"),
+    ] {
+        let answer = common::raw_exchange(&server.url, &head(authorization), "}}");
+        assert!(answer.starts_with("HTTP/1.1 401"), "{case}: {answer}");
+        assert!(
+            answer.contains("Microsoft Entra ID token refused: token: "),
+            "{case}: {answer}"
+        );
+    }
+}
+
 #[test]
 fn follows_a_key_rotation_without_restart() {
     let old = KeyPair::generate("key-old");

@@ -70,6 +70,13 @@ impl Gate {
     }
 }
 
+/// The checks a delivery's `Authorization` header passes or fails on its own, with no key: a
+/// bearer token that is a JSON Web Token signed with RS256 and naming its key. Cheap enough
+/// to make before a delivery's body is read; [`Gate::admit`] makes them again, and the rest.
+pub fn check_form(authorization: Option<&str>) -> Result<(), Refusal> {
+    token::key_id(bearer(authorization)?).map(drop)
+}
+
 /// The token of an `Authorization: Bearer <token>` header.
 fn bearer(authorization: Option<&str>) -> Result<&str, Refusal> {
     let value = authorization.ok_or(Refusal::Missing)?.trim();
@@ -93,5 +100,20 @@ mod tests {
         for value in ["", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "a.b.c"] {
             assert_eq!(bearer(Some(value)), Err(Refusal::NotBearer), "{value:?}");
         }
+    }
+
+    #[test]
+    fn checks_the_form_of_a_token_without_a_key() {
+        // {"alg":"RS256","kid":"k1"} and {"alg":"none","kid":"k1"}
+        let rs256 = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.e30.c2ln";
+        let none = "eyJhbGciOiJub25lIiwia2lkIjoiazEifQ.e30.";
+        assert_eq!(check_form(Some(&format!("Bearer {rs256}"))), Ok(()));
+        assert_eq!(check_form(None), Err(Refusal::Missing));
+        assert_eq!(check_form(Some("Basic a.b.c")), Err(Refusal::NotBearer));
+        assert_eq!(check_form(Some("Bearer a.b")), Err(Refusal::Malformed));
+        assert!(matches!(
+            check_form(Some(&format!("Bearer {none}"))),
+            Err(Refusal::Algorithm { .. })
+        ));
     }
 }

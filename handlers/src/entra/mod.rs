@@ -9,7 +9,8 @@
 //!   having no keys at all (503).
 //! - `keys`: the tenant's signing keys, fetched and kept.
 //! - `token`: one token's checks.
-//! - `gate`: [`Gate`], the checks in order, as the hosts call them.
+//! - `gate`: [`Gate`], the checks in order, as the hosts call them, and [`check_form`], those
+//!   that need no key.
 //!
 //! It knows no HTTP framework: hosts hand in the `Authorization` header and turn the result
 //! into their answer. It never logs or repeats a token.
@@ -21,7 +22,7 @@ mod refusal;
 mod settings;
 mod token;
 
-pub use gate::Gate;
+pub use gate::{Gate, check_form};
 pub use refusal::{EntraError, Refusal};
 pub use settings::{
     DEFAULT_AUTHORITY, DEFAULT_ROLE, EVENT_GRID_APP_ID, EVENT_GRID_APP_ID_GOVERNMENT,

@@ -18,13 +18,20 @@ use subtle::ConstantTimeEq;
 use tracing::info;
 
 use super::{Answer, HostError};
-use crate::{AppContext, functions, outcome::Outcome};
+use crate::{
+    AppContext,
+    entra::{self, EntraError},
+    functions,
+    outcome::Outcome,
+};
 
 /// The path of the Functions host's own Event Grid endpoint, kept so that subscriptions and
 /// tools written for it work unchanged.
 pub const PATH: &str = "/runtime/webhooks/eventgrid";
 /// Event Grid's delivery kind: `SubscriptionValidation`, `Notification`.
 pub const EVENT_TYPE_HEADER: &str = "aeg-event-type";
+/// The `aeg-event-type` of the subscription-validation handshake.
+const VALIDATION_DELIVERY: &str = "SubscriptionValidation";
 /// The header a key may come in, as with Azure Functions.
 pub const KEY_HEADER: &str = "x-functions-key";
 /// The CloudEvents abuse-protection request header.
@@ -94,8 +101,8 @@ pub fn abuse_protection(origin: Option<&str>) -> Result<Answer, HostError> {
     )
 }
 
-/// Checks the key and the function name before the body is read; returns the function named
-/// by `functionName`, if any.
+/// Checks the key, what can be checked of the Microsoft Entra token without a key, and the
+/// function name, before the body is read; returns the function named by `functionName`, if any.
 pub fn admit(
     request: &WebhookRequest<'_>,
     ctx: &AppContext,
@@ -110,6 +117,10 @@ pub fn admit(
         if !matches {
             return Err(HostError::Unauthorized);
         }
+    }
+    // What needs the token and holds none is refused unread, as a wrong key is.
+    if ctx.entra.is_some() && !may_be_handshake(request.event_type_header) {
+        entra::check_form(request.authorization).map_err(EntraError::from)?;
     }
     request
         .query_value("functionName")
@@ -131,7 +142,11 @@ pub async fn deliver(
             limit: MAX_BODY_BYTES,
         });
     }
-    let admitted = admit_token(request, ctx).await;
+    // Who may not deliver costs no parsing, unless the body may be the handshake.
+    let admitted = match admit_token(request, ctx).await {
+        Err(err) if !may_be_handshake(request.event_type_header) => return Err(err),
+        admitted => admitted,
+    };
     let events = match envelope::parse_decoded(request.content_type, body) {
         Ok(events) => events,
         // Who may not deliver learns nothing about the body.
@@ -184,11 +199,17 @@ enum Kind {
     Notification,
 }
 
+/// Whether a request with this `aeg-event-type` may be the handshake, the one delivery that
+/// needs no token: when it says so, or says nothing (a tool's, or a CloudEvents validation event).
+fn may_be_handshake(header: Option<&str>) -> bool {
+    header.is_none_or(|kind| kind.eq_ignore_ascii_case(VALIDATION_DELIVERY))
+}
+
 /// `aeg-event-type` decides when Event Grid sent it; without it (a CloudEvents validation
 /// event, a tool), a body of nothing but validation events is the handshake.
 fn delivery_kind(header: Option<&str>, events: &[Event<Decoded>]) -> Kind {
     match header {
-        Some(kind) if kind.eq_ignore_ascii_case("SubscriptionValidation") => Kind::Validation,
+        Some(kind) if kind.eq_ignore_ascii_case(VALIDATION_DELIVERY) => Kind::Validation,
         Some(kind) if kind.eq_ignore_ascii_case("Notification") => Kind::Notification,
         _ if !events.is_empty() && events.iter().all(is_validation) => Kind::Validation,
         _ => Kind::Notification,
