@@ -443,6 +443,26 @@ fn with_no_keys_at_all_answers_503_never_401() {
     server.wait_for_log("could not fetch the Microsoft Entra signing keys");
 }
 
+// The key set is read up to 256 KiB: an authority (or what stands in its way) answering
+// 400 MiB was read whole, into memory.
+#[test]
+fn a_key_set_over_256_kib_is_a_failed_fetch() {
+    let key = KeyPair::generate("key-1");
+    let authority = Authority::publishing(&[&key]);
+    authority.publish_padded(&[&key], 1024 * 1024);
+    let server = serve(authority.uri(), CLIENT_ID, &[]);
+
+    let answer = notify(&server, Some(&key.sign(&v1_claims(CLIENT_ID))));
+
+    assert!(
+        server.ready_line.contains("no signing keys yet"),
+        "{}",
+        server.ready_line
+    );
+    assert_eq!(answer.status, 503, "{}", answer.text);
+    server.wait_for_log("answered more than 256 KiB");
+}
+
 #[test]
 fn a_failed_start_up_fetch_is_retried_by_the_first_token() {
     let key = KeyPair::generate("key-1");

@@ -244,7 +244,16 @@ impl Authority {
 
     /// Publishes `keys` instead of what was published before (a key rotation).
     pub fn publish(&self, keys: &[&KeyPair]) {
-        let body = json!({"keys": keys.iter().map(|key| key.jwk()).collect::<Vec<_>>()});
+        self.publish_padded(keys, 0);
+    }
+
+    /// Publishes `keys` in a key set made `padding` bytes longer by a member of its own,
+    /// with a `Content-Length`.
+    pub fn publish_padded(&self, keys: &[&KeyPair], padding: usize) {
+        let mut body = json!({"keys": keys.iter().map(|key| key.jwk()).collect::<Vec<_>>()});
+        if padding > 0 {
+            body["padding"] = "x".repeat(padding).into();
+        }
         self.runtime.block_on(async {
             self.server().reset().await;
             Mock::given(method("GET"))

@@ -8,7 +8,8 @@
 //! (answered 503, so that Event Grid retries) from "not this token's key" (401), which is the
 //! distinction the webhook's answers rest on.
 //!
-//! It does not check tokens ([`super::token`] does), and it keeps RSA signing keys only.
+//! It does not check tokens ([`super::token`] does), it keeps RSA signing keys only, and it
+//! reads no key set longer than 256 KiB.
 //! See <https://learn.microsoft.com/entra/identity-platform/signing-key-rollover>.
 
 use std::{
@@ -34,6 +35,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Entra publishes a handful of keys; more than this is not a key set to trust whole.
 const MAX_KEYS: usize = 64;
+/// Entra's key set is a few KiB: a longer answer is refused, and not read past this.
+const MAX_KEY_SET_BYTES: usize = 256 * 1024;
 
 /// What the cache holds for a `kid`.
 #[derive(Debug)]
@@ -65,6 +68,8 @@ pub(super) enum FetchError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("{url} answered more than {} KiB, which is no key set", MAX_KEY_SET_BYTES / 1024)]
+    TooLarge { url: String },
     #[error("{url} answered no RSA signing key with a kid")]
     NoSigningKey { url: String },
 }
@@ -225,7 +230,7 @@ impl KeyCache {
             url: url.clone(),
             source,
         };
-        let response = http.get(url).send().await.map_err(transport)?;
+        let mut response = http.get(url).send().await.map_err(transport)?;
         let status = response.status();
         if !status.is_success() {
             return Err(FetchError::Status {
@@ -233,7 +238,21 @@ impl KeyCache {
                 status: status.as_u16(),
             });
         }
-        let body = response.bytes().await.map_err(transport)?;
+        let too_large = || FetchError::TooLarge { url: url.clone() };
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_KEY_SET_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        // The length may be unsaid or wrong: the body is read a chunk at a time, up to the cap.
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > MAX_KEY_SET_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
         let keys = signing_keys(&body).map_err(|source| FetchError::Body {
             url: url.clone(),
             source,
@@ -323,6 +342,55 @@ mod tests {
         let mut kids: Vec<&str> = keys.keys().map(String::as_str).collect();
         kids.sort_unstable();
         assert_eq!(kids, ["entra", "plain", "rs256"]);
+    }
+
+    /// A loopback authority that answers one request with a key set of `size` bytes (one key
+    /// and padding), sent in chunks without a `Content-Length`; its URL.
+    async fn chunked_authority(size: usize) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/keys", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            while !head.ends_with(b"\r\n\r\n") {
+                let mut byte = [0u8; 1];
+                if stream.read(&mut byte).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                head.push(byte[0]);
+            }
+            let start =
+                r#"{"keys": [{"kty": "RSA", "kid": "k1", "n": "sXch", "e": "AQAB"}], "padding": ""#;
+            let body = format!("{start}{}\"}}", "x".repeat(size - start.len() - 2));
+            let mut answer =
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    .to_vec();
+            for chunk in body.as_bytes().chunks(16 * 1024) {
+                answer.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                answer.extend_from_slice(chunk);
+                answer.extend_from_slice(b"\r\n");
+            }
+            answer.extend_from_slice(b"0\r\n\r\n");
+            // The cache may stop reading part way: what is not read is not written.
+            let _ = stream.write_all(&answer).await;
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_key_set_is_read_up_to_256_kib() {
+        let small = KeyCache::new(chunked_authority(64 * 1024).await);
+        assert_eq!(small.start().await.unwrap(), 1);
+
+        let huge = KeyCache::new(chunked_authority(1024 * 1024).await);
+        let refused = huge
+            .start()
+            .await
+            .expect_err("a key set over 256 KiB is refused");
+
+        assert!(refused.to_string().contains("256 KiB"), "{refused}");
+        assert_eq!(huge.count(), 0);
     }
 
     #[test]
