@@ -498,7 +498,8 @@ fn keeps_the_last_keys_when_the_authority_goes_down() {
         notify(&server, Some(&key.sign(&v1_claims(CLIENT_ID)))).status,
         200
     );
-    // An unknown kid sends for the keys, which fails: the kid stays unknown, the keys stay.
+    // An unknown kid sends for the keys, which fails; the keys fetched at start, less than
+    // five minutes ago, say it is not the tenant's (the keys held are kept).
     assert_refused(
         &notify(&server, Some(&other.sign(&v1_claims(CLIENT_ID)))),
         "kid",

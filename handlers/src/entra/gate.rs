@@ -47,7 +47,7 @@ impl Gate {
         let key = match self.keys.key(&kid).await {
             Lookup::Found(key) => key,
             Lookup::Unknown => return Err(Refusal::UnknownKey.into()),
-            Lookup::NoKeys => return Err(EntraError::NoKeys),
+            Lookup::NoKeys | Lookup::NotRechecked => return Err(EntraError::NoKeys),
         };
         token::verify(token, &key, &self.settings)?;
         Ok(())

@@ -4,8 +4,9 @@
 //! through a failed refresh, so that an authority that goes down later stops nothing.
 //!
 //! Our own, and small: the crates that cache a JWKS come inside an OpenID client or a web
-//! framework's middleware, or bring their own `jsonwebtoken`, and none tells "no keys at all"
-//! (answered 503, so that Event Grid retries) from "not this token's key" (401), which is the
+//! framework's middleware, or bring their own `jsonwebtoken`, and none tells "not this token's
+//! key", said by keys fetched in the last five minutes (401), from "no keys to tell by": none
+//! at all, or none fetched since (answered 503, so that Event Grid retries), which is the
 //! distinction the webhook's answers rest on.
 //!
 //! It does not check tokens ([`super::token`] does), it keeps RSA signing keys only, and it
@@ -43,8 +44,11 @@ const MAX_KEY_SET_BYTES: usize = 256 * 1024;
 pub(super) enum Lookup {
     /// The key to verify with.
     Found(DecodingKey),
-    /// There are keys, but not this one.
+    /// There are keys, fetched in the last five minutes, but not this one.
     Unknown,
+    /// There are keys, but not this one, and none fetched in the last five minutes: the
+    /// authority could not be asked for it (a failed fetch, or one less than five minutes ago).
+    NotRechecked,
     /// No key was ever fetched.
     NoKeys,
 }
@@ -145,8 +149,9 @@ impl KeyCache {
     /// five-minute limit, like the first fetch for a token when it was never called.
     pub(super) async fn start(&self) -> Result<usize, FetchError> {
         let mut schedule = self.schedule.lock().await;
-        schedule.record(Instant::now());
-        self.refresh().await
+        let now = Instant::now();
+        schedule.record(now);
+        self.refresh(now).await
     }
 
     /// How many keys are held.
@@ -157,26 +162,34 @@ impl KeyCache {
     /// The key named `kid`: from the keys held when they have it and are less than a day old;
     /// else after asking the authority, when the schedule allows.
     pub(super) async fn key(&self, kid: &str) -> Lookup {
-        if let Some(key) = self.usable(kid, Instant::now()) {
+        self.key_at(kid, Instant::now()).await
+    }
+
+    /// [`KeyCache::key`] at `now`.
+    async fn key_at(&self, kid: &str, now: Instant) -> Lookup {
+        if let Some(key) = self.usable(kid, now) {
             return Lookup::Found(key);
         }
         {
             let mut schedule = self.schedule.lock().await;
-            let now = Instant::now();
             // Another delivery may have fetched while this one waited for its turn.
             if self.usable(kid, now).is_none() && schedule.may_fetch(now) {
                 schedule.record(now);
                 // A failure is logged and the keys held are kept: the lookup below says the rest.
-                let _ = self.refresh().await;
+                let _ = self.refresh(now).await;
             }
         }
         match self.snapshot() {
             None => Lookup::NoKeys,
-            Some(set) => set
-                .keys
-                .get(kid)
-                .cloned()
-                .map_or(Lookup::Unknown, Lookup::Found),
+            Some(set) => match set.keys.get(kid) {
+                Some(key) => Lookup::Found(key.clone()),
+                // A key set read less than five minutes ago without it says the key is not the
+                // tenant's: Entra keeps more than one valid key published, and only an emergency
+                // rollover signs with a new one at once (refused for at most five minutes).
+                // See <https://learn.microsoft.com/entra/identity-platform/signing-key-rollover>.
+                None if now.saturating_duration_since(set.fetched) < MIN_GAP => Lookup::Unknown,
+                None => Lookup::NotRechecked,
+            },
         }
     }
 
@@ -197,14 +210,11 @@ impl KeyCache {
     }
 
     /// Fetches the keys; replaces those held only with a set that has at least one key.
-    async fn refresh(&self) -> Result<usize, FetchError> {
+    async fn refresh(&self, now: Instant) -> Result<usize, FetchError> {
         match self.fetch().await {
             Ok(keys) => {
                 let count = keys.len();
-                let set = Arc::new(KeySet {
-                    keys,
-                    fetched: Instant::now(),
-                });
+                let set = Arc::new(KeySet { keys, fetched: now });
                 match self.current.write() {
                     Ok(mut current) => *current = Some(set),
                     Err(poisoned) => *poisoned.into_inner() = Some(set),
@@ -300,6 +310,10 @@ fn rsa_signing_key(jwk: &Jwk) -> Option<(String, DecodingKey)> {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use wiremock::{
+        Mock, MockServer, ResponseTemplate,
+        matchers::{method, path},
+    };
 
     use super::*;
 
@@ -314,6 +328,93 @@ mod tests {
         schedule.record(start);
         assert!(!schedule.may_fetch(start + Duration::from_secs(299)));
         assert!(schedule.may_fetch(start + MIN_GAP));
+    }
+
+    /// Makes `authority` publish a key set of `kids` (RSA keys whose made-up components
+    /// suffice: a decoding key is built from them as given), or answer 503 when `None`.
+    async fn publish(authority: &MockServer, kids: Option<&[&str]>) {
+        authority.reset().await;
+        let answer = match kids {
+            Some(kids) => {
+                let keys: Vec<_> = kids
+                    .iter()
+                    .map(|kid| json!({"kty": "RSA", "kid": kid, "n": "sXch", "e": "AQAB"}))
+                    .collect();
+                ResponseTemplate::new(200).set_body_json(json!({ "keys": keys }))
+            }
+            None => ResponseTemplate::new(503),
+        };
+        Mock::given(method("GET"))
+            .and(path("/keys"))
+            .respond_with(answer)
+            .mount(authority)
+            .await;
+    }
+
+    fn minutes(count: u64) -> Duration {
+        Duration::from_secs(count * 60)
+    }
+
+    // A new key (a rollover) is named by tokens before the authority can be asked for it:
+    // answered 401, Event Grid dead-lettered good deliveries. See docs/entra.md.
+    #[tokio::test]
+    async fn a_kid_not_held_while_the_keys_cannot_be_checked_again_is_not_called_unknown() {
+        // Arrange: the keys fetched at start, then the authority down.
+        let authority = MockServer::start().await;
+        publish(&authority, Some(&["k1"])).await;
+        let cache = KeyCache::new(format!("{}/keys", authority.uri()));
+        let start = Instant::now();
+        assert_eq!(cache.start().await.unwrap(), 1);
+        publish(&authority, None).await;
+
+        // Act and Assert: no key set fetched in the last five minutes has been read for it.
+        let down = cache.key_at("k2", start + minutes(6)).await;
+        assert!(matches!(down, Lookup::NotRechecked), "{down:?}");
+        let skipped = cache.key_at("k2", start + minutes(7)).await;
+        assert!(matches!(skipped, Lookup::NotRechecked), "{skipped:?}");
+        assert_eq!(authority.received_requests().await.unwrap().len(), 1);
+        assert!(matches!(
+            cache.key_at("k1", start + minutes(7)).await,
+            Lookup::Found(_)
+        ));
+
+        // The authority is back, with the new key: found once the limit lets it be asked.
+        publish(&authority, Some(&["k1", "k2"])).await;
+        let within_limit = cache.key_at("k2", start + minutes(10)).await;
+        assert!(
+            matches!(within_limit, Lookup::NotRechecked),
+            "{within_limit:?}"
+        );
+        let after_limit = cache.key_at("k2", start + minutes(11)).await;
+        assert!(matches!(after_limit, Lookup::Found(_)), "{after_limit:?}");
+    }
+
+    #[tokio::test]
+    async fn a_kid_missing_from_keys_fetched_in_the_last_five_minutes_is_unknown() {
+        // Arrange
+        let authority = MockServer::start().await;
+        publish(&authority, Some(&["k1"])).await;
+        let cache = KeyCache::new(format!("{}/keys", authority.uri()));
+        let start = Instant::now();
+        cache.start().await.unwrap();
+
+        // Act and Assert: a made-up kid right after the start-up fetch asks again, and
+        // the next one within five minutes of that does not.
+        let second = Duration::from_secs(1);
+        let asked = cache.key_at("made-up", start + second).await;
+        assert!(matches!(asked, Lookup::Unknown), "{asked:?}");
+        let not_asked = cache.key_at("made-up-2", start + 2 * second).await;
+        assert!(matches!(not_asked, Lookup::Unknown), "{not_asked:?}");
+        assert_eq!(authority.received_requests().await.unwrap().len(), 2);
+
+        // The authority goes down: the keys read at start + 1 s still say for five minutes.
+        publish(&authority, None).await;
+        let fresh = cache.key_at("made-up-3", start + minutes(5)).await;
+        assert!(matches!(fresh, Lookup::Unknown), "{fresh:?}");
+        let stale = cache
+            .key_at("made-up-3", start + minutes(5) + 2 * second)
+            .await;
+        assert!(matches!(stale, Lookup::NotRechecked), "{stale:?}");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! - `settings`: [`EntraSettings`], the tenant, audience, caller, role and authority, and the
 //!   issuers and key URL that follow from them.
 //! - `refusal`: [`Refusal`], the check a token failed (401), and [`EntraError`], which adds
-//!   having no keys at all (503).
+//!   having no key to check it with (503).
 //! - `keys`: the tenant's signing keys, fetched and kept.
 //! - `token`: one token's checks.
 //! - `gate`: [`Gate`], the checks in order, as the hosts call them, and [`check_form`], those

@@ -1,5 +1,5 @@
 //! Why a delivery's Microsoft Entra token was not accepted: a check it failed (401, named, the
-//! token never shown), or no signing keys to check it with (503, so that Event Grid retries).
+//! token never shown), or no signing key to check it with (503, so that Event Grid retries).
 
 /// The check a token failed. Each message names the check, and none holds the token or any
 /// claim's value from it.
@@ -23,7 +23,7 @@ pub enum Refusal {
     /// The header names no key.
     #[error("kid: the token names no signing key")]
     NoKeyId,
-    /// The key the header names is not among the tenant's, even after asking the authority.
+    /// The key the header names is not among the tenant's keys fetched in the last five minutes.
     #[error("kid: the token's signing key is not among the tenant's keys")]
     UnknownKey,
     /// The signature does not verify with the tenant's key: forged or altered.
@@ -112,10 +112,13 @@ pub enum EntraError {
     /// The token is missing or fails a check: 401, which Event Grid does not retry.
     #[error("Microsoft Entra ID token refused")]
     Refused(#[from] Refusal),
-    /// No signing key was ever fetched (the authority cannot be reached): 503, so that Event
-    /// Grid retries rather than dead-letters a delivery that may well be good.
+    /// No key to check the token with, and no word from the authority that there is none: no
+    /// signing key was ever fetched, or the token names one not held and no key set was fetched
+    /// in the last five minutes (the authority could not be reached, or was asked less than five
+    /// minutes ago, in vain). 503, so that Event Grid retries rather than dead-letters a
+    /// delivery that may well be good (signed with a newly rolled key).
     #[error(
-        "Microsoft Entra ID: no signing keys yet (the authority could not be reached); Event Grid will retry"
+        "Microsoft Entra ID: no signing key to check the token with (the authority could not be reached); Event Grid will retry"
     )]
     NoKeys,
 }
