@@ -513,6 +513,33 @@ fn keeps_the_last_keys_when_the_authority_goes_down() {
     );
 }
 
+// Under the Functions host, Event Grid delivers to the host's own endpoint, and the host's
+// invocations carry no token: the ready line said the token was checked all the same.
+#[test]
+fn under_the_functions_host_the_ready_line_says_the_token_is_checked_on_serves_webhook_only() {
+    let key = KeyPair::generate("key-1");
+    let authority = Authority::publishing(&[&key]);
+
+    let server = serve(
+        authority.uri(),
+        CLIENT_ID,
+        &[("FUNCTIONS_CUSTOMHANDLER_PORT", "0")],
+    );
+
+    let line = &server.ready_line;
+    assert!(
+        line.contains("webhook: Microsoft Entra ID (tenant"),
+        "{line}"
+    );
+    assert!(
+        line.contains(
+            "on serve's own /runtime/webhooks/eventgrid only, not on deliveries through the Functions host"
+        ),
+        "{line}"
+    );
+    server.wait_for_log("deliveries through the Functions host carry no token");
+}
+
 #[test]
 fn with_a_key_too_both_are_required() {
     let key = KeyPair::generate("key-1");

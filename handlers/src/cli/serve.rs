@@ -17,7 +17,7 @@ use aml_handlers::{
     },
     hosting, telemetry,
 };
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use super::start::{self, Failed, fail};
 
@@ -120,12 +120,25 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
 
 /// Who may deliver to the webhook: the checks every POST must pass.
 fn webhook_checks(ctx: &AppContext) -> String {
-    match (&ctx.config.host.webhook_key, &ctx.entra) {
+    let checks = match (&ctx.config.host.webhook_key, &ctx.entra) {
         (None, None) => "no key, no token (loopback only)".to_owned(),
         (Some(_), None) => format!("key ({AML_WEBHOOK_KEY})"),
         (None, Some(gate)) => gate.describe(),
         (Some(_), Some(gate)) => format!("key ({AML_WEBHOOK_KEY}) and {}", gate.describe()),
+    };
+    if ctx.entra.is_none() || ctx.config.host.host_port.is_none() {
+        return checks;
     }
+    // Under the Functions host, Event Grid delivers to the host's own endpoint, which the host
+    // authenticates with its system key (`code`), and the host's invocations carry no token.
+    // See <https://learn.microsoft.com/azure/azure-functions/event-grid-how-tos>.
+    warn!(
+        "{FUNCTIONS_CUSTOMHANDLER_PORT} is set: the Microsoft Entra ID settings apply to serve's own webhook only; deliveries through the Functions host carry no token (its Event Grid trigger authenticates them with the host's system key)"
+    );
+    format!(
+        "{checks} on serve's own {} only, not on deliveries through the Functions host (its Event Grid trigger authenticates them with the host's system key)",
+        hosting::webhook::PATH
+    )
 }
 
 /// `; signed: notices to 2 webhook targets` (or `to 1 of 2`) when the routes name a plain
