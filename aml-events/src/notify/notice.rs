@@ -141,6 +141,9 @@ pub struct Notice {
     pub function: String,
     /// The event's subject.
     pub subject: Option<String>,
+    /// The event's source (Event Grid's `topic`, CloudEvents' `source`): event ids are unique
+    /// per source only.
+    pub source: Option<String>,
     /// The workspace's resource id, when the event came from one.
     pub workspace: Option<String>,
     /// When the event happened.

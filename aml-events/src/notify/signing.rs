@@ -130,16 +130,17 @@ impl fmt::Debug for SigningKey {
 
 /// `webhook-id` for `notice` sent to the target whose identity is `target`
 /// ([`Target::ledger_id`](super::Target::ledger_id): its kind and URL, fingerprinted): `msg_`
-/// and 32 hex digits of a SHA-256 over the event's workspace (its source) and id and the
+/// and 32 hex digits of a SHA-256 over the event's source (else its workspace) and id and the
 /// target's identity. Every retry, redelivery and instance sends the same one, so a receiver
-/// can drop repeats; another event, or another target, has another. Changing the secret keeps
-/// it.
+/// can drop repeats; another event (of another source too), or another target, has another.
+/// Changing the secret keeps it.
 pub fn webhook_id(notice: &Notice, target: &str) -> String {
-    // Line breaks cannot occur in a resource id or a target's identity, so the parts cannot
+    // Line breaks cannot occur in a source URI or a target's identity, so the parts cannot
     // run into each other; the event id comes last and may hold anything.
+    let source = (notice.source.as_deref()).or(notice.workspace.as_deref());
     let text = format!(
         "{}\n{}\n{}",
-        notice.workspace.as_deref().unwrap_or_default(),
+        source.unwrap_or_default(),
         target,
         notice.event_id
     );
@@ -224,5 +225,22 @@ mod tests {
         ] {
             assert_ne!(other, first);
         }
+    }
+
+    /// Event ids are unique per source only: two sources that are not workspaces (a custom
+    /// topic, say) may both send an `event-1`, and those are two messages.
+    #[test]
+    fn a_webhook_id_tells_sources_that_are_not_workspaces_apart() {
+        let notice = |source: &str| Notice {
+            source: Some(source.to_owned()),
+            event_id: "event-1".to_owned(),
+            ..Notice::default()
+        };
+        let hook = "webhook-0123456789abcdef";
+
+        assert_ne!(
+            webhook_id(&notice("/subscriptions/s/topics/one"), hook),
+            webhook_id(&notice("/subscriptions/s/topics/two"), hook)
+        );
     }
 }

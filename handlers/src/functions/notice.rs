@@ -31,6 +31,7 @@ pub fn notice(function: Function, event: &Event<()>, data: &impl Serialize) -> N
         event_type: event.event_type.clone(),
         function: function.name().to_owned(),
         subject: event.subject.clone(),
+        source: event.source.clone(),
         workspace: workspace.as_ref().map(WorkspaceId::resource_id),
         time: event.time,
         alert: false,
