@@ -1751,6 +1751,7 @@ fn any_notice() -> impl Strategy<Value = Notice> {
                 event_type,
                 function,
                 subject,
+                source: None,
                 workspace,
                 time: timed.then(time),
                 alert: true,
