@@ -62,6 +62,10 @@ param systemTopicName string = '${replace(workspaceName, '_', '-')}-events'
 @description('AML_NOTIFY_URL: notification targets (see the main README); empty sends none.')
 param notifyUrl string = ''
 
+@secure()
+@description('AML_NOTIFY_SECRET: a Standard Webhooks secret (whsec_ and base64) that signs the plain webhook targets of notifyUrl; empty signs none.')
+param notifySecret string = ''
+
 @description('AML_NOTIFY_RUN_STATUSES: comma-separated run statuses RunStatusChanged acts on; also the statuses runStatusFilter=failures delivers.')
 param notifyRunStatuses string = 'Failed,Canceled'
 
@@ -184,6 +188,7 @@ var contentShareSettings = [
 var handlerSettings = [
   { name: 'AML_WORKSPACES', value: workspace.id }
   { name: 'AML_NOTIFY_URL', value: notifyUrl }
+  { name: 'AML_NOTIFY_SECRET', value: notifySecret }
   { name: 'AML_NOTIFY_RUN_STATUSES', value: notifyRunStatuses }
   { name: 'AML_RETRAIN_DRIFT_THRESHOLD', value: retrainDriftThreshold }
   { name: 'AML_LOG_FORMAT', value: 'json' }
