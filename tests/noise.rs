@@ -18,7 +18,7 @@ use std::{
 };
 
 use azurite::Azurite;
-use common::{Server, command, history_json, stand_in::*, stdout_of_success};
+use common::{Server, action, command, history_json, stand_in::*, stdout_of_success};
 use serde_json::{Value, json};
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
@@ -102,18 +102,6 @@ async fn job_puts(azure: &StandIn) -> Vec<String> {
         .filter(|request| request.method.as_str() == "PUT")
         .map(|request| request.url.path().rsplit('/').next().unwrap().to_owned())
         .collect()
-}
-
-/// The report of `action` (to `target`, if given) in `outcome`.
-fn action<'a>(outcome: &'a Value, name: &str, target: Option<&str>) -> &'a Value {
-    outcome["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|action| {
-            action["action"] == name && target.is_none_or(|target| action["target"] == target)
-        })
-        .unwrap_or_else(|| panic!("no {name} {target:?} in {outcome}"))
 }
 
 /// Delivers `event` to `server`, which must answer 200; its outcome.

@@ -27,7 +27,7 @@ use aml_events::{
     redact,
 };
 use azurite::Azurite;
-use common::{Server, command, history_json, proxy::Proxy, stand_in::*};
+use common::{Server, action, command, history_json, proxy::Proxy, stand_in::*};
 use serde_json::{Value, json};
 use wiremock::{
     Mock, MockServer, Request, Respond, ResponseTemplate,
@@ -98,17 +98,6 @@ async fn posts_with(server: &MockServer, field: &str, value: &str) -> Vec<Value>
         .filter_map(|request| serde_json::from_slice::<Value>(&request.body).ok())
         .filter(|body| body[field] == value)
         .collect()
-}
-
-fn action<'a>(outcome: &'a Value, name: &str, target: Option<&str>) -> &'a Value {
-    outcome["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|action| {
-            action["action"] == name && target.is_none_or(|target| action["target"] == target)
-        })
-        .unwrap_or_else(|| panic!("no {name} {target:?} in {outcome}"))
 }
 
 // See: issue 22, finding 1: two PagerDuty targets that differ only in routing key shared one

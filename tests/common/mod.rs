@@ -15,6 +15,23 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// The report of `name`'s action (to `target`, if given) in an event's `outcome`; panics,
+/// showing the outcome, when there is none.
+pub fn action<'a>(
+    outcome: &'a serde_json::Value,
+    name: &str,
+    target: Option<&str>,
+) -> &'a serde_json::Value {
+    outcome["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|action| {
+            action["action"] == name && target.is_none_or(|target| action["target"] == target)
+        })
+        .unwrap_or_else(|| panic!("no {name} {target:?} in {outcome}"))
+}
+
 /// The fixtures folder.
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
