@@ -58,6 +58,12 @@ impl WorkspaceId {
         self.to_string()
     }
 
+    /// The workspace's own page in Azure ML studio:
+    /// `https://ml.azure.com/?wsid=/subscriptions/{sub}/resourcegroups/{rg}/workspaces/{ws}`.
+    pub fn studio_workspace_url(&self) -> String {
+        self.studio_url(&[])
+    }
+
     /// The run's page in Azure ML studio:
     /// `https://ml.azure.com/runs/{runId}?wsid=/subscriptions/{sub}/resourcegroups/{rg}/workspaces/{ws}`.
     /// A v2 job's page is its run's page: the job's name is its run id.
@@ -138,6 +144,10 @@ mod tests {
             workspace
                 .studio_endpoint_url("a/b?c")
                 .starts_with("https://ml.azure.com/endpoints/realtime/a%2Fb%3Fc/detail?")
+        );
+        assert_eq!(
+            workspace.studio_workspace_url(),
+            format!("https://ml.azure.com/?{wsid}")
         );
     }
 

@@ -99,12 +99,7 @@ impl Notice {
     /// `https://ml.azure.com/?wsid=/subscriptions/{sub}/resourcegroups/{rg}/workspaces/{ws}`.
     fn workspace_page(&self) -> Option<String> {
         let workspace = WorkspaceId::parse(self.workspace.as_deref()?)?;
-        let mut url = url::Url::parse("https://ml.azure.com/").ok()?;
-        url.set_query(Some(&format!(
-            "wsid=/subscriptions/{}/resourcegroups/{}/workspaces/{}",
-            workspace.subscription, workspace.resource_group, workspace.workspace
-        )));
-        web_url(url.as_str())
+        web_url(&workspace.studio_workspace_url())
     }
 }
 
