@@ -65,9 +65,7 @@ pub fn sample_notice() -> Notice {
             "Run {run} of experiment churn-training is now Failed. This is a test message from aml-handlers notify --test."
         ),
         severity: Severity::Error,
-        error: Some(ErrorText {
-            text: SAMPLE_ERROR.to_owned(),
-        }),
+        error: Some(ErrorText::new(SAMPLE_ERROR)),
         facts: vec![
             Fact::new("Experiment", "churn-training"),
             Fact::new("Run", run),

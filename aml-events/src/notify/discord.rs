@@ -218,11 +218,7 @@ fn error_parts(error: &ErrorText) -> Option<(String, String)> {
     if escaped.is_empty() {
         return None;
     }
-    let details = if shown == line {
-        error.details()
-    } else {
-        error.trimmed()
-    };
+    let details = error.under_line(shown == line);
     Some((escaped, details))
 }
 

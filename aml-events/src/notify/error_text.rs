@@ -39,6 +39,17 @@ impl ErrorText {
             .unwrap_or("")
     }
 
+    /// What the block under the exception line shows: [`details`](ErrorText::details) when the
+    /// line was shown whole, else the whole text ([`trimmed`](ErrorText::trimmed)), so a cut
+    /// line's end is read in the block. Each renderer judges `line_whole` in its own format.
+    pub fn under_line(&self, line_whole: bool) -> String {
+        if line_whole {
+            self.details()
+        } else {
+            self.trimmed()
+        }
+    }
+
     /// What the monospace block under the exception line shows: the text without that line
     /// (so the error is said once), blank lines at either end dropped, the other lines and
     /// their indentation kept. Empty when the exception line is all there is.

@@ -155,11 +155,7 @@ fn error_text(error: &ErrorText) -> Option<String> {
     if line.is_empty() {
         return None;
     }
-    let details = if line == mrkdwn(exception) {
-        error.details()
-    } else {
-        error.trimmed()
-    };
+    let details = error.under_line(line == mrkdwn(exception));
     let mut text = format!("*{line}*");
     // The fences and their line breaks.
     let room = MAX_TEXT - text.chars().count() - 9;

@@ -240,11 +240,7 @@ fn error_blocks(error: &ErrorText, traceback: usize) -> Vec<Value> {
         return Vec::new();
     }
     let shown = limit(line, MAX_EXCEPTION);
-    let details = if shown == line {
-        error.details()
-    } else {
-        error.trimmed()
-    };
+    let details = error.under_line(shown == line);
     let mut blocks = vec![json!({
         "type": "TextBlock",
         "text": markdown(&shown),

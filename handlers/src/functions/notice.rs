@@ -88,9 +88,7 @@ pub fn error(notice: &mut Notice, text: Option<&str>) {
     notice.error = text
         .map(str::trim)
         .filter(|text| !text.is_empty())
-        .map(|text| ErrorText {
-            text: text.to_owned(),
-        });
+        .map(ErrorText::new);
 }
 
 /// What the retrain came to, as a notice says it: `job retrain-… created` for each job made,

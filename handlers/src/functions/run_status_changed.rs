@@ -164,9 +164,7 @@ mod tests {
         );
         assert_eq!(
             notice.error,
-            Some(ErrorText {
-                text: "No module named 'sklearn'".into()
-            })
+            Some(ErrorText::new("No module named 'sklearn'"))
         );
         assert!(
             !notice
