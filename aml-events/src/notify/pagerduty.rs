@@ -57,7 +57,7 @@ use serde_json::{Map, Value, json};
 
 use super::cut::{limit, limit_end, non_blank};
 use super::notice::{BLANK, MAX_NAME};
-use super::{ErrorText, Notice, Rows};
+use super::{Buttons, ErrorText, Notice, Rows};
 
 /// `client`: who sent the event, shown on the alert.
 pub const CLIENT: &str = "aml-handlers";
@@ -100,7 +100,11 @@ pub fn render(notice: &Notice, routing_key: &str) -> Value {
         insert_text(&mut payload, "group", &group);
     }
     insert_text(&mut payload, "class", &notice.event_type);
-    payload.insert("custom_details".into(), Value::Object(details(notice)));
+    let buttons = notice.buttons();
+    payload.insert(
+        "custom_details".into(),
+        Value::Object(details(notice, &buttons)),
+    );
 
     let mut body = Map::new();
     body.insert("routing_key".into(), json!(routing_key));
@@ -110,7 +114,7 @@ pub fn render(notice: &Notice, routing_key: &str) -> Value {
         json!(limit(&notice.alert_key, MAX_DEDUP_KEY)),
     );
     body.insert("payload".into(), Value::Object(payload));
-    let links: Vec<Value> = (notice.buttons().links.iter())
+    let links: Vec<Value> = (buttons.links.iter())
         .map(|link| json!({"href": link.url, "text": limit(&link.label, MAX_NAME)}))
         .collect();
     if !links.is_empty() {
@@ -155,7 +159,7 @@ fn summary(notice: &Notice) -> String {
 /// The facts as one object, then the error, the violations, the held count, what the links
 /// could not be, `eventId` and `subject`, which win over a fact of that name. A name given
 /// twice keeps both values: the second as `<name> (2)`.
-fn details(notice: &Notice) -> Map<String, Value> {
+fn details(notice: &Notice, buttons: &Buttons) -> Map<String, Value> {
     let mut details = Map::new();
     for fact in notice.facts_at_most(MAX_FACTS) {
         let name = limit(non_blank(&fact.name, BLANK), MAX_DETAIL_NAME);
@@ -177,7 +181,7 @@ fn details(notice: &Notice) -> Map<String, Value> {
         let since = held.since.to_rfc3339_millis();
         details.insert("held".into(), json!({"count": held.count, "since": since}));
     }
-    if let Some(left_out) = notice.buttons().left_out_text() {
+    if let Some(left_out) = buttons.left_out_text() {
         details.insert("linksLeftOut".into(), json!(left_out));
     }
     details.insert("eventId".into(), json!(limit(&notice.event_id, MAX_TEXT)));
