@@ -46,7 +46,21 @@ pub struct MarkWrite<'a> {
     pub keep: Duration,
 }
 
+impl MarkWrite<'_> {
+    /// Refuses a text over [`MARK_MAX_BYTES`], as every store must, before anything is
+    /// written: its writer's mistake, not the store's, so not transient.
+    pub(super) fn check_size(&self) -> Result<(), super::LedgerError> {
+        if self.text.len() > MARK_MAX_BYTES {
+            return Err(super::LedgerError::Other {
+                transient: false,
+                source: std::sync::Arc::new(MarkTooLong(self.text.len())),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// A mark's text over [`MARK_MAX_BYTES`]: its writer's mistake, never the store's.
 #[derive(Debug, thiserror::Error)]
 #[error("a mark of {0} bytes is over the {MARK_MAX_BYTES}-byte bound")]
-pub(super) struct MarkTooLong(pub(super) usize);
+struct MarkTooLong(usize);

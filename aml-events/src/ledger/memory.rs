@@ -27,7 +27,7 @@ use super::{
         CLEAN_ACTION, Claim, ClaimToken, EffectKey, Entry, EntryState, HistoryQuery, Standing,
     },
     error::LedgerError,
-    mark::{MARK_MAX_BYTES, Mark, MarkTooLong, MarkWrite},
+    mark::{Mark, MarkWrite},
     protocol::{Ledger, LedgerFuture, RETENTION},
     recorded::Recorded,
 };
@@ -294,12 +294,7 @@ impl MemoryLedger {
     }
 
     fn write_mark_now(&self, write: MarkWrite<'_>) -> Result<bool, LedgerError> {
-        if write.text.len() > MARK_MAX_BYTES {
-            return Err(LedgerError::Other {
-                transient: false,
-                source: std::sync::Arc::new(MarkTooLong(write.text.len())),
-            });
-        }
+        write.check_size()?;
         let now = Instant::now();
         let mut entries = self.entries();
         let current = entries.marks.get(write.key).map(|mark| mark.version);

@@ -28,7 +28,7 @@ use super::{
     table_ledger::TableLedger,
 };
 use crate::{
-    ledger::{LedgerError, MARK_MAX_BYTES, Mark, MarkWrite, RETENTION, mark::MarkTooLong},
+    ledger::{LedgerError, Mark, MarkWrite, RETENTION},
     pipeline::{Deadline, Repeat},
 };
 
@@ -57,12 +57,7 @@ impl TableLedger {
 
     /// See [`Ledger::write_mark`](crate::ledger::Ledger::write_mark).
     pub(super) async fn write_mark_now(&self, write: MarkWrite<'_>) -> Result<bool, LedgerError> {
-        if write.text.len() > MARK_MAX_BYTES {
-            return Err(LedgerError::Other {
-                transient: false,
-                source: std::sync::Arc::new(MarkTooLong(write.text.len())),
-            });
-        }
+        write.check_size()?;
         let deadline = self.deadline(None);
         self.ensure_table(deadline).await?;
         let write_id = uuid::Uuid::new_v4().to_string();
