@@ -5,13 +5,15 @@ use aml_events::Secret;
 use url::Url;
 
 use super::{error::ConfigError, values::token_url};
-use crate::settings::{
-    AML_ARM_ENDPOINT, AZURE_AUTHORITY_HOST, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_TENANT_ID,
-    IDENTITY_ENDPOINT, IDENTITY_HEADER,
+use crate::{
+    entra,
+    settings::{
+        AML_ARM_ENDPOINT, AZURE_AUTHORITY_HOST, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,
+        AZURE_TENANT_ID, IDENTITY_ENDPOINT, IDENTITY_HEADER,
+    },
 };
 
 const DEFAULT_ARM_ENDPOINT: &str = "https://management.azure.com";
-const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
 
 /// Where Azure tokens come from (in this order; docs/actions.md).
 #[derive(Debug, Clone, PartialEq)]
@@ -96,7 +98,7 @@ fn credentials(get: &dyn Fn(&str) -> Option<String>) -> Result<Credentials, Conf
     }
     let authority_host = token_url(
         AZURE_AUTHORITY_HOST,
-        &get(AZURE_AUTHORITY_HOST).unwrap_or_else(|| DEFAULT_AUTHORITY_HOST.into()),
+        &get(AZURE_AUTHORITY_HOST).unwrap_or_else(|| entra::DEFAULT_AUTHORITY.into()),
     )?;
     match (get(AZURE_TENANT_ID), get(AZURE_CLIENT_SECRET)) {
         (Some(tenant_id), Some(client_secret)) => {

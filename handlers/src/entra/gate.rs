@@ -23,11 +23,6 @@ impl Gate {
         Gate { settings, keys }
     }
 
-    /// What the gate checks.
-    pub fn settings(&self) -> &EntraSettings {
-        &self.settings
-    }
-
     /// Fetches the tenant's keys now (at start-up), and says how many there are: none when the
     /// authority could not be reached (logged; the first token asks again).
     pub async fn start(&self) -> usize {
@@ -35,7 +30,7 @@ impl Gate {
     }
 
     /// How many signing keys are held.
-    pub fn key_count(&self) -> usize {
+    fn key_count(&self) -> usize {
         self.keys.count()
     }
 

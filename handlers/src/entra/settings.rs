@@ -14,7 +14,8 @@ pub const EVENT_GRID_APP_ID: &str = "4962773b-9cdb-44cf-a8bf-237846a00ab7";
 /// Event Grid's application id in Azure Government.
 pub const EVENT_GRID_APP_ID_GOVERNMENT: &str = "54316b56-3481-47f9-8f30-0300f5542a7b";
 
-/// Microsoft Entra's authority in Azure's public cloud.
+/// Microsoft Entra's authority in Azure's public cloud (`AZURE_AUTHORITY_HOST`'s default, for
+/// the handlers' own Azure tokens too).
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 
 /// The issuer of v1.0 access tokens, in front of the tenant id, whatever the authority.

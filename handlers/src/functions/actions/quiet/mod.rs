@@ -35,4 +35,4 @@ mod retrain;
 
 pub use mark::{MarkState, notify_key, retrain_key, shown};
 pub use notify::{LastNotice, NEVER_HELD, NotifyEvery, holds_back};
-pub use retrain::{LastJob, OneAtATime, is_terminal};
+pub use retrain::{LastJob, OneAtATime};

@@ -49,7 +49,7 @@ impl LastJob {
 }
 
 /// Whether a job in `status` is over.
-pub fn is_terminal(status: &str) -> bool {
+fn is_terminal(status: &str) -> bool {
     TERMINAL.iter().any(|end| end.eq_ignore_ascii_case(status))
 }
 
