@@ -258,18 +258,11 @@ impl Target {
             .filter(|part| !part.is_empty())
             .enumerate()
             .map(|(index, part)| {
-                let mut target = Target::parse(part, AML_NOTIFY_URL, index + 1)?;
-                match target.kind {
-                    Kind::PagerDuty => {
-                        let key = routing_key.ok_or(TargetError::NoRoutingKey {
-                            setting: AML_NOTIFY_URL,
-                        })?;
-                        target.routing_key = Some(key.clone());
-                    }
-                    Kind::Webhook => target.signing = signing.cloned(),
-                    _ => {}
-                }
-                Ok(target)
+                Target::parse(part, AML_NOTIFY_URL, index + 1)?.with_keys(
+                    routing_key,
+                    signing,
+                    AML_NOTIFY_URL,
+                )
             })
             .collect::<Result<Vec<Target>, TargetError>>()?;
         if signing.is_some() && !targets.iter().any(|target| target.kind == Kind::Webhook) {
@@ -278,6 +271,25 @@ impl Target {
             });
         }
         Ok(targets)
+    }
+
+    /// This target with the keys its kind takes: a PagerDuty target the `routing_key` (which it
+    /// cannot go without: refused naming `setting`), a plain webhook the `signing` key, if any.
+    pub fn with_keys(
+        mut self,
+        routing_key: Option<&Secret>,
+        signing: Option<&SigningKey>,
+        setting: &'static str,
+    ) -> Result<Target, TargetError> {
+        match self.kind {
+            Kind::PagerDuty => {
+                let key = routing_key.ok_or(TargetError::NoRoutingKey { setting })?;
+                self.routing_key = Some(key.clone());
+            }
+            Kind::Webhook => self.signing = signing.cloned(),
+            _ => {}
+        }
+        Ok(self)
     }
 
     /// The URL requests go to: Discord's with `wait=true`, so that it answers 200 with the

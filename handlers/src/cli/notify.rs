@@ -3,14 +3,11 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use aml_events::{
-    Secret,
-    notify::{Kind, Notifier, NotifierOptions, SigningKey, Target},
-};
+use aml_events::notify::{Notifier, NotifierOptions, Target};
 use aml_handlers::{
-    config::{AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_URL},
+    config::{AML_NOTIFY_URL, ActionSettings},
     routes::NamedTarget,
-    settings::{AML_NOTIFY_SECRET, AML_ROUTES_FILE},
+    settings::AML_ROUTES_FILE,
 };
 
 use super::start::{self, Failed, fail};
@@ -56,7 +53,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
     })?;
     let known = config.routes.targets();
     let targets = match args.to.as_deref() {
-        Some(to) => vec![chosen(to, known)?],
+        Some(to) => vec![chosen(to, known, &config.actions)?],
         None => known.to_vec(),
     };
     if targets.is_empty() {
@@ -81,9 +78,13 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
     }
 }
 
-/// The target `--to` names: one of `known` by name, else a URL (a PagerDuty one takes its
-/// routing key from the environment).
-fn chosen(to: &str, known: &[NamedTarget]) -> Result<NamedTarget, Failed> {
+/// The target `--to` names: one of `known` by name, else a URL, given the keys its kind takes
+/// from the settings (a PagerDuty routing key, which it needs; a webhook's signing key).
+fn chosen(
+    to: &str,
+    known: &[NamedTarget],
+    actions: &ActionSettings,
+) -> Result<NamedTarget, Failed> {
     if let Some(named) = known.iter().find(|named| named.name == to) {
         return Ok(named.clone());
     }
@@ -98,26 +99,14 @@ fn chosen(to: &str, known: &[NamedTarget]) -> Result<NamedTarget, Failed> {
             "--to {to}: no target of that name ({names}); or give a URL"
         )));
     }
-    let setting = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .filter(|value| !value.trim().is_empty())
-    };
-    let key = setting(AML_NOTIFY_PAGERDUTY_KEY).map(|key| Secret::new(key.trim()));
-    match Target::parse(to, "--to", 1) {
-        Ok(target) if target.kind == Kind::PagerDuty && key.is_none() => Err(fail(format!(
-            "--to: a pagerduty target needs a routing key: set {AML_NOTIFY_PAGERDUTY_KEY}"
-        ))),
-        Ok(mut target) => {
-            target.routing_key = key;
-            // A plain webhook is signed as AML_NOTIFY_URL's would be (already checked by
-            // the settings).
-            if target.kind == Kind::Webhook {
-                target.signing =
-                    setting(AML_NOTIFY_SECRET).and_then(|secret| SigningKey::parse(&secret).ok());
-            }
-            Ok(NamedTarget::new("--to".to_owned(), target))
-        }
-        Err(err) => Err(fail(err)),
-    }
+    let target = Target::parse(to, "--to", 1)
+        .and_then(|target| {
+            target.with_keys(
+                actions.notify_routing_key.as_ref(),
+                actions.notify_signing.as_ref(),
+                "--to",
+            )
+        })
+        .map_err(fail)?;
+    Ok(NamedTarget::new("--to".to_owned(), target))
 }

@@ -35,6 +35,12 @@ pub struct ActionSettings {
     /// `AML_NOTIFY_SECRET` signing the plain webhooks); their URLs are secrets, since webhook
     /// URLs carry their key.
     pub notify_targets: Vec<Target>,
+    /// `AML_NOTIFY_PAGERDUTY_KEY`: the routing key of `AML_NOTIFY_URL`'s PagerDuty targets
+    /// (and of `notify --test --to`'s).
+    pub notify_routing_key: Option<Secret>,
+    /// `AML_NOTIFY_SECRET`, read and checked: the key signing `AML_NOTIFY_URL`'s plain webhooks
+    /// (and `notify --test --to`'s).
+    pub notify_signing: Option<SigningKey>,
     /// `AML_NOTIFY_ON`.
     pub notify_on: BTreeSet<Function>,
     /// `AML_NOTIFY_RUN_STATUSES`.
@@ -84,18 +90,15 @@ pub(super) fn read(
         })
         .transpose()?;
     // The URLs are secrets: checked without echoing them.
+    let notify_routing_key = secret(AML_NOTIFY_PAGERDUTY_KEY);
     let notify_targets = match get(AML_NOTIFY_URL) {
-        Some(list) => Target::parse_list(
-            &list,
-            secret(AML_NOTIFY_PAGERDUTY_KEY).as_ref(),
-            signing.as_ref(),
-        )
-        .map_err(|err| match err {
-            TargetError::Insecure { .. } => ConfigError::InsecureUrl {
-                name: AML_NOTIFY_URL,
-            },
-            other => ConfigError::Target(other),
-        })?,
+        Some(list) => Target::parse_list(&list, notify_routing_key.as_ref(), signing.as_ref())
+            .map_err(|err| match err {
+                TargetError::Insecure { .. } => ConfigError::InsecureUrl {
+                    name: AML_NOTIFY_URL,
+                },
+                other => ConfigError::Target(other),
+            })?,
         None => Vec::new(),
     };
     let notify_on: BTreeSet<Function> = match get(AML_NOTIFY_ON) {
@@ -151,6 +154,8 @@ pub(super) fn read(
         notify_every: interval(AML_NOTIFY_EVERY)?,
         hold_notifications,
         notify_targets,
+        notify_routing_key,
+        notify_signing: signing,
         notify_on,
         notify_run_statuses,
         retrain_drift_threshold,
