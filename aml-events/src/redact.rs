@@ -71,10 +71,17 @@ pub fn url_text(text: &str, show: Show) -> String {
 /// digits of its SHA-256. Same value, same name, on every instance; the value cannot be read
 /// back from it, so it may be stored and shown (the ledger's keys, `history`).
 pub fn fingerprint(secret: &str) -> String {
+    sha256_hex(secret, 8)
+}
+
+/// The first `bytes` bytes (at most 32) of `text`'s SHA-256, in lowercase hex: the one digest
+/// behind every fingerprint, key hash and message id.
+pub fn sha256_hex(text: &str, bytes: usize) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(secret.as_bytes());
-    digest[..8]
+    let digest = Sha256::digest(text.as_bytes());
+    digest
         .iter()
+        .take(bytes)
         .map(|byte| format!("{byte:02x}"))
         .collect()
 }

@@ -15,7 +15,7 @@ use std::fmt;
 
 use base64::{Engine as _, engine::general_purpose::GeneralPurpose};
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use super::Notice;
 
@@ -144,12 +144,7 @@ pub fn webhook_id(notice: &Notice, target: &str) -> String {
         target,
         notice.event_id
     );
-    let digest = Sha256::digest(text.as_bytes());
-    let hex: String = digest[..16]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("msg_{hex}")
+    format!("msg_{}", crate::redact::sha256_hex(&text, 16))
 }
 
 #[cfg(test)]

@@ -4,8 +4,6 @@
 
 use std::time::SystemTime;
 
-use sha2::{Digest, Sha256};
-
 use crate::ledger::EffectKey;
 
 /// Table names: 3 to 63 alphanumeric characters, starting with a letter.
@@ -72,9 +70,7 @@ fn readable_or_hashed(key: String) -> String {
     if key.len() <= MAX_READABLE_KEY {
         return key;
     }
-    let digest = Sha256::digest(key.as_bytes());
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("~h{hex}")
+    format!("~h{}", crate::redact::sha256_hex(&key, 32))
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC: fixed width, so text order is time order.
