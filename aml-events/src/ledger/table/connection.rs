@@ -3,8 +3,10 @@
 //!
 //! A connection string (`UseDevelopmentStorage=true` for Azurite, `AccountName=..;AccountKey=..`)
 //! or a table service URL used with a token source; [`TableConnection::from_lookup`] picks the
-//! setting. It deliberately does not read the environment (the caller passes a lookup), and its
-//! errors name the setting, never its value.
+//! setting. The same settings name the account's blob service, where Event Grid writes dead
+//! letters: [`StorageService::Blob`] reads them for it ([`TableConnection::parse_for`],
+//! [`TableConnection::from_lookup_for`]). It deliberately does not read the environment (the
+//! caller passes a lookup), and its errors name the setting, never its value.
 
 use std::fmt;
 
@@ -33,6 +35,9 @@ pub const AZURE_WEB_JOBS_STORAGE: &str = "AzureWebJobsStorage";
 /// The Functions host's identity-based storage: the table service URL.
 pub const AZURE_WEB_JOBS_STORAGE_TABLE_URI: &str = "AzureWebJobsStorage__tableServiceUri";
 
+/// The Functions host's identity-based storage: the blob service URL.
+pub const AZURE_WEB_JOBS_STORAGE_BLOB_URI: &str = "AzureWebJobsStorage__blobServiceUri";
+
 /// The Functions host's identity-based storage: the account name.
 pub const AZURE_WEB_JOBS_STORAGE_ACCOUNT: &str = "AzureWebJobsStorage__accountName";
 
@@ -41,24 +46,98 @@ pub const AZURE_WEB_JOBS_STORAGE_ACCOUNT: &str = "AzureWebJobsStorage__accountNa
 const DEV_ACCOUNT: &str = "devstoreaccount1";
 pub(super) const DEV_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-const DEV_TABLE_ENDPOINT: &str = "http://127.0.0.1:10002/devstoreaccount1";
 
-/// How to reach the table service and sign for it.
+/// Which service of a storage account a connection reaches: the ledger's tables, or the blobs
+/// Event Grid writes dead letters to. One connection string names both.
+/// See <https://learn.microsoft.com/azure/storage/common/storage-configure-connection-string>.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageService {
+    /// `https://{account}.table.{suffix}`, or `TableEndpoint=`; Azurite's port 10002.
+    Table,
+    /// `https://{account}.blob.{suffix}`, or `BlobEndpoint=`; Azurite's port 10000.
+    Blob,
+}
+
+impl StorageService {
+    /// The service's word in endpoints (`{account}.table.core.windows.net`).
+    fn label(self) -> &'static str {
+        match self {
+            StorageService::Table => "table",
+            StorageService::Blob => "blob",
+        }
+    }
+
+    /// The connection string's key for an explicit endpoint, lower case.
+    fn endpoint_key(self) -> &'static str {
+        match self {
+            StorageService::Table => "tableendpoint",
+            StorageService::Blob => "blobendpoint",
+        }
+    }
+
+    /// Azurite's path-style endpoint for the development account.
+    /// See <https://learn.microsoft.com/azure/storage/common/storage-use-azurite#connection-strings>.
+    fn development_endpoint(self) -> &'static str {
+        match self {
+            StorageService::Table => "http://127.0.0.1:10002/devstoreaccount1",
+            StorageService::Blob => "http://127.0.0.1:10000/devstoreaccount1",
+        }
+    }
+
+    /// The Functions host's identity-based setting for this service's URL.
+    fn service_uri_setting(self) -> &'static str {
+        match self {
+            StorageService::Table => AZURE_WEB_JOBS_STORAGE_TABLE_URI,
+            StorageService::Blob => AZURE_WEB_JOBS_STORAGE_BLOB_URI,
+        }
+    }
+
+    fn bad_endpoint(self) -> &'static str {
+        match self {
+            StorageService::Table => "TableEndpoint is not a URL",
+            StorageService::Blob => "BlobEndpoint is not a URL",
+        }
+    }
+
+    fn insecure_endpoint(self) -> &'static str {
+        match self {
+            StorageService::Table => "the table endpoint must be https, or http to loopback",
+            StorageService::Blob => "the blob endpoint must be https, or http to loopback",
+        }
+    }
+
+    fn insecure_service_url(self) -> &'static str {
+        match self {
+            StorageService::Table => "the table service URL must be https, or http to loopback",
+            StorageService::Blob => "the blob service URL must be https, or http to loopback",
+        }
+    }
+
+    fn service_url_with_query(self) -> &'static str {
+        match self {
+            StorageService::Table => "a table service URL has no query (SAS is not supported)",
+            StorageService::Blob => "a blob service URL has no query (SAS is not supported)",
+        }
+    }
+}
+
+/// How to reach the table service (or, read with [`StorageService::Blob`], the blob service)
+/// and sign for it.
 #[derive(Clone, PartialEq, Eq)]
 pub enum TableConnection {
-    /// An account key: requests are signed with Shared Key Lite.
+    /// An account key: requests are signed with it (the ledger's with Shared Key Lite).
     SharedKey {
         /// The account name.
         account: String,
         /// The base64 account key.
         key: Secret,
-        /// The table service endpoint (`https://{account}.table.core.windows.net`, or
-        /// Azurite's path-style `http://127.0.0.1:10002/devstoreaccount1`).
+        /// The service endpoint (`https://{account}.table.core.windows.net`, or Azurite's
+        /// path-style `http://127.0.0.1:10002/devstoreaccount1`).
         endpoint: Url,
     },
-    /// A table service URL used with a token source (managed identity).
+    /// A service URL used with a token source (managed identity).
     Token {
-        /// The table service endpoint.
+        /// The service endpoint.
         endpoint: Url,
     },
 }
@@ -97,17 +176,27 @@ impl TableConnection {
     /// `DefaultEndpointsProtocol`, `EndpointSuffix` or `TableEndpoint`). Errors name
     /// `setting`, never the value.
     pub fn parse(setting: &'static str, text: &str) -> Result<TableConnection, LedgerError> {
+        TableConnection::parse_for(StorageService::Table, setting, text)
+    }
+
+    /// Reads `text` as [`parse`](Self::parse) does, for `service`: its URL, or from a
+    /// connection string its endpoint (`BlobEndpoint` for blobs).
+    pub fn parse_for(
+        service: StorageService,
+        setting: &'static str,
+        text: &str,
+    ) -> Result<TableConnection, LedgerError> {
         let invalid = |problem| LedgerError::InvalidSetting { setting, problem };
         let text = text.trim();
         if text.starts_with("https://") || text.starts_with("http://") {
             let endpoint = Url::parse(text).map_err(|_| invalid("not a valid URL"))?;
-            return TableConnection::token(setting, endpoint);
+            return TableConnection::token(service, setting, endpoint);
         }
         let mut account = None;
         let mut key = None;
         let mut protocol = None;
         let mut suffix = None;
-        let mut table_endpoint = None;
+        let mut service_endpoint = None;
         let mut development = false;
         for part in text
             .split(';')
@@ -123,7 +212,9 @@ impl TableConnection {
                 "accountkey" => key = Some(value.trim().to_owned()),
                 "defaultendpointsprotocol" => protocol = Some(value.trim().to_ascii_lowercase()),
                 "endpointsuffix" => suffix = Some(value.trim().to_owned()),
-                "tableendpoint" => table_endpoint = Some(value.trim().to_owned()),
+                key if key == service.endpoint_key() => {
+                    service_endpoint = Some(value.trim().to_owned());
+                }
                 "sharedaccesssignature" => {
                     return Err(invalid(
                         "shared access signatures are not supported: use an account key or the managed identity",
@@ -133,12 +224,13 @@ impl TableConnection {
             }
         }
         if development {
-            let endpoint = table_endpoint.as_deref().unwrap_or(DEV_TABLE_ENDPOINT);
+            let endpoint = service_endpoint
+                .as_deref()
+                .unwrap_or(service.development_endpoint());
             return Ok(TableConnection::SharedKey {
                 account: account.unwrap_or_else(|| DEV_ACCOUNT.to_owned()),
                 key: Secret::new(key.unwrap_or_else(|| DEV_KEY.to_owned())),
-                endpoint: Url::parse(endpoint)
-                    .map_err(|_| invalid("TableEndpoint is not a URL"))?,
+                endpoint: Url::parse(endpoint).map_err(|_| invalid(service.bad_endpoint()))?,
             });
         }
         let account = account
@@ -153,21 +245,18 @@ impl TableConnection {
         {
             return Err(invalid("AccountKey is not base64"));
         }
-        let endpoint = match table_endpoint {
-            Some(endpoint) => {
-                Url::parse(&endpoint).map_err(|_| invalid("TableEndpoint is not a URL"))?
-            }
+        let endpoint = match service_endpoint {
+            Some(endpoint) => Url::parse(&endpoint).map_err(|_| invalid(service.bad_endpoint()))?,
             None => {
                 let protocol = protocol.unwrap_or_else(|| "https".to_owned());
                 let suffix = suffix.unwrap_or_else(|| "core.windows.net".to_owned());
-                Url::parse(&format!("{protocol}://{account}.table.{suffix}"))
+                let label = service.label();
+                Url::parse(&format!("{protocol}://{account}.{label}.{suffix}"))
                     .map_err(|_| invalid("AccountName or EndpointSuffix do not make a URL"))?
             }
         };
         if !is_token_safe(&endpoint) {
-            return Err(invalid(
-                "the table endpoint must be https, or http to loopback",
-            ));
+            return Err(invalid(service.insecure_endpoint()));
         }
         Ok(TableConnection::SharedKey {
             account,
@@ -176,17 +265,17 @@ impl TableConnection {
         })
     }
 
-    fn token(setting: &'static str, endpoint: Url) -> Result<TableConnection, LedgerError> {
+    fn token(
+        service: StorageService,
+        setting: &'static str,
+        endpoint: Url,
+    ) -> Result<TableConnection, LedgerError> {
         let invalid = |problem| LedgerError::InvalidSetting { setting, problem };
         if endpoint.cannot_be_a_base() || endpoint.query().is_some() {
-            return Err(invalid(
-                "a table service URL has no query (SAS is not supported)",
-            ));
+            return Err(invalid(service.service_url_with_query()));
         }
         if !is_token_safe(&endpoint) {
-            return Err(invalid(
-                "the table service URL must be https, or http to loopback",
-            ));
+            return Err(invalid(service.insecure_service_url()));
         }
         Ok(TableConnection::Token { endpoint })
     }
@@ -199,23 +288,34 @@ impl TableConnection {
     pub fn from_lookup(
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<LedgerSetting>, LedgerError> {
+        TableConnection::from_lookup_for(StorageService::Table, AML_LEDGER, get)
+    }
+
+    /// The connection to `service` the settings name, in the same order as
+    /// [`from_lookup`](Self::from_lookup) with `own` (e.g. `AML_LEDGER`) first and the host's
+    /// identity-based URL of `service` (`AzureWebJobsStorage__blobServiceUri` for blobs).
+    pub fn from_lookup_for(
+        service: StorageService,
+        own: &'static str,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<LedgerSetting>, LedgerError> {
         let get = |name: &str| get(name).filter(|value| !value.trim().is_empty());
-        for setting in [AML_LEDGER, AZURE_WEB_JOBS_STORAGE] {
+        for setting in [own, AZURE_WEB_JOBS_STORAGE] {
             if let Some(text) = get(setting) {
-                let connection = TableConnection::parse(setting, &text)?;
+                let connection = TableConnection::parse_for(service, setting, &text)?;
                 return Ok(Some(LedgerSetting {
                     setting,
                     connection,
                 }));
             }
         }
-        if let Some(text) = get(AZURE_WEB_JOBS_STORAGE_TABLE_URI) {
-            let setting = AZURE_WEB_JOBS_STORAGE_TABLE_URI;
+        let setting = service.service_uri_setting();
+        if let Some(text) = get(setting) {
             let endpoint = Url::parse(text.trim()).map_err(|_| LedgerError::InvalidSetting {
                 setting,
                 problem: "not a valid URL",
             })?;
-            let connection = TableConnection::token(setting, endpoint)?;
+            let connection = TableConnection::token(service, setting, endpoint)?;
             return Ok(Some(LedgerSetting {
                 setting,
                 connection,
@@ -227,7 +327,8 @@ impl TableConnection {
             let valid = name
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-            let endpoint = Url::parse(&format!("https://{name}.table.core.windows.net"))
+            let label = service.label();
+            let endpoint = Url::parse(&format!("https://{name}.{label}.core.windows.net"))
                 .ok()
                 .filter(|_| valid)
                 .ok_or(LedgerError::InvalidSetting {
@@ -242,7 +343,7 @@ impl TableConnection {
         Ok(None)
     }
 
-    /// The table service endpoint.
+    /// The service endpoint.
     pub fn endpoint(&self) -> &Url {
         match self {
             TableConnection::SharedKey { endpoint, .. } | TableConnection::Token { endpoint } => {
@@ -294,6 +395,61 @@ mod tests {
             connection.endpoint().as_str(),
             "http://127.0.0.1:5555/devstoreaccount1"
         );
+    }
+
+    #[test]
+    fn the_same_settings_name_the_blob_service() {
+        let blob = |text: &str| {
+            TableConnection::parse_for(StorageService::Blob, "AML_DEADLETTER", text)
+                .unwrap()
+                .endpoint()
+                .to_string()
+        };
+        assert_eq!(
+            blob("UseDevelopmentStorage=true"),
+            "http://127.0.0.1:10000/devstoreaccount1"
+        );
+        assert_eq!(
+            blob(&format!(
+                "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={DEV_KEY};EndpointSuffix=core.windows.net"
+            )),
+            "https://acct.blob.core.windows.net/"
+        );
+        // Each service takes its own endpoint from a string that names both.
+        let both = format!(
+            "AccountName=devstoreaccount1;AccountKey={DEV_KEY};BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;TableEndpoint=http://127.0.0.1:2/devstoreaccount1"
+        );
+        assert_eq!(blob(&both), "http://127.0.0.1:1/devstoreaccount1");
+        assert_eq!(
+            TableConnection::parse(AML_LEDGER, &both)
+                .unwrap()
+                .endpoint()
+                .as_str(),
+            "http://127.0.0.1:2/devstoreaccount1"
+        );
+        let found =
+            TableConnection::from_lookup_for(StorageService::Blob, "AML_DEADLETTER", |name| {
+                (name == AZURE_WEB_JOBS_STORAGE_ACCOUNT).then(|| "name".to_owned())
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            found.connection.endpoint().as_str(),
+            "https://name.blob.core.windows.net/"
+        );
+        let found =
+            TableConnection::from_lookup_for(StorageService::Blob, "AML_DEADLETTER", |name| {
+                [
+                    AZURE_WEB_JOBS_STORAGE_BLOB_URI,
+                    AZURE_WEB_JOBS_STORAGE_TABLE_URI,
+                ]
+                .contains(&name)
+                .then(|| format!("https://{name}.example"))
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.setting, AZURE_WEB_JOBS_STORAGE_BLOB_URI);
+        assert!(found.connection.needs_token());
     }
 
     #[test]

@@ -79,6 +79,7 @@ mod table_ledger;
 
 pub use connection::{
     AML_LEDGER, AML_LEDGER_TABLE, AZURE_WEB_JOBS_STORAGE, AZURE_WEB_JOBS_STORAGE_ACCOUNT,
-    AZURE_WEB_JOBS_STORAGE_TABLE_URI, LedgerSetting, STORAGE_SCOPE, TableConnection,
+    AZURE_WEB_JOBS_STORAGE_BLOB_URI, AZURE_WEB_JOBS_STORAGE_TABLE_URI, LedgerSetting,
+    STORAGE_SCOPE, StorageService, TableConnection,
 };
 pub use table_ledger::{DEFAULT_TABLE, TableLedger, TableLedgerOptions};
