@@ -19,6 +19,8 @@
 //!   Table storage ([`ledger::TableLedger`]) or in memory ([`ledger::MemoryLedger`]).
 //! - [`azure`]: the Azure ML REST client ([`azure::AmlClient`]) the functions call back with:
 //!   credentials and token cache, retries within a deadline, typed operations.
+//! - [`blob`]: a storage container's blobs over the Blob service REST API (list with metadata,
+//!   read, set metadata), for replaying Event Grid's dead letters.
 //! - [`transport`]: how the client's and the notifier's requests leave the process
 //!   ([`transport::Transport`]; reqwest by default), so tests can answer them in-process under
 //!   a paused tokio clock, the one clock every deadline and timeout here reads.
@@ -41,6 +43,7 @@
 //! ```
 
 pub mod azure;
+pub mod blob;
 pub mod chain;
 pub mod envelope;
 pub mod error;
