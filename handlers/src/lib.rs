@@ -12,6 +12,7 @@
 //! - [`explain`]: which routes each event matches and what they would do, as a dry run.
 //! - [`history`]: `history`, what was done per event, read back from the ledger.
 //! - [`inspect`]: one JSON line per event of a delivery body, for people and scripts.
+//! - [`metrics`]: what `serve` counts for `GET /metrics`, in the Prometheus text format.
 //! - [`notify`]: `notify --test`, a sample notice to every notification target.
 //! - [`package`]: a deployable Functions app (host.json, function folders, executable, zip).
 //! - [`send`]: delivers events like Event Grid or the Functions host, to try or replay them.
@@ -31,6 +32,7 @@ pub mod functions;
 pub mod history;
 pub mod hosting;
 pub mod inspect;
+pub mod metrics;
 pub mod notify;
 pub mod outcome;
 pub mod package;
