@@ -16,6 +16,7 @@
 //! - [`notify`]: `notify --test`, a sample notice to every notification target.
 //! - [`package`]: a deployable Functions app (host.json, function folders, executable, zip).
 //! - [`send`]: delivers events like Event Grid or the Functions host, to try or replay them.
+//! - [`replay`]: `replay`, Event Grid's dead-letter blobs sent again and marked replayed.
 //! - [`recent`]: event ids handled recently, so redeliveries are not acted on twice.
 //! - [`telemetry`]: structured logs on stderr, text or JSON.
 //!
@@ -37,6 +38,7 @@ pub mod notify;
 pub mod outcome;
 pub mod package;
 pub mod recent;
+pub mod replay;
 pub mod routes;
 pub mod send;
 pub mod settings;

@@ -7,7 +7,7 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cli::{explain, history, inspect, notify, package, routes, send, serve};
+use cli::{explain, history, inspect, notify, package, replay, routes, send, serve};
 
 /// jemalloc rather than the system allocator: an event allocates dozens of small, short-lived
 /// blocks, and glibc's malloc and free took about a tenth of the CPU per invocation; with
@@ -37,6 +37,7 @@ struct Cli {
 enum Command {
     Serve(serve::Args),
     Send(send::Args),
+    Replay(replay::Args),
     Package(package::Args),
     Notify(notify::Args),
     History(history::Args),
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
     {
         Command::Serve(args) => serve::run(args),
         Command::Send(args) => send::run(args),
+        Command::Replay(args) => replay::run(args),
         Command::Package(args) => package::run(args),
         Command::Notify(args) => notify::run(args),
         Command::History(args) => history::run(args),

@@ -21,8 +21,10 @@ use crate::hosting::{
     webhook,
 };
 
-/// Properties Event Grid adds to a dead-lettered event; stripped before a replay.
-/// See <https://learn.microsoft.com/azure/event-grid/manage-event-delivery>.
+/// Properties Event Grid adds to a dead-lettered event; stripped before a replay. CloudEvents
+/// records carry them in lower case (`deadletterreason`), so they are compared without regard
+/// to case ([`is_dead_letter_property`]).
+/// See <https://learn.microsoft.com/azure/event-grid/delivery-and-retry#dead-letter-events>.
 pub const DEAD_LETTER_PROPERTIES: [&str; 6] = [
     "deadLetterReason",
     "deliveryAttempts",
@@ -117,23 +119,37 @@ pub enum SendError {
     ValidationFailed(String),
 }
 
-/// Strips Event Grid's dead-letter properties so the events go out as first delivered.
+/// Whether `name` is one of [`DEAD_LETTER_PROPERTIES`], in any casing.
+pub fn is_dead_letter_property(name: &str) -> bool {
+    DEAD_LETTER_PROPERTIES
+        .iter()
+        .any(|property| property.eq_ignore_ascii_case(name))
+}
+
+/// Strips Event Grid's dead-letter properties, in any casing, so the events go out as first
+/// delivered.
 pub fn replayable(mut events: Vec<Event>) -> Vec<Event> {
     for event in &mut events {
-        for property in DEAD_LETTER_PROPERTIES {
-            event.extensions.remove(property);
-        }
+        event
+            .extensions
+            .retain(|name, _| !is_dead_letter_property(name));
     }
     events
 }
 
-/// Delivers `events` as `options` says; returns every exchange, stopping at a failed handshake.
-pub async fn send(events: Vec<Event>, options: &SendOptions) -> Result<Vec<Exchange>, SendError> {
-    if options.key.is_some() && options.to.scheme() == "http" && !is_loopback(&options.to) {
+/// Refuses to send a key over plain http to another machine: https, or loopback only.
+pub fn check_key_route(to: &Url, key: Option<&Secret>) -> Result<(), SendError> {
+    if key.is_some() && to.scheme() == "http" && !is_loopback(to) {
         return Err(SendError::InsecureKey {
-            host: options.to.host_str().unwrap_or_default().to_owned(),
+            host: to.host_str().unwrap_or_default().to_owned(),
         });
     }
+    Ok(())
+}
+
+/// Delivers `events` as `options` says; returns every exchange, stopping at a failed handshake.
+pub async fn send(events: Vec<Event>, options: &SendOptions) -> Result<Vec<Exchange>, SendError> {
+    check_key_route(&options.to, options.key.as_ref())?;
     let client = Client::builder()
         .timeout(options.timeout)
         // The key travels as `x-functions-key` and `?code=`; a redirect would hand both to
@@ -402,6 +418,29 @@ mod tests {
                 && written[0].get("lastHttpStatusCode").is_none()
         );
         assert_eq!(written[0]["custom"], 1, "other extensions stay");
+    }
+
+    #[test]
+    fn cloud_events_dead_letter_records_lose_their_lower_case_properties() {
+        // CloudEvents dead-letter records carry the same properties in lower case.
+        // See: https://learn.microsoft.com/azure/event-grid/delivery-and-retry#dead-letter-events
+        let record = br#"[{"specversion":"1.0","id":"1","source":"/subscriptions/s","subject":"s",
+            "type":"Microsoft.MachineLearningServices.RunCompleted","time":"2024-03-01T12:00:00Z",
+            "data":{},"deadletterreason":"MaxDeliveryAttemptsExceeded","deliveryattempts":30,
+            "lastdeliveryoutcome":"Probation","lasthttpstatuscode":503,
+            "publishtime":"2024-03-01T12:00:00Z","lastdeliveryattempttime":"2024-03-02T12:00:00Z",
+            "traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}]"#;
+        let events = replayable(aml_events::envelope::parse(None, record).unwrap());
+        let written = serde_json::to_value(&events).unwrap();
+        let names: Vec<&String> = written[0].as_object().unwrap().keys().collect();
+        assert!(
+            !names.iter().any(|name| is_dead_letter_property(name)),
+            "{names:?}"
+        );
+        assert!(
+            written[0]["traceparent"].is_string(),
+            "other extensions stay"
+        );
     }
 
     #[test]
