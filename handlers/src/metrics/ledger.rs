@@ -10,8 +10,6 @@ use aml_events::ledger::{
 };
 use prometheus_client::metrics::{counter::Counter, family::Family};
 
-use super::{Labels, Metrics};
-
 /// A ledger operation: the `operation` label, one per method of [`Ledger`].
 #[derive(Debug, Clone, Copy)]
 enum Operation {
@@ -119,10 +117,11 @@ impl Answer {
 /// A counter for every operation and result; those an operation cannot have are left off the
 /// page (they are never counted).
 #[derive(Debug)]
-pub(super) struct LedgerCounts([[Counter; Answer::ALL.len()]; Operation::ALL.len()]);
+pub struct LedgerCounts([[Counter; Answer::ALL.len()]; Operation::ALL.len()]);
 
 impl LedgerCounts {
-    pub(super) fn new(family: &Family<Labels, Counter>) -> LedgerCounts {
+    /// Every series of `family` (`aml_ledger_operations_total`), created at zero.
+    pub fn new(family: &Family<[(&'static str, &'static str); 2], Counter>) -> LedgerCounts {
         LedgerCounts(std::array::from_fn(|operation| {
             let operation = Operation::ALL[operation];
             std::array::from_fn(|answer| {
@@ -149,17 +148,17 @@ impl LedgerCounts {
 #[derive(Debug)]
 pub struct CountedLedger {
     inner: Arc<dyn Ledger>,
-    metrics: Arc<Metrics>,
+    counts: Arc<LedgerCounts>,
 }
 
 impl CountedLedger {
-    /// `inner`, counted in `metrics`.
-    pub fn new(inner: Arc<dyn Ledger>, metrics: Arc<Metrics>) -> CountedLedger {
-        CountedLedger { inner, metrics }
+    /// `inner`, counted in `counts`.
+    pub fn new(inner: Arc<dyn Ledger>, counts: Arc<LedgerCounts>) -> CountedLedger {
+        CountedLedger { inner, counts }
     }
 
     fn count(&self, operation: Operation, answer: Answer) {
-        self.metrics.ledger.count(operation, answer);
+        self.counts.count(operation, answer);
     }
 }
 
@@ -253,6 +252,7 @@ mod tests {
     use std::time::Duration;
 
     use aml_events::ledger::MemoryLedger;
+    use prometheus_client::{encoding::prometheus_text, registry::Registry};
 
     use super::*;
 
@@ -277,8 +277,11 @@ mod tests {
 
     #[tokio::test]
     async fn each_operation_is_counted_by_its_result_and_answered_as_the_ledger_answers() {
-        let metrics = Arc::new(Metrics::new());
-        let ledger = CountedLedger::new(Arc::new(MemoryLedger::new()), Arc::clone(&metrics));
+        let family = Family::default();
+        let mut registry = Registry::default();
+        registry.register("aml_ledger_operations", "", family.clone());
+        let counts = Arc::new(LedgerCounts::new(&family));
+        let ledger = CountedLedger::new(Arc::new(MemoryLedger::new()), counts);
         let key = EffectKey::new("source", "event-1", "notify", "target");
         let (lease, deadline) = (
             Duration::from_secs(50),
@@ -306,7 +309,8 @@ mod tests {
         assert!(!ledger.write_mark(write(None)).await.unwrap(), "it exists");
         assert!(ledger.read_mark("mark").await.unwrap().is_some());
 
-        let page = metrics.render();
+        let mut page = String::new();
+        prometheus_text::encode(&mut page, &registry).unwrap();
         for (operation, result, expected) in [
             ("claim", "acquired", 1),
             ("claim", "held-elsewhere", 1),

@@ -10,7 +10,8 @@
 //!   [`NotificationStatus`]: how a post to a target ended.
 //! - [`Tally`]: a delivery's events by function, counted when the delivery fails as a whole;
 //!   [`DeliveryTimer`]: a delivery in flight, timed when it is answered.
-//! - [`ledger`]: [`CountedLedger`](ledger::CountedLedger), the ledger counting its operations.
+//! - [`ledger`]: [`CountedLedger`], the ledger counting its operations
+//!   ([`Metrics::count_ledger`]).
 //!
 //! Every label value comes from a fixed list (the functions, actions, statuses, target kinds,
 //! ledger operations): never event content, an id, a URL or a target's name, so the number of
@@ -19,11 +20,15 @@
 
 pub mod ledger;
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use aml_events::{
     Event, Function,
     envelope::Decoded,
+    ledger::Ledger,
     notify::{Delivered, Kind, NotifyError},
 };
 use prometheus_client::{
@@ -36,6 +41,7 @@ use crate::{
     functions::HandlerError,
     outcome::{Action, ActionReport, ActionStatus, Outcome},
 };
+use ledger::{CountedLedger, LedgerCounts};
 
 /// The path `serve` answers the page at.
 pub const PATH: &str = "/metrics";
@@ -192,7 +198,7 @@ pub struct Metrics {
     events: [[Counter; EventOutcome::ALL.len()]; FUNCTIONS],
     actions: [[Counter; STATUSES.len()]; ACTIONS.len()],
     notifications: [[Counter; NotificationStatus::ALL.len()]; Kind::ALL.len()],
-    ledger: ledger::LedgerCounts,
+    ledger: Arc<LedgerCounts>,
     delivery_seconds: [Histogram; FUNCTIONS],
     action_seconds: [Histogram; ACTIONS.len()],
     in_flight: Gauge,
@@ -288,7 +294,7 @@ impl Metrics {
                     ])
                 })
             }),
-            ledger: ledger::LedgerCounts::new(&ledger_operations),
+            ledger: Arc::new(LedgerCounts::new(&ledger_operations)),
             delivery_seconds: std::array::from_fn(|function| {
                 delivery_seconds.get_or_create_owned(&[("function", function_name(function))])
             }),
@@ -297,6 +303,11 @@ impl Metrics {
             }),
             in_flight,
         }
+    }
+
+    /// `ledger`, its operations counted here.
+    pub fn count_ledger(&self, ledger: Arc<dyn Ledger>) -> Arc<dyn Ledger> {
+        Arc::new(CountedLedger::new(ledger, Arc::clone(&self.ledger)))
     }
 
     /// The page: every metric in the Prometheus text format (version 0.0.4).
