@@ -18,7 +18,8 @@
 //! - [`send`]: delivers events like Event Grid or the Functions host, to try or replay them.
 //! - [`replay`]: `replay`, Event Grid's dead-letter blobs sent again and marked replayed.
 //! - [`recent`]: event ids handled recently, so redeliveries are not acted on twice.
-//! - [`telemetry`]: structured logs on stderr, text or JSON.
+//! - [`telemetry`]: structured logs on stderr, text or JSON; [`traces`]: a span per event and
+//!   per action, exported over OTLP/HTTP when an endpoint is set.
 //!
 //! Dependencies point one way: bins -> `hosting` -> `functions` -> `aml_events`. Reading
 //! envelopes and typed events is the `aml_events` crate's job; this crate decides what to do
@@ -43,6 +44,7 @@ pub mod routes;
 pub mod send;
 pub mod settings;
 pub mod telemetry;
+pub mod traces;
 
 pub use budget::notifier_options;
 pub use context::{AppContext, StartError};
