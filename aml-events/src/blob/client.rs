@@ -163,7 +163,7 @@ impl BlobClient {
 
     /// The container's URL, for messages.
     pub fn describe(&self) -> String {
-        redact::url(&self.container, Show::Path)
+        shown(&self.container)
     }
 
     /// Every blob whose name starts with `prefix`, with its metadata, page after page.
@@ -227,7 +227,7 @@ impl BlobClient {
         url.query_pairs_mut().append_pair("comp", "metadata");
         let invalid = |problem| BlobError::Malformed {
             operation: OPERATION,
-            resource: redact::url(&url, Show::Path),
+            resource: shown(&url),
             problem,
         };
         let mut headers = Vec::new();
@@ -264,7 +264,7 @@ impl BlobClient {
         url: Url,
         headers: Vec<(HeaderName, HeaderValue)>,
     ) -> Result<Answer, BlobError> {
-        let resource = redact::url(&url, Show::Path);
+        let resource = shown(&url);
         let call = Call {
             operation,
             method,
@@ -344,6 +344,13 @@ impl BlobClient {
         .await
         .map_err(transport)
     }
+}
+
+/// The container or blob a request is for, without its query, as messages show it.
+fn shown(url: &Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    redact::url(&url, Show::Path)
 }
 
 /// 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or

@@ -53,13 +53,11 @@ pub(super) fn string_to_sign(
 ) -> String {
     let mut text = format!("{method}\n");
     for name in SIGNED_HEADERS {
-        let value = if name == "content-length" {
-            // reqwest sets Content-Length when it sends, from the body.
-            (body_length > 0)
-                .then(|| body_length.to_string())
-                .unwrap_or_default()
-        } else {
-            header(headers, name).unwrap_or_default().to_owned()
+        // reqwest sets Content-Length when it sends, from the body; zero is signed as empty.
+        let value = match name {
+            "content-length" if body_length > 0 => body_length.to_string(),
+            "content-length" => String::new(),
+            _ => header(headers, name).unwrap_or_default().to_owned(),
         };
         text.push_str(&value);
         text.push('\n');

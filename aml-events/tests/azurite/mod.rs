@@ -1,5 +1,6 @@
 //! A real Azurite table service for the ledger tests (the tests install and start it
-//! themselves), shared by every test in one test binary.
+//! themselves), shared by every test in one test binary; and its blob service, for the
+//! dead-letter replay's tests ([`Azurite::shared_blob`]).
 //!
 //! Once per binary: `npm install azurite@3` into `<target>/tmp/azurite` when its
 //! `azurite-table` is missing (nothing committed, nothing outside the target directory), then
@@ -30,30 +31,73 @@ pub(crate) const ACCOUNT: &str = "devstoreaccount1";
 pub(crate) const KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-/// A running Azurite table service.
+/// A running Azurite service.
 pub(crate) struct Azurite {
     child: Child,
     addr: SocketAddr,
 }
 
+/// Which of Azurite's services: each is its own script, flags and ready line.
+#[derive(Debug, Clone, Copy)]
+enum Service {
+    Table,
+    Blob,
+}
+
+impl Service {
+    /// The script, its host and port flags, and the words of its ready line.
+    fn script(self) -> (&'static str, &'static str, &'static str, &'static str) {
+        match self {
+            Service::Table => (
+                "azurite-table",
+                "--tableHost",
+                "--tablePort",
+                "successfully started",
+            ),
+            Service::Blob => (
+                "azurite-blob",
+                "--blobHost",
+                "--blobPort",
+                "successfully listens",
+            ),
+        }
+    }
+}
+
 impl Azurite {
-    /// The one Azurite of this test binary, installed and started on first use.
+    /// The one Azurite table service of this test binary, installed and started on first use.
     pub(crate) fn shared() -> &'static Azurite {
         static AZURITE: OnceLock<Azurite> = OnceLock::new();
-        AZURITE.get_or_init(|| {
-            let started = Instant::now();
-            let bin = install();
-            let azurite = Azurite::start(&bin);
-            eprintln!(
-                "azurite: table service at {} ready after {:.1} s",
-                azurite.addr,
-                started.elapsed().as_secs_f64()
-            );
-            azurite
-        })
+        AZURITE.get_or_init(|| Azurite::launch(Service::Table))
     }
 
-    /// `http://127.0.0.1:<port>/devstoreaccount1`: the path-style table endpoint.
+    /// The one Azurite blob service of this test binary, installed and started on first use.
+    pub(crate) fn shared_blob() -> &'static Azurite {
+        static AZURITE: OnceLock<Azurite> = OnceLock::new();
+        AZURITE.get_or_init(|| Azurite::launch(Service::Blob))
+    }
+
+    fn launch(service: Service) -> Azurite {
+        let started = Instant::now();
+        let bin = install().join(service.script().0);
+        let azurite = Azurite::start(&bin, service);
+        eprintln!(
+            "azurite: {service:?} service at {} ready after {:.1} s",
+            azurite.addr,
+            started.elapsed().as_secs_f64()
+        );
+        azurite
+    }
+
+    /// A connection string for this Azurite's blob service (see [`Azurite::shared_blob`]).
+    pub(crate) fn blob_connection_string(&self) -> String {
+        format!(
+            "DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint={}",
+            self.endpoint()
+        )
+    }
+
+    /// `http://127.0.0.1:<port>/devstoreaccount1`: the path-style endpoint.
     pub(crate) fn endpoint(&self) -> String {
         format!("http://{}/{ACCOUNT}", self.addr)
     }
@@ -79,7 +123,8 @@ impl Azurite {
         )
     }
 
-    fn start(bin: &PathBuf) -> Azurite {
+    fn start(bin: &PathBuf, service: Service) -> Azurite {
+        let (_, host_flag, port_flag, ready_words) = service.script();
         // In-memory persistence refuses `--location`; the working folder catches anything else.
         let workspace = dir().join("run");
         std::fs::create_dir_all(&workspace).expect("an Azurite workspace folder");
@@ -95,7 +140,7 @@ impl Azurite {
                 .arg(script)
                 .arg("sh")
                 .arg(bin)
-                .args(["--tableHost", "127.0.0.1", "--tablePort"])
+                .args([host_flag, "127.0.0.1", port_flag])
                 .arg(port.to_string())
                 .args([
                     "--inMemoryPersistence",
@@ -109,7 +154,7 @@ impl Azurite {
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
-                .expect("sh runs azurite-table");
+                .expect("sh runs azurite");
             let stdout = child.stdout.take().expect("piped stdout");
             let stderr = child.stderr.take().expect("piped stderr");
             let (lines, seen) = mpsc::channel();
@@ -134,7 +179,7 @@ impl Azurite {
                     Ok(line) => {
                         output.push_str(&line);
                         output.push('\n');
-                        if line.contains("successfully started") {
+                        if line.contains(ready_words) {
                             break answers(addr);
                         }
                     }
@@ -153,7 +198,8 @@ impl Azurite {
             last = output;
         }
         panic!(
-            "azurite-table did not start on a free port after 5 tries; its last output:\n{last}"
+            "{} did not start on a free port after 5 tries; its last output:\n{last}",
+            bin.display()
         );
     }
 }
@@ -172,12 +218,14 @@ fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("azurite")
 }
 
-/// The `azurite-table` script, installed with npm when missing.
+/// The folder of Azurite's scripts (`azurite-table`, `azurite-blob`), installed with npm when
+/// missing.
 fn install() -> PathBuf {
     let dir = dir();
-    let bin = dir.join("node_modules/.bin/azurite-table");
+    let scripts = dir.join("node_modules/.bin");
+    let bin = scripts.join("azurite-table");
     if bin.exists() {
-        return bin;
+        return scripts;
     }
     std::fs::create_dir_all(&dir).expect("the Azurite install folder");
     let started = Instant::now();
@@ -204,7 +252,7 @@ fn install() -> PathBuf {
         "azurite: installed with npm in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    bin
+    scripts
 }
 
 /// A loopback port free a moment ago.

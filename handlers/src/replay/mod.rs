@@ -156,10 +156,8 @@ pub async fn replay(
 }
 
 async fn one(client: &BlobClient, item: &BlobItem, options: &ReplayOptions) -> Outcome {
-    if !options.again {
-        if let Some(at) = item.metadata_value(REPLAYED) {
-            return Outcome::AlreadyReplayed { at: at.to_owned() };
-        }
+    if let Some(at) = item.metadata_value(REPLAYED).filter(|_| !options.again) {
+        return Outcome::AlreadyReplayed { at: at.to_owned() };
     }
     let records = match client.read(&item.name).await {
         Ok(body) => match records::read(&body) {
