@@ -6,6 +6,7 @@
 //!   of them a replay takes (`--subscription`, `--since`).
 //! - [`records`]: a blob's records: the original events and why each was dead-lettered.
 //! - [`deliver`]: the events sent again through [`send`](crate::send), grouped by function.
+//! - [`outcome`]: what became of each blob, and the counts of a replay.
 //! - [`progress`]: what a person or a script sees: a progress bar on a terminal, one line per
 //!   blob otherwise.
 //! - this file: [`replay`], the steps for each blob: skip it when already replayed, read it,
@@ -16,6 +17,7 @@
 
 pub mod deliver;
 pub mod layout;
+pub mod outcome;
 pub mod progress;
 pub mod records;
 
@@ -28,8 +30,8 @@ use aml_events::{
 
 use deliver::{Delivery, Target};
 use layout::{DeadLetterPath, Selection};
+use outcome::{BlobReport, Failure, Outcome, Summary};
 use progress::Progress;
-use records::Record;
 
 /// The dead-letter storage: a connection string, or a blob service URL used with the managed
 /// identity; unset, `AzureWebJobsStorage`.
@@ -52,66 +54,6 @@ pub struct ReplayOptions {
     pub dry_run: bool,
     /// Send blobs already marked replayed too.
     pub again: bool,
-}
-
-/// What became of one blob.
-#[derive(Debug, Clone)]
-pub struct BlobReport {
-    /// The blob.
-    pub path: DeadLetterPath,
-    /// What became of it.
-    pub outcome: Outcome,
-}
-
-/// What became of one blob.
-#[derive(Debug, Clone)]
-pub enum Outcome {
-    /// Marked replayed before (at this time) and left alone, without `--again`.
-    AlreadyReplayed {
-        /// The mark's value.
-        at: String,
-    },
-    /// `--dry-run`: its records, not sent.
-    Listed {
-        /// The records.
-        records: Vec<Record>,
-    },
-    /// Every event answered 2xx; marked replayed.
-    Replayed {
-        /// Each batch and its answer.
-        deliveries: Vec<Delivery>,
-    },
-    /// Not replayed (left unmarked): why.
-    Failed(Failure),
-}
-
-/// Why a blob was not replayed in full.
-#[derive(Debug, Clone)]
-pub enum Failure {
-    /// It could not be read, or is not dead-letter records.
-    Unreadable(String),
-    /// Some batch was not answered 2xx (every batch is here, the failed ones and the others).
-    Refused(Vec<Delivery>),
-    /// Every event was delivered, but the mark could not be set: a second replay sends them
-    /// again (the ledger skips what was done).
-    Unmarked(String),
-}
-
-/// The counts of a replay.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Summary {
-    /// Blobs replayed and marked.
-    pub replayed: usize,
-    /// Events in them (or, in a dry run, listed).
-    pub events: usize,
-    /// Blobs listed by a dry run.
-    pub listed: usize,
-    /// Blobs that failed, left unmarked.
-    pub failed: usize,
-    /// Blobs already marked replayed, skipped.
-    pub skipped: usize,
-    /// Blobs in the container that are not in Event Grid's layout, left alone.
-    pub foreign: usize,
 }
 
 /// Replays the dead letters `options` selects from `client`'s container, telling `progress`
@@ -137,18 +79,7 @@ pub async fn replay(
     progress.start(chosen.len());
     for (path, item) in chosen {
         let outcome = one(client, &item, options).await;
-        match &outcome {
-            Outcome::AlreadyReplayed { .. } => summary.skipped += 1,
-            Outcome::Listed { records } => {
-                summary.listed += 1;
-                summary.events += records.len();
-            }
-            Outcome::Replayed { deliveries } => {
-                summary.replayed += 1;
-                summary.events += deliveries.iter().map(|d| d.ids.len()).sum::<usize>();
-            }
-            Outcome::Failed(_) => summary.failed += 1,
-        }
+        summary.count(&outcome);
         progress.blob(&BlobReport { path, outcome });
     }
     progress.finish();

@@ -7,7 +7,10 @@ use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{BlobReport, Failure, Outcome, Summary, deliver::Delivery};
+use super::{
+    deliver::{Answer, Delivery},
+    outcome::{BlobReport, Failure, Outcome, Summary},
+};
 
 /// Where a replay's progress goes.
 pub struct Progress {
@@ -153,8 +156,8 @@ fn answer(delivery: &Delivery) -> String {
         .function
         .map_or("unrouted", |function| function.name());
     match &delivery.answer {
-        super::deliver::Answer::Status { status, .. } => format!("{function} {status}"),
-        super::deliver::Answer::NotSent(reason) => format!("{function}: {reason}"),
+        Answer::Status { status, .. } => format!("{function} {status}"),
+        Answer::NotSent(reason) => format!("{function}: {reason}"),
     }
 }
 
@@ -193,7 +196,6 @@ pub fn summary_line(summary: &Summary, dry_run: bool) -> String {
 mod tests {
     use super::*;
     use crate::replay::{
-        deliver::Answer,
         layout::DeadLetterPath,
         records::{self, Record},
     };
