@@ -215,7 +215,9 @@ impl BlobClient {
 
     /// Replaces `blob`'s metadata with `metadata` (the service keeps none of the old: pass
     /// what is to stay), only if the blob has not changed since it was listed (its ETag);
-    /// otherwise a [`BlobError::Status`] 412.
+    /// otherwise a [`BlobError::Status`] 412. The names go as `x-ms-meta-` headers, which the
+    /// HTTP client writes in lower case; the service compares metadata names without regard
+    /// to case.
     /// See <https://learn.microsoft.com/rest/api/storageservices/set-blob-metadata>.
     pub async fn set_metadata(
         &self,

@@ -145,7 +145,10 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
         dry_run: args.dry_run,
         again: args.again,
     };
-    let mut progress = if args.dry_run || !io::stdout().is_terminal() {
+    // The bar is drawn on standard error, the summary on standard output: both must be the
+    // terminal, or a line per blob goes to standard output.
+    let terminal = io::stdout().is_terminal() && io::stderr().is_terminal();
+    let mut progress = if args.dry_run || !terminal {
         Progress::lines(Box::new(io::stdout()))
     } else {
         Progress::bar()
