@@ -392,6 +392,7 @@ pub struct Tally([u32; FUNCTIONS]);
 /// goes to `aml_delivery_duration_seconds`. Dropped with the request's future too, so a
 /// delivery whose caller hung up does not stay in flight.
 #[derive(Debug)]
+#[must_use = "a delivery is timed until its timer is dropped"]
 pub struct DeliveryTimer<'a> {
     metrics: &'a Metrics,
     function: Option<Function>,
