@@ -50,11 +50,12 @@ pub enum ExportError {
 
 /// Starts export when `settings` turn it on (and turns [`super::on`] on); `None` when off.
 pub fn start(settings: &Settings) -> Result<Option<Exporting>, ExportError> {
-    if !settings.export {
+    let Some(endpoint) = &settings.endpoint else {
         return Ok(None);
-    }
+    };
     let exporter = SpanExporter::builder()
         .with_http()
+        .with_endpoint(endpoint)
         // Only protobuf is built in: OTEL_EXPORTER_OTLP_PROTOCOL cannot ask for JSON or gRPC.
         .with_protocol(Protocol::HttpBinary)
         .with_http_client(BlockingClient::new(settings)?)

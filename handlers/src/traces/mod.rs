@@ -45,6 +45,8 @@ pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
 /// others (no log line, no span of a dependency).
 pub const TARGET: &str = "aml_handlers::traces";
 
+/// Where traces go below `OTEL_EXPORTER_OTLP_ENDPOINT`.
+const TRACES_PATH: &str = "/v1/traces";
 /// OpenTelemetry's default export timeout.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -59,8 +61,9 @@ pub fn on() -> bool {
 /// What decides export, from OpenTelemetry's standard variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// Whether an OTLP endpoint is set (either variable, not blank).
-    pub export: bool,
+    /// Where spans are posted: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as it is, else
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` with `/v1/traces` added; `None` (neither set): export off.
+    pub endpoint: Option<String>,
     /// How long one export may take, its retries included.
     pub timeout: Duration,
 }
@@ -74,21 +77,23 @@ impl Settings {
     /// The settings from `get`. A timeout that is not a whole number of milliseconds is
     /// ignored, as OpenTelemetry's SDK ignores it.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Settings {
-        let set = |name: &str| get(name).filter(|value| !value.trim().is_empty());
-        let export = [
-            OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-            OTEL_EXPORTER_OTLP_ENDPOINT,
-        ]
-        .into_iter()
-        .any(|name| set(name).is_some());
+        let set = |name: &str| {
+            get(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        let endpoint = set(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT).or_else(|| {
+            let base = set(OTEL_EXPORTER_OTLP_ENDPOINT)?;
+            Some(format!("{}{TRACES_PATH}", base.trim_end_matches('/')))
+        });
         let timeout = [
             OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
             OTEL_EXPORTER_OTLP_TIMEOUT,
         ]
         .into_iter()
-        .find_map(|name| set(name)?.trim().parse::<u64>().ok())
+        .find_map(|name| set(name)?.parse::<u64>().ok())
         .map_or(DEFAULT_TIMEOUT, Duration::from_millis);
-        Settings { export, timeout }
+        Settings { endpoint, timeout }
     }
 }
 
@@ -103,37 +108,60 @@ pub fn in_current_span<F: Future>(future: F) -> Instrumented<F> {
 mod tests {
     use super::*;
 
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        let pairs = pairs.to_vec();
+        Settings::from_lookup(move |name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
     #[test]
-    fn export_is_on_with_either_endpoint_and_the_timeout_is_in_milliseconds() {
-        let settings = |pairs: &[(&str, &str)]| {
-            let pairs = pairs.to_vec();
-            Settings::from_lookup(move |name| {
-                pairs
-                    .iter()
-                    .find(|(key, _)| *key == name)
-                    .map(|(_, value)| (*value).to_owned())
-            })
-        };
+    fn export_is_on_with_either_endpoint_the_traces_one_taken_as_it_is() {
         assert_eq!(
             settings(&[]),
             Settings {
-                export: false,
+                endpoint: None,
                 timeout: DEFAULT_TIMEOUT
             }
         );
-        assert!(!settings(&[(OTEL_EXPORTER_OTLP_ENDPOINT, " ")]).export);
-        assert!(settings(&[(OTEL_EXPORTER_OTLP_ENDPOINT, "http://127.0.0.1:4318")]).export);
-        let traces_only = settings(&[
-            (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, "http://c/v1/traces"),
+        assert_eq!(
+            settings(&[(OTEL_EXPORTER_OTLP_ENDPOINT, " ")]).endpoint,
+            None
+        );
+        for base in ["http://127.0.0.1:4318", "http://127.0.0.1:4318/"] {
+            assert_eq!(
+                settings(&[(OTEL_EXPORTER_OTLP_ENDPOINT, base)])
+                    .endpoint
+                    .as_deref(),
+                Some("http://127.0.0.1:4318/v1/traces")
+            );
+        }
+        let both = settings(&[
+            (OTEL_EXPORTER_OTLP_ENDPOINT, "http://collector:4318"),
+            (
+                OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+                "https://traces.example/otlp",
+            ),
+        ]);
+        assert_eq!(
+            both.endpoint.as_deref(),
+            Some("https://traces.example/otlp")
+        );
+    }
+
+    #[test]
+    fn the_timeout_is_in_milliseconds_the_traces_one_first() {
+        let both = settings(&[
             (OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, "2500"),
             (OTEL_EXPORTER_OTLP_TIMEOUT, "9000"),
         ]);
+        assert_eq!(both.timeout, Duration::from_millis(2500));
         assert_eq!(
-            traces_only,
-            Settings {
-                export: true,
-                timeout: Duration::from_millis(2500)
-            }
+            settings(&[(OTEL_EXPORTER_OTLP_TIMEOUT, "9000")]).timeout,
+            Duration::from_millis(9000)
         );
         assert_eq!(
             settings(&[(OTEL_EXPORTER_OTLP_TIMEOUT, "soon")]).timeout,

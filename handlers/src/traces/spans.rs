@@ -1,12 +1,15 @@
 //! The spans: one per delivered event (`function`, `event.id`, `event.type`,
 //! `faas.invocation_id`), whose parent [`super::parent`] finds, and one per action inside it
-//! (`action`, `route`, `target`, `status`). They are made only when traces are on; off, each
-//! function here hands the work back untouched.
+//! (`action`, `route`, `target`, `status`). They are made only when traces are on; off, the
+//! work runs as it came.
 //!
 //! `tracing-opentelemetry` reads the `otel.*` fields: the span's name, kind and status.
 //! See <https://docs.rs/tracing-opentelemetry/0.34.0/tracing_opentelemetry/#special-fields>.
 
+use std::pin::Pin;
+
 use aml_events::{Event, Function, chain};
+use futures_util::FutureExt;
 use tracing::{Instrument, Span, field};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -56,27 +59,27 @@ impl Deliveries {
     }
 
     /// Each event's span in order, then `None` without end (all `None` when traces are off):
-    /// zipped with the events.
-    pub fn each(&self) -> impl Iterator<Item = Option<Span>> + '_ {
-        (self.0.iter().cloned().map(Some)).chain(std::iter::repeat(None))
+    /// zipped with the events. An event without a span runs its work as it is, since its
+    /// future is large and wrapping it means copying it.
+    pub fn each(&self) -> impl Iterator<Item = Option<&Span>> + '_ {
+        (self.0.iter().map(Some)).chain(std::iter::repeat(None))
     }
 }
 
-/// Runs an event's `work` inside its delivery `span`, if any, marking the span failed when
-/// the event fails.
-pub async fn delivered<F>(span: Option<Span>, work: F) -> F::Output
+/// An event's `work` inside its delivery `span`, the span marked failed when the event fails.
+/// Boxed: the caller runs `work` unwrapped when there is no span, and its future keeps only
+/// room for a pointer for this one (see [`Deliveries::each`]).
+pub fn delivered<F>(span: &Span, work: F) -> Pin<Box<impl Future<Output = F::Output>>>
 where
     F: Future<Output = Result<Outcome, HandlerError>>,
 {
-    let Some(span) = span else {
-        return work.await;
-    };
-    let result = work.instrument(span.clone()).await;
-    if let Err(err) = &result {
-        span.record("otel.status_code", "error");
-        span.record("otel.status_description", field::display(chain(err)));
-    }
-    result
+    let span = span.clone();
+    Box::pin(work.instrument(span.clone()).inspect(move |result| {
+        if let Err(err) = result {
+            span.record("otel.status_code", "error");
+            span.record("otel.status_description", field::display(chain(err)));
+        }
+    }))
 }
 
 /// What an action's work comes to, as the span's `status`.
@@ -99,20 +102,22 @@ impl<T: Reported, U> Reported for (T, U) {
     }
 }
 
-/// Runs `work`, one `action` that `route` asked for on `target` (named only when traces are
-/// on), inside a span of its own: a child of the current span, the event's delivery span.
+/// Runs the work `start` starts, one `action` that `route` asked for on `target` (named only
+/// when traces are on), inside a span of its own when traces are on: a child of the current
+/// span, the event's delivery span. The work is started here, in place, so that with traces
+/// off nothing copies its (large) future into a wrapper; with traces on, the wrapper is boxed.
 pub async fn action<F>(
     action: Action,
     route: &str,
     target: impl FnOnce() -> String,
-    work: F,
+    start: impl FnOnce() -> F,
 ) -> F::Output
 where
     F: Future,
     F::Output: Reported,
 {
     if !on() {
-        return work.await;
+        return start().await;
     }
     let span = tracing::info_span!(
         target: TARGET,
@@ -124,7 +129,7 @@ where
         status = field::Empty,
         otel.status_code = field::Empty,
     );
-    let done = work.instrument(span.clone()).await;
+    let done = Box::pin(start().instrument(span.clone())).await;
     if let Some(status) = done.status() {
         span.record("status", status.as_str());
         if status == ActionStatus::Failed {
