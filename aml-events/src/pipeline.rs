@@ -90,7 +90,7 @@ impl Repeat {
     /// Whether a failure below HTTP is worth sending the request again for: a failed
     /// connection always (nothing went out); a timeout or reset only when the request may be
     /// repeated, since the receiver may have acted on it. Reads a [`TransportError`], or
-    /// reqwest's own error for callers that send with [`Answer::fetch`].
+    /// reqwest's own error.
     pub(crate) fn retries_transport(self, error: &impl BelowHttp) -> bool {
         error.failed_to_connect()
             || (self != Repeat::IfUnprocessed && crate::transport::transport_is_transient(error))
@@ -164,14 +164,19 @@ impl Answer {
             .unwrap_or(Err(TransportError::TimedOut { after: timeout }))
     }
 
-    /// Sends `request` with reqwest itself and reads the whole answer, timing it; the client's
-    /// own timeout bounds it. For callers not yet on a [`Transport`] (the ledger).
-    pub(crate) async fn fetch(request: reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
+    /// Builds `request`, hands it to `transport` and reads the whole answer, timing it; the
+    /// reqwest client's own timeout bounds it (the ledger's, which times each request itself).
+    pub(crate) async fn fetch(
+        transport: &dyn Transport,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Answer, TransportError> {
+        let below_http = |error| TransportError::from_reqwest(error, None);
+        let request = request.build().map_err(below_http)?;
         let started = Instant::now();
-        let response = request.send().await?;
+        let response = transport.execute(request).await?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await?.to_vec();
+        let body = response.bytes().await.map_err(below_http)?.to_vec();
         Ok(Answer {
             status,
             headers,

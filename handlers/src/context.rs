@@ -8,7 +8,10 @@ use std::sync::Arc;
 use crate::{
     budget,
     config::{self, Credentials},
-    entra, recent,
+    entra,
+    metrics::Metrics,
+    recent,
+    traces::propagate,
 };
 use aml_events::{
     azure::{
@@ -43,6 +46,8 @@ pub struct AppContext {
     /// The Microsoft Entra check of webhook deliveries and the tenant's signing keys, when
     /// `AML_WEBHOOK_ENTRA_*` turn it on.
     pub entra: Option<entra::Gate>,
+    /// What `GET /metrics` shows: this context's counts, the ledger's operations among them.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Why the process cannot start with these settings.
@@ -72,9 +77,7 @@ impl AppContext {
         let notifier = if config.actions.hold_notifications || !needs_notifier(&config) {
             None
         } else {
-            Some(Notifier::new(budget::notifier_options(
-                config.host.deadline,
-            ))?)
+            Some(notifier(&config)?)
         };
         Ok(AppContext::from_parts(
             config,
@@ -96,6 +99,8 @@ impl AppContext {
         ledger_shared: bool,
     ) -> Self {
         let entra = config.host.entra.clone().map(entra::Gate::new);
+        let metrics = Arc::new(Metrics::new());
+        let ledger = metrics.count_ledger(ledger);
         AppContext {
             config,
             client,
@@ -104,6 +109,7 @@ impl AppContext {
             ledger,
             ledger_shared,
             entra,
+            metrics,
         }
     }
 
@@ -149,7 +155,20 @@ fn ledger(
         deadline: config.host.deadline / 2,
         ..TableLedgerOptions::default()
     };
-    Ok(Arc::new(TableLedger::new(connection, tokens, options)?))
+    let ledger = match propagate::wrapped(|| TableLedger::http_transport(&options))? {
+        Some(transport) => TableLedger::with_transport(connection, tokens, options, transport)?,
+        None => TableLedger::new(connection, tokens, options)?,
+    };
+    Ok(Arc::new(ledger))
+}
+
+/// The notifier, its requests carrying `traceparent` when traces are on.
+fn notifier(config: &config::Config) -> Result<Notifier, ClientError> {
+    let options = budget::notifier_options(config.host.deadline);
+    match propagate::wrapped(|| Notifier::http_transport(&options))? {
+        Some(transport) => Notifier::with_transport(options, transport),
+        None => Notifier::new(options),
+    }
 }
 
 /// Whether any notification can be sent: the routes (a file's, or the settings') name a target.
@@ -157,8 +176,9 @@ fn needs_notifier(config: &config::Config) -> bool {
     !config.routes.targets.is_empty()
 }
 
-/// The app's identity, when it has one (the order docs/actions.md gives).
-fn credential(config: &config::Config) -> Result<Option<Arc<dyn TokenSource>>, ClientError> {
+/// The app's identity, when it has one (the order docs/actions.md gives); `replay` reads
+/// identity-based dead-letter storage with it.
+pub fn credential(config: &config::Config) -> Result<Option<Arc<dyn TokenSource>>, ClientError> {
     Ok(match &config.azure.credentials {
         Credentials::ManagedIdentity {
             endpoint,
@@ -194,5 +214,8 @@ fn client(
         reserve: budget::reserve(config.host.deadline),
         ..AmlClientOptions::default()
     };
-    AmlClient::new(credential, options)
+    match propagate::wrapped(|| AmlClient::http_transport(&options))? {
+        Some(transport) => AmlClient::with_transport(credential, options, transport),
+        None => AmlClient::new(credential, options),
+    }
 }

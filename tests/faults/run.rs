@@ -90,7 +90,7 @@ pub async fn run(
                     envelope::parse_decoded_text(None, &body).expect("the schedule's events");
                 let answer = tokio::time::timeout(
                     clock.real(EVENT_GRID_TIMEOUT),
-                    functions::handle_all(parsed, None, &instances[instance]),
+                    functions::handle_all(parsed, None, &Default::default(), &instances[instance]),
                 )
                 .await;
                 let said = match &answer {

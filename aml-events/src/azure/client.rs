@@ -67,6 +67,13 @@ impl AmlClient {
         Ok(AmlClient::assemble(credential, options, http, transport))
     }
 
+    /// The transport [`AmlClient::new`] sends with for `options` (its redirect policy, connect
+    /// timeout and user agent), for a caller that wraps it (a header added to every request)
+    /// and hands the wrapper to [`AmlClient::with_transport`].
+    pub fn http_transport(options: &AmlClientOptions) -> Result<HttpTransport, ClientError> {
+        Ok(HttpTransport::new(http_client(options)?))
+    }
+
     /// A client like [`AmlClient::new`]'s that sends every request through `transport`: a
     /// stand-in of a test's own, in-process. Each attempt is still held to
     /// `options.request_timeout` here, whatever the transport does.

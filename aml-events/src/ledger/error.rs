@@ -29,9 +29,9 @@ pub enum LedgerError {
         operation: &'static str,
         /// The table endpoint (no query, no key).
         endpoint: String,
-        /// reqwest's description, without the URL.
+        /// What failed below HTTP (never the URL).
         #[source]
-        source: reqwest::Error,
+        source: crate::transport::TransportError,
     },
     /// The table service refused the request.
     #[error("ledger {operation} at {endpoint} answered {status}{}", detail_text(code.as_deref(), message.as_deref()))]

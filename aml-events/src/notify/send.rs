@@ -183,6 +183,13 @@ impl Notifier {
         })
     }
 
+    /// The transport [`Notifier::new`] sends with for `options` (it follows no redirect), for a
+    /// caller that wraps it (a header added to every request) and hands the wrapper to
+    /// [`Notifier::with_transport`].
+    pub fn http_transport(options: &NotifierOptions) -> Result<HttpTransport, ClientError> {
+        Ok(HttpTransport::new(http_client(options)?))
+    }
+
     /// A notifier that sends every notice through `transport`: a stand-in of a test's own,
     /// in-process. Each attempt is still held to `options.request_timeout` here, whatever the
     /// transport does.

@@ -3,7 +3,7 @@
 
 use std::{process::ExitCode, sync::Arc};
 
-use aml_handlers::{AppContext, config::Config, hosting, telemetry};
+use aml_handlers::{AppContext, config::Config, hosting, telemetry, traces};
 use lambda_http::{Request, service_fn};
 
 /// jemalloc rather than the system allocator: an event allocates dozens of small, short-lived
@@ -39,7 +39,13 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    telemetry::init(&config);
+    let telemetry = match telemetry::init(&config, &traces::Settings::from_env()) {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("bootstrap: {}", aml_events::chain(&err));
+            return ExitCode::FAILURE;
+        }
+    };
     let ctx = match AppContext::new(config) {
         Ok(ctx) => Arc::new(ctx),
         Err(err) => {
@@ -51,7 +57,9 @@ async fn main() -> ExitCode {
         let ctx = ctx.clone();
         async move { Ok::<_, std::convert::Infallible>(hosting::lambda::handle(request, &ctx).await) }
     });
-    match lambda_http::run(handler).await {
+    let ran = lambda_http::run(handler).await;
+    telemetry.shutdown();
+    match ran {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("bootstrap: the Lambda runtime stopped: {err}");

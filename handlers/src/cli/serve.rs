@@ -15,7 +15,7 @@ use aml_handlers::{
         AML_BIND, AML_WEBHOOK_ENTRA_AUDIENCE, AML_WEBHOOK_ENTRA_TENANT, AML_WEBHOOK_KEY,
         Credentials, FUNCTIONS_CUSTOMHANDLER_PORT,
     },
-    hosting, telemetry,
+    hosting, telemetry, traces,
 };
 use tracing::{error, info, warn};
 
@@ -49,7 +49,8 @@ const DEFAULT_PORT: u16 = 8080;
 /// Serves until SIGINT or SIGTERM.
 pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
     let config = start::config()?;
-    telemetry::init(&config);
+    let telemetry = telemetry::init(&config, &traces::Settings::from_env())
+        .map_err(|err| fail(aml_events::chain(&err)))?;
     let port = config.host.host_port.or(args.port).unwrap_or(DEFAULT_PORT);
     let bind = args
         .bind
@@ -106,6 +107,8 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
         info!(%address, mode, %ledger, noise_control = noise, %webhook, "ready");
         server.await
     });
+    // After the last request: the spans still pending are exported before the process ends.
+    telemetry.shutdown();
     match result {
         Ok(()) => {
             info!("stopped");

@@ -37,6 +37,7 @@ pub use error::{BoxError, HandlerError};
 use crate::{
     AppContext,
     outcome::{ActionReport, Outcome},
+    traces::{parent::Incoming, spans},
 };
 
 /// An event checked and typed, ready for its function; or already answered.
@@ -154,7 +155,10 @@ pub async fn run(
     ctx: &AppContext,
 ) -> Result<Outcome, HandlerError> {
     let typed = match prepared {
-        Prepared::Acknowledged(outcome) => return Ok(outcome),
+        Prepared::Acknowledged(outcome) => {
+            ctx.metrics.actions(&outcome.actions);
+            return Ok(outcome);
+        }
         Prepared::Act(typed) => *typed,
     };
     let Typed { event, data } = typed;
@@ -201,7 +205,9 @@ pub async fn run(
             Outcome::acknowledged(Some(function), &event, "no payload to act on".into()).into()
         }
     };
-    match handled.finish() {
+    let (outcome, failure) = handled.finish();
+    ctx.metrics.actions(&outcome.actions);
+    match (outcome, failure) {
         (outcome, None) => {
             let taken = outcome.actions.iter().map(|report| report.action);
             ctx.recent.remember(function, &outcome.event_id, taken);
@@ -217,12 +223,28 @@ pub async fn run(
 /// Handles every event of a delivery: all are checked first (a malformed one fails the
 /// delivery before anything is done), then run concurrently, within `AML_DEADLINE_SECONDS`.
 /// When the deadline comes first, the delivery fails naming the events not handled; their
-/// effects in flight go on and are recorded (see [`actions::once`]).
+/// effects in flight go on and are recorded (see [`actions::once`]). With traces on, each event
+/// runs in a delivery span whose parent `incoming` may name.
 pub async fn handle_all(
     events: Vec<Event<Decoded>>,
     function: Option<Function>,
+    incoming: &Incoming<'_>,
     ctx: &AppContext,
 ) -> Result<Vec<Outcome>, HandlerError> {
+    // Counted here, where what became of every event of the delivery is known.
+    let tally = ctx.metrics.tally(&events, function);
+    let handled = handle_delivery(events, function, incoming, ctx).await;
+    ctx.metrics.events(&tally, &handled);
+    handled
+}
+
+async fn handle_delivery(
+    events: Vec<Event<Decoded>>,
+    function: Option<Function>,
+    incoming: &Incoming<'_>,
+    ctx: &AppContext,
+) -> Result<Vec<Outcome>, HandlerError> {
+    let spans = spans::Deliveries::of(&events, function, incoming);
     let prepared = events
         .into_iter()
         .map(|event| prepare(event, function, ctx))
@@ -237,17 +259,21 @@ pub async fn handle_all(
         .collect();
     let finished: Vec<AtomicBool> = ids.iter().map(|_| AtomicBool::new(false)).collect();
     let mut work = std::pin::pin!(futures_util::future::join_all(
-        prepared
-            .into_iter()
-            .zip(&finished)
-            .map(|(prepared, finished)| {
+        prepared.into_iter().zip(&finished).zip(spans.each()).map(
+            |((prepared, finished), span)| {
                 let delivery = &delivery;
                 async move {
-                    let result = run(prepared, delivery, ctx).await;
+                    let result = match span {
+                        // No span, no wrapper: moving the event's large future into one
+                        // would cost every event with traces off.
+                        None => run(prepared, delivery, ctx).await,
+                        Some(span) => spans::delivered(span, run(prepared, delivery, ctx)).await,
+                    };
                     finished.store(true, Ordering::Relaxed);
                     result
                 }
-            }),
+            }
+        ),
     ));
     // Events that need no request (a dry run, nothing enabled) are done at the first poll:
     // only work that waits is given a timer.

@@ -23,6 +23,7 @@ use crate::{
     AppContext,
     functions::{self, HandlerError},
     outcome::Outcome,
+    traces::parent::Incoming,
 };
 
 /// The binding name `function-definitions/*/function.json` gives the trigger input.
@@ -200,13 +201,15 @@ pub const MAX_INVOCATION_BYTES: usize = 4 * 1024 * 1024;
 /// `POST /{name}`: one host invocation, whose body the adapter read (within
 /// [`MAX_INVOCATION_BYTES`]). Every outcome, failures included, is an answer: a failure is
 /// logged with the host's invocation id, since the host drops `Logs` of a failed invocation
-/// and stderr is all the operator gets.
-pub async fn invoke(name: &str, invocation_id: &str, body: &[u8], ctx: &AppContext) -> Answer {
+/// and stderr is all the operator gets. `incoming` carries the invocation id and the trace
+/// context headers, for the events' spans when traces are on.
+pub async fn invoke(name: &str, incoming: &Incoming<'_>, body: &[u8], ctx: &AppContext) -> Answer {
+    let invocation_id = incoming.invocation_id.unwrap_or_default();
     // A span per invocation costs a few percent of an invocation's CPU at any level it is
     // enabled at, so it is a debug one: a failure names the invocation itself, and every line
     // about an event names the event.
     let span = debug_span!("invocation", invocation_id = %invocation_id, function = %name);
-    let result = handle(name, body, ctx).instrument(span).await;
+    let result = handle(name, incoming, body, ctx).instrument(span).await;
     respond(result, failure_context(name, invocation_id))
 }
 
@@ -218,14 +221,24 @@ pub fn failure_context<'a>(name: &'a str, invocation_id: &'a str) -> Context<'a>
     }
 }
 
-async fn handle(name: &str, body: &[u8], ctx: &AppContext) -> Result<Answer, HostError> {
+async fn handle(
+    name: &str,
+    incoming: &Incoming<'_>,
+    body: &[u8],
+    ctx: &AppContext,
+) -> Result<Answer, HostError> {
     let function = Function::from_name(name).ok_or_else(|| HostError::UnknownFunction {
         name: name.to_owned(),
     })?;
-    let (binding, event_json) = event_body(body)?;
+    let _delivery = ctx.metrics.delivery(Some(function));
+    let unreadable = |err| {
+        ctx.metrics.unreadable(Some(function));
+        err
+    };
+    let (binding, event_json) = event_body(body).map_err(unreadable)?;
     let events = envelope::parse_decoded_text(None, &event_json)
-        .map_err(|err| in_binding(&binding, &err))?;
-    let outcomes = match functions::handle_all(events, Some(function), ctx).await {
+        .map_err(|err| unreadable(in_binding(&binding, &err)))?;
+    let outcomes = match functions::handle_all(events, Some(function), incoming, ctx).await {
         Ok(outcomes) => outcomes,
         Err(HandlerError::BadEvent(err)) => return Err(in_binding(&binding, &err)),
         Err(err) => return Err(err.into()),

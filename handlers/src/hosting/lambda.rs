@@ -17,7 +17,10 @@ use super::{
     Answer, Context, HostError, respond,
     webhook::{self, WebhookRequest},
 };
-use crate::AppContext;
+use crate::{
+    AppContext,
+    traces::parent::{TRACEPARENT, TRACESTATE},
+};
 
 /// Answers one Lambda HTTP request. Every outcome, failures included, is an HTTP response
 /// with a JSON body, so the function itself never errors.
@@ -38,6 +41,8 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
                 event_type_header: header(webhook::EVENT_TYPE_HEADER),
                 content_type: header(CONTENT_TYPE.as_str()),
                 authorization: header(AUTHORIZATION.as_str()),
+                traceparent: header(TRACEPARENT),
+                tracestate: header(TRACESTATE),
             };
             match webhook::admit(&webhook_request, ctx) {
                 Ok(function) => {

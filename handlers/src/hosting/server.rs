@@ -24,7 +24,10 @@ use super::{
     respond,
     webhook::{self, WebhookRequest},
 };
-use crate::AppContext;
+use crate::{
+    AppContext, metrics,
+    traces::parent::{Incoming, TRACEPARENT, TRACESTATE},
+};
 
 /// Registers every route on an actix-web app; tests use it with `actix_web::test`.
 pub fn configure(ctx: web::Data<AppContext>) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -32,6 +35,7 @@ pub fn configure(ctx: web::Data<AppContext>) -> impl FnOnce(&mut web::ServiceCon
         config
             .app_data(ctx)
             .route("/", web::get().to(readiness))
+            .route(metrics::PATH, web::to(metrics_page))
             .service(
                 web::resource(webhook::PATH)
                     .route(web::post().to(webhook_post))
@@ -82,6 +86,17 @@ async fn readiness() -> HttpResponse {
     to_response(super::readiness())
 }
 
+/// `GET /metrics`: the counts in the Prometheus text format, with no key (as `GET /`); other
+/// methods are 404 `NotFound`, as from `fallback`.
+async fn metrics_page(request: HttpRequest, ctx: web::Data<AppContext>) -> HttpResponse {
+    if request.method() != Method::GET {
+        return not_found(&request);
+    }
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, metrics::CONTENT_TYPE))
+        .body(ctx.metrics.render())
+}
+
 /// `POST /runtime/webhooks/eventgrid`: key and function checked before the body is read.
 async fn webhook_post(
     request: HttpRequest,
@@ -94,6 +109,8 @@ async fn webhook_post(
         event_type_header: header(&request, webhook::EVENT_TYPE_HEADER),
         content_type: header(&request, CONTENT_TYPE.as_str()),
         authorization: header(&request, AUTHORIZATION.as_str()),
+        traceparent: header(&request, TRACEPARENT),
+        tracestate: header(&request, TRACESTATE),
     };
     let result = async {
         let function = webhook::admit(&webhook_request, &ctx)?;
@@ -151,7 +168,14 @@ async fn invoke(
         return to_response(HostError::NotLoopback.to_answer(context));
     }
     let answer = match body::read(&request, payload, MAX_INVOCATION_BYTES).await {
-        Ok(body) => custom_handler::invoke(name, invocation_id, &body, &ctx).await,
+        Ok(body) => {
+            let incoming = Incoming {
+                traceparent: header(&request, TRACEPARENT),
+                tracestate: header(&request, TRACESTATE),
+                invocation_id: Some(invocation_id),
+            };
+            custom_handler::invoke(name, &incoming, &body, &ctx).await
+        }
         Err(err) => err.to_answer(custom_handler::failure_context(name, invocation_id)),
     };
     to_response(answer)

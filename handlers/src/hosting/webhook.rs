@@ -23,6 +23,7 @@ use crate::{
     entra::{self, EntraError},
     functions,
     outcome::Outcome,
+    traces::parent::Incoming,
 };
 
 /// The path of the Functions host's own Event Grid endpoint, kept so that subscriptions and
@@ -53,6 +54,10 @@ pub struct WebhookRequest<'a> {
     pub content_type: Option<&'a str>,
     /// The `Authorization` header: Event Grid's Microsoft Entra bearer token.
     pub authorization: Option<&'a str>,
+    /// The W3C `traceparent` header: the parent of the events' spans when they name none.
+    pub traceparent: Option<&'a str>,
+    /// The W3C `tracestate` header.
+    pub tracestate: Option<&'a str>,
 }
 
 impl std::fmt::Debug for WebhookRequest<'_> {
@@ -75,6 +80,8 @@ impl std::fmt::Debug for WebhookRequest<'_> {
             .field("event_type_header", &self.event_type_header)
             .field("content_type", &self.content_type)
             .field("authorization", &self.authorization.map(|_| REDACTED))
+            .field("traceparent", &self.traceparent)
+            .field("tracestate", &self.tracestate)
             .finish()
     }
 }
@@ -142,6 +149,7 @@ pub async fn deliver(
             limit: MAX_BODY_BYTES,
         });
     }
+    let mut delivery = ctx.metrics.delivery(function);
     // Who may not deliver costs no parsing, unless the body may be the handshake.
     let admitted = match admit_token(request, ctx).await {
         Err(err) if !may_be_handshake(request.event_type_header) => return Err(err),
@@ -152,12 +160,14 @@ pub async fn deliver(
         // Who may not deliver learns nothing about the body.
         Err(err) => {
             admitted?;
+            ctx.metrics.unreadable(function);
             return Err(HostError::BadRequest {
                 field: err.field(),
                 message: err.to_string(),
             });
         }
     };
+    delivery.name_after(&events);
     match delivery_kind(request.event_type_header, &events) {
         Kind::Validation => {
             let validation = events.iter().find(|event| is_validation(event));
@@ -175,7 +185,12 @@ pub async fn deliver(
         // system event like any other, acknowledged by `functions::prepare` (docs/answers.md).
         Kind::Notification => {
             admitted?;
-            let outcomes = functions::handle_all(events, function, ctx).await?;
+            let incoming = Incoming {
+                traceparent: request.traceparent,
+                tracestate: request.tracestate,
+                invocation_id: None,
+            };
+            let outcomes = functions::handle_all(events, function, &incoming, ctx).await?;
             for outcome in &outcomes {
                 log_outcome(outcome);
             }
@@ -269,6 +284,7 @@ mod tests {
             event_type_header: Some("Notification"),
             content_type: Some("application/json"),
             authorization: Some("Bearer eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2lnbmF0dXJl"),
+            ..WebhookRequest::default()
         };
 
         let printed = format!("{request:?}");

@@ -151,12 +151,12 @@ impl TableLedger {
                 .header("Prefer", "return-no-content")
                 .body(body.clone());
         }
-        Answer::fetch(request)
+        Answer::fetch(&*self.transport, request)
             .await
             .map_err(|source| LedgerError::Transport {
                 operation: call.operation,
                 endpoint: self.shown(),
-                source: source.without_url(),
+                source,
             })
     }
 

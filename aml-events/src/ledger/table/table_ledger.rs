@@ -17,6 +17,7 @@ use crate::{
     azure::{CachedTokenSource, TokenSource, is_token_safe, retry::RetryPolicy},
     ledger::LedgerError,
     pipeline,
+    transport::{HttpTransport, Transport},
 };
 
 /// The table used when `AML_LEDGER_TABLE` is unset.
@@ -58,7 +59,10 @@ impl Default for TableLedgerOptions {
 /// The ledger in an Azure Table. Cheap to share behind an `Arc<dyn Ledger>`; each instance is
 /// one claimant (a random id), as each process is.
 pub struct TableLedger {
+    /// Builds the requests (its settings matter only when it is also the transport).
     pub(super) http: reqwest::Client,
+    /// Sends them.
+    pub(super) transport: Arc<dyn Transport>,
     pub(super) endpoint: Url,
     pub(super) table: String,
     pub(super) auth: Auth,
@@ -86,6 +90,24 @@ impl TableLedger {
         connection: TableConnection,
         tokens: Option<Arc<dyn TokenSource>>,
         options: TableLedgerOptions,
+    ) -> Result<TableLedger, LedgerError> {
+        let transport = Arc::new(TableLedger::http_transport(&options)?);
+        TableLedger::with_transport(connection, tokens, options, transport)
+    }
+
+    /// The transport [`TableLedger::new`] sends with for `options` (it follows no redirect and
+    /// times each request), for a caller that wraps it (a header added to every request) and
+    /// hands the wrapper to [`TableLedger::with_transport`].
+    pub fn http_transport(options: &TableLedgerOptions) -> Result<HttpTransport, LedgerError> {
+        Ok(HttpTransport::new(http_client(options)?))
+    }
+
+    /// A ledger like [`TableLedger::new`]'s that sends every request through `transport`.
+    pub fn with_transport(
+        connection: TableConnection,
+        tokens: Option<Arc<dyn TokenSource>>,
+        options: TableLedgerOptions,
+        transport: Arc<dyn Transport>,
     ) -> Result<TableLedger, LedgerError> {
         if !valid_table_name(&options.table) {
             return Err(LedgerError::InvalidSetting {
@@ -121,15 +143,9 @@ impl TableLedger {
                 problem: "the table endpoint must be https, or http to loopback",
             });
         }
-        // The signature covers one URL; a redirect can only be a misconfiguration.
-        let http = pipeline::client_following_no_redirect(
-            options.connect_timeout,
-            options.request_timeout,
-            concat!("aml-events/", env!("CARGO_PKG_VERSION")),
-        )
-        .map_err(LedgerError::Http)?;
         Ok(TableLedger {
-            http,
+            http: http_client(&options)?,
+            transport,
             endpoint,
             table: options.table.clone(),
             auth,
@@ -143,4 +159,15 @@ impl TableLedger {
     pub fn claimant(&self) -> &str {
         &self.claimant
     }
+}
+
+/// The ledger's HTTP client. The signature covers one URL; a redirect can only be a
+/// misconfiguration.
+fn http_client(options: &TableLedgerOptions) -> Result<reqwest::Client, LedgerError> {
+    pipeline::client_following_no_redirect(
+        options.connect_timeout,
+        options.request_timeout,
+        concat!("aml-events/", env!("CARGO_PKG_VERSION")),
+    )
+    .map_err(LedgerError::Http)
 }

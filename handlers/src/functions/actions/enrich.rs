@@ -13,6 +13,7 @@ use super::{Acted, Actions, NO_WORKSPACE};
 use crate::{
     functions::HandlerError,
     outcome::{Action, ActionReport},
+    traces::spans,
 };
 
 /// What enrichment learned about a run, for the notification.
@@ -50,7 +51,9 @@ impl Actions<'_> {
                 None,
             );
         };
-        let (mut acted, facts) = self.read_run(workspace, experiment_name, run_id).await;
+        let read = || self.read_run(workspace, experiment_name, run_id);
+        let run = || run_id.unwrap_or_default().to_owned();
+        let (mut acted, facts) = spans::action(Action::Enrich, &route.name, run, read).await;
         for report in &mut acted.reports {
             report.route = Some(route.name.clone());
         }
@@ -91,7 +94,13 @@ impl Actions<'_> {
             "GET {{discovered api}}/history/v1.0{}/experiments/{experiment}/runs/{run}",
             workspace.resource_id()
         );
-        match client.get_run(workspace, experiment, run).await {
+        let started = tokio::time::Instant::now();
+        let read = client.get_run(workspace, experiment, run).await;
+        self.delivery
+            .ctx
+            .metrics
+            .action_took(Action::Enrich, started.elapsed());
+        match read {
             Ok(found) => {
                 let facts = RunFacts {
                     status: found

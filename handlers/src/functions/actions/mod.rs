@@ -43,6 +43,7 @@ use crate::{
     AppContext,
     outcome::{Action, ActionReport, ActionStatus, Outcome},
     routes::{Route, Routes},
+    traces::spans,
 };
 use once::{Claims, Once, Unsettled};
 
@@ -96,6 +97,7 @@ impl<'a> Delivery<'a> {
                 event_id: event.id.clone(),
                 lease: self.ctx.lease(),
                 claim_by: self.claim_by,
+                metrics: Arc::clone(&self.ctx.metrics),
             },
         }
     }
@@ -143,6 +145,13 @@ impl Acted {
     fn push(&mut self, report: ActionReport, failure: Option<HandlerError>) {
         self.reports.push(report);
         keep_first(&mut self.failure, failure);
+    }
+}
+
+/// What an action's span reports: its first report's status (enrich has one).
+impl spans::Reported for Acted {
+    fn status(&self) -> Option<ActionStatus> {
+        self.reports.first().map(|report| report.status)
     }
 }
 

@@ -25,8 +25,10 @@ use super::{
     quiet::{NotifyEvery, holds_back, notify_key},
 };
 use crate::{
+    metrics::{Metrics, NotificationStatus},
     outcome::{Action, ActionReport, ActionStatus},
     routes::{NamedTarget, Route, interval},
+    traces::spans,
 };
 
 /// Why a PagerDuty target is not sent a notice.
@@ -61,9 +63,10 @@ impl Actions<'_> {
             return Acted::report(ActionReport::skipped(Action::Notify, why));
         }
         let notice = Arc::new(notice);
-        let sends = wanted
-            .into_iter()
-            .map(|(target, route)| self.notify_one(target, route, Arc::clone(&notice)));
+        let sends = wanted.into_iter().map(|(target, route)| {
+            let send = || self.notify_one(target, route, Arc::clone(&notice));
+            spans::action(Action::Notify, &route.name, || target.name.clone(), send)
+        });
         futures_util::future::join_all(sends)
             .await
             .into_iter()
@@ -123,7 +126,8 @@ impl Actions<'_> {
             every,
         });
         let (sent_to, notice) = (target.clone(), Arc::clone(&notice));
-        let post = move |held| post(notifier, sent_to, notice, held);
+        let metrics = Arc::clone(&self.claims.metrics);
+        let post = move |held| post(notifier, sent_to, notice, held, metrics);
         // Judged inside the claim: a redelivery of a held notice stays held.
         let effect = async move {
             match quiet {
@@ -133,7 +137,7 @@ impl Actions<'_> {
         };
         let result = self
             .claims
-            .once(Action::Notify.as_str(), &named.identity, effect)
+            .once(Action::Notify, &named.identity, effect)
             .await;
         let (report, failure) = self.settle(Action::Notify, &named.name, request, result);
         (judged(report), failure)
@@ -146,12 +150,15 @@ async fn post(
     target: Target,
     notice: Arc<Notice>,
     held: Option<Held>,
+    metrics: Arc<Metrics>,
 ) -> Result<Recorded, Unsettled> {
     let sent = match held {
         None => notice,
         Some(held) => Arc::new(reporting(&notice, held)),
     };
-    match notifier.send(&target, &sent).await {
+    let answer = notifier.send(&target, &sent).await;
+    metrics.notified(target.kind, NotificationStatus::of(&answer));
+    match answer {
         Ok(delivered) => {
             let reported = sent.held.map_or(String::new(), |held| {
                 format!(" (and {} held back since {})", held.count, held.since)

@@ -21,7 +21,7 @@ use aml_events::{
 use tokio::time::Instant;
 use tracing::warn;
 
-use crate::functions::BoxError;
+use crate::{functions::BoxError, metrics::Metrics, outcome::Action};
 
 /// What became of an effect asked for once.
 #[derive(Debug)]
@@ -83,6 +83,8 @@ pub struct Claims {
     pub lease: Duration,
     /// When claims stop being made: an effect claimed later would have no time to run.
     pub claim_by: Instant,
+    /// Where the time each effect takes is recorded.
+    pub metrics: Arc<Metrics>,
 }
 
 impl fmt::Debug for Claims {
@@ -100,14 +102,21 @@ impl Claims {
     ///
     /// `Ok` says what happened; `Err` is the effect's own failure for now, its claim given
     /// back. The effect does not start unless claimed.
-    pub async fn once<F>(&self, action: &str, identity: &str, effect: F) -> Result<Once, Unsettled>
+    pub async fn once<F>(
+        &self,
+        action: Action,
+        identity: &str,
+        effect: F,
+    ) -> Result<Once, Unsettled>
     where
         F: Future<Output = Result<Recorded, Unsettled>> + Send + 'static,
     {
-        let key = EffectKey::new(&*self.source, &*self.event_id, action, identity);
+        let key = EffectKey::new(&*self.source, &*self.event_id, action.as_str(), identity);
         let (ledger, lease, claim_by) = (Arc::clone(&self.ledger), self.lease, self.claim_by);
-        // A task of its own: the delivery's timeout may stop waiting for it, never cut it.
-        let task = tokio::spawn(async move {
+        let metrics = Arc::clone(&self.metrics);
+        // A task of its own: the delivery's timeout may stop waiting for it, never cut it. It
+        // stays in the current span, so its requests carry the action's `traceparent`.
+        let task = tokio::spawn(crate::traces::in_current_span(async move {
             let token = match ledger.claim(&key, lease, claim_by).await {
                 Ok(Claim::Acquired(token)) => token,
                 Ok(Claim::Done { outcome, .. }) => return Ok(Once::Duplicate(outcome)),
@@ -118,6 +127,7 @@ impl Claims {
             };
             let claimed = Instant::now();
             let result = effect.await;
+            metrics.action_took(action, claimed.elapsed());
             let recorded = match &result {
                 Ok(recorded) => record(&*ledger, &token, recorded, claimed, lease).await,
                 Err(_) => ledger.release(&token).await,
@@ -128,7 +138,7 @@ impl Claims {
                 warn!(event_id = %key.event_id, effect = %key, error = %chain(&err), "could not record the effect in the ledger");
             }
             result.map(Once::Fresh)
-        });
+        }));
         task.await.unwrap_or(Ok(Once::Deferred(Deferral::Lost)))
     }
 }

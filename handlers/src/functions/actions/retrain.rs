@@ -23,6 +23,7 @@ use crate::{
     outcome::{Action, ActionReport, ActionStatus},
     routes::{Retrain, Route, interval, job},
     settings::AML_RETRAIN_DRIFT_THRESHOLD,
+    traces::spans,
 };
 
 /// Why a retraining job is asked for.
@@ -54,9 +55,10 @@ impl Actions<'_> {
         }
         let placeholder = &placeholder;
         let runs = retraining.into_iter().map(|(route, retrain)| async move {
-            let (report, failure) = self
-                .create_job(route, retrain, workspace, reason, group, placeholder)
-                .await;
+            let job_name = || job::job_name(self.event_id(), route.job_part.as_deref());
+            let create = || self.create_job(route, retrain, workspace, reason, group, placeholder);
+            let (report, failure) =
+                spans::action(Action::Retrain, &route.name, job_name, create).await;
             (report.by(&route.name), failure)
         });
         futures_util::future::join_all(runs)
@@ -168,10 +170,7 @@ impl Actions<'_> {
         };
         // Judged inside the claim: a redelivery gets what was decided, not a new judgement.
         let effect = gate.start(create);
-        let result = self
-            .claims
-            .once(Action::Retrain.as_str(), &name, effect)
-            .await;
+        let result = self.claims.once(Action::Retrain, &name, effect).await;
         let (report, failure) = self.settle(Action::Retrain, &name, request, result);
         (report.in_group(group), failure)
     }

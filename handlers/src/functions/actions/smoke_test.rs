@@ -19,6 +19,7 @@ use super::{Acted, Actions, once::Unsettled};
 use crate::{
     outcome::{Action, ActionReport, ActionStatus},
     routes::{Route, SmokeTest},
+    traces::spans,
 };
 
 impl Actions<'_> {
@@ -38,7 +39,10 @@ impl Actions<'_> {
             return Acted::report(ActionReport::skipped(Action::SmokeTest, why));
         }
         let runs = tests.into_iter().map(|(smoke, route)| async move {
-            let (report, failure) = self.smoke_test_one(smoke).await;
+            let endpoint = || redact::url(&smoke.uri, Show::Origin);
+            let test = || self.smoke_test_one(smoke);
+            let (report, failure) =
+                spans::action(Action::SmokeTest, &route.name, endpoint, test).await;
             (report.by(&route.name), failure)
         });
         futures_util::future::join_all(runs)
@@ -94,7 +98,7 @@ impl Actions<'_> {
         };
         let result = self
             .claims
-            .once(Action::SmokeTest.as_str(), &smoke.identity(), effect)
+            .once(Action::SmokeTest, &smoke.identity(), effect)
             .await;
         self.settle(Action::SmokeTest, &endpoint, request, result)
     }
