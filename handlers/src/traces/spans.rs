@@ -44,8 +44,9 @@ impl Deliveries {
                 // as requests.
                 otel.kind = "consumer",
                 function,
-                "event.id" = %event.id,
-                "event.type" = %event.event_type,
+                // Texts, not `%` (Display): the exporter would format them into new strings.
+                "event.id" = event.id.as_str(),
+                "event.type" = event.event_type.as_str(),
                 "faas.invocation_id" = incoming.invocation_id.filter(|id| !id.is_empty()),
                 otel.status_code = field::Empty,
                 otel.status_description = field::Empty,
