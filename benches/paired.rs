@@ -10,7 +10,11 @@
 //!   alternating order, so both meet the same machine; the median of the blocks' ratios is
 //!   the pair's difference.
 //!
-//! A filter after `--` (`instructions`, `interleaved`) runs one of the two.
+//! - **With traces exported**: the dry-run rows beside themselves with traces on, counted
+//!   and timed the same ways, except that the traced rows cannot take turns with the others
+//!   (traces stay on once on): timed after them.
+//!
+//! A filter after `--` (`instructions`, `interleaved`, `traces`) runs one of the three.
 
 use std::{
     process::Command,
@@ -18,6 +22,7 @@ use std::{
 };
 
 mod rows;
+mod traced;
 
 /// Events in the short and the long cachegrind run of a row.
 const SHORT: usize = 512;
@@ -29,6 +34,7 @@ const BLOCK: usize = 256;
 
 const INSTRUCTIONS: &str = "instructions per event";
 const INTERLEAVED: &str = "time per event, pairs interleaved";
+const TRACES: &str = "with traces exported";
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -37,6 +43,13 @@ fn main() {
     {
         let row = row.parse().expect("a row index");
         run_row(row, count.parse().expect("a count"));
+        return;
+    }
+    if let [_, flag, row, count, endpoint] = args.as_slice()
+        && flag == "--traced-events"
+    {
+        let row = row.parse().expect("a row index");
+        run_traced_row(row, count.parse().expect("a count"), endpoint);
         return;
     }
     // `cargo bench` runs every bench target with the same filter: a filter naming neither
@@ -48,6 +61,10 @@ fn main() {
     }
     if wanted(INTERLEAVED) {
         interleaved();
+    }
+    // Last: traces stay on in this process once on.
+    if wanted(TRACES) {
+        traces_exported();
     }
 }
 
@@ -119,6 +136,97 @@ fn interleaved() {
     }
 }
 
+fn traces_exported() {
+    let sink = traced::sink();
+    if Command::new("valgrind").arg("--version").output().is_ok() {
+        println!(
+            "{TRACES}: {INSTRUCTIONS} (cachegrind, {} events)",
+            LONG - SHORT
+        );
+        let mut counts = Vec::new();
+        for (index, (row, _)) in traced::rows().iter().enumerate() {
+            // A queue that holds every span: under cachegrind the exporting thread lags, and
+            // spans a full queue drops would go uncounted.
+            let count = |events: usize| {
+                let args = [
+                    "--traced-events".into(),
+                    index.to_string(),
+                    events.to_string(),
+                    sink.clone(),
+                ];
+                count_instructions(&args, &[("OTEL_BSP_MAX_QUEUE_SIZE", "1000000")])
+            };
+            let per_event = (count(LONG) - count(SHORT)) / (LONG - SHORT) as u64;
+            counts.push(per_event);
+            let versus = match index % 2 {
+                1 => versus(per_event as f64 / counts[index - 1] as f64),
+                _ => String::new(),
+            };
+            println!("  {:<52} {per_event:>8}{versus}", row.name);
+        }
+    }
+    // Each row in blocks on its own, the rows without traces first.
+    let runtime = rows::runtime();
+    let mut invocations = rows::Invocations::new();
+    let rows = traced::rows();
+    let mut time = |ctx| {
+        let mut blocks: Vec<Duration> = (0..ROUNDS)
+            .map(|_| {
+                let started = Instant::now();
+                for _ in 0..BLOCK {
+                    std::hint::black_box(rows::handle(invocations.next(), ctx, &runtime));
+                }
+                started.elapsed()
+            })
+            .collect();
+        median(&mut blocks) / BLOCK as u32
+    };
+    let mut times = Vec::new();
+    for (row, traced) in &rows {
+        if !traced {
+            times.push(time(&row.ctx));
+        }
+    }
+    let telemetry = traced::export_to(&sink);
+    for (row, traced) in &rows {
+        if *traced {
+            times.push(time(&row.ctx));
+        }
+    }
+    telemetry.shutdown();
+    println!(
+        "{TRACES}: time per event, in turn ({ROUNDS} blocks of {BLOCK} events a row; medians)"
+    );
+    let pairs = rows.len() / 2;
+    for pair in 0..pairs {
+        let (without, with) = (times[pair], times[pairs + pair]);
+        println!("  {:<52} {without:>8.2?}", rows[2 * pair].0.name);
+        println!(
+            "  {:<52} {with:>8.2?}{}",
+            rows[2 * pair + 1].0.name,
+            versus(with.as_secs_f64() / without.as_secs_f64())
+        );
+    }
+}
+
+/// Handles `count` events in row `index` of the traced rows, traces exported to `endpoint`
+/// in that row's process (run under cachegrind by [`traces_exported`]).
+fn run_traced_row(index: usize, count: usize, endpoint: &str) {
+    let (row, traced) = traced::rows().swap_remove(index);
+    let telemetry = traced.then(|| traced::export_to(endpoint));
+    let runtime = rows::runtime();
+    let mut invocations = rows::Invocations::new();
+    let mut total = 0;
+    for _ in 0..count {
+        total += rows::handle(invocations.next(), &row.ctx, &runtime);
+    }
+    std::hint::black_box(total);
+    // Every span of the run exported: the longer run's extra spans are all counted.
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown();
+    }
+}
+
 /// `  (+0.7% on the row above)`.
 fn versus(ratio: f64) -> String {
     format!("  ({:+.1}% on the row above)", (ratio - 1.0) * 100.0)
@@ -153,6 +261,12 @@ fn run_row(index: usize, count: usize) {
 
 /// The instructions this binary executes handling `count` events of row `index`.
 fn instructions(index: usize, count: usize) -> u64 {
+    let args = ["--events".into(), index.to_string(), count.to_string()];
+    count_instructions(&args, &[])
+}
+
+/// The instructions this binary executes when run with `args` and `env`.
+fn count_instructions(args: &[String], env: &[(&str, &str)]) -> u64 {
     let me = std::env::current_exe().expect("the bench binary's path");
     let output = Command::new("valgrind")
         .args([
@@ -161,7 +275,8 @@ fn instructions(index: usize, count: usize) -> u64 {
             "--cachegrind-out-file=/dev/null",
         ])
         .arg(me)
-        .args(["--events", &index.to_string(), &count.to_string()])
+        .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("valgrind runs");
     let report = String::from_utf8_lossy(&output.stderr);

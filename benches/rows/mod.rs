@@ -99,6 +99,7 @@ pub(crate) fn handle(body: &str, ctx: &AppContext, runtime: &tokio::runtime::Run
         .block_on(functions::handle_all(
             events,
             Some(aml_events::Function::RunCompleted),
+            &Default::default(),
             ctx,
         ))
         .unwrap();
@@ -156,7 +157,7 @@ fn routed(dir: &std::path::Path, last_experiment: &str) -> AppContext {
 }
 
 /// A dry run without a routes file that notifies about RunCompleted, as the routes do.
-fn notifying() -> AppContext {
+pub(crate) fn notifying() -> AppContext {
     AppContext::new(
         Config::from_lookup(|name| match name {
             "AML_NOTIFY_URL" => Some(TEAM_WEBHOOK.into()),
