@@ -492,3 +492,28 @@ async fn json_log_lines_carry_the_ids_of_the_span_they_were_written_in() {
         .expect("the ready line");
     assert!(ready.get("trace_id").is_none(), "{ready}");
 }
+
+#[test]
+fn serve_will_not_send_the_collectors_headers_over_plain_http_to_another_machine() {
+    let output = common::command(
+        &["serve", "--port", "0"],
+        &[
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "http://collector.example:4318",
+            ),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=not-for-the-wire"),
+        ],
+    )
+    .output()
+    .expect("aml-handlers runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "refusing to send OTEL_EXPORTER_OTLP_HEADERS over plain http to collector.example"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not-for-the-wire"), "{stderr}");
+}

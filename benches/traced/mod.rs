@@ -53,6 +53,7 @@ pub(crate) fn export_to(endpoint: &str) -> Telemetry {
     let settings = traces::Settings {
         endpoint: Some(endpoint.to_owned()),
         timeout: Duration::from_secs(10),
+        headers: false,
     };
     telemetry::init(&config, &settings).expect("the exporter starts")
 }

@@ -17,7 +17,10 @@ use opentelemetry_sdk::{
     trace::{BatchSpanProcessor, SdkTracer, SdkTracerProvider},
 };
 
-use super::{ON, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, Settings};
+use super::{
+    ON, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, Settings,
+};
 
 /// The service's name when neither `OTEL_SERVICE_NAME` nor `OTEL_RESOURCE_ATTRIBUTES` gives one
 /// (OpenTelemetry's own default is `unknown_service:<executable>`).
@@ -46,6 +49,14 @@ pub enum ExportError {
         "the trace exporter cannot use {OTEL_EXPORTER_OTLP_TRACES_ENDPOINT} or {OTEL_EXPORTER_OTLP_ENDPOINT}"
     )]
     Exporter(#[source] opentelemetry_otlp::ExporterBuildError),
+    /// Headers (often a key) would go over plain http to another machine.
+    #[error(
+        "refusing to send {OTEL_EXPORTER_OTLP_HEADERS} over plain http to {host}: use https for the collector, or a loopback address"
+    )]
+    InsecureHeaders {
+        /// The collector's host.
+        host: String,
+    },
 }
 
 /// Starts export when `settings` turn it on (and turns [`super::on`] on); `None` when off.
@@ -53,6 +64,7 @@ pub fn start(settings: &Settings) -> Result<Option<Exporting>, ExportError> {
     let Some(endpoint) = &settings.endpoint else {
         return Ok(None);
     };
+    refuse_headers_in_the_clear(endpoint, settings.headers)?;
     let exporter = SpanExporter::builder()
         .with_http()
         .with_endpoint(endpoint)
@@ -81,6 +93,20 @@ impl Exporting {
             tracing::warn!(error = %err, "could not export the last spans");
         }
     }
+}
+
+/// Headers go to a collector over https, or over plain http only to this machine, as every
+/// key the handlers send. An endpoint that is not a URL is the exporter's to refuse.
+fn refuse_headers_in_the_clear(endpoint: &str, headers: bool) -> Result<(), ExportError> {
+    let Ok(url) = url::Url::parse(endpoint) else {
+        return Ok(());
+    };
+    if headers && url.scheme() == "http" && !aml_events::azure::is_loopback(&url) {
+        return Err(ExportError::InsecureHeaders {
+            host: url.host_str().unwrap_or_default().to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// The resource every span is exported with: what OpenTelemetry's SDK reads from
@@ -142,5 +168,30 @@ impl HttpClient for BlockingClient {
             .body(Bytes::from(body))?;
         *response.headers_mut() = std::mem::take(answer.headers_mut());
         Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_go_over_https_or_to_loopback_only() {
+        let refused = refuse_headers_in_the_clear("http://collector:4318/v1/traces", true);
+        assert!(
+            matches!(&refused, Err(ExportError::InsecureHeaders { host }) if host == "collector"),
+            "{refused:?}"
+        );
+        for (endpoint, headers) in [
+            ("https://collector:4318/v1/traces", true),
+            ("http://127.0.0.1:4318/v1/traces", true),
+            ("http://localhost:4318/v1/traces", true),
+            ("http://collector:4318/v1/traces", false),
+        ] {
+            assert!(
+                refuse_headers_in_the_clear(endpoint, headers).is_ok(),
+                "{endpoint} with headers: {headers}"
+            );
+        }
     }
 }

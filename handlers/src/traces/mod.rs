@@ -40,6 +40,10 @@ pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_
 pub const OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
 /// The exporter's timeout in milliseconds (default 10 000).
 pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+/// Headers sent with every export (often a collector's key); read by OpenTelemetry's SDK.
+pub const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+/// Headers sent with trace exports, beside [`OTEL_EXPORTER_OTLP_HEADERS`].
+pub const OTEL_EXPORTER_OTLP_TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
 
 /// The `tracing` target of every span made here: the exporter is handed these spans and no
 /// others (no log line, no span of a dependency).
@@ -66,6 +70,9 @@ pub struct Settings {
     pub endpoint: Option<String>,
     /// How long one export may take, its retries included.
     pub timeout: Duration,
+    /// Whether `OTEL_EXPORTER_OTLP_HEADERS` or `OTEL_EXPORTER_OTLP_TRACES_HEADERS` adds
+    /// headers (a key, as like as not): they go only over https or to loopback.
+    pub headers: bool,
 }
 
 impl Settings {
@@ -93,7 +100,17 @@ impl Settings {
         .into_iter()
         .find_map(|name| set(name)?.parse::<u64>().ok())
         .map_or(DEFAULT_TIMEOUT, Duration::from_millis);
-        Settings { endpoint, timeout }
+        let headers = [
+            OTEL_EXPORTER_OTLP_HEADERS,
+            OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+        ]
+        .into_iter()
+        .any(|name| set(name).is_some());
+        Settings {
+            endpoint,
+            timeout,
+            headers,
+        }
     }
 }
 
@@ -124,7 +141,8 @@ mod tests {
             settings(&[]),
             Settings {
                 endpoint: None,
-                timeout: DEFAULT_TIMEOUT
+                timeout: DEFAULT_TIMEOUT,
+                headers: false,
             }
         );
         assert_eq!(
