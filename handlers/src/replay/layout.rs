@@ -77,7 +77,13 @@ impl Selection {
             .is_none_or(|name| name.trim().to_lowercase() == path.subscription.to_lowercase());
         let recent = self
             .since
-            .is_none_or(|since| path.hour + Duration::HOUR > OffsetDateTime::from(since));
+            // A path's year may be as late as 9999, whose last hour has no end to compute:
+            // such a blob is newer than any `since`.
+            .is_none_or(|since| {
+                path.hour
+                    .checked_add(Duration::HOUR)
+                    .is_none_or(|end| end > OffsetDateTime::from(since))
+            });
         subscription && recent
     }
 }
@@ -154,5 +160,7 @@ mod tests {
         assert!(at("S/2024/3/1/10/a.json"));
         assert!(at("S/2024/3/2/0/a.json"));
         assert!(!at("S/2024/2/29/23/a.json"));
+        // The last hour there is: no end to compute, and newer than any `since`.
+        assert!(at("S/9999/12/31/23/a.json"));
     }
 }
