@@ -48,10 +48,34 @@ pub fn of<T>(event: &Event<T>, incoming: &Incoming<'_>) -> Context {
     };
     [from_event, from_request]
         .into_iter()
-        .filter(|carrier| carrier.traceparent.is_some())
+        .filter(|carrier| carrier.traceparent.is_some_and(is_well_formed))
         .map(|carrier| TraceContextPropagator::new().extract(&carrier))
         .find(|context| context.span().span_context().is_valid())
         .unwrap_or_default()
+}
+
+/// Whether `traceparent` has the W3C form `version-traceid-parentid-flags`: 2, 32, 16 and 2
+/// lower-case hex digits, version `ff` forbidden. OpenTelemetry's propagator is more lenient
+/// (it trims, and takes ids of any length and with a sign), and a malformed parent would put an
+/// event in a trace not its own; a later version's value may carry more fields after the flags.
+/// See <https://www.w3.org/TR/trace-context/#traceparent-header-field-values>.
+fn is_well_formed(traceparent: &str) -> bool {
+    const LENGTH: usize = 55;
+    const DASHES: [usize; 3] = [2, 35, 52];
+    let bytes = traceparent.as_bytes();
+    let hex = |byte: &u8| matches!(byte, b'0'..=b'9' | b'a'..=b'f');
+    let base = bytes.get(..LENGTH).unwrap_or(bytes);
+    let version_00 = bytes.starts_with(b"00");
+    base.len() == LENGTH
+        && (bytes.len() == LENGTH || (!version_00 && bytes[LENGTH] == b'-'))
+        && !bytes.starts_with(b"ff")
+        && base.iter().enumerate().all(|(at, byte)| {
+            if DASHES.contains(&at) {
+                *byte == b'-'
+            } else {
+                hex(byte)
+            }
+        })
 }
 
 /// A `traceparent` and `tracestate` pair, as the propagator reads them.
@@ -137,5 +161,34 @@ mod tests {
 
         let none = of(&event, &Incoming::default());
         assert!(!none.span().span_context().is_valid());
+    }
+
+    #[test]
+    fn only_the_w3c_form_is_a_parent() {
+        let ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert!(is_well_formed(ok));
+        assert!(is_well_formed(
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-later"
+        ));
+        for malformed in [
+            "00-1-2-01",
+            "00-+1-+2-1",
+            " 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 ",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more",
+            "00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01",
+            "",
+        ] {
+            assert!(!is_well_formed(malformed), "{malformed:?}");
+        }
+    }
+
+    #[test]
+    fn a_lenient_parse_of_a_malformed_parent_is_not_taken() {
+        let event = cloud_event(serde_json::json!({ "traceparent": "00-+1-+2-1" }));
+        let parent = of(&event, &Incoming::default());
+        assert!(!parent.span().span_context().is_valid());
     }
 }
