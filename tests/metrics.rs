@@ -483,7 +483,7 @@ fn run_python(script: &str, input: &str) -> Output {
         .write_all(input.as_bytes())
         .unwrap();
     let output = child.wait_with_output().unwrap();
-    succeeded("the parser", &output);
+    common::python::succeeded("the parser", &output);
     output
 }
 
@@ -493,48 +493,13 @@ fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("prometheus_client");
-        let python = dir.join("venv/bin/python");
-        let has_package = |python: &Path| {
-            Command::new(python)
-                .args(["-c", "import prometheus_client.parser"])
-                .output()
-                .is_ok_and(|output| output.status.success())
-        };
-        if has_package(&python) {
-            return python;
-        }
-        std::fs::create_dir_all(&dir).unwrap();
-        let venv = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(dir.join("venv"))
-            .output()
-            .unwrap_or_else(|err| {
-                panic!(
-                    "the metrics tests read the page with the Python prometheus-client package, and `python3` could not be run ({err}): install Python 3 with venv"
-                )
-            });
-        succeeded("python3 -m venv", &venv);
-        let pip = Command::new(dir.join("venv/bin/pip"))
-            .args([
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "prometheus-client==0.26.*",
-            ])
-            .output()
-            .expect("the venv's pip runs");
-        succeeded("pip install prometheus-client", &pip);
-        assert!(has_package(&python), "prometheus-client installed in the venv");
-        python
+        common::python::with(
+            &dir,
+            &common::python::Package {
+                requirement: "prometheus-client==0.26.*",
+                import: "prometheus_client.parser",
+                purpose: "the metrics tests read the page with the Python prometheus-client package",
+            },
+        )
     })
-}
-
-fn succeeded(what: &str, output: &Output) {
-    assert!(
-        output.status.success(),
-        "`{what}` failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod proxy;
+pub mod python;
 pub mod stand_in;
 
 use std::{

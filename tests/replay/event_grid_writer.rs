@@ -93,7 +93,7 @@ fn run(command: &str, connection: &str, container: &str, input: &Value) -> Outpu
         .write_all(input.to_string().as_bytes())
         .unwrap();
     let output = child.wait_with_output().unwrap();
-    succeeded(&format!("azure-storage-blob {command}"), &output);
+    crate::common::python::succeeded(&format!("azure-storage-blob {command}"), &output);
     output
 }
 
@@ -120,50 +120,12 @@ fn installed() -> &'static Installed {
 
 /// `<dir>/venv` with `azure-storage-blob` from PyPI; its python.
 fn install(dir: &Path) -> PathBuf {
-    let python = dir.join("venv/bin/python");
-    let has_package = |python: &Path| {
-        Command::new(python)
-            .args(["-c", "import azure.storage.blob"])
-            .output()
-            .is_ok_and(|output| output.status.success())
-    };
-    if has_package(&python) {
-        return python;
-    }
-    std::fs::create_dir_all(dir).unwrap();
-    let venv = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(dir.join("venv"))
-        .output()
-        .unwrap_or_else(|err| {
-            panic!(
-                "the replay tests write dead letters with the Python azure-storage-blob package, and `python3` could not be run ({err}): install Python 3 with venv"
-            )
-        });
-    succeeded("python3 -m venv", &venv);
-    let pip = Command::new(dir.join("venv/bin/pip"))
-        .args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "azure-storage-blob==12.*",
-        ])
-        .output()
-        .expect("the venv's pip runs");
-    succeeded("pip install azure-storage-blob", &pip);
-    assert!(
-        has_package(&python),
-        "azure-storage-blob installed in the venv"
-    );
-    python
-}
-
-fn succeeded(what: &str, output: &Output) {
-    assert!(
-        output.status.success(),
-        "`{what}` failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::common::python::with(
+        dir,
+        &crate::common::python::Package {
+            requirement: "azure-storage-blob==12.*",
+            import: "azure.storage.blob",
+            purpose: "the replay tests write dead letters with the Python azure-storage-blob package",
+        },
+    )
 }

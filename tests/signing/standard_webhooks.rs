@@ -9,7 +9,7 @@
 use std::{
     io::Write,
     path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    process::{Command, Stdio},
     sync::OnceLock,
     time::Instant,
 };
@@ -133,42 +133,14 @@ fn installed() -> &'static Installed {
 
 /// `<dir>/venv` with `standardwebhooks` from PyPI; its python.
 fn install_python(dir: &Path) -> PathBuf {
-    let python = dir.join("venv/bin/python");
-    let has_package = |python: &Path| {
-        Command::new(python)
-            .args(["-c", "import standardwebhooks"])
-            .output()
-            .is_ok_and(|output| output.status.success())
-    };
-    if has_package(&python) {
-        return python;
-    }
-    std::fs::create_dir_all(dir).unwrap();
-    let venv = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(dir.join("venv"))
-        .output()
-        .unwrap_or_else(|err| {
-            panic!(
-                "the signing tests verify with the Python standardwebhooks package, and `python3` could not be run ({err}): install Python 3 with venv"
-            )
-        });
-    succeeded("python3 -m venv", &venv);
-    let pip = Command::new(dir.join("venv/bin/pip"))
-        .args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "standardwebhooks==1.*",
-        ])
-        .output()
-        .expect("the venv's pip runs");
-    succeeded("pip install standardwebhooks", &pip);
-    assert!(
-        has_package(&python),
-        "standardwebhooks installed in the venv"
-    );
-    python
+    crate::common::python::with(
+        dir,
+        &crate::common::python::Package {
+            requirement: "standardwebhooks==1.*",
+            import: "standardwebhooks",
+            purpose: "the signing tests verify with the Python standardwebhooks package",
+        },
+    )
 }
 
 /// `<dir>/node_modules/standardwebhooks` from npm.
@@ -190,15 +162,5 @@ fn install_node(dir: &Path) {
                 "the signing tests verify with the npm standardwebhooks package, and `npm` could not be run ({err}): install Node.js and npm"
             )
         });
-    succeeded("npm install standardwebhooks", &npm);
-}
-
-fn succeeded(what: &str, output: &Output) {
-    assert!(
-        output.status.success(),
-        "`{what}` failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::common::python::succeeded("npm install standardwebhooks", &npm);
 }
