@@ -385,6 +385,14 @@ impl ActionReport {
 }
 
 impl Action {
+    /// Every action, in the order of their declaration.
+    pub const ALL: [Action; 4] = [
+        Action::Retrain,
+        Action::Enrich,
+        Action::Notify,
+        Action::SmokeTest,
+    ];
+
     /// The action's name as written in outcomes.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -403,6 +411,17 @@ impl std::fmt::Display for Action {
 }
 
 impl ActionStatus {
+    /// Every status, in the order of their declaration.
+    pub const ALL: [ActionStatus; 7] = [
+        ActionStatus::Done,
+        ActionStatus::DryRun,
+        ActionStatus::Skipped,
+        ActionStatus::Duplicate,
+        ActionStatus::Failed,
+        ActionStatus::Deferred,
+        ActionStatus::Held,
+    ];
+
     /// The status as written in outcomes.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -435,23 +454,10 @@ mod tests {
 
     #[test]
     fn names_match_the_serialized_form() {
-        for action in [
-            Action::Retrain,
-            Action::Enrich,
-            Action::Notify,
-            Action::SmokeTest,
-        ] {
+        for action in Action::ALL {
             assert_eq!(serde_json::to_value(action).unwrap(), action.as_str());
         }
-        for status in [
-            ActionStatus::Done,
-            ActionStatus::DryRun,
-            ActionStatus::Skipped,
-            ActionStatus::Duplicate,
-            ActionStatus::Failed,
-            ActionStatus::Deferred,
-            ActionStatus::Held,
-        ] {
+        for status in ActionStatus::ALL {
             assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
         }
     }

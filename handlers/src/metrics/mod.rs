@@ -57,25 +57,6 @@ const NO_FUNCTION: &str = "none";
 /// One `function` label per function, and [`NO_FUNCTION`].
 const FUNCTIONS: usize = Function::ALL.len() + 1;
 
-/// Every action, in the order of their declaration (which indexes the handles).
-const ACTIONS: [Action; 4] = [
-    Action::Retrain,
-    Action::Enrich,
-    Action::Notify,
-    Action::SmokeTest,
-];
-
-/// Every action status, in the order of their declaration.
-const STATUSES: [ActionStatus; 7] = [
-    ActionStatus::Done,
-    ActionStatus::DryRun,
-    ActionStatus::Skipped,
-    ActionStatus::Duplicate,
-    ActionStatus::Failed,
-    ActionStatus::Deferred,
-    ActionStatus::Held,
-];
-
 /// Bucket bounds of both histograms, in seconds: from a dry run's fraction of a millisecond to
 /// Event Grid's 30 s, finer near the default `AML_DEADLINE_SECONDS` of 25.
 const SECONDS: [f64; 18] = [
@@ -196,11 +177,11 @@ impl NotificationStatus {
 pub struct Metrics {
     registry: Registry,
     events: [[Counter; EventOutcome::ALL.len()]; FUNCTIONS],
-    actions: [[Counter; STATUSES.len()]; ACTIONS.len()],
+    actions: [[Counter; ActionStatus::ALL.len()]; Action::ALL.len()],
     notifications: [[Counter; NotificationStatus::ALL.len()]; Kind::ALL.len()],
     ledger: Arc<LedgerCounts>,
     delivery_seconds: [Histogram; FUNCTIONS],
-    action_seconds: [Histogram; ACTIONS.len()],
+    action_seconds: [Histogram; Action::ALL.len()],
     in_flight: Gauge,
 }
 
@@ -281,8 +262,8 @@ impl Metrics {
             actions: std::array::from_fn(|action| {
                 std::array::from_fn(|status| {
                     actions.get_or_create_owned(&[
-                        ("action", ACTIONS[action].as_str()),
-                        ("status", STATUSES[status].as_str()),
+                        ("action", Action::ALL[action].as_str()),
+                        ("status", ActionStatus::ALL[status].as_str()),
                     ])
                 })
             }),
@@ -299,7 +280,7 @@ impl Metrics {
                 delivery_seconds.get_or_create_owned(&[("function", function_name(function))])
             }),
             action_seconds: std::array::from_fn(|action| {
-                action_seconds.get_or_create_owned(&[("action", ACTIONS[action].as_str())])
+                action_seconds.get_or_create_owned(&[("action", Action::ALL[action].as_str())])
             }),
             in_flight,
         }

@@ -41,10 +41,10 @@ fn each_handle_is_at_the_index_of_its_label() {
         assert_eq!(function_name(index), function.name());
     }
     assert_eq!(function_name(function_index(None)), NO_FUNCTION);
-    for (index, action) in ACTIONS.into_iter().enumerate() {
+    for (index, action) in Action::ALL.into_iter().enumerate() {
         assert_eq!(action as usize, index, "{action}");
     }
-    for (index, status) in STATUSES.into_iter().enumerate() {
+    for (index, status) in ActionStatus::ALL.into_iter().enumerate() {
         assert_eq!(status as usize, index, "{}", status.as_str());
     }
     for (index, kind) in Kind::ALL.into_iter().enumerate() {
