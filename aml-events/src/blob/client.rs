@@ -4,7 +4,6 @@
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration, time::SystemTime};
 
-use base64::Engine as _;
 use reqwest::{
     Method,
     header::{AUTHORIZATION, HeaderName, HeaderValue},
@@ -115,16 +114,10 @@ impl BlobClient {
         let (endpoint, auth) = match connection {
             TableConnection::SharedKey {
                 account,
-                key,
+                raw,
                 endpoint,
-            } => {
-                let key = base64::engine::general_purpose::STANDARD
-                    .decode(key.expose())
-                    .map_err(|_| BlobError::InvalidConnection {
-                        problem: "AccountKey is not base64",
-                    })?;
-                (endpoint, Auth::SharedKey { account, key })
-            }
+                ..
+            } => (endpoint, Auth::SharedKey { account, key: raw }),
             TableConnection::Token { endpoint } => {
                 let tokens = tokens.ok_or(BlobError::InvalidConnection {
                     problem: "a blob service URL needs the managed identity",

@@ -131,6 +131,8 @@ pub enum TableConnection {
         account: String,
         /// The base64 account key.
         key: Secret,
+        /// The account key decoded, the bytes requests are signed with.
+        raw: Vec<u8>,
         /// The service endpoint (`https://{account}.table.core.windows.net`, or Azurite's
         /// path-style `http://127.0.0.1:10002/devstoreaccount1`).
         endpoint: Url,
@@ -227,9 +229,11 @@ impl TableConnection {
             let endpoint = service_endpoint
                 .as_deref()
                 .unwrap_or(service.development_endpoint());
+            let key = key.unwrap_or_else(|| DEV_KEY.to_owned());
             return Ok(TableConnection::SharedKey {
                 account: account.unwrap_or_else(|| DEV_ACCOUNT.to_owned()),
-                key: Secret::new(key.unwrap_or_else(|| DEV_KEY.to_owned())),
+                raw: decode_key(&key).ok_or_else(|| invalid("AccountKey is not base64"))?,
+                key: Secret::new(key),
                 endpoint: Url::parse(endpoint).map_err(|_| invalid(service.bad_endpoint()))?,
             });
         }
@@ -239,12 +243,7 @@ impl TableConnection {
         let key = key
             .filter(|key| !key.is_empty())
             .ok_or_else(|| invalid("the connection string has no AccountKey"))?;
-        if base64::engine::general_purpose::STANDARD
-            .decode(&key)
-            .is_err()
-        {
-            return Err(invalid("AccountKey is not base64"));
-        }
+        let raw = decode_key(&key).ok_or_else(|| invalid("AccountKey is not base64"))?;
         let endpoint = match service_endpoint {
             Some(endpoint) => Url::parse(&endpoint).map_err(|_| invalid(service.bad_endpoint()))?,
             None => {
@@ -261,6 +260,7 @@ impl TableConnection {
         Ok(TableConnection::SharedKey {
             account,
             key: Secret::new(key),
+            raw,
             endpoint,
         })
     }
@@ -356,6 +356,11 @@ impl TableConnection {
     pub fn needs_token(&self) -> bool {
         matches!(self, TableConnection::Token { .. })
     }
+}
+
+/// An account key's bytes: Storage keys are standard base64.
+fn decode_key(key: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD.decode(key).ok()
 }
 
 #[cfg(test)]
@@ -458,6 +463,7 @@ mod tests {
             "AccountName=acct",
             "AccountKey=c2VjcmV0",
             "AccountName=acct;AccountKey=not base64 s3cr3t!",
+            "UseDevelopmentStorage=true;AccountKey=not base64 s3cr3t!",
             "AccountName=acct;SharedAccessSignature=sv=s3cr3t",
             "just words s3cr3t",
             "DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=c2VjcmV0",

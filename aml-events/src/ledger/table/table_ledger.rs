@@ -5,7 +5,6 @@
 
 use std::{fmt, sync::Arc, time::Duration};
 
-use base64::Engine as _;
 use url::Url;
 
 use super::{
@@ -119,16 +118,9 @@ impl TableLedger {
             TableConnection::SharedKey {
                 account,
                 key,
+                raw,
                 endpoint,
-            } => {
-                let raw = base64::engine::general_purpose::STANDARD
-                    .decode(key.expose())
-                    .map_err(|_| LedgerError::InvalidSetting {
-                        setting: AML_LEDGER,
-                        problem: "AccountKey is not base64",
-                    })?;
-                (endpoint, Auth::SharedKey { account, key, raw })
-            }
+            } => (endpoint, Auth::SharedKey { account, key, raw }),
             TableConnection::Token { endpoint } => {
                 let tokens = tokens.ok_or(LedgerError::InvalidSetting {
                     setting: AML_LEDGER,
