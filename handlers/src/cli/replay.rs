@@ -25,9 +25,6 @@ use url::Url;
 
 use super::start::{self, Failed, fail};
 
-/// The port a local `serve` listens on without FUNCTIONS_CUSTOMHANDLER_PORT or --port.
-const LOCAL_SERVE_PORT: u16 = 8080;
-
 /// Send Event Grid's dead-lettered events again, from the dead-letter blob container.
 ///
 /// Reads the container Event Grid dead-letters to: AML_DEADLETTER_CONTAINER (default
@@ -121,7 +118,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
     let (to, key) = match args.to {
         Some(to) => (to, args.key.map(Secret::new)),
         None => {
-            let port = config.host.host_port.unwrap_or(LOCAL_SERVE_PORT);
+            let port = config.host.host_port.unwrap_or(start::DEFAULT_PORT);
             let local = Url::parse(&format!("http://127.0.0.1:{port}{}", webhook::PATH))
                 .map_err(|err| fail(format!("cannot make the local webhook URL: {err}")))?;
             let key = args

@@ -44,14 +44,16 @@ pub(crate) struct Args {
     bind: Option<IpAddr>,
 }
 
-const DEFAULT_PORT: u16 = 8080;
-
 /// Serves until SIGINT or SIGTERM.
 pub(crate) fn run(args: Args) -> Result<ExitCode, Failed> {
     let config = start::config()?;
     let telemetry = telemetry::init(&config, &traces::Settings::from_env())
         .map_err(|err| fail(aml_events::chain(&err)))?;
-    let port = config.host.host_port.or(args.port).unwrap_or(DEFAULT_PORT);
+    let port = config
+        .host
+        .host_port
+        .or(args.port)
+        .unwrap_or(start::DEFAULT_PORT);
     let bind = args
         .bind
         .or(config.host.bind)

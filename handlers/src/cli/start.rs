@@ -12,6 +12,10 @@ use std::{
 use aml_handlers::{AppContext, config::Config};
 use tokio::runtime::Runtime;
 
+/// The port `serve` listens on when neither FUNCTIONS_CUSTOMHANDLER_PORT nor --port names one;
+/// where `replay` finds a local `serve` by default.
+pub(crate) const DEFAULT_PORT: u16 = 8080;
+
 /// A command stopped short: [`fail`] has said why on standard error, and it exits with 1.
 #[derive(Debug)]
 pub(crate) struct Failed;
