@@ -119,59 +119,119 @@ impl<'a> Cursor<'a> {
 /// opening quote; the answer is the inner string's text and how many bytes of `raw` it took,
 /// closing quote included. Each escape of the outer string is read with the one after it, so
 /// `\\\"` is the event's `"` and `\\n` its line break.
+///
+/// Plain bytes move eight at a time: each word is appended whole and the text cut back to where
+/// the first escape in it starts, so a short run costs no call to `memcpy`. The three escapes an
+/// indented event is made of are told by their bytes read as one number; the rest are read one
+/// by one.
 fn decode_twice(raw: &[u8]) -> Option<(String, usize)> {
     // The outer text must begin with the inner string's opening quote, escaped.
     if !raw.starts_with(b"\\\"") {
         return None;
     }
-    let mut text = Vec::with_capacity(raw.len());
+    // Room for the last word appended whole: the text is never longer than `raw`.
+    let mut text = Vec::with_capacity(raw.len() + WORD);
     let mut at = 2;
     loop {
-        let run = plain_run_len(&raw[at..]);
-        text.extend_from_slice(&raw[at..at + run]);
-        at += run;
+        match raw.get(at..at + WORD) {
+            Some(chunk) => {
+                let word = u64::from_le_bytes(chunk.try_into().ok()?);
+                text.extend_from_slice(&word.to_le_bytes());
+                let stops = needs_decoding(word);
+                if stops == 0 {
+                    at += WORD;
+                    continue;
+                }
+                let plain = stops.trailing_zeros() as usize / 8;
+                text.truncate(text.len() - WORD + plain);
+                at += plain;
+            }
+            None => {
+                let run = plain_run_len(&raw[at..]);
+                text.extend_from_slice(&raw[at..at + run]);
+                at += run;
+            }
+        }
         // A plain run ends at a backslash, or at a quote or control character the inner
         // string does not allow here.
-        if *raw.get(at)? != b'\\' {
-            return None;
-        }
-        let escaped = *raw.get(at + 1)?;
-        // Tests in the order of how often each comes, and without a jump table: which escape
-        // comes next is hard to predict, and a mispredicted indirect jump cost the most here.
-        if escaped == b'\\' {
-            // `\\`: the inner string's backslash; the inner escape's letter follows.
-            let letter = *raw.get(at + 2)?;
-            if letter == b'\\' {
-                // `\\\\`, `\\\"`, `\\\/`: the event's backslash, quote or slash.
-                let character = *raw.get(at + 3)?;
-                if !matches!(character, b'\\' | b'"' | b'/') {
-                    return None;
-                }
-                text.push(character);
+        match raw
+            .get(at..at + 4)
+            .map(|four| u32::from_le_bytes([four[0], four[1], four[2], four[3]]))
+        {
+            Some(ESCAPED_QUOTE) => {
+                text.push(b'"');
                 at += 4;
-            } else if letter == b'u' {
-                // Surrogates (characters outside the BMP) are left to the general reader.
-                let code = char::from_u32(hex4(raw.get(at + 3..at + 7)?)?)?;
-                text.extend_from_slice(code.encode_utf8(&mut [0; 4]).as_bytes());
-                at += 7;
-            } else {
-                text.push(short_escape(letter)?);
+            }
+            Some(four) if four & 0x00ff_ffff == ESCAPED_LINE_BREAK => {
+                text.push(b'\n');
                 at += 3;
             }
-        } else if escaped == b'"' {
-            // `\"`: the inner string's closing quote, which must end the outer string too.
-            if *raw.get(at + 2)? != b'"' {
+            Some(ESCAPED_BACKSLASH) => {
+                text.push(b'\\');
+                at += 4;
+            }
+            _ => match escape(raw, at, &mut text)? {
+                Escape::Read(length) => at += length,
+                Escape::End => return String::from_utf8(text).ok().map(|text| (text, at + 3)),
+            },
+        }
+    }
+}
+
+/// Bytes per word of plain text.
+const WORD: usize = 8;
+/// `\\\"`, the event's quote, as four bytes read little-endian.
+const ESCAPED_QUOTE: u32 = u32::from_le_bytes(*b"\\\\\\\"");
+/// `\\n`, the event's line break, as the low three of four bytes read little-endian.
+const ESCAPED_LINE_BREAK: u32 = u32::from_le_bytes(*b"\\\\n\0");
+/// `\\\\`, the event's backslash, as four bytes read little-endian.
+const ESCAPED_BACKSLASH: u32 = u32::from_le_bytes(*b"\\\\\\\\");
+
+/// What the escape at `raw[at]` gave.
+enum Escape {
+    /// It was decoded into the text and took this many bytes.
+    Read(usize),
+    /// It was the inner string's closing quote, `\"`, which ended the outer string too.
+    End,
+}
+
+/// Any escape but the three [`decode_twice`] tells at a glance; `None` for anything the
+/// general reader must decode or word.
+fn escape(raw: &[u8], at: usize, text: &mut Vec<u8>) -> Option<Escape> {
+    if *raw.get(at)? != b'\\' {
+        return None;
+    }
+    let escaped = *raw.get(at + 1)?;
+    if escaped == b'\\' {
+        // `\\`: the inner string's backslash; the inner escape's letter follows.
+        let letter = *raw.get(at + 2)?;
+        if letter == b'\\' {
+            // `\\\\`, `\\\"`, `\\\/`: the event's backslash, quote or slash.
+            let character = *raw.get(at + 3)?;
+            if !matches!(character, b'\\' | b'"' | b'/') {
                 return None;
             }
-            return String::from_utf8(text).ok().map(|text| (text, at + 3));
-        } else if escaped == b'/' {
-            text.push(b'/');
-            at += 2;
+            text.push(character);
+            Some(Escape::Read(4))
+        } else if letter == b'u' {
+            // Surrogates (characters outside the BMP) are left to the general reader.
+            let code = char::from_u32(hex4(raw.get(at + 3..at + 7)?)?)?;
+            text.extend_from_slice(code.encode_utf8(&mut [0; 4]).as_bytes());
+            Some(Escape::Read(7))
         } else {
-            // Any other escape of the outer string gives the inner string a control character
-            // (invalid there) or a `\u` escape: the general reader words the error or decodes it.
-            return None;
+            text.push(short_escape(letter)?);
+            Some(Escape::Read(3))
         }
+    } else if escaped == b'"' {
+        // `\"`: the inner string's closing quote, which must end the outer string too.
+        (*raw.get(at + 2)? == b'"').then_some(Escape::End)
+    } else if escaped == b'/' {
+        text.push(b'/');
+        Some(Escape::Read(2))
+    } else {
+        // Any other escape of the outer string gives the inner string a control character
+        // (invalid there) or a `\u` escape: the general reader words the error or decodes it.
+        None
     }
 }
 
@@ -204,28 +264,33 @@ fn hex4(digits: &[u8]) -> Option<u32> {
 /// first `"`, `\` or control character. Eight bytes at a time (the bit trick serde_json's own
 /// string scanner uses), then byte by byte for the tail.
 fn plain_run_len(bytes: &[u8]) -> usize {
-    const ONES: u64 = u64::MAX / 255;
-    const HIGH_BITS: u64 = ONES << 7;
-    let has_byte = |word: u64, byte: u8| {
-        let zero_where_equal = word ^ (ONES * u64::from(byte));
-        zero_where_equal.wrapping_sub(ONES) & !zero_where_equal
-    };
-    let mut chunks = bytes.chunks_exact(8);
+    let mut chunks = bytes.chunks_exact(WORD);
     let mut at = 0;
     for chunk in &mut chunks {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        let control = word.wrapping_sub(ONES * 0x20) & !word;
-        let found = (control | has_byte(word, b'"') | has_byte(word, b'\\')) & HIGH_BITS;
+        let found = needs_decoding(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
         if found != 0 {
             return at + found.trailing_zeros() as usize / 8;
         }
-        at += 8;
+        at += WORD;
     }
     at + chunks
         .remainder()
         .iter()
         .position(|&byte| matches!(byte, b'"' | b'\\' | 0..=0x1f))
         .unwrap_or(chunks.remainder().len())
+}
+
+/// The high bit of each byte of `word` (read little-endian) that is a `"`, a `\\` or a control
+/// character, and of some bytes after the first such one; zero when there is none.
+fn needs_decoding(word: u64) -> u64 {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGH_BITS: u64 = ONES << 7;
+    let has_byte = |byte: u8| {
+        let zero_where_equal = word ^ (ONES * u64::from(byte));
+        zero_where_equal.wrapping_sub(ONES) & !zero_where_equal
+    };
+    let control = word.wrapping_sub(ONES * 0x20) & !word;
+    (control | has_byte(b'"') | has_byte(b'\\')) & HIGH_BITS
 }
 
 #[cfg(test)]

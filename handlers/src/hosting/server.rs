@@ -11,7 +11,7 @@ use actix_web::{
     dev::Server,
     http::{
         Method, StatusCode,
-        header::{AUTHORIZATION, CONTENT_TYPE},
+        header::{AUTHORIZATION, AsHeaderName, CONTENT_TYPE, HeaderName},
     },
     web,
 };
@@ -28,6 +28,14 @@ use crate::{
     AppContext, metrics,
     traces::parent::{Incoming, TRACEPARENT, TRACESTATE},
 };
+
+// The headers read on every request, named once: a name given as text is parsed and
+// lower-cased on each lookup.
+static INVOCATION_ID: HeaderName = HeaderName::from_static(INVOCATION_ID_HEADER);
+static TRACE_PARENT: HeaderName = HeaderName::from_static(TRACEPARENT);
+static TRACE_STATE: HeaderName = HeaderName::from_static(TRACESTATE);
+static WEBHOOK_KEY: HeaderName = HeaderName::from_static(webhook::KEY_HEADER);
+static EVENT_TYPE: HeaderName = HeaderName::from_static(webhook::EVENT_TYPE_HEADER);
 
 /// Registers every route on an actix-web app; tests use it with `actix_web::test`.
 pub fn configure(ctx: web::Data<AppContext>) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -74,7 +82,7 @@ fn to_response(answer: Answer) -> HttpResponse {
     response.body(answer.body)
 }
 
-fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
+fn header(request: &HttpRequest, name: impl AsHeaderName) -> Option<&str> {
     request
         .headers()
         .get(name)
@@ -105,12 +113,12 @@ async fn webhook_post(
 ) -> HttpResponse {
     let webhook_request = WebhookRequest {
         query: Some(request.query_string()),
-        key_header: header(&request, webhook::KEY_HEADER),
-        event_type_header: header(&request, webhook::EVENT_TYPE_HEADER),
-        content_type: header(&request, CONTENT_TYPE.as_str()),
-        authorization: header(&request, AUTHORIZATION.as_str()),
-        traceparent: header(&request, TRACEPARENT),
-        tracestate: header(&request, TRACESTATE),
+        key_header: header(&request, &WEBHOOK_KEY),
+        event_type_header: header(&request, &EVENT_TYPE),
+        content_type: header(&request, CONTENT_TYPE),
+        authorization: header(&request, AUTHORIZATION),
+        traceparent: header(&request, &TRACE_PARENT),
+        tracestate: header(&request, &TRACE_STATE),
     };
     let result = async {
         let function = webhook::admit(&webhook_request, &ctx)?;
@@ -161,7 +169,7 @@ async fn invoke(
     ctx: web::Data<AppContext>,
 ) -> HttpResponse {
     let name = request.path().trim_start_matches('/');
-    let invocation_id = header(&request, INVOCATION_ID_HEADER).unwrap_or("");
+    let invocation_id = header(&request, &INVOCATION_ID).unwrap_or("");
     // Before the body is read: a caller beyond loopback is not the Functions host.
     if !from_loopback(&request) {
         let context = custom_handler::failure_context(name, invocation_id);
@@ -170,8 +178,8 @@ async fn invoke(
     let answer = match body::read(&request, payload, MAX_INVOCATION_BYTES).await {
         Ok(body) => {
             let incoming = Incoming {
-                traceparent: header(&request, TRACEPARENT),
-                tracestate: header(&request, TRACESTATE),
+                traceparent: header(&request, &TRACE_PARENT),
+                tracestate: header(&request, &TRACE_STATE),
                 invocation_id: Some(invocation_id),
             };
             custom_handler::invoke(name, &incoming, &body, &ctx).await
