@@ -254,10 +254,17 @@ impl Notifier {
         notice: &Notice,
         body: &Value,
     ) -> Result<Delivered, NotifyError> {
-        let shown = target.display();
-        let url = target.post_url().ok_or_else(|| NotifyError::InvalidUrl {
-            target: shown.clone(),
-        })?;
+        let Some(url) = target.post_url() else {
+            return Err(NotifyError::InvalidUrl {
+                target: target.display(),
+            });
+        };
+        // What `target.display()` shows, from the URL already parsed.
+        let shown = format!(
+            "{} {}",
+            target.kind,
+            redact::url(&url, redact::Show::Origin)
+        );
         let body = serde_json::to_vec(body).unwrap_or_default();
         let idempotency_key = HeaderValue::from_str(&notice.event_id).ok();
         let signing = (target.signing.as_ref())

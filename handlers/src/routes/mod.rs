@@ -106,6 +106,9 @@ pub struct NamedTarget {
     /// What makes posting to it a distinct effect ([`Target::ledger_id`]): two names for the
     /// very same target share it.
     pub identity: String,
+    /// The request a notice makes, as reports show it: `POST https://hooks.slack.com/…`
+    /// (the origin only: the rest of the URL is the target's key).
+    pub request: String,
 }
 
 impl NamedTarget {
@@ -114,6 +117,10 @@ impl NamedTarget {
         NamedTarget {
             name,
             identity: target.ledger_id(),
+            request: format!(
+                "POST {}",
+                redact::url_text(target.url.expose(), Show::Origin)
+            ),
             target,
         }
     }

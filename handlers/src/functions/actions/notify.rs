@@ -16,7 +16,6 @@ use aml_events::{
     chain,
     ledger::Recorded,
     notify::{Held, Notice, Notifier, Target},
-    redact::{self, Show},
 };
 
 use super::{
@@ -80,10 +79,7 @@ impl Actions<'_> {
         notice: Arc<Notice>,
     ) -> (ActionReport, Option<crate::functions::HandlerError>) {
         let target = &named.target;
-        let request = format!(
-            "POST {}",
-            redact::url_text(target.url.expose(), Show::Origin)
-        );
+        let request = named.request.clone();
         let label = |report: ActionReport| report.to(&named.name, target.kind).by(&route.name);
         let notify_every = route.notify_every.filter(|_| holds_back(target.kind));
         // Named where noise control judges the notice.
