@@ -718,6 +718,23 @@ fn mrkdwn_objects(body: &Value) -> Vec<&Map<String, Value>> {
 }
 
 #[test]
+fn slack_sends_the_bytes_of_its_json() {
+    // What is posted is written from the blocks; what tests and `Notifier::body` read is the
+    // JSON tree of them. Both must be the same bytes, key order included.
+    for notice in [
+        failed_run(),
+        breach(),
+        model_registered(),
+        oversized(),
+        Notice::default(),
+    ] {
+        let sent = serde_json::to_vec(&slack::message(&notice)).unwrap();
+        let tree = serde_json::to_vec(&slack::render(&notice)).unwrap();
+        assert_eq!(String::from_utf8(sent), String::from_utf8(tree));
+    }
+}
+
+#[test]
 fn slack_blocks_come_in_order() {
     let body = slack::render(&failed_run());
 

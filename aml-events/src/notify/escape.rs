@@ -77,7 +77,12 @@ pub fn markdown(text: &str) -> String {
 /// One line of untrusted text for Slack mrkdwn: whitespace runs become one space; defused;
 /// formatting characters replaced by look-alikes; `& < >` as entities.
 pub fn mrkdwn(text: &str) -> String {
-    let defused = wrappable(&defuse(&one_line(text)));
+    let line = one_line(text);
+    let defused = defuse(&line);
+    let defused = wrappable(&defused);
+    if !defused.contains(['*', '_', '~', '`', '>', '&', '<']) {
+        return defused.into_owned();
+    }
     let mut out = String::with_capacity(defused.len() + 16);
     for (at, c) in defused.char_indices() {
         match c {
@@ -100,14 +105,16 @@ pub fn mrkdwn(text: &str) -> String {
 /// button's title): defused only, since there is no markup to escape and a backslash would
 /// show.
 pub fn plain(text: &str) -> String {
-    wrappable(&defuse(&one_line(text)))
+    wrappable(&defuse(&one_line(text))).into_owned()
 }
 
 /// Untrusted lines shown as is in a monospace font (a Teams TextRun, never Markdown): defused,
 /// each line's leading spaces (and tabs, as four) kept as no-break spaces, which an HTML host
 /// would otherwise collapse.
 pub fn monospace(text: &str) -> String {
-    let defused = wrappable(&defuse(&lines(text)));
+    let lines = lines(text);
+    let defused = defuse(&lines);
+    let defused = wrappable(&defused);
     let mut out = String::with_capacity(defused.len() + 16);
     for (n, line) in defused.split('\n').enumerate() {
         if n > 0 {
@@ -201,7 +208,18 @@ pub fn cut_mrkdwn(escaped: &str, max: usize) -> String {
 
 /// `text` with whitespace runs (line breaks, tabs, ...) as one space, trimmed, and control
 /// and bidi characters dealt with.
-fn one_line(text: &str) -> String {
+fn one_line(text: &str) -> Cow<'_, str> {
+    // Most texts are one line of printable ASCII already.
+    let plain_ascii = text.bytes().all(|byte| matches!(byte, b' '..=b'~'));
+    if plain_ascii && !text.starts_with(' ') && !text.ends_with(' ') && !text.contains("  ") {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(one_line_each_char(text))
+    }
+}
+
+/// [`one_line`], a character at a time.
+fn one_line_each_char(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut space = false;
     for c in text.chars() {
@@ -249,7 +267,23 @@ fn printable(c: char) -> Option<char> {
 /// `text` with word joiners that stop links, mentions and Adaptive Cards' functions:
 /// between the slashes of `//`, after `www` and `mailto` before `.` and `:`, after `@`,
 /// between `{{`.
-fn defuse(text: &str) -> String {
+fn defuse(text: &str) -> Cow<'_, str> {
+    // Nothing to defuse: no `@`, `//` or `{{`, and no `www.` or `mailto:` in any case.
+    if !text.contains(['@', '/', '{', '.', ':'])
+        || (!text.contains('@')
+            && !text.contains("//")
+            && !text.contains("{{")
+            && !contains_ignoring_ascii_case(text, "www.")
+            && !contains_ignoring_ascii_case(text, "mailto:"))
+    {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(defuse_each_char(text))
+    }
+}
+
+/// [`defuse`], a character at a time.
+fn defuse_each_char(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         let splits = match c {
@@ -270,6 +304,13 @@ fn defuse(text: &str) -> String {
     out
 }
 
+/// Whether `text` holds `word` (ASCII) in any ASCII case.
+fn contains_ignoring_ascii_case(text: &str, word: &str) -> bool {
+    text.as_bytes()
+        .windows(word.len())
+        .any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
+}
+
 /// Whether `text` ends with `word`, in any ASCII case.
 fn ends_with_word(text: &str, word: &str) -> bool {
     text.len() >= word.len()
@@ -280,7 +321,17 @@ fn ends_with_word(text: &str, word: &str) -> bool {
 /// `text` with a zero-width space in every run of [`RUN`] characters that has no break
 /// opportunity (whitespace, `-`, `/`, a zero-width space), never inside an emoji sequence or
 /// before a combining mark.
-fn wrappable(text: &str) -> String {
+fn wrappable(text: &str) -> Cow<'_, str> {
+    // ASCII has no joining characters: only a run longer than `RUN` gets a break.
+    if text.is_ascii() && longest_ascii_run(text) <= RUN {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(wrappable_each_char(text))
+    }
+}
+
+/// [`wrappable`], a character at a time.
+fn wrappable_each_char(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / RUN);
     let mut run = 0;
     let mut previous = ' ';
@@ -298,6 +349,14 @@ fn wrappable(text: &str) -> String {
         previous = c;
     }
     out
+}
+
+/// The longest run of ASCII `text` with no break opportunity, as [`wrappable`] counts them.
+fn longest_ascii_run(text: &str) -> usize {
+    text.split(|c: char| c.is_ascii_whitespace() || matches!(c, '-' | '/' | '\u{0B}'))
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Whether `c` belongs to the character before it: a combining mark, a zero-width joiner, a
@@ -398,6 +457,21 @@ fn push_entity(out: &mut String, c: char) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The quick checks that let most texts through untouched agree with the passes they
+        /// skip, on ASCII made of what those passes act on, and with a non-ASCII character.
+        #[test]
+        fn quick_checks_agree_with_each_char(
+            ascii in "(//|\\{\\{|@|www\\.|MailTo:|[ \\t\\n\\x0b-]|[ -~]|[a-z]{5,12}|[a-z0-9_]{28,40}){0,40}"
+        ) {
+            for text in [ascii.clone(), format!("{ascii}\u{2060}é")] {
+                proptest::prop_assert_eq!(one_line(&text), one_line_each_char(&text));
+                proptest::prop_assert_eq!(defuse(&text), defuse_each_char(&text));
+                proptest::prop_assert_eq!(wrappable(&text), wrappable_each_char(&text));
+            }
+        }
+    }
 
     #[test]
     fn markdown_escapes_what_could_start_markup() {

@@ -44,7 +44,8 @@
 //! - the top-level `text` as the notification fallback, truncated by Slack past 40,000
 //!   characters: <https://api.slack.com/methods/chat.postMessage>
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::cut::{limit, limit_end, non_blank};
 use super::escape::{cut_mrkdwn, cut_plain, mrkdwn, mrkdwn_fenced, plain};
@@ -71,18 +72,24 @@ const MAX_CELL: usize = 24;
 /// The event id in the context line (an Event Grid id is a GUID).
 const MAX_EVENT_ID: usize = 100;
 
-/// The incoming webhook body for `notice`.
+/// The incoming webhook body for `notice`, as JSON.
 pub fn render(notice: &Notice) -> Value {
+    serde_json::to_value(message(notice)).unwrap_or_default()
+}
+
+/// The incoming webhook body for `notice`, as the blocks it is written from: what is sent
+/// (serialized straight from these, with no JSON tree built and dropped per notice).
+pub fn message(notice: &Notice) -> Message {
     let lead = format!(
         "{} {} \u{b7} {}",
         notice.tone().marker(),
         notice.status_word(),
         limit(notice.headline(), MAX_NAME)
     );
-    let mut blocks = vec![json!({
-        "type": "header",
-        "text": {"type": "plain_text", "text": cut_plain(&plain(&lead), MAX_HEADER), "emoji": true},
-    })];
+    let mut blocks = vec![Block::Header {
+        text: PlainText::new(cut_plain(&plain(&lead), MAX_HEADER)).with_emoji(),
+        kind: "header",
+    }];
     if let Some(place) = notice.place_and_time() {
         blocks.push(context(&place));
     }
@@ -90,24 +97,27 @@ pub fn render(notice: &Notice) -> Value {
     // refuses an empty text.
     let summary = cut_mrkdwn(&mrkdwn(&limit(&notice.summary, MAX_SUMMARY)), MAX_TEXT);
     if !summary.is_empty() {
-        blocks.push(section(&summary));
+        blocks.push(section(summary.clone()));
     }
     if let Some(held) = notice.held_text() {
         blocks.push(context(&held));
     }
     if let Some(text) = notice.error.as_ref().and_then(error_text) {
-        blocks.push(section(&text));
+        blocks.push(section(text));
     }
     if let Some(text) = notice.rows.as_ref().and_then(rows_text) {
-        blocks.push(section(&text));
+        blocks.push(section(text));
     }
-    let fields: Vec<Value> = notice
+    let fields: Vec<Mrkdwn> = notice
         .facts_at_most(MAX_FIELDS)
         .iter()
-        .map(|fact| text_object(&field(fact)))
+        .map(|fact| Mrkdwn::new(field(fact)))
         .collect();
     if !fields.is_empty() {
-        blocks.push(json!({"type": "section", "fields": fields}));
+        blocks.push(Block::Fields {
+            fields,
+            kind: "section",
+        });
     }
     let buttons = notice.buttons();
     let small_print: Vec<String> = (!notice.event_id.trim().is_empty())
@@ -116,25 +126,29 @@ pub fn render(notice: &Notice) -> Value {
         .chain(buttons.left_out_text())
         .collect();
     if !small_print.is_empty() {
-        let elements: Vec<Value> = small_print
+        let elements = small_print
             .iter()
-            .map(|text| text_object(&cut_mrkdwn(&mrkdwn(text), MAX_TEXT)))
+            .map(|text| Mrkdwn::new(cut_mrkdwn(&mrkdwn(text), MAX_TEXT)))
             .collect();
-        blocks.push(json!({"type": "context", "elements": elements}));
+        blocks.push(Block::Context {
+            elements,
+            kind: "context",
+        });
     }
     if !buttons.links.is_empty() {
-        let elements: Vec<Value> = buttons
+        let elements = buttons
             .links
             .iter()
-            .map(|link| {
-                json!({
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": cut_plain(&plain(&link.label), MAX_BUTTON_TEXT)},
-                    "url": link.url,
-                })
+            .map(|link| Button {
+                text: PlainText::new(cut_plain(&plain(&link.label), MAX_BUTTON_TEXT)),
+                kind: "button",
+                url: link.url.clone(),
             })
             .collect();
-        blocks.push(json!({"type": "actions", "elements": elements}));
+        blocks.push(Block::Actions {
+            elements,
+            kind: "actions",
+        });
     }
     // The top-level text is what notifications and screen readers show: the lead line, then
     // the summary. Slack only truncates it (at 40,000 characters); cut at a section's length.
@@ -143,7 +157,106 @@ pub fn render(notice: &Notice) -> Value {
         text.push('\n');
         text.push_str(&summary);
     }
-    json!({"text": cut_mrkdwn(&text, MAX_TEXT), "blocks": blocks})
+    Message {
+        blocks,
+        text: cut_mrkdwn(&text, MAX_TEXT),
+    }
+}
+
+// The Block Kit objects a message is made of. Their members are declared in the order of their
+// names, the order a JSON tree of them is written in, so the two give the same bytes.
+
+/// A whole message: its blocks and the notification's fallback text.
+#[derive(Debug, Serialize)]
+pub struct Message {
+    blocks: Vec<Block>,
+    text: String,
+}
+
+/// One block of a message; `kind` is its `type`.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Block {
+    Header {
+        text: PlainText,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    Context {
+        elements: Vec<Mrkdwn>,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    Section {
+        text: Mrkdwn,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    Fields {
+        fields: Vec<Mrkdwn>,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    Actions {
+        elements: Vec<Button>,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+}
+
+/// A plain_text object (a header, a button's label).
+#[derive(Debug, Serialize)]
+struct PlainText {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    emoji: Option<bool>,
+    text: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+impl PlainText {
+    fn new(text: String) -> PlainText {
+        PlainText {
+            emoji: None,
+            text,
+            kind: "plain_text",
+        }
+    }
+
+    fn with_emoji(self) -> PlainText {
+        PlainText {
+            emoji: Some(true),
+            ..self
+        }
+    }
+}
+
+/// A mrkdwn text object Slack takes as written: no URL, channel or mention parsed from it.
+#[derive(Debug, Serialize)]
+struct Mrkdwn {
+    text: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    verbatim: bool,
+}
+
+impl Mrkdwn {
+    fn new(text: String) -> Mrkdwn {
+        Mrkdwn {
+            text,
+            kind: "mrkdwn",
+            verbatim: true,
+        }
+    }
+}
+
+/// A link button.
+#[derive(Debug, Serialize)]
+struct Button {
+    text: PlainText,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: String,
 }
 
 /// `*<exception line>*`, then the rest of the error in a ``` block, its end kept, the whole
@@ -278,16 +391,17 @@ fn or_blank(text: String) -> String {
     }
 }
 
-/// A mrkdwn text object Slack takes as written: no URL, channel or mention parsed from it.
-fn text_object(text: &str) -> Value {
-    json!({"type": "mrkdwn", "text": text, "verbatim": true})
-}
-
-fn section(text: &str) -> Value {
-    json!({"type": "section", "text": text_object(text)})
+fn section(text: String) -> Block {
+    Block::Section {
+        text: Mrkdwn::new(text),
+        kind: "section",
+    }
 }
 
 /// A context block of one untrusted line.
-fn context(text: &str) -> Value {
-    json!({"type": "context", "elements": [text_object(&cut_mrkdwn(&mrkdwn(text), MAX_TEXT))]})
+fn context(text: &str) -> Block {
+    Block::Context {
+        elements: vec![Mrkdwn::new(cut_mrkdwn(&mrkdwn(text), MAX_TEXT))],
+        kind: "context",
+    }
 }
