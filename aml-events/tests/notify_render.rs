@@ -63,7 +63,7 @@ fn failed_run() -> Notice {
         time: Some(Timestamp::parse("2024-03-01T12:00:00.123Z").unwrap()),
         alert: true,
         alert_key: format!("{WORKSPACE}/churn_run_7/RunStatusChanged"),
-        data: json!({"runId": "churn_run_7", "runStatus": "Failed", "experimentName": "churn-training"}),
+        data: json!({"runId": "churn_run_7", "runStatus": "Failed", "experimentName": "churn-training"}).into(),
         extra,
         error: Some(ErrorText::new(TRACEBACK)),
         ..Notice::default()
@@ -136,7 +136,7 @@ fn model_registered() -> Notice {
         time: None,
         alert: false,
         alert_key: "models/churn-model:3/ModelRegistered".into(),
-        data: json!({"modelName": "churn-model", "modelVersion": "3"}),
+        data: json!({"modelName": "churn-model", "modelVersion": "3"}).into(),
         extra: Map::new(),
         ..Notice::default()
     }
@@ -1600,7 +1600,7 @@ fn webhook_body_has_every_key() {
             "error": {"text": TRACEBACK, "exceptionLine": notice.error.as_ref().unwrap().exception_line()},
             "rows": null,
             "held": null,
-            "data": notice.data,
+            "data": notice.data.to_value(),
             "run": {"runId": "churn_run_7", "status": "Failed", "error": "No module named 'sklearn'"},
         })
     );
@@ -1773,7 +1773,7 @@ fn any_notice() -> impl Strategy<Value = Notice> {
                 time: timed.then(time),
                 alert: true,
                 alert_key,
-                data: Value::Null,
+                data: Value::Null.into(),
                 extra: Map::new(),
                 status,
                 error,

@@ -38,7 +38,7 @@ fn failed_run() -> Notice {
         time: None,
         alert: true,
         alert_key: "ws/churn_run_7/RunStatusChanged".into(),
-        data: json!({"runId": "churn_run_7"}),
+        data: json!({"runId": "churn_run_7"}).into(),
         extra: Map::new(),
         ..Notice::default()
     }

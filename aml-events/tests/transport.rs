@@ -182,7 +182,7 @@ fn notice() -> Notice {
         time: None,
         alert: true,
         alert_key: "ws/churn_run_7/RunStatusChanged".into(),
-        data: json!({}),
+        data: json!({}).into(),
         extra: serde_json::Map::new(),
         ..Notice::default()
     }

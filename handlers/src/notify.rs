@@ -83,7 +83,8 @@ pub fn sample_notice() -> Notice {
             "{}/aml-handlers-test-{test_id}/notify-test",
             workspace.workspace
         ),
-        data: json!({"experimentName": "churn-training", "runId": run, "runStatus": "Failed"}),
+        data: json!({"experimentName": "churn-training", "runId": run, "runStatus": "Failed"})
+            .into(),
         group: "notify --test".to_owned(),
         ..Notice::default()
     }

@@ -13,28 +13,28 @@ pub(super) fn join_path<'s>(
     base: &Url,
     segments: impl IntoIterator<Item = (&'static str, &'s str)>,
 ) -> Result<Url, CallbackError> {
+    let segments: Vec<&str> = segments
+        .into_iter()
+        .map(|(what, segment)| match segment {
+            "" | "." | ".." => Err(CallbackError::InvalidName {
+                operation,
+                what,
+                value: segment.to_owned(),
+            }),
+            _ => Ok(segment),
+        })
+        .collect::<Result<_, _>>()?;
     let mut url = base.clone();
     url.set_query(None);
     url.set_fragment(None);
-    {
-        let mut path = url
-            .path_segments_mut()
-            .map_err(|()| CallbackError::InvalidResponse {
-                operation,
-                problem: "the base URL cannot take a path".into(),
-            })?;
-        path.pop_if_empty();
-        for (what, segment) in segments {
-            if segment.is_empty() || segment == "." || segment == ".." {
-                return Err(CallbackError::InvalidName {
-                    operation,
-                    what,
-                    value: segment.to_owned(),
-                });
-            }
-            path.push(segment);
-        }
-    }
+    // All at once: each `push` would rewrite the URL's text again.
+    url.path_segments_mut()
+        .map_err(|()| CallbackError::InvalidResponse {
+            operation,
+            problem: "the base URL cannot take a path".into(),
+        })?
+        .pop_if_empty()
+        .extend(segments);
     Ok(url)
 }
 

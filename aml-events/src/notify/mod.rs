@@ -41,7 +41,7 @@ pub mod webhook;
 pub use buttons::Buttons;
 pub use cut::{ELLIPSIS, limit, limit_end};
 pub use error_text::ErrorText;
-pub use notice::{BLANK, Fact, Held, Link, Notice, Rows, Severity, Tone};
+pub use notice::{BLANK, EventData, Fact, Held, Link, Notice, Rows, Severity, Tone};
 pub use send::{Delivered, Notifier, NotifierOptions, NotifyError};
 pub use signing::{AML_NOTIFY_SECRET, SigningKey, SigningKeyError};
 pub use target::{

@@ -7,8 +7,8 @@
 //! [`error_text`](super::error_text)'s, choosing the buttons [`buttons`](super::buttons)'s. It
 //! knows no vendor's format, and escapes nothing: that is [`escape`](super::escape)'s.
 
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value, value::RawValue};
 
 use super::ErrorText;
 use super::cut::{limit, non_blank};
@@ -117,6 +117,48 @@ impl Fact {
     }
 }
 
+/// An event's data as JSON text: written once when the notice is made, read back only by the
+/// plain `webhook` kind, the one that sends it (no JSON tree is built for the others).
+#[derive(Debug, Clone)]
+pub struct EventData(Box<RawValue>);
+
+impl EventData {
+    /// `data` written as JSON; `null` when it cannot be.
+    pub fn of(data: &impl Serialize) -> EventData {
+        serde_json::value::to_raw_value(data).map_or_else(|_| EventData::default(), EventData)
+    }
+
+    /// The data, parsed.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+    }
+}
+
+impl Default for EventData {
+    fn default() -> EventData {
+        EventData(RawValue::NULL.to_owned())
+    }
+}
+
+impl From<Value> for EventData {
+    fn from(value: Value) -> EventData {
+        EventData::of(&value)
+    }
+}
+
+impl PartialEq for EventData {
+    /// The same data, however it was spaced.
+    fn eq(&self, other: &EventData) -> bool {
+        self.0.get() == other.0.get() || self.to_value() == other.to_value()
+    }
+}
+
+impl Serialize for EventData {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 /// One notification about one event.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Notice {
@@ -156,7 +198,7 @@ pub struct Notice {
     /// breach `<workspace>/<signal>/monitor-breach` (one incident per signal, not per run).
     pub alert_key: String,
     /// The event's data, for the plain `webhook` kind.
-    pub data: Value,
+    pub data: EventData,
     /// Further fields of the `webhook` kind's body (`run`, `retrain`, `smokeTest`, ...).
     pub extra: Map<String, Value>,
     /// The word a card's band shows in capitals, what happened at a glance: `FAILED`,

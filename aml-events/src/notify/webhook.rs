@@ -69,7 +69,7 @@ pub fn render(notice: &Notice) -> Value {
                 "since": held.since.to_rfc3339_millis(),
             }))),
         ),
-        ("data", notice.data.clone()),
+        ("data", notice.data.to_value()),
     ];
     for (key, value) in fixed {
         body.insert(key.to_owned(), value);

@@ -8,7 +8,7 @@
 
 use aml_events::{
     Event, Function, WorkspaceId,
-    notify::{ErrorText, Fact, Link, Notice, Severity},
+    notify::{ErrorText, EventData, Fact, Link, Notice, Severity},
     redact,
 };
 use serde::Serialize;
@@ -40,7 +40,7 @@ pub fn notice(function: Function, event: &Event<()>, data: &impl Serialize) -> N
             event.subject.as_deref(),
             function.name(),
         ),
-        data: serde_json::to_value(data).unwrap_or(Value::Null),
+        data: EventData::of(data),
         extra: Map::new(),
         ..Notice::default()
     }
