@@ -83,21 +83,34 @@ pub fn mrkdwn(text: &str) -> String {
     if !defused.contains(['*', '_', '~', '`', '>', '&', '<']) {
         return defused.into_owned();
     }
-    let mut out = String::with_capacity(defused.len() + 16);
-    for (at, c) in defused.char_indices() {
-        match c {
-            // Between two letters or digits (`churn_run_7`) Slack formats nothing: kept, so a
-            // run id copied from the message is the run id.
-            '*' | '_' | '~' if intraword(&defused, at) => out.push(c),
-            '*' => out.push('\u{2217}'),
-            '_' => out.push('\u{02CD}'),
-            '~' => out.push('\u{223C}'),
-            '`' => out.push('\u{02CB}'),
-            // A quote only starts a line; mid-line `>` is just escaped below.
-            '>' if at == 0 => out.push('\u{203A}'),
-            c => push_entity(&mut out, c),
+    replace_ascii(&defused, |at, byte| match byte {
+        // Between two letters or digits (`churn_run_7`) Slack formats nothing: kept, so a run
+        // id copied from the message is the run id.
+        b'*' | b'_' | b'~' if intraword(&defused, at) => None,
+        b'*' => Some("\u{2217}"),
+        b'_' => Some("\u{02CD}"),
+        b'~' => Some("\u{223C}"),
+        b'`' => Some("\u{02CB}"),
+        // A quote only starts a line; mid-line `>` is just escaped below.
+        b'>' if at == 0 => Some("\u{203A}"),
+        byte => entity(byte),
+    })
+}
+
+/// `text` with each ASCII character for which `replacement` (given its byte offset) says so
+/// replaced; the runs between them copied whole. An ASCII byte is never part of another
+/// character in UTF-8, so every offset it stands at is a character boundary.
+fn replace_ascii(text: &str, replacement: impl Fn(usize, u8) -> Option<&'static str>) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut copied = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        if let Some(replacement) = byte.is_ascii().then(|| replacement(at, byte)).flatten() {
+            out.push_str(&text[copied..at]);
+            out.push_str(replacement);
+            copied = at + 1;
         }
     }
+    out.push_str(&text[copied..]);
     out
 }
 
@@ -139,12 +152,7 @@ pub fn fenced(text: &str) -> String {
 /// Untrusted lines for the inside of a Slack ``` block: as [`fenced`], then `& < >` as
 /// entities (Slack reads `<...>` even in code).
 pub fn mrkdwn_fenced(text: &str) -> String {
-    let unfenced = fenced(text);
-    let mut out = String::with_capacity(unfenced.len() + 16);
-    for c in unfenced.chars() {
-        push_entity(&mut out, c);
-    }
-    out
+    replace_ascii(&fenced(text), |_, byte| entity(byte))
 }
 
 /// `defused` (from [`plain`]) cut to `max` characters with an ellipsis, never leaving an `@`
@@ -238,7 +246,20 @@ fn one_line_each_char(text: &str) -> String {
 
 /// `text` with its lines (any of `\n`, `\r\n`, `\r`, U+2028, U+2029 ending one) joined by
 /// `\n`, tabs kept, and control and bidi characters dealt with.
-fn lines(text: &str) -> String {
+fn lines(text: &str) -> Cow<'_, str> {
+    // Most texts are printable ASCII lines ending in `\n` already.
+    if text
+        .bytes()
+        .all(|byte| matches!(byte, b' '..=b'~' | b'\n' | b'\t'))
+    {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(lines_each_char(text))
+    }
+}
+
+/// [`lines`], a character at a time.
+fn lines_each_char(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -434,6 +455,9 @@ pub(super) fn is_entity(rest: &str) -> bool {
 
 /// `text` with a word joiner between two backticks, so it holds no ``` fence.
 fn unfence(text: &str) -> String {
+    if !text.contains("``") {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c == '`' && out.ends_with('`') {
@@ -444,13 +468,13 @@ fn unfence(text: &str) -> String {
     out
 }
 
-/// `c`, as one of Slack's three entities when it is `&`, `<` or `>`.
-fn push_entity(out: &mut String, c: char) {
-    match c {
-        '&' => out.push_str("&amp;"),
-        '<' => out.push_str("&lt;"),
-        '>' => out.push_str("&gt;"),
-        c => out.push(c),
+/// Slack's entity for `&`, `<` or `>`.
+fn entity(byte: u8) -> Option<&'static str> {
+    match byte {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        _ => None,
     }
 }
 
@@ -463,12 +487,13 @@ mod tests {
         /// skip, on ASCII made of what those passes act on, and with a non-ASCII character.
         #[test]
         fn quick_checks_agree_with_each_char(
-            ascii in "(//|\\{\\{|@|www\\.|MailTo:|[ \\t\\n\\x0b-]|[ -~]|[a-z]{5,12}|[a-z0-9_]{28,40}){0,40}"
+            ascii in "(//|\\{\\{|@|www\\.|MailTo:|[ \\t\\n\\r\\x0b-]|``|[&<>*~`_]|[ -~]|[a-z]{5,12}|[a-z0-9_]{28,40}){0,40}"
         ) {
             for text in [ascii.clone(), format!("{ascii}\u{2060}é")] {
                 proptest::prop_assert_eq!(one_line(&text), one_line_each_char(&text));
                 proptest::prop_assert_eq!(defuse(&text), defuse_each_char(&text));
                 proptest::prop_assert_eq!(wrappable(&text), wrappable_each_char(&text));
+                proptest::prop_assert_eq!(lines(&text), lines_each_char(&text));
             }
         }
     }
