@@ -169,16 +169,25 @@ def main():
         for peer in ("node", "python"):
             if peer in results:
                 ratio = ours["rps"] / results[peer]["rps"]
-                row(f"invocations/s vs {peer}", ">= 10x", f"{ratio:.1f}x", ratio >= 10)
+                row(f"invocations/s vs {peer}", ">= 12x", f"{ratio:.1f}x", ratio >= 12)
         if "node" in results:
             share = ours["cpu_us"] / results["node"]["cpu_us"]
             row("CPU per invocation vs node", "<= 1/10", f"1/{1 / share:.1f}", share <= 0.1)
-        row(f"p99 at {machine['connections']} connections", "<= 1 ms", f"{ours['p99_ms']:.3f} ms", ours["p99_ms"] <= 1.0)
+        if "nginx" in results:
+            # An absolute p99 moves with the machine; nginx's, in the same run, is the yardstick.
+            ceiling = results["nginx"]["p99_ms"]
+            times = ours["p99_ms"] / ceiling
+            row(
+                f"p99 at {machine['connections']} connections vs nginx's",
+                "<= 2x",
+                f"{ours['p99_ms']:.3f} vs {ceiling:.3f} ms ({times:.1f}x)",
+                times <= 2,
+            )
         row("peak RSS", "<= 15 MB", f"{ours['rss_mb']:.1f} MB", ours["rss_mb"] <= 15)
         row("cold start (median)", "<= 10 ms", f"{ours['cold_ms']:.1f} ms", ours["cold_ms"] <= 10)
         if "nginx" in results:
             share = ours["rps"] / results["nginx"]["rps"]
-            row("share of nginx's invocations/s", ">= 40%", f"{share * 100:.0f}%", share >= 0.4)
+            row("share of nginx's invocations/s", ">= 60%", f"{share * 100:.0f}%", share >= 0.6)
     print("\n".join(out))
 
 
