@@ -114,6 +114,9 @@ impl Claims {
         let key = EffectKey::new(&*self.source, &*self.event_id, action.as_str(), identity);
         let (ledger, lease, claim_by) = (Arc::clone(&self.ledger), self.lease, self.claim_by);
         let metrics = Arc::clone(&self.metrics);
+        // On the heap from here: an effect's future holds a whole HTTP exchange, kilobytes
+        // that a spawned task's future would otherwise carry through each of its moves.
+        let effect = Box::pin(effect);
         // A task of its own: the delivery's timeout may stop waiting for it, never cut it. It
         // stays in the current span, so its requests carry the action's `traceparent`.
         let task = tokio::spawn(crate::traces::in_current_span(async move {
