@@ -719,8 +719,8 @@ fn mrkdwn_objects(body: &Value) -> Vec<&Map<String, Value>> {
 
 #[test]
 fn slack_sends_the_bytes_of_its_json() {
-    // What is posted is written from the blocks; what tests and `Notifier::body` read is the
-    // JSON tree of them. Both must be the same bytes, key order included.
+    // What is posted is written from the blocks; what the tests read is the JSON tree of them.
+    // Both must be the same bytes, key order included.
     for notice in [
         failed_run(),
         breach(),

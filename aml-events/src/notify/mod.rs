@@ -42,7 +42,7 @@ pub use buttons::Buttons;
 pub use cut::{ELLIPSIS, limit, limit_end};
 pub use error_text::ErrorText;
 pub use notice::{BLANK, EventData, Fact, Held, Link, Notice, Rows, Severity, Tone};
-pub use send::{Delivered, Notifier, NotifierOptions, NotifyError};
+pub use send::{Body, Delivered, Notifier, NotifierOptions, NotifyError};
 pub use signing::{AML_NOTIFY_SECRET, SigningKey, SigningKeyError};
 pub use target::{
     AML_NOTIFY_PAGERDUTY_KEY, AML_NOTIFY_URL, Kind, PAGERDUTY_EVENTS_URL, Target, TargetError,

@@ -227,30 +227,24 @@ impl Notifier {
     }
 
     /// The body `target` is sent for `notice`.
-    pub fn body(target: &Target, notice: &Notice) -> Value {
+    pub fn body(target: &Target, notice: &Notice) -> Body {
         match target.kind {
-            Kind::Teams => teams::render(notice),
-            Kind::Slack => slack::render(notice),
-            Kind::Discord => discord::render(notice),
-            Kind::PagerDuty => pagerduty::render(
+            Kind::Teams => Body::Json(teams::render(notice)),
+            Kind::Slack => Body::Slack(slack::message(notice)),
+            Kind::Discord => Body::Json(discord::render(notice)),
+            Kind::PagerDuty => Body::Json(pagerduty::render(
                 notice,
                 target.routing_key.as_ref().map_or("", |key| key.expose()),
-            ),
-            Kind::Webhook => webhook::render(notice),
+            )),
+            Kind::Webhook => Body::Json(webhook::render(notice)),
         }
     }
 
     /// Posts `notice` to `target`, with `Idempotency-Key: <event id>` (no chat tool honours
     /// it, but a webhook of the user's own may), signed when the target has a key.
     pub async fn send(&self, target: &Target, notice: &Notice) -> Result<Delivered, NotifyError> {
-        match target.kind {
-            // Written straight from its blocks: the same bytes as `body`'s, without the tree.
-            Kind::Slack => self.post(target, notice, &slack::message(notice)).await,
-            _ => {
-                self.post(target, notice, &Notifier::body(target, notice))
-                    .await
-            }
-        }
+        self.post(target, notice, &Notifier::body(target, notice))
+            .await
     }
 
     /// Posts `body`, rendered for `target`'s kind from `notice` (a PagerDuty `resolve`, say),
@@ -266,12 +260,7 @@ impl Notifier {
                 target: target.display(),
             });
         };
-        // What `target.display()` shows, from the URL already parsed.
-        let shown = format!(
-            "{} {}",
-            target.kind,
-            redact::url(&url, redact::Show::Origin)
-        );
+        let shown = target.display_parsed(&url);
         let body = serde_json::to_vec(body).unwrap_or_default();
         let idempotency_key = HeaderValue::from_str(&notice.event_id).ok();
         let signing = (target.signing.as_ref())
@@ -336,6 +325,17 @@ impl Notifier {
             Err(refused(target, &shown, answer))
         }
     }
+}
+
+/// A notice rendered for one kind of target, as it is sent: Slack's message straight from its
+/// blocks (no JSON tree built and dropped per notice), the other kinds as JSON.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Body {
+    /// A Slack Block Kit message.
+    Slack(slack::Message),
+    /// Any other kind's body.
+    Json(Value),
 }
 
 /// The client that builds the notifier's requests and, by default, sends them; no redirect

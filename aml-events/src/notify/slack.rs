@@ -44,7 +44,7 @@
 //! - the top-level `text` as the notification fallback, truncated by Slack past 40,000
 //!   characters: <https://api.slack.com/methods/chat.postMessage>
 
-use serde::Serialize;
+use serde::{Serialize, Serializer, ser::SerializeStruct};
 use serde_json::Value;
 
 use super::cut::{limit, limit_end, non_blank};
@@ -86,10 +86,9 @@ pub fn message(notice: &Notice) -> Message {
         notice.status_word(),
         limit(notice.headline(), MAX_NAME)
     );
-    let mut blocks = vec![Block::Header {
-        text: PlainText::new(cut_plain(&plain(&lead), MAX_HEADER)).with_emoji(),
-        kind: "header",
-    }];
+    let mut blocks = vec![Block::Header(
+        PlainText::new(cut_plain(&plain(&lead), MAX_HEADER)).with_emoji(),
+    )];
     if let Some(place) = notice.place_and_time() {
         blocks.push(context(&place));
     }
@@ -114,10 +113,7 @@ pub fn message(notice: &Notice) -> Message {
         .map(|fact| Mrkdwn::new(field(fact)))
         .collect();
     if !fields.is_empty() {
-        blocks.push(Block::Fields {
-            fields,
-            kind: "section",
-        });
+        blocks.push(Block::Fields(fields));
     }
     let buttons = notice.buttons();
     let small_print: Vec<String> = (!notice.event_id.trim().is_empty())
@@ -130,10 +126,7 @@ pub fn message(notice: &Notice) -> Message {
             .iter()
             .map(|text| Mrkdwn::new(cut_mrkdwn(&mrkdwn(text), MAX_TEXT)))
             .collect();
-        blocks.push(Block::Context {
-            elements,
-            kind: "context",
-        });
+        blocks.push(Block::Context(elements));
     }
     if !buttons.links.is_empty() {
         let elements = buttons
@@ -145,10 +138,7 @@ pub fn message(notice: &Notice) -> Message {
                 url: link.url.clone(),
             })
             .collect();
-        blocks.push(Block::Actions {
-            elements,
-            kind: "actions",
-        });
+        blocks.push(Block::Actions(elements));
     }
     // The top-level text is what notifications and screen readers show: the lead line, then
     // the summary. Slack only truncates it (at 40,000 characters); cut at a section's length.
@@ -173,35 +163,42 @@ pub struct Message {
     text: String,
 }
 
-/// One block of a message; `kind` is its `type`.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
+/// One block of a message.
+#[derive(Debug)]
 enum Block {
-    Header {
-        text: PlainText,
-        #[serde(rename = "type")]
-        kind: &'static str,
-    },
-    Context {
-        elements: Vec<Mrkdwn>,
-        #[serde(rename = "type")]
-        kind: &'static str,
-    },
-    Section {
-        text: Mrkdwn,
-        #[serde(rename = "type")]
-        kind: &'static str,
-    },
-    Fields {
-        fields: Vec<Mrkdwn>,
-        #[serde(rename = "type")]
-        kind: &'static str,
-    },
-    Actions {
-        elements: Vec<Button>,
-        #[serde(rename = "type")]
-        kind: &'static str,
-    },
+    Header(PlainText),
+    Context(Vec<Mrkdwn>),
+    Section(Mrkdwn),
+    Fields(Vec<Mrkdwn>),
+    Actions(Vec<Button>),
+}
+
+impl Block {
+    /// The block's `type`.
+    fn kind(&self) -> &'static str {
+        match self {
+            Block::Header(_) => "header",
+            Block::Context(_) => "context",
+            Block::Section(_) | Block::Fields(_) => "section",
+            Block::Actions(_) => "actions",
+        }
+    }
+}
+
+impl Serialize for Block {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut block = serializer.serialize_struct("Block", 2)?;
+        match self {
+            Block::Header(text) => block.serialize_field("text", text)?,
+            Block::Context(elements) => block.serialize_field("elements", elements)?,
+            Block::Section(text) => block.serialize_field("text", text)?,
+            Block::Fields(fields) => block.serialize_field("fields", fields)?,
+            Block::Actions(elements) => block.serialize_field("elements", elements)?,
+        }
+        // Last: every member's name above comes before `type`.
+        block.serialize_field("type", self.kind())?;
+        block.end()
+    }
 }
 
 /// A plain_text object (a header, a button's label).
@@ -392,16 +389,10 @@ fn or_blank(text: String) -> String {
 }
 
 fn section(text: String) -> Block {
-    Block::Section {
-        text: Mrkdwn::new(text),
-        kind: "section",
-    }
+    Block::Section(Mrkdwn::new(text))
 }
 
 /// A context block of one untrusted line.
 fn context(text: &str) -> Block {
-    Block::Context {
-        elements: vec![Mrkdwn::new(cut_mrkdwn(&mrkdwn(text), MAX_TEXT))],
-        kind: "context",
-    }
+    Block::Context(vec![Mrkdwn::new(cut_mrkdwn(&mrkdwn(text), MAX_TEXT))])
 }

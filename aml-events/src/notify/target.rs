@@ -325,6 +325,12 @@ impl Target {
         )
     }
 
+    /// [`Target::display`], from `url`, the target's URL already parsed (as [`Target::post_url`]
+    /// gives it).
+    pub(crate) fn display_parsed(&self, url: &Url) -> String {
+        format!("{} {}", self.kind, redact::url(url, Show::Origin))
+    }
+
     /// The values a target's answer must never repeat in an error: its URL's path and
     /// query, and the routing key.
     pub(crate) fn secrets(&self) -> Vec<String> {
