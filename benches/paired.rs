@@ -214,17 +214,23 @@ fn traces_exported() {
 fn run_traced_row(index: usize, count: usize, endpoint: &str) {
     let (row, traced) = traced::rows().swap_remove(index);
     let telemetry = traced.then(|| traced::export_to(endpoint));
-    let runtime = rows::runtime();
-    let mut invocations = rows::Invocations::new();
-    let mut total = 0;
-    for _ in 0..count {
-        total += rows::handle(invocations.next(), &row.ctx, &runtime);
-    }
-    std::hint::black_box(total);
+    handle_many(&row.ctx, count);
     // Every span of the run exported: the longer run's extra spans are all counted.
     if let Some(telemetry) = telemetry {
         telemetry.shutdown();
     }
+}
+
+/// `count` invocations, each a new event, handled whole in `ctx` on a runtime of their own:
+/// what a row's process counted under cachegrind runs.
+fn handle_many(ctx: &aml_handlers::AppContext, count: usize) {
+    let runtime = rows::runtime();
+    let mut invocations = rows::Invocations::new();
+    let mut total = 0;
+    for _ in 0..count {
+        total += rows::handle(invocations.next(), ctx, &runtime);
+    }
+    std::hint::black_box(total);
 }
 
 /// `  (+0.7% on the row above)`.
@@ -250,13 +256,7 @@ fn run_row(index: usize, count: usize) {
     let dir = scratch();
     let row = rows::rows(&dir).swap_remove(index);
     let _ = std::fs::remove_dir_all(&dir);
-    let runtime = rows::runtime();
-    let mut invocations = rows::Invocations::new();
-    let mut total = 0;
-    for _ in 0..count {
-        total += rows::handle(invocations.next(), &row.ctx, &runtime);
-    }
-    std::hint::black_box(total);
+    handle_many(&row.ctx, count);
 }
 
 /// The instructions this binary executes handling `count` events of row `index`.
