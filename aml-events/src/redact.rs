@@ -78,12 +78,14 @@ pub fn fingerprint(secret: &str) -> String {
 /// behind every fingerprint, key hash and message id.
 pub fn sha256_hex(text: &str, bytes: usize) -> String {
     use sha2::{Digest, Sha256};
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(text.as_bytes());
-    digest
-        .iter()
-        .take(bytes)
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    let mut hex = String::with_capacity(2 * bytes);
+    for byte in digest.iter().take(bytes) {
+        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    hex
 }
 
 /// `text` with every non-empty `secrets` value replaced by [`MASK`], then cut to `max_chars`
@@ -157,6 +159,16 @@ mod tests {
         assert_eq!(a, fingerprint("https://hooks.slack.com/services/T0/B0/A"));
         assert_eq!(a.len(), 16);
         assert_ne!(a, fingerprint("https://hooks.slack.com/services/T0/B0/B"));
+    }
+
+    #[test]
+    fn digests_are_sha256_in_lowercase_hex() {
+        // FIPS 180-2, appendix B.1: SHA-256("abc").
+        assert_eq!(
+            sha256_hex("abc", 32),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(sha256_hex("abc", 4), "ba7816bf");
     }
 
     #[test]

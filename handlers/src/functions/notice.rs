@@ -6,6 +6,8 @@
 //! What every function's notice shares lives here: a retrain's line and its job's link, the
 //! short form of an id, and the rule that a notice names no path of the machine that sent it.
 
+use std::cell::RefCell;
+
 use aml_events::{
     Event, Function, WorkspaceId,
     notify::{ErrorText, EventData, Fact, Link, Notice, Severity},
@@ -51,12 +53,33 @@ pub fn notice(function: Function, event: &Event<()>, data: &impl Serialize) -> N
 /// short fingerprint of its resource id (`ml-ws.1a2b3c4d`): two workspaces of one name in
 /// other subscriptions or resource groups are two incidents, and the key stays short.
 pub fn alert_key(workspace: Option<&WorkspaceId>, what: Option<&str>, news: &str) -> String {
-    let workspace = workspace.map_or("-".to_owned(), |workspace| {
-        let id = workspace.resource_id().to_ascii_lowercase();
-        let name = workspace.workspace.to_ascii_lowercase();
-        format!("{name}.{}", &redact::fingerprint(&id)[..8])
-    });
-    format!("{workspace}/{}/{news}", what.unwrap_or("-"))
+    let what = what.unwrap_or("-");
+    match workspace {
+        Some(workspace) => {
+            with_workspace_part(workspace, |workspace| format!("{workspace}/{what}/{news}"))
+        }
+        None => format!("-/{what}/{news}"),
+    }
+}
+
+/// Calls `with` with the workspace's part of an alert key, `<name>.<fingerprint>`. The part of
+/// the last workspace is kept: a function app serves one workspace or a few, every notice's key
+/// is made at least twice (the default, then the function's own), and hashing the resource id
+/// cost more than all the rest of a key.
+fn with_workspace_part<T>(workspace: &WorkspaceId, with: impl FnOnce(&str) -> T) -> T {
+    thread_local! {
+        static LAST: RefCell<Option<(WorkspaceId, String)>> = const { RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        // Ids compare ignoring ASCII case, as the part does.
+        Some((seen, part)) if seen == workspace => with(part),
+        _ => {
+            let id = workspace.resource_id().to_ascii_lowercase();
+            let name = workspace.workspace.to_ascii_lowercase();
+            let part = format!("{name}.{}", &redact::fingerprint(&id)[..8]);
+            with(&last.insert((workspace.clone(), part)).1)
+        }
+    })
 }
 
 /// Facts from `(label, value)` pairs, leaving out those without a value.
@@ -213,6 +236,15 @@ mod tests {
         assert_eq!(key(&prod), key(&prod_shouted));
         assert!(key(&dev).starts_with("ml-ws."), "{}", key(&dev));
         assert!(key(&dev).ends_with("/churn-drift/monitor-breach"));
+        // The fingerprint is SHA-256 of the lower-cased resource id (hashlib's, for these two),
+        // whichever workspace came before.
+        for _ in 0..2 {
+            assert_eq!(key(&dev), "ml-ws.77811925/churn-drift/monitor-breach");
+            assert_eq!(
+                key(&prod_shouted),
+                "ml-ws.c1805aa4/churn-drift/monitor-breach"
+            );
+        }
         assert_eq!(
             alert_key(None, None, "RunStatusChanged"),
             "-/-/RunStatusChanged"
