@@ -25,6 +25,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
+use url::Url;
 
 use super::{
     Kind, Notice, Target, discord, pagerduty,
@@ -273,7 +274,7 @@ impl Notifier {
             repeat: Repeat::AtLeastOnce,
             policy: &self.options.retry,
             deadline,
-            answered: &|answer: Answer| refused(target, &shown, answer),
+            answered: &|answer: Answer| refused(target, &url, &shown, answer),
             too_late: &|budget, last: Option<NotifyError>| NotifyError::DeadlineExceeded {
                 target: shown.clone(),
                 budget,
@@ -319,10 +320,10 @@ impl Notifier {
             Ok(Delivered {
                 status: answer.status.as_u16(),
                 latency: answer.latency,
-                answer: answer_text(target, &answer.body),
+                answer: answer_text(target, &url, &answer.body),
             })
         } else {
-            Err(refused(target, &shown, answer))
+            Err(refused(target, &url, &shown, answer))
         }
     }
 }
@@ -349,18 +350,19 @@ fn http_client(options: &NotifierOptions) -> Result<reqwest::Client, ClientError
     .map_err(ClientError::Http)
 }
 
-fn refused(target: &Target, shown: &str, answer: Answer) -> NotifyError {
+fn refused(target: &Target, url: &Url, shown: &str, answer: Answer) -> NotifyError {
     NotifyError::Refused {
         target: shown.to_owned(),
         status: answer.status.as_u16(),
-        answer: answer_text(target, &answer.body),
+        answer: answer_text(target, url, &answer.body),
     }
 }
 
 /// A target's answer in a few words: the message of a JSON error (`message`,
 /// `error.message`, PagerDuty's `errors`), or the text as sent (Slack answers
-/// `channel_not_found`); on one line, shortened, the target's key removed.
-fn answer_text(target: &Target, body: &[u8]) -> String {
+/// `channel_not_found`); on one line, shortened, the target's key removed. `url` is where
+/// it was posted.
+fn answer_text(target: &Target, url: &Url, body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let words = match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(object)) => {
@@ -378,7 +380,7 @@ fn answer_text(target: &Target, body: &[u8]) -> String {
         _ => text.into_owned(),
     };
     let one_line = words.split_whitespace().collect::<Vec<_>>().join(" ");
-    let secrets = target.secrets();
+    let secrets = target.secrets(Some(url));
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     redact::text(&one_line, &secrets, ANSWER_CHARS)
 }

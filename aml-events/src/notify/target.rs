@@ -333,9 +333,11 @@ impl Target {
 
     /// The values a target's answer must never repeat in an error: its URL's path and
     /// query, and the routing key.
-    pub(crate) fn secrets(&self) -> Vec<String> {
+    /// `url` is the target's URL already parsed, or its [`Target::post_url`] (which only adds
+    /// Discord's `wait=true`, no secret); `None` when it is not a URL.
+    pub(crate) fn secrets(&self, url: Option<&Url>) -> Vec<String> {
         let mut secrets = Vec::new();
-        if let Ok(url) = Url::parse(self.url.expose()) {
+        if let Some(url) = url {
             secrets.extend(
                 url.path_segments()
                     .into_iter()
@@ -467,7 +469,8 @@ mod tests {
         let signed: Vec<bool> = targets.iter().map(|t| t.signing.is_some()).collect();
         assert_eq!(signed, [false, true]);
         assert!(
-            (targets[1].secrets().iter()).any(|s| s == "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+            (targets[1].secrets(targets[1].post_url().as_ref()).iter())
+                .any(|s| s == "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
         );
         assert_eq!(
             targets[1].ledger_id(),
