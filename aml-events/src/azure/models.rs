@@ -2,7 +2,8 @@
 //! workspaces, models, computes, jobs), run history (experiments, runs), and the outcomes of
 //! calls whose result is more than a resource (job creation, deletion, scoring).
 //!
-//! Unknown fields are ignored or kept in `properties` / `raw`; run history is read leniently
+//! Unknown fields are ignored or kept in `properties` / `raw` (a run keeps no `raw`: it is
+//! read for a handful of its members, per event); run history is read leniently
 //! (keys in any case, numbers where strings are documented), as Azure ML really sends it.
 //! These types do no I/O.
 
@@ -195,9 +196,6 @@ pub struct Run {
     pub tags: BTreeMap<String, String>,
     /// Why it failed, when it did.
     pub error: Option<RunError>,
-    /// The run as sent.
-    #[serde(skip)]
-    pub raw: Value,
 }
 
 /// A failed run's error: `{"error": {"code": ..., "message": ...}, ...}`.
@@ -207,29 +205,61 @@ pub struct RunError {
     pub error: ErrorDetail,
 }
 
+/// The members a [`Run`] is read from, in the order of its fields.
+const RUN_MEMBERS: [&str; 12] = [
+    "runId",
+    "status",
+    "experimentId",
+    "displayName",
+    "runType",
+    "target",
+    "createdUtc",
+    "startTimeUtc",
+    "endTimeUtc",
+    "properties",
+    "tags",
+    "error",
+];
+
 impl Run {
     /// Reads a run leniently (any key casing, numbers as text); never fails.
     pub fn from_value(value: Value) -> Run {
-        let error = lenient::get(&value, "error")
-            .filter(|error| error.is_object())
-            .map(|error| RunError {
-                // Usually nested under `error`; accept the code and message at the top too.
-                error: ErrorDetail::from_value(lenient::get(error, "error").unwrap_or(error)),
-            });
-        Run {
-            run_id: lenient::string(&value, "runId").unwrap_or_default(),
-            status: lenient::string(&value, "status"),
-            experiment_id: lenient::string(&value, "experimentId"),
-            display_name: lenient::string(&value, "displayName"),
-            run_type: lenient::string(&value, "runType"),
-            target: lenient::string(&value, "target"),
-            created_utc: lenient::string(&value, "createdUtc"),
-            start_time_utc: lenient::string(&value, "startTimeUtc"),
-            end_time_utc: lenient::string(&value, "endTimeUtc"),
-            properties: lenient::string_map(&value, "properties"),
-            tags: lenient::string_map(&value, "tags"),
+        Run::from_members(RUN_MEMBERS.map(|name| lenient::get(&value, name).cloned()))
+    }
+
+    /// A run from its members (those of [`RUN_MEMBERS`], as [`lenient::get`] finds them).
+    fn from_members(members: [Option<Value>; 12]) -> Run {
+        let [
+            run_id,
+            status,
+            experiment_id,
+            display_name,
+            run_type,
+            target,
+            created_utc,
+            start_time_utc,
+            end_time_utc,
+            properties,
+            tags,
             error,
-            raw: value,
+        ] = members;
+        let text = |value: Option<Value>| value.and_then(lenient::into_text);
+        Run {
+            run_id: text(run_id).unwrap_or_default(),
+            status: text(status),
+            experiment_id: text(experiment_id),
+            display_name: text(display_name),
+            run_type: text(run_type),
+            target: text(target),
+            created_utc: text(created_utc),
+            start_time_utc: text(start_time_utc),
+            end_time_utc: text(end_time_utc),
+            properties: lenient::into_string_map(properties),
+            tags: lenient::into_string_map(tags),
+            error: error.filter(Value::is_object).map(|error| RunError {
+                // Usually nested under `error`; accept the code and message at the top too.
+                error: ErrorDetail::from_value(lenient::get(&error, "error").unwrap_or(&error)),
+            }),
         }
     }
 
@@ -248,8 +278,10 @@ impl Run {
 }
 
 impl<'de> Deserialize<'de> for Run {
+    /// As [`Run::from_value`] reads the run parsed whole, without building the members it
+    /// does not read.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(Run::from_value(Value::deserialize(deserializer)?))
+        lenient::members(deserializer, &RUN_MEMBERS).map(Run::from_members)
     }
 }
 
@@ -318,6 +350,71 @@ mod tests {
             Run::from_value(json!({"runId": "r2", "error": null})).error,
             None
         );
+    }
+
+    /// A run read from its text agrees with the same run parsed whole, then read.
+    fn read_both_ways(text: &str) -> (Run, Run) {
+        let streamed: Run = serde_json::from_str(text).unwrap();
+        let whole = Run::from_value(serde_json::from_str(text).unwrap());
+        (streamed, whole)
+    }
+
+    #[test]
+    fn a_run_read_from_its_text_is_the_run_parsed_whole() {
+        for text in [
+            r#"{"runId": "r1", "status": "Failed", "unknown": {"deep": [1, {"runId": "no"}]}}"#,
+            // Exact spelling first; else the first casing in key order; a repeat's last value.
+            r#"{"RunId": "folded", "runId": "exact", "runID": "other"}"#,
+            r#"{"runid": "b", "RUNID": "a", "RunId": "c"}"#,
+            r#"{"RUNID": "a", "runId": "x", "runId": "y"}"#,
+            r#"{"RUNID": "first", "RUNID": "second", "status": 1}"#,
+            r#"{"runId": null, "RUNID": "kept only when no exact key"}"#,
+            // Numbers and booleans as text, objects where text is expected read as absent.
+            r#"{"runId": 12, "status": true, "target": 1.5e300, "displayName": -0.0,
+                "runType": 18446744073709551616, "createdUtc": {"a": 1}, "endTimeUtc": [1]}"#,
+            r#"{"properties": {"a": 1, "b": null, "c": {"x": [1]}, "a": "2", "d": false},
+                "TAGS": {"t": "1"}, "tags": null}"#,
+            r#"{"error": {"error": {"code": "E", "message": "m", "details": [{"code": "D"}]}}}"#,
+            r#"{"error": {"code": "top", "message": "level"}}"#,
+            r#"{"error": "not an object", "Error": {"message": "ignored"}}"#,
+            r#"{"runId": "escaped key", "status": "Running"}"#,
+            r#"[1, {"runId": "inside an array"}]"#,
+            r#""a string""#,
+            "42",
+            "null",
+            "{}",
+        ] {
+            let (streamed, whole) = read_both_ways(text);
+            assert_eq!(streamed, whole, "{text}");
+        }
+        let (run, _) = read_both_ways(r#"{"RUNID": "a", "runId": "x", "runId": "y"}"#);
+        assert_eq!(run.run_id, "y");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_run_reads_as_it_does_parsed_whole(
+            members in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        "runId", "RUNID", "runid", "status", "Status", "error", "ERROR",
+                        "properties", "Properties", "tags", "target", "other",
+                    ]),
+                    proptest::sample::select(vec![
+                        "null", "1", "-2.5", "true", "\"text\"", "{}", "[1, 2]",
+                        r#"{"a": 1, "b": null, "c": {"d": "e"}}"#,
+                        r#"{"error": {"code": "C", "message": "M"}}"#,
+                    ]),
+                ),
+                0..8,
+            )
+        ) {
+            let members: Vec<String> =
+                members.iter().map(|(key, value)| format!("\"{key}\": {value}")).collect();
+            let text = format!("{{{}}}", members.join(", "));
+            let (streamed, whole) = read_both_ways(&text);
+            proptest::prop_assert_eq!(streamed, whole, "{}", text);
+        }
     }
 
     #[test]
