@@ -77,10 +77,13 @@ pub fn markdown(text: &str) -> String {
 /// One line of untrusted text for Slack mrkdwn: whitespace runs become one space; defused;
 /// formatting characters replaced by look-alikes; `& < >` as entities.
 pub fn mrkdwn(text: &str) -> String {
+    if untouched(text, is_mrkdwn_markup) {
+        return text.to_owned();
+    }
     let line = one_line(text);
     let defused = defuse(&line);
     let defused = wrappable(&defused);
-    if !defused.contains(['*', '_', '~', '`', '>', '&', '<']) {
+    if !defused.bytes().any(is_mrkdwn_markup) {
         return defused.into_owned();
     }
     replace_ascii(&defused, |at, byte| match byte {
@@ -118,6 +121,9 @@ fn replace_ascii(text: &str, replacement: impl Fn(usize, u8) -> Option<&'static 
 /// button's title): defused only, since there is no markup to escape and a backslash would
 /// show.
 pub fn plain(text: &str) -> String {
+    if untouched(text, |_| false) {
+        return text.to_owned();
+    }
     wrappable(&defuse(&one_line(text))).into_owned()
 }
 
@@ -274,6 +280,42 @@ fn lines_each_char(text: &str) -> String {
         }
     }
     out
+}
+
+/// What [`mrkdwn`] replaces, besides what every text goes through.
+fn is_mrkdwn_markup(byte: u8) -> bool {
+    matches!(byte, b'*' | b'_' | b'~' | b'`' | b'>' | b'&' | b'<')
+}
+
+/// Whether [`one_line`], [`defuse`] and [`wrappable`] would leave `text` as it is, and it has
+/// no byte `markup` picks: one line of printable ASCII with single spaces, nothing to defuse,
+/// no run longer than [`RUN`] without a break. Most texts are, and this is one pass over their
+/// bytes instead of one per step.
+fn untouched(text: &str, markup: impl Fn(u8) -> bool) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
+        return false;
+    }
+    let (mut previous, mut run) = (0, 0);
+    for (at, &byte) in bytes.iter().enumerate() {
+        match byte {
+            b' ' | b'/' if previous == byte => return false,
+            b' ' | b'-' | b'/' if !markup(byte) => run = 0,
+            b'@' => return false,
+            b'{' if previous == b'{' => return false,
+            b'.' if at >= 3 && bytes[at - 3..at].eq_ignore_ascii_case(b"www") => return false,
+            b':' if at >= 6 && bytes[at - 6..at].eq_ignore_ascii_case(b"mailto") => return false,
+            b'!'..=b'~' if !markup(byte) => {
+                run += 1;
+                if run > RUN {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+        previous = byte;
+    }
+    true
 }
 
 /// `c`, U+FFFD for a control character, nothing for a bidi embedding, override or isolate.
@@ -494,8 +536,72 @@ mod tests {
                 proptest::prop_assert_eq!(defuse(&text), defuse_each_char(&text));
                 proptest::prop_assert_eq!(wrappable(&text), wrappable_each_char(&text));
                 proptest::prop_assert_eq!(lines(&text), lines_each_char(&text));
+                // What the one pass lets through, every step would have left as it is.
+                if untouched(&text, is_mrkdwn_markup) {
+                    proptest::prop_assert!(untouched(&text, |_| false));
+                    proptest::prop_assert!(!text.bytes().any(is_mrkdwn_markup));
+                }
+                if untouched(&text, |_| false) {
+                    proptest::prop_assert_eq!(&one_line_each_char(&text), &text);
+                    proptest::prop_assert_eq!(&defuse_each_char(&text), &text);
+                    proptest::prop_assert_eq!(&wrappable_each_char(&text), &text);
+                }
             }
         }
+
+        /// The one pass lets through most texts it may, all the way to the end: it is checked
+        /// on what it says yes to, and it must say yes to the usual words.
+        #[test]
+        fn the_one_pass_lets_usual_words_through(
+            words in "([A-Za-z0-9.,:;()'\"!?=+#%$-]{1,12} ){0,12}[a-z]{1,8}"
+        ) {
+            let plain_words = !words.to_ascii_lowercase().contains("www.");
+            proptest::prop_assume!(plain_words && !words.to_ascii_lowercase().contains("mailto:"));
+            proptest::prop_assert!(untouched(&words, |_| false), "{}", words);
+            proptest::prop_assert_eq!(plain(&words), plain_each_step(&words));
+        }
+    }
+
+    /// [`plain`] with every step taken, whatever the text.
+    fn plain_each_step(text: &str) -> String {
+        wrappable_each_char(&defuse_each_char(&one_line_each_char(text)))
+    }
+
+    #[test]
+    fn the_one_pass_stops_at_what_each_step_acts_on() {
+        for text in [
+            " lead",
+            "trail ",
+            "two  spaces",
+            "a//b",
+            "a@b",
+            "{{x}}",
+            "WWW.x",
+            "MailTo:x",
+            "tab\there",
+            "line\nbreak",
+            "é",
+            &"x".repeat(31),
+        ] {
+            assert!(!untouched(text, |_| false), "{text:?}");
+        }
+        for text in [
+            "a/b",
+            "{x}",
+            "ww.x",
+            "mail:x",
+            &"x".repeat(30),
+            "",
+            "x-y",
+            "v1.2 at 10:30",
+        ] {
+            assert!(untouched(text, |_| false), "{text:?}");
+        }
+        assert!(!untouched("a*b", is_mrkdwn_markup));
+        assert_eq!(
+            mrkdwn("churn_run_7 *now*"),
+            "churn_run_7 \u{2217}now\u{2217}"
+        );
     }
 
     #[test]
