@@ -51,6 +51,7 @@ pub mod events;
 pub mod ledger;
 pub mod notify;
 mod pipeline;
+mod plain_url;
 pub mod redact;
 mod seconds;
 pub mod secret;

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::plain_url;
+
 /// An Azure ML workspace, read from its resource id
 /// `/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}`.
 ///
@@ -88,8 +90,28 @@ impl WorkspaceId {
     }
 
     /// `https://ml.azure.com/<segments>?wsid=…`, each segment percent-encoded (a name holding
-    /// `/` or `?` stays one segment).
+    /// `/` or `?` stays one segment), as the URL parser writes it.
     fn studio_url(&self, segments: &[&str]) -> String {
+        let ids = [&self.subscription, &self.resource_group, &self.workspace];
+        if segments
+            .iter()
+            .all(|segment| plain_url::is_plain_segment(segment))
+            && ids.iter().all(|id| plain_url::is_plain_query_value(id))
+        {
+            // Nothing to escape: the parser would write these as they are.
+            return format!(
+                "https://ml.azure.com/{}?wsid=/subscriptions/{}/resourcegroups/{}/workspaces/{}",
+                segments.join("/"),
+                self.subscription,
+                self.resource_group,
+                self.workspace
+            );
+        }
+        self.studio_url_parsed(segments)
+    }
+
+    /// [`WorkspaceId::studio_url`] through the URL parser, for names that need escaping.
+    fn studio_url_parsed(&self, segments: &[&str]) -> String {
         let mut url = url::Url::parse("https://ml.azure.com/").expect("a valid URL");
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().extend(segments);
@@ -127,6 +149,27 @@ impl Eq for WorkspaceId {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Links made without the parser are the parser's, whatever the names.
+        #[test]
+        fn studio_links_are_the_url_parsers(
+            name in proptest::prop_oneof!["[a-zA-Z0-9_:.-]{0,12}", "([a-zA-Z0-9_/?#%. -]|é|\\.\\.){0,8}"],
+            group in proptest::prop_oneof!["[a-zA-Z0-9_().-]{1,12}", "([a-zA-Z0-9_'#%() -]|é){1,8}"],
+        ) {
+            let workspace = WorkspaceId {
+                subscription: "6a2b".into(),
+                resource_group: group,
+                workspace: "ml-ws".into(),
+            };
+            for segments in [&[][..], &["runs", name.as_str()], &["model", name.as_str(), "details"]] {
+                proptest::prop_assert_eq!(
+                    workspace.studio_url(segments),
+                    workspace.studio_url_parsed(segments)
+                );
+            }
+        }
+    }
 
     #[test]
     fn links_a_model_and_an_endpoint_in_studio() {

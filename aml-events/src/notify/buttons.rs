@@ -4,7 +4,7 @@
 
 use super::cut::non_blank;
 use super::notice::{Link, Notice};
-use crate::WorkspaceId;
+use crate::{WorkspaceId, plain_url};
 
 /// The label of the button to [`Notice::link`].
 pub const OPEN_LABEL: &str = "Open in Azure ML studio";
@@ -106,6 +106,9 @@ impl Notice {
 /// `text` as the URL parser writes it, when it is an `http` or `https` URL of at most
 /// [`MAX_LINK`] characters so written.
 fn web_url(text: &str) -> Option<String> {
+    if text.len() <= MAX_LINK && plain_url::is_written_as_parsed(text) {
+        return Some(text.to_owned());
+    }
     let parsed = url::Url::parse(text).ok()?;
     (matches!(parsed.scheme(), "http" | "https") && parsed.as_str().len() <= MAX_LINK)
         .then(|| parsed.to_string())
