@@ -244,7 +244,19 @@ impl Notifier {
     /// Posts `notice` to `target`, with `Idempotency-Key: <event id>` (no chat tool honours
     /// it, but a webhook of the user's own may), signed when the target has a key.
     pub async fn send(&self, target: &Target, notice: &Notice) -> Result<Delivered, NotifyError> {
-        self.post(target, notice, &Notifier::body(target, notice))
+        self.send_to(target, target.post_url().as_ref(), notice)
+            .await
+    }
+
+    /// [`Notifier::send`] to `url`, the target's [`Target::post_url`] already worked out (by a
+    /// caller that posts to one target again and again); `None` when it is not a URL.
+    pub async fn send_to(
+        &self,
+        target: &Target,
+        url: Option<&Url>,
+        notice: &Notice,
+    ) -> Result<Delivered, NotifyError> {
+        self.post_to(target, url, notice, &Notifier::body(target, notice))
             .await
     }
 
@@ -256,12 +268,24 @@ impl Notifier {
         notice: &Notice,
         body: &impl Serialize,
     ) -> Result<Delivered, NotifyError> {
-        let Some(url) = target.post_url() else {
+        self.post_to(target, target.post_url().as_ref(), notice, body)
+            .await
+    }
+
+    /// [`Notifier::post`] to `url`, as [`Notifier::send_to`] sends.
+    async fn post_to(
+        &self,
+        target: &Target,
+        url: Option<&Url>,
+        notice: &Notice,
+        body: &impl Serialize,
+    ) -> Result<Delivered, NotifyError> {
+        let Some(url) = url else {
             return Err(NotifyError::InvalidUrl {
                 target: target.display(),
             });
         };
-        let shown = target.display_parsed(&url);
+        let shown = target.display_parsed(url);
         let body = serde_json::to_vec(body).unwrap_or_default();
         let idempotency_key = HeaderValue::from_str(&notice.event_id).ok();
         let signing = (target.signing.as_ref())
@@ -274,7 +298,7 @@ impl Notifier {
             repeat: Repeat::AtLeastOnce,
             policy: &self.options.retry,
             deadline,
-            answered: &|answer: Answer| refused(target, &url, &shown, answer),
+            answered: &|answer: Answer| refused(target, url, &shown, answer),
             too_late: &|budget, last: Option<NotifyError>| NotifyError::DeadlineExceeded {
                 target: shown.clone(),
                 budget,
@@ -320,10 +344,10 @@ impl Notifier {
             Ok(Delivered {
                 status: answer.status.as_u16(),
                 latency: answer.latency,
-                answer: answer_text(target, &url, &answer.body),
+                answer: answer_text(target, url, &answer.body),
             })
         } else {
-            Err(refused(target, &url, &shown, answer))
+            Err(refused(target, url, &shown, answer))
         }
     }
 }

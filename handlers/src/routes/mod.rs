@@ -95,8 +95,9 @@ struct Candidates {
     no_match: String,
 }
 
-/// A notification target with its name.
-#[derive(Debug, Clone)]
+/// A notification target with its name. Its `Debug` shows no URL past the origin: the rest is
+/// the target's key.
+#[derive(Clone)]
 pub struct NamedTarget {
     /// `[targets.<name>]`, or, for `AML_NOTIFY_URL`'s targets, the kind (`slack`, then
     /// `slack-2`, ...).
@@ -109,6 +110,20 @@ pub struct NamedTarget {
     /// The request a notice makes, as reports show it: `POST https://hooks.slack.com/…`
     /// (the origin only: the rest of the URL is the target's key).
     pub request: String,
+    /// Where its notices are posted ([`Target::post_url`]), parsed once, not per notice.
+    pub post_url: Option<Url>,
+}
+
+impl fmt::Debug for NamedTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `target` shows itself without its key; `post_url` is the whole URL, so it is left out.
+        f.debug_struct("NamedTarget")
+            .field("name", &self.name)
+            .field("target", &self.target)
+            .field("identity", &self.identity)
+            .field("request", &self.request)
+            .finish_non_exhaustive()
+    }
 }
 
 impl NamedTarget {
@@ -121,6 +136,7 @@ impl NamedTarget {
                 "POST {}",
                 redact::url_text(target.url.expose(), Show::Origin)
             ),
+            post_url: target.post_url(),
             target,
         }
     }

@@ -29,6 +29,7 @@ use crate::{
     routes::{NamedTarget, Route, interval},
     traces::spans,
 };
+use url::Url;
 
 /// Why a PagerDuty target is not sent a notice.
 const NOT_AN_ALERT: &str = "PagerDuty is sent only failures, breaches and drift";
@@ -122,8 +123,8 @@ impl Actions<'_> {
             every,
         });
         let (sent_to, notice) = (target.clone(), Arc::clone(&notice));
-        let metrics = Arc::clone(&self.claims.metrics);
-        let post = move |held| post(notifier, sent_to, notice, held, metrics);
+        let (post_url, metrics) = (named.post_url.clone(), Arc::clone(&self.claims.metrics));
+        let post = move |held| post(notifier, sent_to, post_url, notice, held, metrics);
         // Judged inside the claim: a redelivery of a held notice stays held.
         let effect = async move {
             match quiet {
@@ -140,10 +141,12 @@ impl Actions<'_> {
     }
 }
 
-/// Posts `notice` to `target`, reporting `held` if any: what it came to.
+/// Posts `notice` to `target` at `post_url` (its [`Target::post_url`]), reporting `held` if
+/// any: what it came to.
 async fn post(
     notifier: Notifier,
     target: Target,
+    post_url: Option<Url>,
     notice: Arc<Notice>,
     held: Option<Held>,
     metrics: Arc<Metrics>,
@@ -152,7 +155,7 @@ async fn post(
         None => notice,
         Some(held) => Arc::new(reporting(&notice, held)),
     };
-    let answer = notifier.send(&target, &sent).await;
+    let answer = notifier.send_to(&target, post_url.as_ref(), &sent).await;
     metrics.notified(target.kind, NotificationStatus::of(&answer));
     match answer {
         Ok(delivered) => {
