@@ -296,16 +296,15 @@ fn untouched(text: &str, markup: impl Fn(u8) -> bool) -> bool {
     if bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
         return false;
     }
-    let (mut previous, mut run) = (0, 0);
+    let mut run = 0;
     for (at, &byte) in bytes.iter().enumerate() {
+        if markup(byte) || defuses_at(bytes, at) {
+            return false;
+        }
         match byte {
-            b' ' | b'/' if previous == byte => return false,
-            b' ' | b'-' | b'/' if !markup(byte) => run = 0,
-            b'@' => return false,
-            b'{' if previous == b'{' => return false,
-            b'.' if at >= 3 && bytes[at - 3..at].eq_ignore_ascii_case(b"www") => return false,
-            b':' if at >= 6 && bytes[at - 6..at].eq_ignore_ascii_case(b"mailto") => return false,
-            b'!'..=b'~' if !markup(byte) => {
+            b' ' if at > 0 && bytes[at - 1] == b' ' => return false,
+            b' ' | b'-' | b'/' => run = 0,
+            b'!'..=b'~' => {
                 run += 1;
                 if run > RUN {
                     return false;
@@ -313,9 +312,20 @@ fn untouched(text: &str, markup: impl Fn(u8) -> bool) -> bool {
             }
             _ => return false,
         }
-        previous = byte;
     }
     true
+}
+
+/// Whether [`defuse`] puts a word joiner at `bytes[at]`: after an `@`, between the slashes of
+/// `//` and the braces of `{{`, before the `.` of `www.` and the `:` of `mailto:` (any case).
+fn defuses_at(bytes: &[u8], at: usize) -> bool {
+    match bytes[at] {
+        b'@' => true,
+        b'/' | b'{' => at > 0 && bytes[at - 1] == bytes[at],
+        b'.' => at >= 3 && bytes[at - 3..at].eq_ignore_ascii_case(b"www"),
+        b':' => at >= 6 && bytes[at - 6..at].eq_ignore_ascii_case(b"mailto"),
+        _ => false,
+    }
 }
 
 /// `c`, U+FFFD for a control character, nothing for a bidi embedding, override or isolate.
@@ -332,13 +342,8 @@ fn printable(c: char) -> Option<char> {
 /// between `{{`.
 fn defuse(text: &str) -> Cow<'_, str> {
     // Nothing to defuse: no `@`, `//` or `{{`, and no `www.` or `mailto:` in any case.
-    if !text.contains(['@', '/', '{', '.', ':'])
-        || (!text.contains('@')
-            && !text.contains("//")
-            && !text.contains("{{")
-            && !contains_ignoring_ascii_case(text, "www.")
-            && !contains_ignoring_ascii_case(text, "mailto:"))
-    {
+    let bytes = text.as_bytes();
+    if !(0..bytes.len()).any(|at| defuses_at(bytes, at)) {
         Cow::Borrowed(text)
     } else {
         Cow::Owned(defuse_each_char(text))
@@ -365,13 +370,6 @@ fn defuse_each_char(text: &str) -> String {
         }
     }
     out
-}
-
-/// Whether `text` holds `word` (ASCII) in any ASCII case.
-fn contains_ignoring_ascii_case(text: &str, word: &str) -> bool {
-    text.as_bytes()
-        .windows(word.len())
-        .any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
 }
 
 /// Whether `text` ends with `word`, in any ASCII case.
