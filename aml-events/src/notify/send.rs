@@ -410,7 +410,7 @@ fn answer_text(target: &Target, url: &Url, body: &[u8]) -> String {
         _ => text.into_owned(),
     };
     let one_line = words.split_whitespace().collect::<Vec<_>>().join(" ");
-    let secrets = target.secrets(Some(url));
+    let secrets = target.secrets(url);
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     redact::text(&one_line, &secrets, ANSWER_CHARS)
 }

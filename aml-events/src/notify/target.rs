@@ -332,25 +332,18 @@ impl Target {
     }
 
     /// The values a target's answer must never repeat in an error: its URL's path and
-    /// query, and the routing key.
-    /// `url` is the target's URL already parsed, or its [`Target::post_url`] (which only adds
-    /// Discord's `wait=true`, no secret); `None` when it is not a URL.
-    pub(crate) fn secrets(&self, url: Option<&Url>) -> Vec<String> {
-        let mut secrets = Vec::new();
-        if let Some(url) = url {
-            secrets.extend(
-                url.path_segments()
-                    .into_iter()
-                    .flatten()
-                    .filter(|s| s.len() >= 8)
-                    .map(str::to_owned),
-            );
-            secrets.extend(
-                url.query_pairs()
-                    .map(|(_, value)| value.into_owned())
-                    .filter(|v| v.len() >= 8),
-            );
-        }
+    /// query, and the routing key. `url` is its [`Target::post_url`] (which only adds
+    /// Discord's `wait=true`, no secret).
+    pub(crate) fn secrets(&self, url: &Url) -> Vec<String> {
+        let mut secrets: Vec<String> = (url.path_segments().into_iter().flatten())
+            .filter(|s| s.len() >= 8)
+            .map(str::to_owned)
+            .collect();
+        secrets.extend(
+            url.query_pairs()
+                .map(|(_, value)| value.into_owned())
+                .filter(|v| v.len() >= 8),
+        );
         secrets.extend(self.routing_key.iter().map(|key| key.expose().to_owned()));
         secrets.extend(
             (self.signing.iter())
@@ -469,7 +462,7 @@ mod tests {
         let signed: Vec<bool> = targets.iter().map(|t| t.signing.is_some()).collect();
         assert_eq!(signed, [false, true]);
         assert!(
-            (targets[1].secrets(targets[1].post_url().as_ref()).iter())
+            (targets[1].secrets(&targets[1].post_url().unwrap()).iter())
                 .any(|s| s == "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
         );
         assert_eq!(
