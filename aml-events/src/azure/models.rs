@@ -377,7 +377,7 @@ mod tests {
             r#"{"error": {"error": {"code": "E", "message": "m", "details": [{"code": "D"}]}}}"#,
             r#"{"error": {"code": "top", "message": "level"}}"#,
             r#"{"error": "not an object", "Error": {"message": "ignored"}}"#,
-            r#"{"runId": "escaped key", "status": "Running"}"#,
+            r#"{"\u0072unId": "escaped key", "st\u0061tus": "Running", "RUNID": "folded"}"#,
             r#"[1, {"runId": "inside an array"}]"#,
             r#""a string""#,
             "42",
@@ -389,6 +389,8 @@ mod tests {
         }
         let (run, _) = read_both_ways(r#"{"RUNID": "a", "runId": "x", "runId": "y"}"#);
         assert_eq!(run.run_id, "y");
+        let (run, _) = read_both_ways(r#"{"\u0072unId": "escaped key", "RUNID": "folded"}"#);
+        assert_eq!(run.run_id, "escaped key");
     }
 
     proptest::proptest! {
