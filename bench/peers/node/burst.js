@@ -8,7 +8,7 @@
 // A benchmark peer, plain and not tuned.
 
 const express = require("express");
-const { EventGridDeserializer } = require("@azure/eventgrid");
+const { BadInvocation, answer, readEvents } = require("./host");
 
 const RUN_STATUS_CHANGED = "Microsoft.MachineLearningServices.RunStatusChanged";
 const ARM_API_VERSION = "2024-04-01";
@@ -28,8 +28,6 @@ const settings = {
 
 // Where notices go, as an outcome shows it: the origin only (the path holds the webhook's key).
 const slackShown = `POST ${new URL(settings.slackUrl).origin}/…`;
-
-const deserializer = new EventGridDeserializer();
 
 // https://learn.microsoft.com/azure/app-service/overview-managed-identity#rest-endpoint-reference
 let token = null;
@@ -178,13 +176,6 @@ async function runStatusChanged(event) {
   return actions;
 }
 
-// The host sends Data.<binding> as a JSON string holding a JSON string holding the event:
-// parse while it is a string.
-function decode(value) {
-  while (typeof value === "string") value = JSON.parse(value);
-  return value;
-}
-
 const app = express();
 app.use(express.json({ limit: "4mb" }));
 
@@ -193,15 +184,13 @@ app.get("/", (req, res) => {
 });
 
 app.post("/RunStatusChanged", async (req, res) => {
-  const data = (req.body && req.body.Data) || {};
-  const binding = Object.keys(data)[0];
   let events;
   try {
-    if (!binding) throw new Error("the invocation has no Data");
-    events = await deserializer.deserializeEventGridEvents(decode(data[binding]));
+    events = await readEvents(req);
   } catch (err) {
+    if (!(err instanceof BadInvocation)) throw err;
     console.error(`RunStatusChanged: bad invocation: ${err.message}`);
-    return res.status(400).json({ error: { field: `Data.${binding}`, message: err.message } });
+    return err.answer(res);
   }
   const logs = [];
   const outcomes = await Promise.all(
@@ -212,7 +201,7 @@ app.post("/RunStatusChanged", async (req, res) => {
       return { function: "RunStatusChanged", eventId: event.id, eventType: event.eventType, actions };
     })
   );
-  res.json({ Outputs: {}, Logs: logs, ReturnValue: outcomes.length === 1 ? outcomes[0] : outcomes });
+  answer(res, logs, outcomes);
 });
 
 const port = Number(process.env.FUNCTIONS_CUSTOMHANDLER_PORT || 3000);

@@ -4,7 +4,7 @@
 // reports what it would do or why it was skipped (docs/actions.md). A benchmark peer, not tuned.
 
 const express = require("express");
-const { EventGridDeserializer } = require("@azure/eventgrid");
+const { BadInvocation, answer, readEvents } = require("./host");
 
 const FUNCTIONS = {
   ModelRegistered: "Microsoft.MachineLearningServices.ModelRegistered",
@@ -30,8 +30,6 @@ const settings = {
 };
 const ARM_API_VERSION = "2024-04-01";
 const NO_WORKSPACE = "the event's topic is not an Azure ML workspace resource id";
-
-const deserializer = new EventGridDeserializer();
 
 // "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}"
 function workspaceOf(event) {
@@ -120,13 +118,6 @@ const handlers = {
   },
 };
 
-// The host sends Data.<binding> as a JSON string holding a JSON string holding the event:
-// parse while it is a string.
-function decode(value) {
-  while (typeof value === "string") value = JSON.parse(value);
-  return value;
-}
-
 const app = express();
 app.use(express.json({ limit: "4mb" }));
 
@@ -139,15 +130,13 @@ app.post("/:fn", async (req, res) => {
   if (!handlers[fn]) {
     return res.status(404).json({ error: { message: `unknown function ${fn}` } });
   }
-  const data = (req.body && req.body.Data) || {};
-  const binding = Object.keys(data)[0];
   let events;
   try {
-    if (!binding) throw new Error("the invocation has no Data");
-    events = await deserializer.deserializeEventGridEvents(decode(data[binding]));
+    events = await readEvents(req);
   } catch (err) {
+    if (!(err instanceof BadInvocation)) throw err;
     console.error(`${fn}: bad invocation: ${err.message}`);
-    return res.status(400).json({ error: { field: `Data.${binding}`, message: err.message } });
+    return err.answer(res);
   }
   const logs = [];
   const outcomes = events.map((event) => {
@@ -163,7 +152,7 @@ app.post("/:fn", async (req, res) => {
     console.error(`event handled event_id=${event.id} event_type=${event.eventType} actions=${outcome.actions.map((a) => `${a.action}=${a.status}`).join(", ")}`);
     return outcome;
   });
-  res.json({ Outputs: {}, Logs: logs, ReturnValue: outcomes.length === 1 ? outcomes[0] : outcomes });
+  answer(res, logs, outcomes);
 });
 
 const port = Number(process.env.FUNCTIONS_CUSTOMHANDLER_PORT || 3000);

@@ -7,7 +7,6 @@ history, then a Slack Block Kit notice with its error; the Functions host is ans
 {"Outputs": {}, "Logs": [...], "ReturnValue": outcome}. A benchmark peer, plain and not tuned."""
 
 import asyncio
-import json
 import logging
 import os
 import re
@@ -17,7 +16,8 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 from aiohttp import web
-from azure.eventgrid import EventGridEvent
+
+from host import BadInvocation, answer, read_events
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 log = logging.getLogger("aml-handlers-python-burst-peer")
@@ -168,14 +168,6 @@ async def run_status_changed(azure: Azure, event) -> list:
     return actions
 
 
-def decode(value):
-    """The host sends Data.<binding> as a JSON string holding a JSON string holding the event:
-    parse while it is a string."""
-    while isinstance(value, str):
-        value = json.loads(value)
-    return value
-
-
 routes = web.RouteTableDef()
 
 
@@ -186,16 +178,11 @@ async def ready(request):
 
 @routes.post("/RunStatusChanged")
 async def invoke(request):
-    binding = None
     try:
-        body = await request.json()
-        data = body.get("Data") or {}
-        binding = next(iter(data))
-        decoded = decode(data[binding])
-        events = [EventGridEvent.from_dict(item) for item in (decoded if isinstance(decoded, list) else [decoded])]
-    except Exception as err:  # noqa: BLE001 - any malformed invocation is a 400
+        events = await read_events(request)
+    except BadInvocation as err:
         log.error("RunStatusChanged: bad invocation: %s", err)
-        return web.json_response({"error": {"field": f"Data.{binding}", "message": str(err)}}, status=400)
+        return err.answer()
 
     azure = request.app["azure"]
     logs, outcomes = [], []
@@ -209,8 +196,7 @@ async def invoke(request):
             ", ".join(f"{a['action']}={a['status']}" for a in actions),
         )
         outcomes.append({"function": "RunStatusChanged", "eventId": event.id, "eventType": event.event_type, "actions": actions})
-    return_value = outcomes[0] if len(outcomes) == 1 else outcomes
-    return web.json_response({"Outputs": {}, "Logs": logs, "ReturnValue": return_value})
+    return answer(logs, outcomes)
 
 
 async def azure_client(app):

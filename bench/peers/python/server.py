@@ -3,13 +3,13 @@ own azure-eventgrid SDK. It serves the Functions host protocol (docs/answers.md)
 functions, as a dry run (no Azure credentials, no AML_NOTIFY_URL): every action reports what it
 would do or why it was skipped (docs/actions.md). A benchmark peer, not tuned."""
 
-import json
 import logging
 import os
 import re
 
 from aiohttp import web
-from azure.eventgrid import EventGridEvent
+
+from host import BadInvocation, answer, read_events
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 log = logging.getLogger("aml-handlers-python-peer")
@@ -156,14 +156,6 @@ HANDLERS = {
 }
 
 
-def decode(value):
-    """The host sends Data.<binding> as a JSON string holding a JSON string holding the event:
-    parse while it is a string."""
-    while isinstance(value, str):
-        value = json.loads(value)
-    return value
-
-
 routes = web.RouteTableDef()
 
 
@@ -177,16 +169,11 @@ async def invoke(request):
     function = request.match_info["function"]
     if function not in HANDLERS:
         return web.json_response({"error": {"message": f"unknown function {function}"}}, status=404)
-    binding = None
     try:
-        body = await request.json()
-        data = body.get("Data") or {}
-        binding = next(iter(data))
-        decoded = decode(data[binding])
-        events = [EventGridEvent.from_dict(item) for item in (decoded if isinstance(decoded, list) else [decoded])]
-    except Exception as err:  # noqa: BLE001 - any malformed invocation is a 400
+        events = await read_events(request)
+    except BadInvocation as err:
         log.error("%s: bad invocation: %s", function, err)
-        return web.json_response({"error": {"field": f"Data.{binding}", "message": str(err)}}, status=400)
+        return err.answer()
 
     logs, outcomes = [], []
     for event in events:
@@ -206,8 +193,7 @@ async def invoke(request):
             ", ".join(f"{a['action']}={a['status']}" for a in outcome["actions"]),
         )
         outcomes.append(outcome)
-    return_value = outcomes[0] if len(outcomes) == 1 else outcomes
-    return web.json_response({"Outputs": {}, "Logs": logs, "ReturnValue": return_value})
+    return answer(logs, outcomes)
 
 
 def main():
