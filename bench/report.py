@@ -14,8 +14,9 @@ LABELS = {
     "node": "node (express + @azure/eventgrid)",
     "python": "python (aiohttp + azure-eventgrid)",
     "nginx": "nginx (static body, ceiling)",
+    "actix-floor": "actix-web alone (static body, floor)",
 }
-ORDER = ["aml-handlers", "node", "python", "nginx"]
+ORDER = ["aml-handlers", "node", "python", "nginx", "actix-floor"]
 
 
 def read_pairs(path):
@@ -156,6 +157,15 @@ def main():
                 f"- vs nginx's static body (the ceiling): **{ours['rps'] / n['rps'] * 100:.0f}%** of its "
                 f"invocations/s, {ours['cpu_us'] / n['cpu_us']:.1f}x its CPU per request"
             )
+        if "actix-floor" in results:
+            f = results["actix-floor"]
+            say(
+                f"- vs actix-web alone (the framework's floor, reading the same invocation and answering "
+                f"the same bytes): **{ours['rps'] / f['rps'] * 100:.0f}%** of its invocations/s, "
+                f"{ours['cpu_us'] / f['cpu_us']:.1f}x its CPU per request"
+            )
+            if "nginx" in results:
+                say(f"- actix-web alone vs nginx: {f['rps'] / results['nginx']['rps'] * 100:.0f}% of its invocations/s")
 
         say("")
         say("## Performance targets")

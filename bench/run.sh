@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The aml-handlers benchmark (bench/README.md, issue 8): the release binary in dry run against the same
 # custom-handler job written the idiomatic way in Node.js (@azure/eventgrid + express) and Python
-# (azure-eventgrid + aiohttp), with nginx returning a static body as the ceiling. Each server runs
+# (azure-eventgrid + aiohttp), with nginx returning a static body as the ceiling and actix-web alone as the floor. Each server runs
 # alone, pinned to one core; wrk, pinned to another, POSTs the host-shaped, double-encoded
 # RunCompleted invocation. See bench/README.md.
 #
@@ -9,7 +9,7 @@
 #   DURATION=30s COLD_RUNS=25 bench/run.sh
 #
 # Knobs (environment): DURATION (10s), CONNECTIONS (32), COLD_RUNS (15), WARMUP (3s),
-# TARGETS ("aml-handlers node python nginx"), SERVER_CPU (0), LOAD_CPU (1), QUIET_WAIT (120 s:
+# TARGETS ("aml-handlers node python nginx actix-floor"), SERVER_CPU (0), LOAD_CPU (1), QUIET_WAIT (120 s:
 # how long to wait for a busy machine to quiet down before each target), QUIET_PCT (10),
 # NOISE_PCT (5) and NOISE_RETRIES (2): a measured run during which more than NOISE_PCT % of the
 # server's core went to other work is run again, up to NOISE_RETRIES times; RUNS (3) measured
@@ -24,7 +24,7 @@ DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 COLD_RUNS="${COLD_RUNS:-15}"
 WARMUP="${WARMUP:-3s}"
-TARGETS="${TARGETS:-aml-handlers node python nginx}"
+TARGETS="${TARGETS:-aml-handlers node python nginx actix-floor}"
 SERVER_CPU="${SERVER_CPU:-0}"
 LOAD_CPU="${LOAD_CPU:-1}"
 QUIET_WAIT="${QUIET_WAIT:-120}"
@@ -115,6 +115,10 @@ fi
 # ---------------------------------------------------------------------------------------------
 log "cargo build --release --locked --bin aml-handlers"
 cargo build --release --locked --bin aml-handlers
+case " $TARGETS " in *" actix-floor "*)
+    log "cargo build --release --locked --manifest-path bench/floor/Cargo.toml"
+    cargo build --release --locked --manifest-path "$BENCH/floor/Cargo.toml" ;;
+esac
 
 # ---------------------------------------------------------------------------------------------
 # Inputs: the invocation body, the static body nginx returns, nginx's configuration.
@@ -198,15 +202,16 @@ target_cmd() {
         node) echo "node $NODE_PEER/server.js" ;;
         python) echo "$VENV/bin/python $PY_PEER/server.py" ;;
         nginx) echo "$NGINX -e $RAW/nginx-error.log -c $RAW/nginx.conf" ;;
-        *) die "unknown target $1 (aml-handlers, node, python, nginx)" ;;
+        actix-floor) echo "$BENCH/floor/target/release/actix-floor --answer $STATIC" ;;
+        *) die "unknown target $1 (aml-handlers, node, python, nginx, actix-floor)" ;;
     esac
 }
 
 # invoke.lua's RUN argument: a number keeps one wrk run's event ids apart from another's (a new
-# id on every request); nginx reads no id, so it gets the fixture's invocation unchanged
-# ("static"), which spares wrk's core: the ceiling is then nginx's, not wrk's.
+# id on every request); nginx and actix-floor read no id, so they get the fixture's invocation
+# unchanged ("static"), which spares wrk's core: the ceiling is then theirs, not wrk's.
 run_tag() { # target number
-    if [ "$1" = nginx ]; then echo static; else echo "$2"; fi
+    case "$1" in nginx | actix-floor) echo static ;; *) echo "$2" ;; esac
 }
 
 ticks() { # utime + stime of a process (all its threads), in clock ticks

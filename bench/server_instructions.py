@@ -10,6 +10,10 @@ at the default level and go to /dev/null, as in bench/run.sh.
 
     cargo build --release && bench/server_instructions.py
     bench/server_instructions.py --short 200 --long 1200 --binary target/release/aml-handlers
+
+With --floor it counts bench/floor instead (built here first): actix-web as aml-handlers sets it
+up, reading each invocation whole and answering a fixed body of the same size, and nothing more.
+That is the framework's own share of the figure, which no change to the handlers goes below.
 """
 
 import argparse
@@ -61,7 +65,7 @@ def wait_ready(port: int, process: subprocess.Popen) -> None:
     sys.exit("the server was not ready within 60 s")
 
 
-def count(binary: Path, requests: int, run: int) -> int:
+def count(command: list[str], requests: int, run: int) -> int:
     """Total instructions of one server process that answered `requests` invocations."""
     template = invocation_template()
     port = free_port()
@@ -70,7 +74,7 @@ def count(binary: Path, requests: int, run: int) -> int:
         env = {"PATH": os.environ.get("PATH", ""), "FUNCTIONS_CUSTOMHANDLER_PORT": str(port)}
         process = subprocess.Popen(
             ["valgrind", "--tool=cachegrind", "--cache-sim=no",
-             f"--cachegrind-out-file={out}", str(binary), "serve"],
+             f"--cachegrind-out-file={out}", *command],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         try:
@@ -101,13 +105,20 @@ def main() -> None:
     parser.add_argument("--binary", type=Path, default=ROOT / "target/release/aml-handlers")
     parser.add_argument("--short", type=int, default=200, help="invocations of the short run")
     parser.add_argument("--long", type=int, default=1200, help="invocations of the long run")
+    parser.add_argument("--floor", action="store_true", help="count bench/floor (actix-web alone) instead")
     args = parser.parse_args()
-    if not args.binary.exists():
-        sys.exit(f"{args.binary} is missing: cargo build --release first")
     if args.long <= args.short:
         sys.exit("--long must be more than --short")
-    short = count(args.binary, args.short, 1)
-    long = count(args.binary, args.long, 2)
+    if args.floor:
+        manifest = ROOT / "bench/floor/Cargo.toml"
+        subprocess.run(["cargo", "build", "--release", "--locked", "--manifest-path", str(manifest)], check=True)
+        command = [str(ROOT / "bench/floor/target/release/actix-floor")]
+    else:
+        if not args.binary.exists():
+            sys.exit(f"{args.binary} is missing: cargo build --release first")
+        command = [str(args.binary), "serve"]
+    short = count(command, args.short, 1)
+    long = count(command, args.long, 2)
     per = (long - short) / (args.long - args.short)
     print(f"{args.short} invocations: {short:,} instructions")
     print(f"{args.long} invocations: {long:,} instructions")
