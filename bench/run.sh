@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # The aml-handlers benchmark (bench/README.md, issue 8): the release binary in dry run against the same
 # custom-handler job written the idiomatic way in Node.js (@azure/eventgrid + express) and Python
-# (azure-eventgrid + aiohttp), with nginx returning a static body as the ceiling and actix-web alone as the floor. Each server runs
-# alone, pinned to one core; wrk, pinned to another, POSTs the host-shaped, double-encoded
-# RunCompleted invocation. See bench/README.md.
+# (azure-eventgrid + aiohttp), with nginx returning a static body as the ceiling and actix-web
+# alone (bench/floor) as the floor. Each server runs alone, pinned to one core; wrk, pinned to
+# another, POSTs the host-shaped, double-encoded RunCompleted invocation. See bench/README.md.
 #
 #   bench/run.sh                      # from any directory
 #   DURATION=30s COLD_RUNS=25 bench/run.sh
 #
 # Knobs (environment): DURATION (10s), CONNECTIONS (32), COLD_RUNS (15), WARMUP (3s),
-# TARGETS ("aml-handlers node python nginx actix-floor"), SERVER_CPU (0), LOAD_CPU (1), QUIET_WAIT (120 s:
-# how long to wait for a busy machine to quiet down before each target), QUIET_PCT (10),
-# NOISE_PCT (5) and NOISE_RETRIES (2): a measured run during which more than NOISE_PCT % of the
-# server's core went to other work is run again, up to NOISE_RETRIES times; RUNS (3) measured
-# runs per target, of which the median by invocations/s is reported.
+# TARGETS ("aml-handlers node python nginx actix-floor"), SERVER_CPU (0), LOAD_CPU (1),
+# QUIET_WAIT (120 s: how long to wait for a busy machine to quiet down before each target),
+# QUIET_PCT (10), NOISE_PCT (5) and NOISE_RETRIES (2): a measured run during which more than
+# NOISE_PCT % of the server's core went to other work is run again, up to NOISE_RETRIES times;
+# RUNS (3) measured runs per target, of which the median by invocations/s is reported.
 # Writes bench/results/latest.md (and raw outputs under bench/results/raw/).
 set -euo pipefail
 
